@@ -1,0 +1,67 @@
+"""The ``embedkit`` Click group and the one place where errors become one-line messages."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from embedkit import __version__
+from embedkit.errors import EmbedkitError
+
+#: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
+EXIT_INTERRUPTED = 130
+
+
+class Group(click.Group):
+    """A group that turns every failure below it into one line on stderr and an exit status.
+
+    Library errors (:class:`EmbedkitError`, ``ValueError``, ``OSError``) exit with 1,
+    Ctrl-C with 130; any other exception is reported as an internal error in one line, with
+    the traceback only when ``EMBEDKIT_DEBUG`` is set.
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("embedkit: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as Unix tools do.
+            _silence_stdout()
+            ctx.exit(0)
+        except (EmbedkitError, ValueError, OSError, MemoryError) as exc:
+            _fail(ctx, exc)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+            if os.environ.get("EMBEDKIT_DEBUG"):
+                raise
+            _fail(ctx, exc, prefix="internal error (set EMBEDKIT_DEBUG=1 for a traceback): ")
+
+
+def _fail(ctx: click.Context, exc: BaseException, prefix: str = "") -> None:
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    click.echo(f"embedkit: error: {prefix}{message}", err=True)
+    ctx.exit(1)
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"],
+                                          "show_default": True, "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="embedkit")
+def main() -> None:
+    """Learn vector representations from the shell: word embeddings from raw text and
+    autoencoders on feature matrices, on a small NumPy reverse-mode backprop core.
+
+    Every command reads `-` as stdin and writes to stdout when no output file is given.
+    """

@@ -1,0 +1,258 @@
+"""Tensors that record the operations applied to them, and the reverse-mode pass over that record.
+
+A :class:`Tensor` wraps a NumPy array. When an operation made with :func:`primitive` runs on
+tensors that require gradients, its output remembers its parents and, for each parent, the
+vector-Jacobian product (VJP) that maps the output's gradient to that parent's. ``backward()``
+visits the graph in reverse topological order; a tensor used on several paths receives the sum
+of their gradients. Jacobians are never formed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+_grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Run the enclosed operations without recording them (inference, optimizer steps)."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+class SparseRows:
+    """A gradient that is zero except on some rows: ``values[i]`` belongs to row ``ids[i]``.
+
+    Ids may repeat (a word seen twice in a batch); :meth:`coalesce` sums duplicates. The dense
+    ``shape`` is kept only as metadata: a ``|V| x d`` array is never built unless asked for.
+    """
+
+    __slots__ = ("ids", "values", "shape")
+    __array_ufunc__ = None  # so ``ndarray + SparseRows`` calls __radd__ instead of broadcasting
+
+    def __init__(self, ids: np.ndarray, values: np.ndarray, shape: tuple[int, ...]):
+        self.ids = ids
+        self.values = values
+        self.shape = shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.values.dtype
+
+    def __add__(self, other: SparseRows | np.ndarray) -> SparseRows | np.ndarray:
+        if isinstance(other, SparseRows):
+            return SparseRows(np.concatenate([self.ids, other.ids]),
+                              np.concatenate([self.values, other.values]), self.shape)
+        return other + self  # dense + sparse stays dense
+
+    def __radd__(self, other: np.ndarray) -> np.ndarray:
+        dense = np.array(other, copy=True)
+        np.add.at(dense, self.ids, self.values)
+        return dense
+
+    def coalesce(self) -> SparseRows:
+        """Sum the values of repeated ids; ids come out sorted and unique."""
+        unique, inverse = np.unique(self.ids, return_inverse=True)
+        if len(unique) == len(self.ids):
+            order = np.argsort(self.ids, kind="stable")
+            return SparseRows(self.ids[order], self.values[order], self.shape)
+        summed = np.zeros((len(unique),) + self.values.shape[1:], dtype=self.values.dtype)
+        np.add.at(summed, inverse, self.values)
+        return SparseRows(unique, summed, self.shape)
+
+    def to_dense(self) -> np.ndarray:
+        """The gradient as a full array (for tests and small tables only)."""
+        return np.zeros(self.shape, dtype=self.values.dtype) + self
+
+
+class Tensor:
+    """A NumPy array that may take part in a computation graph.
+
+    Parameters
+    ----------
+    data : array_like
+        The value. Floating arrays keep their dtype (float32 stays float32).
+    requires_grad : bool
+        Whether ``backward()`` should compute a gradient for this tensor (parameters: True,
+        constants and inputs: False).
+
+    Attributes
+    ----------
+    grad : ndarray, SparseRows or None
+        After ``backward()``, the gradient of the loss with respect to this tensor (same shape),
+        for tensors that require it and were created by the user (leaves).
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_vjps", "__weakref__")
+    __array_priority__ = 100  # so ndarray <op> Tensor defers to Tensor's reflected operators
+
+    def __init__(self, data: Any, requires_grad: bool = False):
+        self.data = data if isinstance(data, np.ndarray) else np.asarray(data)
+        self.grad: np.ndarray | SparseRows | None = None
+        self.requires_grad = requires_grad
+        self._parents: tuple[Tensor, ...] = ()
+        self._vjps: tuple[Callable[[np.ndarray], Any], ...] = ()
+
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+
+    def __repr__(self) -> str:
+        flag = ", requires_grad=True" if self.requires_grad else ""
+        return f"Tensor({self.data!r}{flag})"
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (not a copy)."""
+        return self.data
+
+    def zero_grad(self) -> None:
+        """Forget the gradient of the previous backward pass."""
+        self.grad = None
+
+    def backward(self, grad: Any = None) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires it.
+
+        Parameters
+        ----------
+        grad : array_like, optional
+            The gradient flowing into this tensor; defaults to 1 for a one-element tensor.
+            Gradients of leaves accumulate across calls (call ``zero_grad`` between steps).
+        """
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(f"backward() without a gradient needs a scalar, got shape "
+                                 f"{self.shape}")
+            grad = np.ones_like(self.data)
+        order = _topological_order(self)
+        grads: dict[int, Any] = {id(self): np.asarray(grad, dtype=self.dtype)}
+        for node in reversed(order):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if not node._parents:
+                node.grad = g if node.grad is None else node.grad + g
+                continue
+            for parent, vjp in zip(node._parents, node._vjps):
+                contribution = vjp(g)
+                key = id(parent)
+                previous = grads.get(key)
+                grads[key] = contribution if previous is None else previous + contribution
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Nodes reachable from ``root`` with every node after all of its parents (iterative DFS)."""
+    order: list[Tensor] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((parent, False) for parent in node._parents if id(parent) not in seen)
+    return order
+
+
+def as_array(x: Any) -> np.ndarray:
+    """The array behind a tensor, or ``x`` itself as an array."""
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` over the axes NumPy broadcasting added or stretched, to get back ``shape``.
+
+    Every binary operation's VJP ends with this, so broadcasting is undone in one place.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+#: Every primitive by name, so gradient checking can find and test them all.
+PRIMITIVES: dict[str, Callable[..., Tensor]] = {}
+
+
+def primitive(forward: Callable | None = None, *, name: str | None = None,
+              saves: bool = False) -> Callable:
+    """Turn a function on arrays into an operation on tensors; attach VJPs with ``.defvjp``.
+
+    The forward receives arrays (tensors unwrapped) plus keyword options and returns an array,
+    or, with ``saves=True``, ``(array, saved)`` where ``saved`` is whatever the VJPs need again.
+    Each VJP is ``vjp(g, ans, *args, **kwargs) -> gradient for that argument``, where ``ans`` is
+    the output (or ``saved``) and ``args`` the forward's arrays. A tensor argument whose VJP was
+    never defined raises ``NotImplementedError`` instead of getting a silent zero.
+
+    Examples
+    --------
+    >>> @primitive
+    ... def square(x):
+    ...     return x * x
+    >>> square.defvjp(lambda g, ans, x: 2 * x * g)
+    """
+    if forward is None:
+        return functools.partial(primitive, name=name, saves=saves)
+    op_name = name or forward.__name__
+    vjps: dict[int, Callable] = {}
+
+    @functools.wraps(forward)
+    def op(*args: Any, **kwargs: Any) -> Tensor:
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        result = forward(*arrays, **kwargs)
+        ans, saved = result if saves else (result, result)
+        tracked = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+        if not tracked or not _grad_enabled:
+            return Tensor(ans)
+        out = Tensor(ans, requires_grad=True)
+        missing = [i for i in tracked if i not in vjps]
+        if missing:
+            raise NotImplementedError(f"VJP of {op_name} for argument {missing[0]} is not "
+                                      "defined")
+        out._parents = tuple(args[i] for i in tracked)
+        out._vjps = tuple(functools.partial(vjps[i], ans=saved, args=arrays, kwargs=kwargs)
+                          for i in tracked)
+        return out
+
+    def defvjp(*makers: Callable | None) -> None:
+        for i, vjp in enumerate(makers):
+            if vjp is not None:
+                vjps[i] = _bind(vjp)
+
+    op.defvjp = defvjp  # type: ignore[attr-defined]
+    op.op_name = op_name  # type: ignore[attr-defined]
+    PRIMITIVES[op_name] = op
+    return op
+
+
+def _bind(vjp: Callable) -> Callable:
+    """Adapt ``vjp(g, ans, *args, **kwargs)`` to the keyword-bound partial stored on nodes."""
+    def call(g: np.ndarray, ans: Any, args: list, kwargs: dict) -> Any:
+        return vjp(g, ans, *args, **kwargs)
+    return call
