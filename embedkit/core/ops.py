@@ -103,30 +103,35 @@ log.defvjp(lambda g, ans, x: g / x)
 
 # ---------------------------------------------------------------- linear algebra and shape
 
-def _matmul_grads(g, x, y):
-    """Gradients of ``x @ y`` for 1-D, 2-D and batched operands (batch axes broadcast)."""
-    x2 = x[np.newaxis, :] if x.ndim == 1 else x
-    y2 = y[:, np.newaxis] if y.ndim == 1 else y
-    g2 = g
+def _as_matrices(g, x, y):
+    """``g``, ``x``, ``y`` with 1-D operands promoted to matrices, as ``np.matmul`` treats them."""
     if x.ndim == 1:
-        g2 = np.expand_dims(g2, -2)
+        x, g = x[np.newaxis, :], np.expand_dims(g, -2)
     if y.ndim == 1:
-        g2 = np.expand_dims(g2, -1)
-    gx = g2 @ np.swapaxes(y2, -1, -2)
-    gy = np.swapaxes(x2, -1, -2) @ g2
-    gx = unbroadcast(gx, x2.shape).reshape(x.shape)
-    gy = unbroadcast(gy, y2.shape).reshape(y.shape)
-    return gx, gy
+        y, g = y[:, np.newaxis], np.expand_dims(g, -1)
+    return g, x, y
+
+
+def _matmul_vjp_x(g, ans, x, y):
+    g2, x2, y2 = _as_matrices(g, x, y)
+    return unbroadcast(g2 @ np.swapaxes(y2, -1, -2), x2.shape).reshape(x.shape)
+
+
+def _matmul_vjp_y(g, ans, x, y):
+    g2, x2, y2 = _as_matrices(g, x, y)
+    return unbroadcast(np.swapaxes(x2, -1, -2) @ g2, y2.shape).reshape(y.shape)
 
 
 @primitive
 def matmul(x, y):
-    """Matrix product: ``x̄ = ȳ yᵀ`` and ``ȳ_w = xᵀ ȳ``, batched over leading axes."""
+    """Matrix product: ``x̄ = ȳ yᵀ`` and ``ȳ = xᵀ ȳ``, batched over (broadcast) leading axes.
+
+    One VJP per argument, so a constant operand (a data batch) costs no matmul.
+    """
     return np.matmul(x, y)
 
 
-matmul.defvjp(lambda g, ans, x, y: _matmul_grads(g, x, y)[0],
-              lambda g, ans, x, y: _matmul_grads(g, x, y)[1])
+matmul.defvjp(_matmul_vjp_x, _matmul_vjp_y)
 
 
 @primitive

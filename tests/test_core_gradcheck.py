@@ -1,0 +1,180 @@
+"""Gradient checking: every primitive against central differences, the sparse gather, and
+``embedkit gradcheck`` (including failing on a deliberately wrong VJP)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from embedkit.cli import main
+from embedkit.core import PRIMITIVES, SparseRows, Tensor, ops, primitive
+from embedkit.core.gradcheck import (Case, check_gradient, register_check, registered_checks,
+                                     run_checks, unregister_check)
+
+CORE_PRIMITIVES = sorted(name for name, op in PRIMITIVES.items()
+                         if op.__module__ == "embedkit.core.ops")
+BINARY = ["add", "sub", "mul", "div"]
+
+
+def test_every_core_primitive_has_a_check():
+    assert len(CORE_PRIMITIVES) >= 30
+    assert set(CORE_PRIMITIVES) <= set(registered_checks())
+
+
+@pytest.mark.parametrize("name", CORE_PRIMITIVES)
+def test_primitive_passes_gradient_check(name):
+    results = run_checks(np.random.default_rng(3), [name])
+    assert len(results) >= 3, "several shapes per primitive"
+    assert len({r.shapes for r in results}) == len(results)
+    assert any("two paths" in r.shapes for r in results), "a variable used on two paths"
+    failed = [r for r in results if not r.passed]
+    assert not failed
+    assert all(r.max_rel_err < 1e-6 for r in results)
+
+
+@pytest.mark.parametrize("name", BINARY + ["matmul", "mse", "rowdot"])
+def test_binary_checks_include_broadcasting(name):
+    shapes = [r.shapes.split()[:2] for r in run_checks(np.random.default_rng(0), [name])]
+    assert any(len(s) == 2 and s[0] != s[1] for s in shapes)
+
+
+def test_check_gradient_catches_a_wrong_vjp():
+    @primitive(name="_test_wrong_cube")
+    def cube(x):
+        return x ** 3
+
+    cube.defvjp(lambda g, ans, x: g * 3 * x)  # should be 3x²
+    try:
+        abs_err, rel_err = check_gradient(cube, [np.linspace(0.5, 2, 6)],
+                                          np.random.default_rng(0))
+        assert rel_err > 0.1 and abs_err > 0.1
+    finally:
+        PRIMITIVES.pop("_test_wrong_cube")
+
+
+def test_check_gradient_reports_a_gradient_of_the_wrong_shape():
+    @primitive(name="_test_bad_shape")
+    def scale(x, y):
+        return x * y
+
+    # forgets to undo broadcasting for y
+    scale.defvjp(lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x)
+    try:
+        errs = check_gradient(scale, [np.ones((3, 2)), np.ones(2)], np.random.default_rng(0))
+        assert errs == (np.inf, np.inf)
+    finally:
+        PRIMITIVES.pop("_test_bad_shape")
+
+
+def test_unknown_check_name_is_an_error():
+    with pytest.raises(ValueError, match="no gradient check named 'nope'"):
+        run_checks(np.random.default_rng(0), ["nope"])
+
+
+# ---------------------------------------------------------------- the sparse gather
+
+def test_gather_gradient_is_sparse_and_equals_the_dense_one():
+    rng = np.random.default_rng(5)
+    table = Tensor(rng.standard_normal((10, 4)), requires_grad=True)
+    ids = np.array([3, 7, 3, 0, 3])
+    g = rng.standard_normal((5, 4))
+    ops.gather(table, ids).backward(g)
+    assert isinstance(table.grad, SparseRows)
+    assert table.grad.values.shape == (5, 4)
+    # the same lookup as a product with a one-hot matrix, whose gradient is dense
+    onehot = Tensor(np.eye(10)[ids])
+    dense_table = Tensor(table.data.copy(), requires_grad=True)
+    (onehot @ dense_table).backward(g)
+    np.testing.assert_allclose(table.grad.to_dense(), dense_table.grad)
+    merged = table.grad.coalesce()
+    np.testing.assert_array_equal(merged.ids, [0, 3, 7])
+    np.testing.assert_allclose(merged.values[1], g[0] + g[2] + g[4])
+
+
+def test_gather_never_materialises_the_table_gradient():
+    # a read-only view of a 10⁹ × 8 table: a dense gradient would need 32 GB
+    table = Tensor(np.broadcast_to(np.float32(1), (10 ** 9, 8)), requires_grad=True)
+    ids = np.array([[5, 999_999_999], [5, 17]])
+    out = ops.gather(table, ids)
+    assert out.shape == (2, 2, 8) and out.dtype == np.float32
+    ops.sum(out * out).backward()
+    assert isinstance(table.grad, SparseRows)
+    assert table.grad.values.shape == (4, 8) and table.grad.values.dtype == np.float32
+    merged = table.grad.coalesce()
+    np.testing.assert_array_equal(merged.ids, [5, 17, 999_999_999])
+    np.testing.assert_allclose(merged.values[:, 0], [4, 2, 2])
+
+
+def test_sparse_and_dense_gradients_of_one_table_add_up():
+    table = Tensor(np.arange(12.0).reshape(4, 3), requires_grad=True)
+    ids = np.array([1, 1, 2])
+    (ops.sum(ops.gather(table, ids)) + ops.sum(table)).backward()
+    assert isinstance(table.grad, np.ndarray)
+    np.testing.assert_array_equal(table.grad[:, 0], [1, 3, 2, 1])
+
+
+# ---------------------------------------------------------------- the command
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_cli_gradcheck_passes_every_primitive(runner):
+    result = runner.invoke(main, ["gradcheck"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:2] == ["op", "shapes"]
+    assert {line.split()[0] for line in lines[1:]} >= set(CORE_PRIMITIVES)
+    assert all(line.rstrip().endswith("PASS") for line in lines[1:])
+    assert "FAIL" not in result.stdout
+
+
+def test_cli_gradcheck_json_is_reproducible_and_selectable(runner):
+    args = ["gradcheck", "--json", "--seed", "4", "--op", "relu", "--op", "gather"]
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    rows = json.loads(first.stdout)
+    assert {r["op"] for r in rows} == {"relu", "gather"}
+    assert all(set(r) == {"op", "shapes", "max_abs_err", "max_rel_err", "passed"} for r in rows)
+    assert all(r["passed"] and r["max_rel_err"] < 1e-5 for r in rows)
+    assert runner.invoke(main, args).stdout == first.stdout
+    other_seed = runner.invoke(main, args[:3] + ["5"] + args[4:])
+    assert other_seed.stdout != first.stdout
+
+
+def test_cli_gradcheck_unknown_op_is_a_one_line_error(runner):
+    result = runner.invoke(main, ["gradcheck", "--op", "nope"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("embedkit: error: no gradient check named 'nope'")
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.fixture
+def broken_primitive():
+    """A primitive whose VJP forgets the factor 2 of d(x²)/dx, registered for checking."""
+    @primitive(name="_test_broken_square")
+    def broken_square(x):
+        return x * x
+
+    broken_square.defvjp(lambda g, ans, x: g * x)
+    register_check("_test_broken_square",
+                   lambda rng: [Case(broken_square, (rng.standard_normal((3, 4)),))])
+    yield "_test_broken_square"
+    unregister_check("_test_broken_square")
+    PRIMITIVES.pop("_test_broken_square")
+
+
+def test_cli_gradcheck_fails_on_a_wrong_vjp(runner, broken_primitive):
+    result = runner.invoke(main, ["gradcheck"])
+    assert result.exit_code == 1
+    rows = [line for line in result.stdout.splitlines() if line.startswith(broken_primitive)]
+    assert len(rows) == 1 and rows[0].rstrip().endswith("FAIL")
+    assert sum(line.rstrip().endswith("FAIL") for line in result.stdout.splitlines()) == 1
+    as_json = json.loads(runner.invoke(main, ["gradcheck", "--json", "--op",
+                                              broken_primitive]).stdout)
+    assert [r["passed"] for r in as_json] == [False]
+    assert as_json[0]["max_rel_err"] > 0.1
