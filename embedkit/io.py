@@ -118,6 +118,10 @@ def atomic_output(path: str | os.PathLike | None, binary: bool = False,
         raise EmbedkitError(f"{name}: cannot write in {directory} ({exc.strerror or exc})") \
             from None
     try:
+        # mkstemp creates the file 0600; give it the mode a plain open() would have.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else
                                                         {"encoding": encoding,
                                                          "newline": "\n"})) as out:

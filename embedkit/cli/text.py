@@ -1,0 +1,132 @@
+"""Commands from text to training data: ``vocab``, ``windows`` and ``synth-corpus``."""
+
+from __future__ import annotations
+
+import click
+import numpy as np
+
+from embedkit.cli.options import progress_bar, seed_option
+from embedkit.io import atomic_output
+from embedkit.text.corpus import spool_stdin
+from embedkit.text.export import save_windows_npz, write_windows_tsv
+from embedkit.text.noise import DEFAULT_NS_EXPONENT, NoiseDistribution
+from embedkit.text.stream import DEFAULT_MAX_SENTENCE_LENGTH
+from embedkit.text.subsample import DEFAULT_SUBSAMPLE
+from embedkit.text.synthetic import write_planted_corpus
+from embedkit.text.tokenize import TOKENIZERS, Tokenizer
+from embedkit.text.vocab import DEFAULT_MAX_SIZE, Vocabulary, build_vocabulary
+from embedkit.text.windows import MODELS, iter_windows
+
+
+def corpus_options(command):
+    """The corpus argument and the options that decide the vocabulary."""
+    for option in reversed((
+        click.argument("corpus", nargs=-1, required=True, metavar="CORPUS..."),
+        click.option("--min-count", type=click.IntRange(min=1), default=5, metavar="N",
+                     help="Ignore words seen fewer than N times."),
+        click.option("--max-vocab", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Keep only the N most frequent words (ties broken by word)."),
+        click.option("--no-lowercase", is_flag=True, help="Keep the case of the text."),
+        click.option("--tokenizer", type=click.Choice(TOKENIZERS), default="regex",
+                     help="regex: words of letters and digits with inner ' and -, "
+                          "punctuation dropped; whitespace: split on white space only."),
+        click.option("--count-limit", type=click.IntRange(min=1), default=DEFAULT_MAX_SIZE,
+                     metavar="N", help="Distinct words held while counting; beyond it the "
+                                       "rarest are pruned (and a note is printed)."),
+    )):
+        command = option(command)
+    return command
+
+
+def _vocabulary(corpus, min_count, max_vocab, tokenizer: Tokenizer, count_limit) -> Vocabulary:
+    vocab = build_vocabulary(corpus, min_count, max_vocab, tokenizer, count_limit)
+    if vocab.pruned_below:
+        click.echo(f"embedkit: note: more than {count_limit} distinct words; words seen at "
+                   f"most {vocab.pruned_below} times were pruned while counting "
+                   f"(raise --count-limit to keep them)", err=True)
+    return vocab
+
+
+@click.command("vocab")
+@corpus_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write the vocabulary here instead of stdout.")
+def vocab(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, output) -> None:
+    """Count the words of CORPUS and print the vocabulary as `word<TAB>count` lines, most
+    frequent first.
+
+    CORPUS is one or more files (plain, .gz or .bz2; `-` for stdin) with one sentence per
+    line, read in one streaming pass.
+    """
+    _vocabulary(corpus, min_count, max_vocab, Tokenizer(tokenizer, not no_lowercase),
+                count_limit).save(output)
+
+
+@click.command("windows")
+@corpus_options
+@click.option("--model", type=click.Choice(MODELS), default="skipgram",
+              help="skipgram: one (centre, context) pair per line; cbow: a centre and the "
+                   "bag of its context words.")
+@click.option("--window", type=click.IntRange(min=1), default=5, metavar="W",
+              help="Largest distance between a centre and a context word.")
+@click.option("--fixed-window", is_flag=True,
+              help="Use W for every centre instead of drawing it from 1..W (word2vec).")
+@click.option("--subsample", type=click.FloatRange(min=0), default=DEFAULT_SUBSAMPLE,
+              metavar="T", help="Keep each occurrence of a word of count f (of T_total "
+                                "tokens) with probability (sqrt(f/(T*T_total)) + 1) * "
+                                "T*T_total/f, capped at 1 (word2vec); 0 keeps every word.")
+@click.option("--max-sentence-length", type=click.IntRange(min=1),
+              default=DEFAULT_MAX_SENTENCE_LENGTH, metavar="N",
+              help="Split longer lines into sentences of N tokens (never truncated).")
+@click.option("--ns-exponent", type=float, default=DEFAULT_NS_EXPONENT, metavar="X",
+              help="Exponent of the noise distribution (count^X) stored in a .npz output.")
+@click.option("--ids", is_flag=True, help="Write vocabulary ids instead of words.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write here instead of stdout; a name ending in .npz gets arrays "
+                   "(centres, contexts, indptr) with the vocabulary and noise distribution.")
+@seed_option
+def windows(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, model, window,
+            fixed_window, subsample, max_sentence_length, ns_exponent, ids, output,
+            seed) -> None:
+    """Print the training samples that one epoch of word2vec would see in CORPUS.
+
+    Skip-gram lines are `centre<TAB>context`; CBOW lines are `centre<TAB>context words`
+    separated by spaces. Samples are ordered by centre, then by context position;
+    windows never cross a line. Words outside the vocabulary are dropped first, then
+    frequent words are subsampled, as word2vec does. Stdin (`-`) is spooled to a temporary
+    file, since it is read twice (vocabulary, then windows).
+    """
+    settings = Tokenizer(tokenizer, not no_lowercase)
+    with spool_stdin(corpus) as paths:
+        vocabulary = _vocabulary(paths, min_count, max_vocab, settings, count_limit)
+        noise = NoiseDistribution(vocabulary.counts, ns_exponent)
+        with progress_bar(unit="tok", unit_scale=True, desc="windows") as bar:
+            batches = iter_windows(paths, vocabulary, model, window,
+                                   np.random.default_rng(seed), subsample,
+                                   dynamic=not fixed_window, tokenizer=settings,
+                                   max_sentence_length=max_sentence_length,
+                                   callback=lambda record: bar.update(record["tokens"]))
+            if output is not None and output.endswith(".npz"):
+                save_windows_npz(output, batches, vocabulary, noise)
+                return
+            labels = [str(i) for i in range(len(vocabulary))] if ids else vocabulary.words
+            with atomic_output(output) as out:
+                write_windows_tsv(out, batches, labels)
+
+
+@click.command("synth-corpus")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write the corpus here instead of stdout.")
+@click.option("--sentences", type=click.IntRange(min=1), default=40_000, metavar="N",
+              help="Number of lines to write.")
+@seed_option
+def synth_corpus(output, sentences, seed) -> None:
+    """Write a synthetic corpus with planted structure, one sentence per line.
+
+    A small world in template sentences with filler and noise words: countries and their
+    capitals, male and female pairs, singular and plural nouns. Training on it should
+    recover analogies such as paris : france :: rome : italy and king : queen :: man :
+    woman. `corpora/planted.txt` is this command's output with the defaults.
+    """
+    with atomic_output(output) as out:
+        write_planted_corpus(out, sentences, np.random.default_rng(seed))

@@ -1,0 +1,108 @@
+"""Reading corpora as a stream of token blocks: plain, ``.gz`` or ``.bz2`` files and stdin.
+
+A corpus is one sentence per line. Files are read in blocks of about ``chunk_chars``
+characters cut at a line end (or, inside a very long line, at white space), so memory is
+bounded by the block size and never by the corpus length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+
+from embedkit.errors import EmbedkitError
+from embedkit.io import STDIO, describe, open_input
+from embedkit.text.tokenize import Tokenizer
+
+#: Characters read per block: about 150k tokens of English text.
+DEFAULT_CHUNK_CHARS = 1 << 20
+
+CorpusPaths = Sequence["str | os.PathLike"]
+
+
+class NamedPath(str):
+    """A file path that messages call by another name (a spooled stdin is ``<stdin>``)."""
+
+    label: str
+
+    def __new__(cls, path: str, label: str) -> "NamedPath":
+        obj = super().__new__(cls, path)
+        obj.label = label
+        return obj
+
+
+def corpus_name(paths: CorpusPaths) -> str:
+    """The corpus as error messages name it: its files, comma-separated."""
+    return ", ".join(getattr(p, "label", None) or describe(p) for p in paths)
+
+
+def iter_text_blocks(paths: CorpusPaths, chunk_chars: int = DEFAULT_CHUNK_CHARS
+                     ) -> Iterator[str]:
+    """Yield the text of ``paths`` in blocks of about ``chunk_chars`` characters.
+
+    Each block ends at a line end, or, when one line is longer than a block, at the last
+    white space, so no token is ever cut in two. Each file's text ends with a line end, so
+    sentences never run from one file into the next.
+
+    Raises
+    ------
+    EmbedkitError
+        When a file is missing or is not UTF-8 text.
+    """
+    for path in paths:
+        with open_input(path) as stream:
+            carry, closed = "", True
+            while True:
+                try:
+                    text = stream.read(chunk_chars)
+                except UnicodeDecodeError as exc:
+                    raise EmbedkitError(f"{corpus_name([path])}: not UTF-8 text "
+                                        f"({exc.reason})") from None
+                if not text:
+                    break
+                text = carry + text
+                # Read on until a line end or white space: a token is never cut in two.
+                cut = text.rfind("\n") + 1 or _last_space(text) + 1
+                carry = text[cut:]
+                if cut:
+                    closed = text[cut - 1] == "\n"
+                    yield text[:cut]
+            if carry or not closed:
+                yield carry + "\n"
+
+
+def _last_space(text: str) -> int:
+    return max(text.rfind(" "), text.rfind("\t"), text.rfind("\r"))
+
+
+def iter_token_blocks(paths: CorpusPaths, tokenizer: Tokenizer = Tokenizer(),
+                      chunk_chars: int = DEFAULT_CHUNK_CHARS) -> Iterator[list[str]]:
+    """Yield the tokens of ``paths`` block by block, with ``SENTENCE_END`` at line ends.
+
+    A sentence may continue from one block into the next (only inside a line longer than
+    a block); a sentence end is always explicit.
+    """
+    for text in iter_text_blocks(paths, chunk_chars):
+        yield tokenizer.tokens(text)
+
+
+@contextlib.contextmanager
+def spool_stdin(paths: CorpusPaths) -> Iterator[list[str]]:
+    """Make a corpus readable twice: copy stdin (``-``) to a temporary file for the block.
+
+    Building a vocabulary and then windows reads the corpus twice, but stdin can be read
+    only once. Yields ``paths`` with ``-`` replaced by the temporary file (named ``<stdin>``
+    in messages); the file is removed afterwards. Other paths pass through unchanged.
+    """
+    if not any(os.fspath(p) == STDIO for p in paths):
+        yield [os.fspath(p) for p in paths]
+        return
+    with tempfile.TemporaryDirectory(prefix="embedkit-stdin-") as tmp:
+        spooled = os.path.join(tmp, "stdin.txt")
+        with open_input(STDIO, binary=True) as src, open(spooled, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        yield [NamedPath(spooled, describe(STDIO)) if os.fspath(p) == STDIO else os.fspath(p)
+               for p in paths]

@@ -1,0 +1,141 @@
+"""Reading and tokenising corpora: formats, stdin, tokenizers, long lines, blocks."""
+
+import bz2
+import gzip
+import io
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from embedkit.errors import EmbedkitError
+from embedkit.text.corpus import iter_token_blocks, spool_stdin
+from embedkit.text.stream import iter_id_chunks
+from embedkit.text.tokenize import SENTENCE_END, WORD_PATTERN, Tokenizer
+from embedkit.text.vocab import Vocabulary, build_vocabulary
+
+TEXT = "The cat sat.\nDon't stop the x-ray, Ünïcode café!\n\nthe end\n"
+
+
+def all_tokens(paths, **kwargs):
+    return [t for block in iter_token_blocks(paths, **kwargs) for t in block]
+
+
+def sentences_of(chunks):
+    """Sentences as lists of ids, from id chunks."""
+    out = []
+    for chunk in chunks:
+        for s in np.unique(chunk.sentences):
+            out.append(chunk.ids[chunk.sentences == s].tolist())
+    return out
+
+
+def test_regex_tokenizer_keeps_inner_apostrophes_and_hyphens_and_unicode():
+    assert Tokenizer().tokens(TEXT) == [
+        "the", "cat", "sat", SENTENCE_END, "don't", "stop", "the", "x-ray", "ünïcode",
+        "café", SENTENCE_END, SENTENCE_END, "the", "end", SENTENCE_END]
+
+
+def test_no_lowercase_and_whitespace_tokenizer():
+    assert Tokenizer(lowercase=False).tokens("The Cat, 'quoted' -x- a_b\n") == [
+        "The", "Cat", "quoted", "x", "a", "b", SENTENCE_END]
+    assert Tokenizer("whitespace", lowercase=False).tokens("The Cat, -x-\n") == [
+        "The", "Cat,", "-x-", SENTENCE_END]
+
+
+def test_unknown_tokenizer_is_an_error():
+    with pytest.raises(EmbedkitError, match="tokenizer 'nltk'"):
+        Tokenizer("nltk")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab1É_'-’ .,\n\t\0é")), max_size=60))
+def test_fast_regex_tokenizer_equals_the_word_pattern_line_by_line(text):
+    expected = []
+    for line in text.lower().replace("\0", " ").split("\n"):
+        expected += WORD_PATTERN.findall(line) + [SENTENCE_END]
+    assert Tokenizer().tokens(text) == expected[:-1]  # no marker after the last line
+
+
+@pytest.fixture
+def corpus_files(tmp_path):
+    plain = tmp_path / "c.txt"
+    plain.write_text(TEXT, encoding="utf-8")
+    gz = tmp_path / "c.txt.gz"
+    gz.write_bytes(gzip.compress(TEXT.encode()))
+    bz = tmp_path / "c.txt.bz2"
+    bz.write_bytes(bz2.compress(TEXT.encode()))
+    return plain, gz, bz
+
+
+def test_gz_bz2_and_stdin_read_the_same_as_plain_text(corpus_files, monkeypatch):
+    plain, gz, bz = corpus_files
+    expected = all_tokens([plain])
+    assert "café" in expected
+    assert all_tokens([gz]) == expected
+    assert all_tokens([bz]) == expected
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(TEXT.encode())))
+    assert all_tokens(["-"]) == expected
+
+
+def test_spooled_stdin_can_be_read_twice(monkeypatch, corpus_files):
+    plain = corpus_files[0]
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(TEXT.encode())))
+    with spool_stdin([str(plain), "-"]) as paths:
+        first = all_tokens(paths)
+        assert all_tokens(paths) == first == all_tokens([plain]) * 2
+    assert not any(p != str(plain) and __import__("os").path.exists(p) for p in paths)
+
+
+def test_several_files_never_join_sentences(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("x y")  # no final newline
+    b.write_text("y x\n")
+    vocab = Vocabulary(["x", "y"], [2, 2])
+    assert sentences_of(iter_id_chunks([a, b], vocab)) == [[0, 1], [1, 0]]
+
+
+def test_missing_file_and_bad_encoding_are_one_line_errors(tmp_path):
+    with pytest.raises(EmbedkitError, match="nope.txt: no such file"):
+        all_tokens([tmp_path / "nope.txt"])
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("caf\xe9\n".encode("latin-1"))
+    with pytest.raises(EmbedkitError, match="latin1.txt: not UTF-8 text"):
+        all_tokens([bad])
+
+
+def test_a_50000_token_line_is_chunked_not_cut(tmp_path):
+    words = [f"w{i % 7}" for i in range(50_000)]
+    path = tmp_path / "long.txt"
+    path.write_text("short line here\n" + " ".join(words) + "\nw1 w2\n")
+    vocab = build_vocabulary([path], min_count=1)
+    sentences = sentences_of(iter_id_chunks([path], vocab, max_sentence_length=10_000))
+    assert [len(s) for s in sentences] == [3] + [10_000] * 5 + [2]
+    assert [vocab.words[i] for s in sentences[1:6] for i in s] == words
+
+
+@settings(max_examples=40, deadline=None)
+@given(lines=st.lists(st.lists(st.sampled_from(["a", "b", "c", "zz", "b,"]), max_size=12),
+                      max_size=12),
+       chunk_chars=st.integers(1, 40), max_len=st.integers(1, 6))
+def test_blocks_of_any_size_give_the_same_sentences(tmp_path_factory, lines, chunk_chars,
+                                                    max_len):
+    path = tmp_path_factory.mktemp("blocks") / "c.txt"
+    path.write_text("".join(" ".join(line) + "\n" for line in lines))
+    vocab = Vocabulary(["a", "b", "c"], [3, 2, 1])
+    expected = []
+    for line in lines:
+        # Split by raw tokens (unknown "zz" counts towards the length), then drop unknowns.
+        raw = [t.rstrip(",") for t in line]
+        for start in range(0, len(raw), max_len):
+            piece = [vocab.index[t] for t in raw[start:start + max_len] if t in vocab.index]
+            if piece:
+                expected.append(piece)
+    got = sentences_of(iter_id_chunks([path], vocab, max_sentence_length=max_len,
+                                      chunk_chars=chunk_chars))
+    assert got == expected
+    chunks = list(iter_id_chunks([path], vocab, chunk_chars=chunk_chars))
+    in_vocab = sum(t != "zz" for line in lines for t in line)
+    assert sum(len(c.ids) for c in chunks) == in_vocab
+    assert sum(c.tokens for c in chunks) == sum(map(len, lines))
