@@ -1,0 +1,268 @@
+"""The autoencoder as a scikit-learn transformer: ``fit``, ``transform`` (codes),
+``inverse_transform`` (reconstructions), ``score`` (negative reconstruction error)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from embedkit.ae.models import Architecture
+from embedkit.ae.noise import parse_noise
+from embedkit.ae.polish import polish_linear
+from embedkit.ae.regularizers import Penalties
+from embedkit.ae.training import Callback, TrainingSettings, reconstruction_error, train
+from embedkit.core import Tensor, no_grad
+from embedkit.errors import EmbedkitError
+from embedkit.io import atomic_output, describe, open_input
+
+#: Bumped when the layout of saved models changes.
+MODEL_FORMAT = 1
+
+
+class Autoencoder(TransformerMixin, BaseEstimator):
+    """An autoencoder ``x̂ = g(U f(W x + b) + c)`` trained on embedkit's backprop core.
+
+    With the defaults it is the tied linear autoencoder ``x̂ = WᵀW x`` of THEORY.md on centred
+    data, whose optimum spans the PCA subspace.
+
+    Parameters
+    ----------
+    n_components : int
+        Hidden size ``k`` (below the number of features for the linear kind).
+    kind : {"linear", "nonlinear"}
+    tied : bool
+        Use ``U = Wᵀ``.
+    activation : {"sigmoid", "tanh", "relu", "leaky_relu", "elu", "swish"}
+        Hidden activation ``f`` of the nonlinear kind.
+    output_activation : {"identity", "sigmoid"}
+        Output activation ``g`` of the nonlinear kind.
+    center : bool or "auto"
+        Subtract the training mean before encoding (and add it back after decoding); "auto"
+        centres the linear kind only (the nonlinear kind has biases, and a sigmoid output
+        needs targets in [0, 1]).
+    noise : str, optional
+        Denoising: ``"gaussian:SIGMA"`` or ``"mask:P"``, fresh noise on each batch.
+    l1 : float
+        Weight of the L1 penalty on the codes (sparse autoencoder).
+    contractive : float
+        Weight of the squared Frobenius norm of the encoder's Jacobian.
+    weight_decay : float
+        Weight of ``Σ w²`` over the weight matrices.
+    optimizer : {"adam", "sgd", "rmsprop", "adagrad"}
+    lr : float
+        Initial learning rate; it decays along a cosine to ``lr / 1000`` over the epochs.
+    epochs : int
+    batch_size : int
+    val_split : float
+        Fraction of rows held out; training stops after ``patience`` epochs without a lower
+        validation error and keeps the best weights.
+    patience : int
+    polish : bool
+        Finish linear models exactly on their learned subspace (see :func:`polish_linear`).
+    dtype : {"float32", "float64"}
+        Precision of training.
+    random_state : int, numpy.random.Generator or None
+        Seed of initialisation, batch order, split and noise.
+
+    Attributes
+    ----------
+    params_ : dict of ndarray
+        ``W`` (k × n_features), and ``U`` (n_features × k), ``b``, ``c`` when present.
+    mean_ : ndarray of shape (n_features,)
+        Subtracted before encoding (zeros without centring).
+    components_ : ndarray of shape (k, n_features)
+        Orthonormal basis of the decoder's column space (where reconstructions live, up to
+        ``mean_`` and ``c``), ordered by the decoder's singular values.
+    history_ : list of dict
+        One record per epoch (see :func:`embedkit.ae.training.train`).
+    n_iter_ : int
+        Epochs run.
+    n_features_in_ : int
+    """
+
+    def __init__(self, n_components: int = 2, *, kind: str = "linear", tied: bool = True,
+                 activation: str = "sigmoid", output_activation: str = "identity",
+                 center: bool | str = "auto", noise: str | None = None, l1: float = 0.0,
+                 contractive: float = 0.0, weight_decay: float = 0.0, optimizer: str = "adam",
+                 lr: float = 1e-3, epochs: int = 50, batch_size: int = 256,
+                 val_split: float = 0.0, patience: int = 10, polish: bool = True,
+                 dtype: str = "float32", random_state=None):
+        self.n_components = n_components
+        self.kind = kind
+        self.tied = tied
+        self.activation = activation
+        self.output_activation = output_activation
+        self.center = center
+        self.noise = noise
+        self.l1 = l1
+        self.contractive = contractive
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.val_split = val_split
+        self.patience = patience
+        self.polish = polish
+        self.dtype = dtype
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ sklearn protocol
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    @property
+    def architecture(self) -> Architecture:
+        """The model's :class:`Architecture` (validated)."""
+        return Architecture(self.kind, bool(self.tied), self.activation, self.output_activation)
+
+    def fit(self, X, y=None, *, callback: Callback | None = None) -> Autoencoder:
+        """Train on the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        callback : callable, optional
+            Progress hook, see :func:`embedkit.ae.training.train`.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        EmbedkitError
+            For bad settings; :class:`DivergenceError` when training diverges.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        arch = self.architecture
+        settings = TrainingSettings(self.optimizer, float(self.lr), int(self.epochs),
+                                    int(self.batch_size), float(self.val_split),
+                                    int(self.patience))
+        penalties = Penalties(float(self.l1), float(self.contractive), float(self.weight_decay))
+        noise = parse_noise(self.noise)
+        if self.dtype not in ("float32", "float64"):
+            raise EmbedkitError(f"dtype {self.dtype!r} is not one of float32, float64")
+        rng = _generator(self.random_state)
+        dtype = np.dtype(self.dtype)
+        center = arch.linear if self.center == "auto" else bool(self.center)
+        mean = X.mean(axis=0) if center else np.zeros(X.shape[1])
+        data = (X - mean).astype(dtype)
+        params = arch.init_params(X.shape[1], int(self.n_components), rng, dtype)
+        self.history_ = train(arch, params, data, settings, rng, noise=noise,
+                              penalties=penalties, callback=callback)
+        if self.polish and arch.linear and self.epochs:
+            polish_linear(arch, params, data, penalties)
+        self.mean_ = mean.astype(dtype)
+        self.params_ = params
+        self.n_iter_ = len(self.history_)
+        self.components_ = _orthonormal_rows(arch.decoder_weight(
+            {k: Tensor(v) for k, v in params.items()}).data)
+        return self
+
+    def _tensors(self, dtype: np.dtype) -> dict[str, Tensor]:
+        return {name: Tensor(value.astype(dtype, copy=False))
+                for name, value in self.params_.items()}
+
+    def transform(self, X) -> np.ndarray:
+        """The codes ``f(W (x − mean) + b)`` of the rows of ``X`` (same float dtype as ``X``)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        with no_grad():
+            _, h = self.architecture.encode(self._tensors(X.dtype),
+                                            Tensor(X - self.mean_.astype(X.dtype)))
+        return h.data
+
+    def inverse_transform(self, X) -> np.ndarray:
+        """Reconstructions from codes: ``g(U h + c) + mean``."""
+        check_is_fitted(self)
+        codes = _check_codes(X, len(self.params_["W"]))
+        with no_grad():
+            out = self.architecture.decode(self._tensors(codes.dtype), Tensor(codes))
+        return out.data + self.mean_.astype(codes.dtype)
+
+    def reconstruct(self, X) -> np.ndarray:
+        """``inverse_transform(transform(X))``."""
+        return self.inverse_transform(self.transform(X))
+
+    def score(self, X, y=None) -> float:
+        """Negative mean squared reconstruction error (higher is better, as sklearn expects)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return -reconstruction_error(self.architecture, self._tensors(X.dtype),
+                                     X - self.mean_.astype(X.dtype))
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path: str | os.PathLike | None) -> None:
+        """Write the fitted model as an ``.npz`` archive (atomically; None or ``-``: stdout)."""
+        check_is_fitted(self)
+        meta = {"format": MODEL_FORMAT, "params": self.get_params(),
+                "n_iter": self.n_iter_}
+        meta["params"]["random_state"] = None  # generators are not JSON; the fit is done
+        arrays = {f"param_{name}": value for name, value in self.params_.items()}
+        with atomic_output(path, binary=True) as out:
+            np.savez(out, meta=np.array(json.dumps(meta)), mean=self.mean_,
+                     components=self.components_, **arrays)
+
+
+def load_model(path: str | os.PathLike) -> Autoencoder:
+    """Read a model written by :meth:`Autoencoder.save`.
+
+    Raises
+    ------
+    EmbedkitError
+        When the file is missing or is not an embedkit autoencoder.
+    """
+    name = describe(path)
+    with open_input(path, binary=True) as stream:
+        try:
+            archive = np.load(stream, allow_pickle=False)
+            meta = json.loads(str(archive["meta"]))
+            arrays = {key: archive[key] for key in archive.files}
+        except (ValueError, KeyError, OSError, EOFError) as exc:
+            raise EmbedkitError(f"{name}: not an embedkit autoencoder model ({exc})") from None
+    if meta.get("format") != MODEL_FORMAT:
+        raise EmbedkitError(f"{name}: model format {meta.get('format')!r}, expected "
+                            f"{MODEL_FORMAT}")
+    model = Autoencoder(**meta["params"])
+    model.params_ = {key.removeprefix("param_"): value for key, value in arrays.items()
+                     if key.startswith("param_")}
+    model.mean_ = arrays["mean"]
+    model.components_ = arrays["components"]
+    model.n_features_in_ = len(model.mean_)
+    model.n_iter_ = meta["n_iter"]
+    model.history_ = []
+    return model
+
+
+def _check_codes(codes, n_hidden: int) -> np.ndarray:
+    codes = check_array(codes, dtype=[np.float64, np.float32])
+    if codes.shape[1] != n_hidden:
+        raise EmbedkitError(f"codes have {codes.shape[1]} columns, the model expects "
+                            f"{n_hidden}")
+    return codes
+
+
+def _orthonormal_rows(decoder: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (rows) of the column space of ``decoder``, by singular value."""
+    left, _, _ = np.linalg.svd(decoder.astype(np.float64), full_matrices=False)
+    return left.T.astype(decoder.dtype)
+
+
+def _generator(random_state) -> np.random.Generator:
+    """A Generator from sklearn-style ``random_state`` (int, RandomState, Generator or None)."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**32, dtype=np.uint64))
+    return np.random.default_rng(random_state)

@@ -1,0 +1,137 @@
+"""Autoencoder graphs on the core: parameters, encoder, decoder and the reconstruction loss.
+
+A model is ``x̂ = g(U f(W x + b) + c)``. The linear kind has ``f = g = identity`` and no biases
+(the data are centred instead); tied models use ``U = Wᵀ``. Parameters are a dict of arrays
+(``W`` always, ``U`` when untied, ``b`` and ``c`` for the nonlinear kind); the functions here
+take the same dict with :class:`~embedkit.core.Tensor` values, so one definition serves training
+(gradients recorded), inference (under ``no_grad``) and gradient checking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from embedkit.core import Tensor, ops, primitive
+from embedkit.errors import EmbedkitError
+
+KINDS = ("linear", "nonlinear")
+OUTPUT_ACTIVATIONS = ("identity", "sigmoid")
+
+
+@primitive
+def linear(x, w):
+    """``x wᵀ`` for a batch ``x`` (rows) and a weight ``w`` (out × in), as in a dense layer.
+
+    Its own primitive because each VJP computes only its own product (``ḡ w`` and ``ḡᵀ x``);
+    the core's general ``matmul`` computes both products for each argument.
+    """
+    return x @ w.T
+
+
+linear.defvjp(lambda g, ans, x, w: g @ w, lambda g, ans, x, w: g.T @ x)
+
+
+def _constant(values: np.ndarray, like: Tensor) -> Tensor:
+    return Tensor(values.astype(like.dtype, copy=False))
+
+
+#: Hidden activations ``f``: the forward op, and the derivative ``f'(a)`` as a graph built from
+#: the pre-activation ``a`` and the activation ``h`` (the contractive penalty differentiates it).
+ACTIVATIONS: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor, Tensor], Tensor]]] = {
+    "sigmoid": (ops.sigmoid, lambda a, h: h * (1 - h)),
+    "tanh": (ops.tanh, lambda a, h: 1 - h * h),
+    "relu": (ops.relu, lambda a, h: _constant(a.data > 0, a)),
+    "leaky_relu": (ops.leaky_relu, lambda a, h: _constant(np.where(a.data > 0, 1, 0.1), a)),
+    # elu with alpha 1: f'(a) = 1 for a > 0, else e^a = h + 1
+    "elu": (ops.elu, lambda a, h: 1 + h * _constant(a.data <= 0, a)),
+    "swish": (ops.swish, lambda a, h: _swish_derivative(a)),
+}
+
+
+def _swish_derivative(a: Tensor) -> Tensor:
+    s = ops.sigmoid(a)
+    return s + a * s * (1 - s)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The shape of an autoencoder, independent of its weights.
+
+    Parameters
+    ----------
+    kind : {"linear", "nonlinear"}
+    tied : bool
+        Decoder weights are the encoder's transposed.
+    activation : str
+        Hidden activation of the nonlinear kind, a key of :data:`ACTIVATIONS`.
+    output_activation : {"identity", "sigmoid"}
+        Output activation ``g`` of the nonlinear kind.
+    """
+
+    kind: str = "linear"
+    tied: bool = True
+    activation: str = "sigmoid"
+    output_activation: str = "identity"
+
+    def __post_init__(self) -> None:
+        for field, value, allowed in (("kind", self.kind, KINDS),
+                                      ("activation", self.activation, tuple(ACTIVATIONS)),
+                                      ("output_activation", self.output_activation,
+                                       OUTPUT_ACTIVATIONS)):
+            if value not in allowed:
+                raise EmbedkitError(f"{field} {value!r} is not one of {', '.join(allowed)}")
+
+    @property
+    def linear(self) -> bool:
+        return self.kind == "linear"
+
+    def init_params(self, n_features: int, n_hidden: int, rng: np.random.Generator,
+                    dtype: np.dtype) -> dict[str, np.ndarray]:
+        """Glorot-uniform weights and zero biases.
+
+        Raises
+        ------
+        EmbedkitError
+            When a linear model's hidden size is not below the number of features (it would
+            learn the identity).
+        """
+        if n_hidden < 1:
+            raise EmbedkitError(f"hidden size must be at least 1, got {n_hidden}")
+        if self.linear and n_hidden >= n_features:
+            raise EmbedkitError(f"hidden size {n_hidden} must be below the number of features "
+                                f"(n_features={n_features}) for a linear autoencoder")
+        limit = np.sqrt(6.0 / (n_features + n_hidden))
+        params = {"W": rng.uniform(-limit, limit, (n_hidden, n_features)).astype(dtype)}
+        if not self.tied:
+            params["U"] = rng.uniform(-limit, limit, (n_features, n_hidden)).astype(dtype)
+        if not self.linear:
+            params["b"] = np.zeros(n_hidden, dtype=dtype)
+            params["c"] = np.zeros(n_features, dtype=dtype)
+        return params
+
+    def encode(self, params: dict[str, Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
+        """The pre-activation ``a = W x + b`` and the code ``h = f(a)`` of each row of ``x``."""
+        a = linear(x, params["W"])
+        if self.linear:
+            return a, a
+        a = a + params["b"]
+        return a, ACTIVATIONS[self.activation][0](a)
+
+    def decoder_weight(self, params: dict[str, Tensor]) -> Tensor:
+        """``U`` (features × hidden): ``Wᵀ`` when tied."""
+        return params["W"].T if self.tied else params["U"]
+
+    def decode(self, params: dict[str, Tensor], h: Tensor) -> Tensor:
+        """The reconstruction ``g(U h + c)`` of each code row."""
+        out = linear(h, self.decoder_weight(params))
+        if self.linear:
+            return out
+        out = out + params["c"]
+        return ops.sigmoid(out) if self.output_activation == "sigmoid" else out
+
+    def derivative(self, a: Tensor, h: Tensor) -> Tensor | None:
+        """``f'(a)`` as a graph, or None for the linear kind (``f' = 1``)."""
+        return None if self.linear else ACTIVATIONS[self.activation][1](a, h)

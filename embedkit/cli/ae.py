@@ -1,0 +1,179 @@
+"""Autoencoder commands: ``autoencode``, ``encode``, ``decode`` and ``compare-pca``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from embedkit.ae import Autoencoder, load_model
+from embedkit.ae.data import read_matrix, write_matrix
+from embedkit.ae.models import ACTIVATIONS, KINDS, OUTPUT_ACTIVATIONS
+from embedkit.ae.pca import Comparison, compare_with_pca
+from embedkit.ae.plot import INSTALL_HINT, plot_comparison, plot_format, plotting_available
+from embedkit.cli.options import json_option, progress_bar, seed_option
+from embedkit.io import atomic_output
+
+key_option = click.option("--key", default=None, metavar="NAME",
+                          help="Array to read from an .npz archive holding several.")
+output_option = click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+                             metavar="FILE", help="Write a .npy file (or .csv, or .vec/.bin for "
+                                                  "word vectors) instead of CSV on stdout.")
+
+
+def _fit(model: Autoencoder, data) -> list[dict]:
+    """Train with a progress bar and one log line per epoch on stderr."""
+    with progress_bar(unit="batch", desc="autoencode") as bar:
+        def report(record: dict) -> None:
+            if record["event"] == "start":
+                bar.reset(total=record["total_steps"])
+            elif record["event"] == "batch":
+                bar.update(record["steps"])
+            else:
+                val = "" if record["val_mse"] is None else f"  val mse {record['val_mse']:.6g}"
+                bar.write(f"epoch {record['epoch']}/{record['epochs']}  loss "
+                          f"{record['train_loss']:.6g}  mse {record['train_mse']:.6g}{val}  "
+                          f"lr {record['lr']:.3g}  {record['seconds']:.2f}s", file=sys.stderr)
+        model.fit(data, callback=report)
+    return model.history_
+
+
+@click.command("autoencode")
+@click.argument("data", metavar="DATA")
+@click.option("--hidden", type=click.IntRange(min=1), required=True, metavar="K",
+              help="Size of the code (below the number of features for linear models).")
+@click.option("--kind", type=click.Choice(KINDS), default="linear",
+              help="linear: x̂ = WᵀWx (tied) or UWx; nonlinear: x̂ = g(U f(Wx + b) + c).")
+@click.option("--tied/--untied", default=True, help="Decoder weights are the encoder's "
+                                                    "transposed.")
+@click.option("--activation", type=click.Choice(list(ACTIVATIONS)), default="sigmoid",
+              help="Hidden activation f of the nonlinear kind.")
+@click.option("--output-activation", type=click.Choice(OUTPUT_ACTIVATIONS),
+              default="identity", help="Output activation g of the nonlinear kind.")
+@click.option("--noise", default=None, metavar="gaussian:SIGMA|mask:P",
+              help="Denoising: corrupt each batch's input, reconstruct the clean one.")
+@click.option("--l1", type=float, default=0.0, metavar="LAMBDA",
+              help="L1 penalty on the codes (mean over rows of Σ|h|).")
+@click.option("--contractive", type=float, default=0.0, metavar="LAMBDA",
+              help="Penalty on the squared Frobenius norm of the encoder's Jacobian.")
+@click.option("--weight-decay", type=float, default=0.0, metavar="LAMBDA",
+              help="Penalty Σw² on the weight matrices.")
+@click.option("--lr", type=float, default=1e-3, metavar="RATE",
+              help="Initial Adam learning rate, annealed along a cosine to RATE/1000.")
+@click.option("--epochs", type=click.IntRange(min=0), default=50, metavar="N",
+              help="Passes over the data.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, metavar="N",
+              help="Rows per minibatch (reshuffled each epoch).")
+@click.option("--val-split", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+              metavar="FRACTION", help="Hold out this share of rows; stop after 10 epochs "
+                                       "without a lower validation error, keep the best.")
+@seed_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              metavar="MODEL.npz", help="Write the model here instead of stdout.")
+@click.option("--codes", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write the codes of DATA: .npy, .csv, or .vec/.bin for word vectors.")
+@key_option
+@click.option("--log-json", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write one JSON object per epoch (JSON Lines).")
+def autoencode(data, hidden, kind, tied, activation, output_activation, noise, l1, contractive,
+               weight_decay, lr, epochs, batch_size, val_split, seed, output, codes, key,
+               log_json) -> None:
+    """Train an autoencoder on the rows of DATA and write the model (.npz).
+
+    DATA is .npy, .npz (--key), .csv/.tsv (header detected), a word2vec vector file
+    (.vec, .bin) or `-` for stdin. With no options this fits the tied linear autoencoder
+    x̂ = WᵀW(x − mean), whose optimum spans the PCA subspace; linear models end with an
+    exact full-batch polish. NaN or divergence stops the run and writes nothing.
+    """
+    matrix = read_matrix(data, key)
+    model = Autoencoder(hidden, kind=kind, tied=tied, activation=activation,
+                        output_activation=output_activation, noise=noise, l1=l1,
+                        contractive=contractive, weight_decay=weight_decay, lr=lr,
+                        epochs=epochs, batch_size=batch_size, val_split=val_split,
+                        random_state=seed)
+    history = _fit(model, matrix.values)
+    model.save(output)
+    if codes:
+        write_matrix(codes, model.transform(matrix.values), matrix.words)
+    if log_json:
+        with atomic_output(log_json) as out:
+            out.writelines(json.dumps({k: v for k, v in record.items() if k != "event"}) + "\n"
+                           for record in history)
+
+
+@click.command("encode")
+@click.argument("model_path", metavar="MODEL")
+@click.argument("data", metavar="DATA")
+@key_option
+@output_option
+def encode(model_path, data, key, output) -> None:
+    """Print the codes of the rows of DATA under MODEL (from `embedkit autoencode`)."""
+    _apply(model_path, data, key, output, "transform")
+
+
+@click.command("decode")
+@click.argument("model_path", metavar="MODEL")
+@click.argument("codes", metavar="CODES")
+@key_option
+@output_option
+def decode(model_path, codes, key, output) -> None:
+    """Print the reconstructions of the code rows in CODES under MODEL."""
+    _apply(model_path, codes, key, output, "inverse_transform")
+
+
+def _apply(model_path: str, data: str, key: str | None, output: str | None,
+           method: str) -> None:
+    """Read MODEL and a matrix, write ``model.<method>(matrix)`` (words kept)."""
+    matrix = read_matrix(data, key)
+    write_matrix(output, getattr(load_model(model_path), method)(matrix.values), matrix.words)
+
+
+@click.command("compare-pca")
+@click.argument("inputs", nargs=-1, required=True, metavar="[MODEL] DATA")
+@click.option("--fit", "fit_k", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Train a tied linear autoencoder with K hidden units on DATA first "
+                   "(then give DATA only).")
+@key_option
+@seed_option
+@json_option
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Draw angles and explained variance to FILE (.png or .svg; needs "
+                   "matplotlib).")
+def compare_pca(inputs, fit_k, key, seed, as_json, plot) -> None:
+    """Compare MODEL's subspace with scikit-learn PCA's on DATA, with the same k.
+
+    Reports every principal angle (degrees), the mean squared reconstruction error of PCA and
+    of the model, PCA's explained-variance ratios, the share of variance inside the model's
+    subspace, and the relative eigen-gap (λk − λk+1)/λk: below about 10% the PCA subspace is
+    ill-determined and large angles say little. `--json` keys: k, principal_angles_deg,
+    pca_mse, model_mse, explained_variance_ratio, captured_variance_ratio, eigengap.
+    """
+    if len(inputs) != (1 if fit_k else 2):
+        raise click.UsageError("give MODEL DATA, or DATA with --fit K")
+    if plot:
+        plot_format(plot)
+    matrix = read_matrix(inputs[-1], key)
+    if fit_k:
+        model = Autoencoder(fit_k, random_state=seed)
+        _fit(model, matrix.values)
+    else:
+        model = load_model(inputs[0])
+    comparison = compare_with_pca(model, matrix.values)
+    click.echo(json.dumps(comparison.to_dict()) if as_json else _table(comparison))
+    if plot and not plotting_available():
+        click.echo(f"embedkit: note: no plot written; --plot needs matplotlib: {INSTALL_HINT}",
+                   err=True)
+    elif plot:
+        plot_comparison(comparison, plot)
+
+
+def _table(c: Comparison) -> str:
+    lines = [f"k\t{c.k}", f"eigengap\t{c.eigengap:.4f}", f"pca_mse\t{c.pca_mse:.6g}",
+             f"model_mse\t{c.model_mse:.6g}",
+             f"captured_variance_ratio\t{c.captured_variance_ratio:.6f}",
+             f"pca_variance_ratio\t{sum(c.explained_variance_ratio):.6f}",
+             "component\tangle_deg\texplained_variance_ratio"]
+    lines += [f"{i}\t{angle:.4f}\t{ratio:.6f}" for i, (angle, ratio) in
+              enumerate(zip(c.principal_angles_deg, c.explained_variance_ratio), 1)]
+    return "\n".join(lines)

@@ -1,0 +1,110 @@
+"""compare-pca: principal angles, eigen-gap, errors and the plot, on planted subspaces."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from embedkit.ae import Autoencoder, plot
+from embedkit.ae.pca import compare_with_pca, principal_angles, relative_eigengap
+from embedkit.cli import main
+from embedkit.vectors.formats import save_vectors
+
+
+def planted(n_rows=2000, n_features=15, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.standard_normal((n_features, k)))[0]
+    X = (rng.standard_normal((n_rows, k)) * [3.0, 2.5, 2.0]) @ basis.T
+    return X + 0.1 * rng.standard_normal(X.shape) - 2.0
+
+
+def test_trained_model_is_within_a_degree_untrained_is_not():
+    X = planted()
+    trained = compare_with_pca(Autoencoder(3, epochs=3, random_state=0).fit(X), X)
+    assert max(trained.principal_angles_deg) < 1.0
+    assert trained.model_mse <= trained.pca_mse * 1.001
+    assert trained.captured_variance_ratio == pytest.approx(
+        sum(trained.explained_variance_ratio), rel=1e-4)
+    untrained = compare_with_pca(Autoencoder(3, epochs=0, random_state=0).fit(X), X)
+    assert max(untrained.principal_angles_deg) > 30
+    assert untrained.captured_variance_ratio < 0.5 * trained.captured_variance_ratio
+
+
+@pytest.mark.parametrize("degrees", [0.05, 7.0, 40.0, 89.0])
+def test_rotated_subspace_gives_the_rotation_angle_back(degrees):
+    rng = np.random.default_rng(1)
+    q = np.linalg.qr(rng.standard_normal((10, 4)))[0]  # 3 basis vectors and one outside
+    theta = np.radians(degrees)
+    rotated = q[:, :3].copy()
+    rotated[:, 1] = np.cos(theta) * q[:, 1] + np.sin(theta) * q[:, 3]
+    angles = np.degrees(principal_angles(q[:, :3], rotated @ rng.standard_normal((3, 3))))
+    np.testing.assert_allclose(angles, [0, 0, degrees], atol=1e-7)
+
+
+def test_eigengap_equals_the_one_from_singular_values():
+    X = planted()
+    singular = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
+    expected = (singular[2] ** 2 - singular[3] ** 2) / singular[2] ** 2
+    result = compare_with_pca(Autoencoder(3, epochs=1, random_state=0).fit(X), X)
+    assert result.eigengap == pytest.approx(expected, rel=1e-9)
+    assert relative_eigengap(singular ** 2, 2) == pytest.approx(
+        (singular[1] ** 2 - singular[2] ** 2) / singular[1] ** 2)
+
+
+def test_cli_json_keys_on_word_vectors(tmp_path):
+    X = planted(n_rows=300).astype(np.float32)
+    save_vectors(tmp_path / "v.vec", [f"w{i}" for i in range(300)], X)
+    result = CliRunner().invoke(main, ["compare-pca", "--fit", "3", str(tmp_path / "v.vec"),
+                                       "--json", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {"k", "principal_angles_deg", "pca_mse", "model_mse", "explained_variance_ratio",
+            "captured_variance_ratio", "eigengap"} <= set(report)
+    assert report["k"] == 3 and len(report["principal_angles_deg"]) == 3
+    assert max(report["principal_angles_deg"]) < 1.0
+
+
+def test_cli_model_and_data_table(tmp_path):
+    X = planted(n_rows=300)
+    np.save(tmp_path / "x.npy", X)
+    runner = CliRunner()
+    runner.invoke(main, ["autoencode", str(tmp_path / "x.npy"), "--hidden", "2", "-o",
+                         str(tmp_path / "m.npz"), "--epochs", "2"])
+    result = runner.invoke(main, ["compare-pca", str(tmp_path / "m.npz"),
+                                  str(tmp_path / "x.npy")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "k\t2" and "eigengap" in result.stdout
+    result = runner.invoke(main, ["compare-pca", str(tmp_path / "x.npy")])
+    assert result.exit_code == 2 and "--fit K" in result.output
+
+
+def test_plot_without_matplotlib_still_reports(tmp_path, monkeypatch):
+    monkeypatch.setattr("embedkit.cli.ae.plotting_available", lambda: False)
+    np.save(tmp_path / "x.npy", planted(n_rows=200))
+    result = CliRunner().invoke(main, ["compare-pca", "--fit", "2", str(tmp_path / "x.npy"),
+                                       "--json", "--plot", str(tmp_path / "p.png")])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["k"] == 2
+    assert "pip install 'embedkit[plot]'" in result.stderr and not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.skipif(not plot.plotting_available(),
+                    reason="matplotlib (the optional 'plot' extra) is not installed")
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG\r\n\x1a\n"), (".svg", b"<svg")])
+def test_plot_file_is_valid(tmp_path, suffix, magic):
+    X = planted(n_rows=200)
+    comparison = compare_with_pca(Autoencoder(3, epochs=1, random_state=0).fit(X), X)
+    path = tmp_path / f"angles{suffix}"
+    plot.plot_comparison(comparison, path)
+    data = path.read_bytes()
+    assert data.startswith(magic) if suffix == ".png" else magic in data[:2000]
+
+
+def test_plot_rejects_other_extensions(tmp_path):
+    np.save(tmp_path / "x.npy", planted(n_rows=100))
+    result = CliRunner().invoke(main, ["compare-pca", "--fit", "2", str(tmp_path / "x.npy"),
+                                       "--plot", str(tmp_path / "p.jpg")])
+    assert result.exit_code == 1 and "must end in .png or .svg" in result.stderr
