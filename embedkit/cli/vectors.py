@@ -1,0 +1,178 @@
+"""``embedkit neighbors``, ``analogy`` and ``evaluate``: querying and scoring vector files."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+from collections.abc import Callable, Iterator
+from itertools import islice
+
+import click
+
+from embedkit.cli.options import json_option
+from embedkit.vectors import KeyedVectors, load_vectors
+from embedkit.vectors.evaluate import RESTRICT_VOCAB, evaluate_analogies, evaluate_similarity
+from embedkit.vectors.query import METHODS, Answer, answer, parse_analogy, parse_query
+
+#: Most stdin lines answered together when more are already waiting.
+STDIN_BATCH = 1024
+
+
+def vector_options(command: Callable) -> Callable:
+    """The VECTORS argument and the options that say how to load it."""
+    for option in reversed([
+        click.argument("vectors", metavar="VECTORS",
+                       type=click.Path(dir_okay=False, allow_dash=True)),
+        click.option("--limit", type=click.IntRange(min=1), metavar="N",
+                     help="Load only the first N (most frequent) vectors."),
+        click.option("--mmap", is_flag=True,
+                     help="Memory-map .npy/.npz matrices instead of reading them."),
+        click.option("--vocab", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="Vocabulary of a .npy matrix: 'word [count]' per line "
+                          "[default: VECTORS with .vocab]."),
+        click.option("--unicode-errors", type=click.Choice(["strict", "replace", "ignore"]),
+                     default="strict", help="What to do with words that are not valid UTF-8."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _stdin_batches() -> Iterator[list[str]]:
+    """Lines of stdin in batches: whatever has arrived (up to STDIN_BATCH lines), so a pipe
+    fed by hand is answered line by line and a file is answered in large batches."""
+    stream = click.get_binary_stream("stdin")
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        while batch := list(islice(stream, STDIN_BATCH)):
+            yield [line.decode("utf-8", "replace") for line in batch]
+        return
+    pending = b""
+    while chunk := os.read(fd, 1 << 16):
+        pending += chunk
+        while pending.count(b"\n") < STDIN_BATCH and select.select([fd], [], [], 0)[0]:
+            more = os.read(fd, 1 << 16)
+            if not more:
+                break
+            pending += more
+        *lines, pending = pending.split(b"\n")
+        yield [line.decode("utf-8", "replace") for line in lines]
+    if pending:
+        yield [pending.decode("utf-8", "replace")]
+
+
+def _print_answers(answers: list[Answer], as_json: bool) -> bool:
+    """Print answers (TSV or JSON lines) and flush; report errors on stderr. True if all ok."""
+    ok = True
+    for item in answers:
+        if item.error:
+            click.echo(f"embedkit: {item.error}", err=True)
+            ok = False
+        elif as_json:
+            click.echo(json.dumps({"query": item.query, "neighbors": [
+                {"word": word, "similarity": sim} for word, sim in item.neighbors]}))
+        else:
+            click.echo("".join(f"{item.query}\t{rank}\t{word}\t{sim:.6f}\n"
+                               for rank, (word, sim) in enumerate(item.neighbors, 1)), nl=False)
+    click.get_text_stream("stdout").flush()
+    return ok
+
+
+def _run_queries(kv: KeyedVectors, given: list[str], k: int, method: str, as_json: bool,
+                 parse) -> None:
+    batches = iter([given]) if given else _stdin_batches()
+    ok = True
+    for lines in batches:
+        ok &= _print_answers(answer(kv, lines, k, method, parse), as_json)
+    if not ok:
+        raise click.exceptions.Exit(1)
+
+
+k_option = click.option("-k", "k", type=click.IntRange(min=1), default=10, metavar="K",
+                        help="Number of answers per query.")
+
+
+@click.command()
+@vector_options
+@click.argument("queries", nargs=-1, metavar="[QUERY]...")
+@k_option
+@json_option
+def neighbors(vectors, limit, mmap, vocab, unicode_errors, queries, k, as_json):
+    """Print the nearest neighbours of words by cosine similarity.
+
+    Each QUERY argument (or, with none, each line of stdin, answered as it arrives) is one
+    query: a word, or several words whose unit vectors are averaged; a word written `-word`
+    is subtracted instead (`"king -man woman"`; put queries starting with `-` after `--`).
+    The query words themselves are never listed.
+
+    Output: TSV lines `query<TAB>rank<TAB>word<TAB>similarity`, or with --json one JSON object
+    per query (JSON lines). A query with an unknown word gets a message on stderr, the others
+    are still answered, and the exit status is 1.
+    """
+    kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab)
+    _run_queries(kv, list(queries), k, "add", as_json, parse_query)
+
+
+@click.command()
+@vector_options
+@click.argument("words", nargs=-1, metavar="[A B C]")
+@click.option("--method", type=click.Choice(METHODS), default="add",
+              help="add: 3CosAdd, rank by cos(x, b - a + c); cosmul: 3CosMul (Levy and "
+                   "Goldberg), rank by cos'(x,b) cos'(x,c) / (cos'(x,a) + 1e-6) with "
+                   "cos' = (1 + cos) / 2.")
+@k_option
+@json_option
+def analogy(vectors, limit, mmap, vocab, unicode_errors, words, method, k, as_json):
+    """Answer analogies a : b :: c : ? (for example `man king woman` -> queen).
+
+    Give A B C as arguments, or none and one `a b c` line per analogy on stdin (answered as it
+    arrives). Output as for `embedkit neighbors`, with `a b c` as the query.
+    """
+    if words and len(words) != 3:
+        raise click.UsageError(f"expected three words A B C or none (stdin), got {len(words)}")
+    kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab)
+    _run_queries(kv, [" ".join(words)] if words else [], k, method, as_json, parse_analogy)
+
+
+@click.command()
+@vector_options
+@click.option("--similarity", "similarity_files", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=True),
+              help="Word-pair file 'word1<TAB>word2<TAB>score' (WordSim353 style); repeatable.")
+@click.option("--analogies", "analogy_files", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=True),
+              help="Analogy questions (questions-words format); repeatable.")
+@click.option("--restrict-vocab", type=click.IntRange(min=1), default=RESTRICT_VOCAB,
+              metavar="N", help="Use only the first N words, as gensim does.")
+@json_option
+def evaluate(vectors, limit, mmap, vocab, unicode_errors, similarity_files, analogy_files,
+             restrict_vocab, as_json):
+    """Score vectors on word-pair similarity and analogy test sets.
+
+    Similarity: Spearman and Pearson correlation between cosine similarity and the human
+    scores, with the pairs used and those skipped as out of vocabulary. Analogies: accuracy
+    per section by 3CosAdd, semantic and syntactic (`gram*` sections) totals, overall, and
+    the questions skipped as out of vocabulary. Words are compared case-insensitively and
+    only the first --restrict-vocab words count; the numbers equal gensim's
+    evaluate_word_pairs and evaluate_word_analogies on the same vectors.
+    """
+    if not similarity_files and not analogy_files:
+        raise click.UsageError("give at least one --similarity or --analogies file")
+    kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab)
+    similarity = [evaluate_similarity(kv, f, restrict_vocab) for f in similarity_files]
+    analogies = [evaluate_analogies(kv, f, restrict_vocab) for f in analogy_files]
+    if as_json:
+        click.echo(json.dumps({"similarity": [r.as_dict() for r in similarity],
+                               "analogies": [r.as_dict() for r in analogies]}, indent=2))
+        return
+    for result in similarity:
+        click.echo(f"similarity {result.path}: spearman {result.spearman:.4f}  pearson "
+                   f"{result.pearson:.4f}  pairs {result.pairs}  skipped {result.skipped}")
+    for result in analogies:
+        click.echo(f"analogies {result.path}: {result.skipped} of {result.questions} "
+                   f"questions skipped (out of vocabulary)")
+        click.echo(f"  {'section':<32}{'correct':>8}{'total':>8}{'accuracy':>10}")
+        for row in [*result.sections, result.semantic, result.syntactic, result.overall]:
+            click.echo(f"  {row.name:<32}{row.correct:>8}{row.total:>8}{row.accuracy:>10.4f}")
+

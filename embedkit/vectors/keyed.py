@@ -1,0 +1,97 @@
+"""A set of word vectors: the words in file order, their rows, and what queries need from them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from embedkit.errors import EmbedkitError
+
+#: Rows per block when a pass over the matrix must not load it whole (memory-mapped files).
+ROW_BLOCK = 65536
+
+
+class UnknownWordError(EmbedkitError):
+    """A query names a word that is not in the vocabulary."""
+
+
+class KeyedVectors:
+    """Words and their vectors, most frequent first, as in every word2vec-format file.
+
+    Parameters
+    ----------
+    words : sequence of str
+        The vocabulary in row order. Duplicates keep their first row (as gensim does).
+    vectors : ndarray, shape (len(words), dim)
+        The vectors; may be a read-only memory map.
+    counts : ndarray of int64, optional
+        Corpus frequencies, when the file records them.
+    output : ndarray, optional
+        Output-layer weights of the model, when the file holds them (``.npz`` from training).
+
+    Attributes
+    ----------
+    words : list of str
+    index : dict of str to int
+        Row of each word.
+    vectors, counts, output : ndarray or None
+    """
+
+    def __init__(self, words: Sequence[str], vectors: np.ndarray,
+                 counts: np.ndarray | None = None, output: np.ndarray | None = None) -> None:
+        words = list(words)
+        if vectors.ndim != 2 or vectors.shape[0] != len(words):
+            raise EmbedkitError(f"{len(words)} words but a vector matrix of shape "
+                                f"{vectors.shape}: expected one row per word")
+        index = {word: row for row, word in reversed(list(enumerate(words)))}
+        if len(index) != len(words):
+            keep = np.zeros(len(words), dtype=bool)
+            keep[list(index.values())] = True
+            vectors = vectors[keep]
+            counts = None if counts is None else counts[keep]
+            words = [word for word, kept in zip(words, keep) if kept]
+            index = {word: row for row, word in enumerate(words)}
+        self.words = words
+        self.index = index
+        self.vectors = vectors
+        self.counts = counts
+        self.output = output
+        self._norms: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.index
+
+    @property
+    def dim(self) -> int:
+        """Number of components per vector."""
+        return int(self.vectors.shape[1])
+
+    def rows(self, words: Sequence[str]) -> list[int]:
+        """Row of each word, raising :class:`UnknownWordError` for the first unknown one."""
+        try:
+            return [self.index[word] for word in words]
+        except KeyError as exc:
+            raise UnknownWordError(f"unknown word {exc.args[0]!r}") from None
+
+    @property
+    def norms(self) -> np.ndarray:
+        """Euclidean length of every row (float32), computed once, block by block so a
+        memory-mapped matrix is never copied whole. Zero rows get length 1 so their cosine
+        with anything is 0 rather than NaN."""
+        if self._norms is None:
+            norms = np.empty(len(self), dtype=np.float32)
+            for start in range(0, len(self), ROW_BLOCK):
+                block = np.asarray(self.vectors[start:start + ROW_BLOCK], dtype=np.float32)
+                norms[start:start + ROW_BLOCK] = np.linalg.norm(block, axis=1)
+            norms[norms == 0] = 1
+            self._norms = norms
+        return self._norms
+
+    def unit(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
+        """The given rows scaled to unit length (float32)."""
+        rows = np.asarray(rows, dtype=np.intp)
+        return np.asarray(self.vectors[rows], dtype=np.float32) / self.norms[rows, None]

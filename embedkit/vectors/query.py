@@ -1,0 +1,239 @@
+"""Nearest neighbours and analogies by cosine similarity, many queries per BLAS call.
+
+A query is a set of words added (``positive``) and subtracted (``negative``). With the
+``add`` method (3CosAdd) its vector is the mean of the signed unit vectors, normalised, and
+candidates are ranked by cosine with it; with ``cosmul`` (3CosMul, Levy and Goldberg 2014)
+candidates are ranked by the product of their shifted cosines ``(1 + cos) / 2`` with the
+positive words divided by that with the negative words (plus 1e-6). Both follow gensim's
+``most_similar`` and ``most_similar_cosmul``; the query words are never returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from embedkit.errors import EmbedkitError
+from embedkit.vectors.keyed import KeyedVectors
+
+METHODS = ("add", "cosmul")
+#: Similarity scores held at once (queries x vocabulary), bounding memory to ~128 MB.
+SCORE_BUDGET = 1 << 25
+#: Columns per block in the two-level top-k search.
+BLOCK = 64
+#: Smoothing of 3CosMul's denominator, as in Levy and Goldberg and gensim.
+COSMUL_EPSILON = 1e-6
+
+
+@dataclass(frozen=True)
+class Query:
+    """Rows added and subtracted, in order, and the text the query came from."""
+
+    text: str
+    positive: tuple[int, ...]
+    negative: tuple[int, ...] = ()
+
+
+def parse_query(kv: KeyedVectors, text: str) -> Query:
+    """A query from a line of words: ``-word`` subtracts ``word``; the rest are added.
+
+    Raises
+    ------
+    UnknownWordError
+        When a word is not in the vocabulary.
+    EmbedkitError
+        When the line has no word to add.
+    """
+    words = text.split()
+    positive = [w for w in words if not (w.startswith("-") and len(w) > 1)]
+    negative = [w[1:] for w in words if w.startswith("-") and len(w) > 1]
+    if not positive:
+        raise EmbedkitError(f"query {text.strip()!r} has no word to add")
+    return Query(text.strip(), tuple(kv.rows(positive)), tuple(kv.rows(negative)))
+
+
+def analogy_query(kv: KeyedVectors, a: str, b: str, c: str) -> Query:
+    """The query answering ``a : b :: c : ?`` (``b - a + c``)."""
+    row_a, row_b, row_c = kv.rows([a, b, c])  # unknown words reported in reading order
+    return Query(f"{a} {b} {c}", (row_b, row_c), (row_a,))
+
+
+def parse_analogy(kv: KeyedVectors, text: str) -> Query:
+    """An analogy query from a line ``a b c``."""
+    words = text.split()
+    if len(words) != 3:
+        raise EmbedkitError(f"expected three words 'a b c' (a : b :: c : ?), "
+                            f"found {len(words)}")
+    return analogy_query(kv, *words)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The neighbours found for one query, or why it could not be answered."""
+
+    query: str
+    neighbors: list[tuple[str, float]]
+    error: str | None = None
+
+
+def answer(kv: KeyedVectors, lines: Sequence[str], k: int = 10, method: str = "add",
+           parse: Callable[[KeyedVectors, str], Query] = parse_query) -> list[Answer]:
+    """Answer query lines together: one :func:`top_k` call for all the valid ones.
+
+    Blank lines are dropped; a line that ``parse`` rejects (unknown word, wrong shape) gets an
+    :class:`Answer` with its ``error`` set and no neighbours.
+    """
+    parsed: list[Query | Answer] = []
+    for line in lines:
+        if line.strip():
+            try:
+                parsed.append(parse(kv, line))
+            except EmbedkitError as exc:
+                parsed.append(Answer(line.strip(), [], f"query {line.strip()!r}: {exc}"))
+    valid = [q for q in parsed if isinstance(q, Query)]
+    rows, similarities = top_k(kv, valid, k, method) if valid else (None, None)
+    answers, done = [], 0
+    for item in parsed:
+        if isinstance(item, Answer):
+            answers.append(item)
+            continue
+        found = [(kv.words[row], float(sim)) for row, sim
+                 in zip(rows[done].tolist(), similarities[done].tolist()) if row >= 0]
+        answers.append(Answer(item.text, found))
+        done += 1
+    return answers
+
+
+def query_vectors(kv: KeyedVectors, queries: Sequence[Query]) -> np.ndarray:
+    """The normalised mean of each query's signed unit vectors, shape (len(queries), dim).
+
+    Terms are summed in order, positive then negative, in float32, and the mean is normalised
+    in float64, exactly as gensim's ``get_mean_vector`` does, so scores agree bit for bit.
+    """
+    terms, signs = _padded(queries)
+    mean = np.zeros((len(queries), kv.dim), dtype=np.float32)
+    for slot in range(terms.shape[1]):
+        mean += signs[:, slot, None] * kv.unit(terms[:, slot])
+    mean /= np.abs(signs).sum(axis=1, dtype=np.float32)[:, None]
+    as64 = mean.astype(np.float64)
+    length = np.sqrt((as64 * as64).sum(axis=1, keepdims=True))
+    return (as64 / np.where(length > 0, length, 1)).astype(np.float32)
+
+
+def _padded(queries: Sequence[Query]) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's rows (positive then negative) padded with row 0, and signs (0 = padding)."""
+    width = max(len(q.positive) + len(q.negative) for q in queries)
+    terms = np.zeros((len(queries), width), dtype=np.intp)
+    signs = np.zeros((len(queries), width), dtype=np.float32)
+    for i, q in enumerate(queries):
+        rows = q.positive + q.negative
+        terms[i, :len(rows)] = rows
+        signs[i, :len(q.positive)] = 1
+        signs[i, len(q.positive):len(rows)] = -1
+    return terms, signs
+
+
+def scores(kv: KeyedVectors, queries: Sequence[Query], method: str = "add",
+           restrict: int | None = None) -> np.ndarray:
+    """Similarity of each of the first ``restrict`` words (all by default) with every query.
+
+    Returns
+    -------
+    ndarray, shape (restrict, len(queries))
+        Cosines (``add``) or 3CosMul scores (``cosmul``), one column per query, from one
+        matrix product for all queries. Words run down the columns so that the per-block
+        maxima of :func:`top_k` reduce whole contiguous rows.
+    """
+    if method not in METHODS:
+        raise EmbedkitError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
+    end = len(kv) if restrict is None else min(restrict, len(kv))
+    matrix, norms = kv.vectors[:end], kv.norms[:end, None]
+    if method == "add":
+        result = matrix @ query_vectors(kv, queries).T
+        return np.divide(result, norms, out=result)
+    terms, signs = _padded(queries)
+    unique, where = np.unique(terms, return_inverse=True)
+    shifted = matrix @ kv.unit(unique).T
+    shifted = (1 + np.divide(shifted, norms, out=shifted)) / 2
+    where = where.reshape(terms.shape)
+    numerator = np.ones((end, len(queries)), dtype=np.float32)
+    denominator = np.ones((end, len(queries)), dtype=np.float32)
+    for slot in range(terms.shape[1]):
+        factor = shifted[:, where[:, slot]]
+        factor[:, signs[:, slot] == 0] = 1
+        positive = signs[:, slot] > 0
+        numerator[:, positive] *= factor[:, positive]
+        denominator[:, ~positive] *= factor[:, ~positive]
+    return numerator / (denominator + COSMUL_EPSILON)
+
+
+def top_k(kv: KeyedVectors, queries: Sequence[Query], k: int = 10, method: str = "add",
+          restrict: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best words for each query among the first ``restrict``, excluding the query's
+    own words.
+
+    Queries are scored in batches that fit :data:`SCORE_BUDGET`, each through one matrix
+    product and a two-level partial sort (see :func:`_candidate_rows`).
+
+    Returns
+    -------
+    rows : ndarray of intp, shape (len(queries), k)
+        Rows of the answers, best first.
+    similarities : ndarray of float32, shape (len(queries), k)
+        Their scores. Fewer than ``k`` candidates leave rows of -1 and scores of -inf.
+    """
+    if k < 1:
+        raise EmbedkitError(f"-k must be at least 1, got {k}")
+    end = len(kv) if restrict is None else min(restrict, len(kv))
+    rows = np.full((len(queries), k), -1, dtype=np.intp)
+    best = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    batch = max(1, SCORE_BUDGET // max(end, 1))
+    for start in range(0, len(queries), batch):
+        chunk = queries[start:start + batch]
+        found, values = _best(scores(kv, chunk, method, restrict), chunk, k)
+        rows[start:start + len(chunk), :found.shape[1]] = found
+        best[start:start + len(chunk), :found.shape[1]] = values
+    rows[~np.isfinite(best)] = -1
+    return rows, best
+
+
+def _best(matrix: np.ndarray, queries: Sequence[Query], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exclude each query's words from its column, then take the ``k`` highest scores in order."""
+    terms, signs = _padded(queries)
+    column = np.repeat(np.arange(len(queries)), terms.shape[1])
+    own = (signs != 0).ravel() & (terms.ravel() < matrix.shape[0])
+    matrix[terms.ravel()[own], column[own]] = -np.inf
+    candidates = _candidate_rows(matrix, k)
+    valid = candidates < matrix.shape[0]
+    candidates = np.where(valid, candidates, 0)
+    values = np.where(valid, matrix[candidates, np.arange(len(queries))[:, None]], -np.inf)
+    k = min(k, candidates.shape[1])
+    if k < candidates.shape[1]:
+        top = np.argpartition(-values, k - 1, axis=1)[:, :k]
+        candidates = np.take_along_axis(candidates, top, axis=1)
+        values = np.take_along_axis(values, top, axis=1)
+    order = np.argsort(-values, axis=1, kind="stable")
+    return np.take_along_axis(candidates, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def _candidate_rows(matrix: np.ndarray, k: int) -> np.ndarray:
+    """For each column, rows that include its ``k`` largest values (and a few more).
+
+    Two levels, because a full ``argpartition`` of every column costs more than the matrix
+    product: the maximum of each block of :data:`BLOCK` rows (one fast pass), then all rows
+    of the ``k`` blocks with the largest maxima, which must hold the ``k`` largest values.
+    Rows past the end of a short last block are returned as ``len(matrix)``.
+    """
+    height, columns = matrix.shape
+    blocks = -(-height // BLOCK)
+    if blocks <= k:
+        return np.broadcast_to(np.arange(height), (columns, height))
+    full = height // BLOCK * BLOCK
+    maxima = matrix[:full].reshape(full // BLOCK, BLOCK, columns).max(axis=1)
+    if full < height:
+        maxima = np.concatenate([maxima, matrix[full:].max(axis=0, keepdims=True)])
+    chosen = np.argpartition(-maxima.T, k - 1, axis=1)[:, :k]
+    rows = (chosen[:, :, None] * BLOCK + np.arange(BLOCK)).reshape(columns, k * BLOCK)
+    return np.minimum(rows, height)

@@ -1,0 +1,144 @@
+"""Neighbours and analogies on hand-built vectors with known answers, and the CLI around them."""
+
+import json
+import select
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from embedkit.cli import main
+from embedkit.vectors import KeyedVectors, save_vectors
+from embedkit.vectors.query import analogy_query, answer, parse_query, top_k
+
+# Axes: royalty, gender (+ male), fruit. king - man + woman lands on queen.
+HAND = {
+    "king": [1.0, 1.0, 0.0], "queen": [1.0, -1.0, 0.0], "man": [0.0, 1.0, 0.0],
+    "woman": [0.0, -1.0, 0.0], "apple": [0.0, 0.0, 1.0], "pear": [0.1, 0.0, 1.0],
+    "prince": [0.9, 1.1, 0.1],
+}
+
+
+@pytest.fixture
+def kv():
+    return KeyedVectors(list(HAND), np.array(list(HAND.values()), dtype=np.float32))
+
+
+def words(kv, query, k=3, method="add"):
+    rows, _ = top_k(kv, [query], k, method)
+    return [kv.words[r] for r in rows[0]]
+
+
+def test_neighbours_known_answers(kv):
+    assert words(kv, parse_query(kv, "apple"), 1) == ["pear"]
+    assert words(kv, parse_query(kv, "king"), 1) == ["prince"]
+    rows, sims = top_k(kv, [parse_query(kv, "apple")], 2)
+    assert sims[0, 0] == pytest.approx(1 / np.sqrt(1.01), abs=1e-6)
+
+
+def test_query_words_are_excluded_and_signs_apply(kv):
+    assert "king" not in words(kv, parse_query(kv, "king"), 6)
+    assert words(kv, parse_query(kv, "king -man woman"), 1) == ["queen"]
+    # the mean of two words: king + queen is pure royalty, closest to prince among the rest
+    assert words(kv, parse_query(kv, "king queen"), 1) == ["prince"]
+
+
+def test_analogy_add_and_cosmul_differ_where_they_should():
+    # a:b :: c:? with orthogonal a, b, c. "balanced" is close to b and c and far from a:
+    # 3CosAdd prefers it; "anti_a" is exactly opposite a, so 3CosMul's denominator
+    # (1 + cos(x, a)) / 2 + 1e-6 is almost 0 and it wins there.
+    names = ["a", "b", "c", "balanced", "anti_a"]
+    matrix = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [-0.5, 0.5, 0.5], [-1, 0, 0]],
+                      dtype=np.float32)
+    kv = KeyedVectors(names, matrix)
+    query = analogy_query(kv, "a", "b", "c")
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    cos = unit @ unit[:3].T  # candidates x (a, b, c)
+    add = cos[3:] @ [-1, 1, 1]
+    mul = (1 + cos[3:, 1]) / 2 * (1 + cos[3:, 2]) / 2 / ((1 + cos[3:, 0]) / 2 + 1e-6)
+    assert names[3 + add.argmax()] == "balanced" and names[3 + mul.argmax()] == "anti_a"
+    assert words(kv, query, 1, "add") == ["balanced"]
+    assert words(kv, query, 1, "cosmul") == ["anti_a"]
+    _, sims = top_k(kv, [query], 2, "cosmul")
+    np.testing.assert_allclose(sims[0], sorted(mul, reverse=True), rtol=1e-5)
+
+
+def test_batched_top_k_equals_brute_force():
+    # Large enough vocabulary for the two-level (block maxima) search to be used.
+    rng = np.random.default_rng(0)
+    matrix = rng.standard_normal((3000, 16)).astype(np.float32)
+    kv = KeyedVectors([f"w{i}" for i in range(3000)], matrix)
+    queries = [parse_query(kv, f"w{i} -w{i + 1} w{i + 2}") for i in range(0, 600, 3)]
+    rows, sims = top_k(kv, queries, 7, restrict=2500)
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    for query, got, got_sims in zip(queries, rows, sims):
+        mean = unit[list(query.positive)].sum(0) - unit[list(query.negative)].sum(0)
+        cos = unit[:2500] @ (mean / np.linalg.norm(mean))
+        cos[list(query.positive + query.negative)] = -np.inf
+        expected = np.argsort(-cos)[:7]
+        assert got.tolist() == expected.tolist()
+        np.testing.assert_allclose(got_sims, cos[expected], atol=1e-5)
+
+
+def test_unknown_words_and_bad_lines_are_reported_per_query(kv):
+    answers = answer(kv, ["apple", "", "kiwi apple"])
+    assert [a.query for a in answers] == ["apple", "kiwi apple"]
+    assert answers[0].neighbors[0][0] == "pear" and answers[0].error is None
+    assert "unknown word 'kiwi'" in answers[1].error
+
+
+@pytest.fixture
+def vec_file(tmp_path, kv):
+    path = tmp_path / "hand.txt"
+    save_vectors(path, kv.words, kv.vectors)
+    return str(path)
+
+
+def test_cli_neighbors_tsv_json_and_failures(vec_file):
+    runner = CliRunner()
+    result = runner.invoke(main, ["neighbors", vec_file, "apple", "-k", "2"])
+    assert result.exit_code == 0, result.output
+    first = result.output.splitlines()[0].split("\t")
+    assert first[:3] == ["apple", "1", "pear"] and float(first[3]) == pytest.approx(0.995037, 1e-5)
+    result = runner.invoke(main, ["neighbors", vec_file, "--json", "-k", "1"],
+                           input="king -man woman\nkiwi\napple\n")
+    assert result.exit_code == 1
+    docs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [d["query"] for d in docs] == ["king -man woman", "apple"]
+    assert docs[0]["neighbors"][0]["word"] == "queen"
+    assert result.stderr.strip() == "embedkit: query 'kiwi': unknown word 'kiwi'"
+
+
+def test_cli_analogy(vec_file):
+    runner = CliRunner()
+    result = runner.invoke(main, ["analogy", vec_file, "man", "king", "woman", "-k", "1"])
+    assert result.exit_code == 0 and result.output.startswith("man king woman\t1\tqueen\t")
+    result = runner.invoke(main, ["analogy", vec_file, "--method", "cosmul", "-k", "1"],
+                           input="man king woman\nman king\n")
+    assert result.exit_code == 1
+    assert result.stdout.startswith("man king woman\t1\tqueen\t")
+    assert "expected three words" in result.stderr
+    assert runner.invoke(main, ["analogy", vec_file, "man", "king"]).exit_code == 2
+
+
+def test_stdin_queries_stream(vec_file):
+    """The first answer must appear while stdin is still open."""
+    process = subprocess.Popen([sys.executable, "-m", "embedkit", "neighbors", vec_file, "-k",
+                                "1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        process.stdin.write(b"apple\n")
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], 60)
+        assert ready, "no answer within 60 s while stdin stayed open"
+        assert process.stdout.readline().startswith(b"apple\t1\tpear\t")
+        assert process.poll() is None  # still running: stdin is open
+        process.stdin.write(b"king -man woman\n")
+        process.stdin.close()
+        assert process.stdout.readline().startswith(b"king -man woman\t1\tqueen\t")
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+        process.wait()
