@@ -11,3 +11,13 @@ class EmbedkitError(ValueError):
 
 class DivergenceError(EmbedkitError):
     """Training produced NaN or infinite values; nothing was written."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a long computation, with a message saying where it stopped.
+
+    Raised (``from`` the original ``KeyboardInterrupt``) by training loops, e.g. ``"training
+    stopped in epoch 3 of 50 ..."``; the CLI prints ``embedkit: interrupted: <message>`` and exits
+    with 130. Being a ``KeyboardInterrupt``, it passes through ``except Exception`` handlers and
+    still removes the temporary files of :func:`embedkit.io.atomic_output`.
+    """

@@ -10,17 +10,21 @@ import io
 import os
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from typing import IO
 
 from embedkit.errors import EmbedkitError
 
 STDIO = "-"
+_NEWLINE = b"\n"
 
 
 def describe(path: str | os.PathLike) -> str:
-    """The name used for ``path`` in error messages (``<stdin>`` for ``-``)."""
-    return "<stdin>" if os.fspath(path) == STDIO else os.fspath(path)
+    """The name used for ``path`` in error messages (``<stdin>`` for ``-``, or the ``label``
+    attribute of a path that stands for something else, such as a spooled stdin)."""
+    label = getattr(path, "label", None)
+    return label or ("<stdin>" if os.fspath(path) == STDIO else os.fspath(path))
 
 
 def open_input(path: str | os.PathLike, binary: bool = False, encoding: str = "utf-8",
@@ -44,7 +48,9 @@ def open_input(path: str | os.PathLike, binary: bool = False, encoding: str = "u
     Raises
     ------
     EmbedkitError
-        When the file is missing, is a directory or cannot be read.
+        When the file is missing, is a directory or cannot be read; later, while reading,
+        for corrupt compressed data and (text, ``errors="strict"``) for undecodable bytes,
+        naming the file and the line and byte.
     """
     name = os.fspath(path)
     if name == STDIO:
@@ -56,9 +62,9 @@ def open_input(path: str | os.PathLike, binary: bool = False, encoding: str = "u
             raise EmbedkitError(f"{name}: is a directory, expected a file")
         try:
             if name.endswith(".gz"):
-                stream = gzip.open(name, "rb")
+                stream = _decompressed(gzip.open(name, "rb"), describe(path))
             elif name.endswith(".bz2"):
-                stream = bz2.open(name, "rb")
+                stream = _decompressed(bz2.open(name, "rb"), describe(path))
             else:
                 stream = open(name, "rb")
         except FileNotFoundError:
@@ -67,7 +73,92 @@ def open_input(path: str | os.PathLike, binary: bool = False, encoding: str = "u
             raise EmbedkitError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if binary:
         return stream
-    return io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline=None)
+    return _TextInput(stream, path, encoding=encoding, errors=errors, newline=None)
+
+
+def _decompressed(stream: IO[bytes], name: str) -> IO[bytes]:
+    """A gzip/bz2 stream whose corrupt or truncated data raises an error naming the file."""
+    return io.BufferedReader(_CheckedRaw(stream, name), buffer_size=1 << 16)
+
+
+class _CheckedRaw(io.RawIOBase):
+    def __init__(self, stream: IO[bytes], name: str) -> None:
+        self._stream, self._name = stream, name
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            return self._stream.readinto(buffer)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise EmbedkitError(f"{self._name}: corrupt or truncated compressed file "
+                                f"({exc})") from None
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+class _TextInput(io.TextIOWrapper):
+    """A text stream whose undecodable bytes raise an error naming the file and line."""
+
+    def __init__(self, stream: IO[bytes], path: str | os.PathLike, **kwargs) -> None:
+        super().__init__(stream, **kwargs)
+        self._path = path
+
+    def read(self, size: int | None = -1) -> str:
+        try:
+            return super().read(size)
+        except UnicodeDecodeError as exc:
+            raise self._undecodable(exc) from None
+
+    def readline(self, size: int = -1) -> str:
+        try:
+            return super().readline(size)
+        except UnicodeDecodeError as exc:
+            raise self._undecodable(exc) from None
+
+    def __next__(self) -> str:
+        try:
+            return super().__next__()
+        except UnicodeDecodeError as exc:
+            raise self._undecodable(exc) from None
+
+    def _undecodable(self, exc: UnicodeDecodeError) -> EmbedkitError:
+        where = describe(self._path)
+        if os.fspath(self._path) != STDIO:
+            # The decoder works on large chunks; find the line by reading the file again.
+            where = f"{where}: {_locate_undecodable(os.fspath(self._path), self.encoding)}"
+        return EmbedkitError(f"{where}: not valid {self.encoding.upper()} text "
+                             f"({exc.reason})")
+
+
+def _locate_undecodable(path: str, encoding: str) -> str:
+    """Where the first byte of ``path`` that ``encoding`` cannot decode is: ``line L, byte B``
+    (both counted from 1), or ``"end of file"`` for an incomplete last character."""
+    line, offset, carry = 1, 0, b""
+    with open_input(path, binary=True) as stream:
+        while block := stream.read(1 << 20):
+            block = carry + block
+            # Lines are decoded whole: no character spans a line end in these encodings.
+            cut = block.rfind(_NEWLINE) + 1
+            block, carry = block[:cut], block[cut:]
+            try:
+                block.decode(encoding)
+            except UnicodeDecodeError as exc:
+                return _position(line, offset, block, exc.start)
+            line += block.count(_NEWLINE)
+            offset += len(block)
+    try:
+        carry.decode(encoding)
+    except UnicodeDecodeError as exc:
+        return _position(line, offset, carry, exc.start)
+    return "end of file"
+
+
+def _position(line: int, offset: int, block: bytes, start: int) -> str:
+    return f"line {line + block.count(_NEWLINE, 0, start)}, byte {offset + start + 1}"
 
 
 def _has_fileno(stream: IO) -> bool:
@@ -106,17 +197,7 @@ def atomic_output(path: str | os.PathLike | None, binary: bool = False,
         stream.flush()
         return
     name = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(name))
-    if os.path.isdir(name):
-        raise EmbedkitError(f"{name}: is a directory, expected a file name to write")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(name)}.", suffix=".tmp",
-                                   dir=directory)
-    except FileNotFoundError:
-        raise EmbedkitError(f"{name}: directory {directory} does not exist") from None
-    except OSError as exc:
-        raise EmbedkitError(f"{name}: cannot write in {directory} ({exc.strerror or exc})") \
-            from None
+    fd, tmp = _temporary(name)
     try:
         # mkstemp creates the file 0600; give it the mode a plain open() would have.
         umask = os.umask(0)
@@ -131,3 +212,39 @@ def atomic_output(path: str | os.PathLike | None, binary: bool = False,
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _temporary(name: str) -> tuple[int, str]:
+    """A new temporary file beside ``name`` (descriptor, path), or the error saying why not."""
+    directory = os.path.dirname(os.path.abspath(name))
+    if os.path.isdir(name):
+        raise EmbedkitError(f"{name}: is a directory, expected a file name to write")
+    try:
+        return tempfile.mkstemp(prefix=f".{os.path.basename(name)}.", suffix=".tmp",
+                                dir=directory)
+    except FileNotFoundError:
+        raise EmbedkitError(f"{name}: directory {directory} does not exist") from None
+    except OSError as exc:
+        raise EmbedkitError(f"{name}: cannot write in {directory} ({exc.strerror or exc})") \
+            from None
+
+
+def check_writable(*paths: str | os.PathLike | None) -> None:
+    """Fail now, with the error :func:`atomic_output` would give later, if a file cannot be
+    written at any of ``paths`` (``None`` and ``-`` are stdout and always pass).
+
+    Call it before long work (training) so a bad output path costs nothing. It creates and
+    removes a temporary file beside each path: permission bits alone cannot tell (root,
+    read-only mounts, ACLs).
+
+    Raises
+    ------
+    EmbedkitError
+        Naming the first path whose directory is missing or refuses new files.
+    """
+    for path in paths:
+        if path is None or os.fspath(path) == STDIO:
+            continue
+        fd, tmp = _temporary(os.fspath(path))
+        os.close(fd)
+        os.unlink(tmp)

@@ -3,6 +3,12 @@ contractive penalty, scikit-learn's estimator checks, the CLI round trip and bad
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -16,7 +22,7 @@ from embedkit.ae.pca import principal_angles
 from embedkit.ae.regularizers import contractive_penalty
 from embedkit.cli import main
 from embedkit.core import Tensor, ops
-from embedkit.errors import DivergenceError, EmbedkitError
+from embedkit.errors import DivergenceError, EmbedkitError, Interrupted
 from embedkit.vectors.formats import load_vectors, save_vectors
 
 
@@ -140,6 +146,52 @@ def test_early_stopping_keeps_the_best_weights(monkeypatch, digits):
     assert all(np.array_equal(model.params_[k], snapshots[2][k]) for k in model.params_)
 
 
+def test_learning_rate_is_held_then_annealed():
+    schedule = training.learning_rate(0.01, 1000)
+    assert schedule(0) == schedule(799) == 0.01
+    assert schedule(900) == pytest.approx(0.01 * (1 + training.FINAL_LR_FRACTION) / 2)
+    assert schedule(1000) == schedule(5000) == pytest.approx(0.01 * training.FINAL_LR_FRACTION)
+    rates = [schedule(step) for step in range(1001)]
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+
+
+# ---------------------------------------------------------------- checkpoints
+
+RESUMABLE = dict(kind="nonlinear", tied=False, noise="mask:0.3", val_split=0.2, epochs=4,
+                 random_state=3)
+
+
+def _stop_after_epoch(n):
+    def callback(record):
+        if record["event"] == "epoch" and record["epoch"] == n:
+            raise KeyboardInterrupt
+    return callback
+
+
+def test_resumed_fit_is_bit_identical_to_an_uninterrupted_one(tmp_path, digits):
+    checkpoint = tmp_path / "ck.npz"
+    full = Autoencoder(8, **RESUMABLE).fit(digits)
+    with pytest.raises(Interrupted, match=r"epoch 3 of 4; the checkpoint .*ck.npz holds epoch 2"):
+        Autoencoder(8, **RESUMABLE).fit(digits, callback=_stop_after_epoch(2),
+                                        checkpoint=checkpoint)
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.npz"]
+    resumed = Autoencoder(8, **RESUMABLE).fit(digits, resume=checkpoint)
+    assert all(np.array_equal(full.params_[k], resumed.params_[k]) for k in full.params_)
+    assert [r["val_mse"] for r in resumed.history_] == [r["val_mse"] for r in full.history_]
+
+
+def test_resume_rejects_other_settings_data_and_files(tmp_path, digits):
+    checkpoint = tmp_path / "ck.npz"
+    Autoencoder(4, **{**RESUMABLE, "epochs": 1}).fit(digits, checkpoint=checkpoint)
+    with pytest.raises(EmbedkitError, match="written with lr = 0.001, this run has 0.01"):
+        Autoencoder(4, **{**RESUMABLE, "lr": 0.01}).fit(digits, resume=checkpoint)
+    with pytest.raises(EmbedkitError, match="written for other data"):
+        Autoencoder(4, **RESUMABLE).fit(digits[::-1], resume=checkpoint)
+    np.save(tmp_path / "junk.npy", digits)
+    with pytest.raises(EmbedkitError, match="not an embedkit checkpoint"):
+        Autoencoder(4, **RESUMABLE).fit(digits, resume=tmp_path / "junk.npy")
+
+
 # ---------------------------------------------------------------- command line
 
 def test_cli_round_trip(tmp_path, digits):
@@ -217,3 +269,44 @@ def test_cli_divergence_writes_nothing(tmp_path):
                                        "1e30", "-o", str(out)])
     assert result.exit_code == 1 and "diverged" in result.stderr and not out.exists()
     assert list(tmp_path.iterdir()) == [tmp_path / "x.npy"]
+
+
+def test_cli_resume_equals_uninterrupted_run(tmp_path, digits):
+    np.save(tmp_path / "x.npy", digits)
+    checkpoint = tmp_path / "ck.npz"
+    with pytest.raises(Interrupted):  # the command's defaults, stopped after epoch 2 of 4
+        Autoencoder(6, epochs=4, random_state=1).fit(digits, callback=_stop_after_epoch(2),
+                                                     checkpoint=checkpoint)
+    runner = CliRunner()
+    for extra, out in ((["--resume", str(checkpoint)], "resumed.npz"), ([], "full.npz")):
+        result = runner.invoke(main, ["autoencode", str(tmp_path / "x.npy"), "--hidden", "6",
+                                      "--epochs", "4", "-o", str(tmp_path / out), *extra])
+        assert result.exit_code == 0, result.output
+    assert "epoch 3/4" in result.stderr
+    full, resumed = load_model(tmp_path / "full.npz"), load_model(tmp_path / "resumed.npz")
+    assert all(np.array_equal(full.params_[k], resumed.params_[k]) for k in full.params_)
+    result = runner.invoke(main, ["autoencode", str(tmp_path / "x.npy"), "--hidden", "5",
+                                  "--resume", str(checkpoint), "-o", str(tmp_path / "m.npz")])
+    assert result.exit_code == 1 and "n_components = 6, this run has 5" in result.stderr
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_sigint_during_autoencode_writes_nothing_and_exits_130(tmp_path):
+    X = np.random.default_rng(0).standard_normal((3000, 40)).astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    checkpoint, model, codes = tmp_path / "ck.npz", tmp_path / "m.npz", tmp_path / "c.npy"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "embedkit", "autoencode", str(tmp_path / "x.npy"), "--hidden",
+         "4", "--batch-size", "8", "--epochs", "1000", "--checkpoint", str(checkpoint), "-o",
+         str(model), "--codes", str(codes)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    deadline = time.monotonic() + 60
+    while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    last = stderr.splitlines()[-1]
+    assert re.fullmatch(r"embedkit: interrupted: training stopped in epoch \d+ of 1000(, after "
+                        r"batch \d+ of 375)?; the checkpoint .*ck.npz holds epoch \d+", last)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz", "x.npy"]

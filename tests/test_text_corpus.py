@@ -101,7 +101,7 @@ def test_missing_file_and_bad_encoding_are_one_line_errors(tmp_path):
         all_tokens([tmp_path / "nope.txt"])
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("caf\xe9\n".encode("latin-1"))
-    with pytest.raises(EmbedkitError, match="latin1.txt: not UTF-8 text"):
+    with pytest.raises(EmbedkitError, match="latin1.txt: line 1, byte 4: not valid UTF-8 text"):
         all_tokens([bad])
 
 

@@ -54,7 +54,7 @@ def test_save_and_load_round_trip(tmp_path):
 
 def test_bad_vocabulary_file_names_the_line(tmp_path):
     path = write(tmp_path, "the\t10\ncat ten\n", "v.tsv")
-    with pytest.raises(EmbedkitError, match=r"v.tsv, line 2: expected 'word<TAB>count'"):
+    with pytest.raises(EmbedkitError, match=r"v.tsv: line 2: expected 'word<TAB>count'"):
         Vocabulary.load(path)
 
 

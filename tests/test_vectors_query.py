@@ -108,7 +108,7 @@ def test_cli_neighbors_tsv_json_and_failures(vec_file):
     docs = [json.loads(line) for line in result.stdout.splitlines()]
     assert [d["query"] for d in docs] == ["king -man woman", "apple"]
     assert docs[0]["neighbors"][0]["word"] == "queen"
-    assert result.stderr.strip() == "embedkit: query 'kiwi': unknown word 'kiwi'"
+    assert result.stderr.strip() == "embedkit: error: query 'kiwi': unknown word 'kiwi'"
 
 
 def test_cli_analogy(vec_file):

@@ -11,7 +11,11 @@ recognised by content). Every reader ends with :func:`check_matrix`.
 from __future__ import annotations
 
 import io
+import math
 import os
+import tokenize
+import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +27,8 @@ from embedkit.vectors.formats import load_vectors, save_vectors
 VECTOR_EXTENSIONS = (".vec", ".bin", ".w2v")
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                   (2, 0): np.lib.format.read_array_header_2_0}
 
 
 @dataclass
@@ -65,36 +71,75 @@ def read_matrix(path: str | os.PathLike, key: str | None = None) -> Matrix:
     return Matrix(_read_delimited(raw, where, delimiter))
 
 
-def _load_numpy(raw: bytes, where: str):
+def _load_numpy(raw: bytes, where: str) -> np.ndarray:
+    """The array in the bytes of a ``.npy`` file, its header checked against the data before
+    anything is allocated (a damaged header could otherwise ask for terabytes)."""
+    stream = io.BytesIO(raw)
     try:
-        return np.load(io.BytesIO(raw), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        version = np.lib.format.read_magic(stream)
+        if version not in _HEADER_READERS:
+            raise ValueError(f"unsupported format version {version}")
+        shape, fortran, dtype = _HEADER_READERS[version](stream)
+    except (ValueError, TypeError, SyntaxError, tokenize.TokenError) as exc:
         raise EmbedkitError(f"{where}: not a readable NumPy file ({exc})") from None
+    if dtype.hasobject or dtype.itemsize == 0:
+        raise EmbedkitError(f"{where}: arrays of dtype {dtype} are not supported, expected "
+                            "numbers")
+    count = math.prod(shape)
+    offset = stream.tell()
+    if min(shape, default=0) < 0 or count * dtype.itemsize != len(raw) - offset:
+        raise EmbedkitError(f"{where}: the header announces shape {shape} of {dtype} "
+                            f"({count * dtype.itemsize} bytes) but {len(raw) - offset} bytes "
+                            "follow (truncated or damaged file)")
+    values = np.frombuffer(raw, dtype, count, offset).reshape(shape,
+                                                              order="F" if fortran else "C")
+    return values.copy()  # writable, as np.load gives
 
 
 def _read_npz(raw: bytes, where: str, key: str | None) -> Matrix:
-    archive = _load_numpy(raw, where)
-    if not hasattr(archive, "files"):
-        raise EmbedkitError(f"{where}: expected an .npz archive")
-    names = archive.files
-    if key is None and {"words", "vectors"} <= set(names):
-        words = [str(w) for w in archive["words"]]
-        return Matrix(check_matrix(archive["vectors"], where), words)
-    if key is None:
-        if len(names) != 1:
-            raise EmbedkitError(f"{where}: holds {len(names)} arrays ({', '.join(names)}); "
-                                "name one with --key")
-        key = names[0]
-    if key not in names:
-        raise EmbedkitError(f"{where}: no array {key!r} (has {', '.join(names) or 'none'})")
-    return Matrix(check_matrix(archive[key], f"{where}[{key}]"))
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            members = {name.removesuffix(".npy"): name for name in archive.namelist()
+                       if name.endswith(".npy")}
+            names = list(members)
+            if key is None and {"words", "vectors"} <= set(names):
+                wanted = ["words", "vectors"]
+            elif key is None and len(names) != 1:
+                raise EmbedkitError(f"{where}: holds {len(names)} arrays "
+                                    f"({', '.join(names) or 'none'}); name one with --key")
+            elif (key or names[0]) not in members:
+                raise EmbedkitError(f"{where}: no array {key!r} (has "
+                                    f"{', '.join(names) or 'none'})")
+            else:
+                wanted = [key or names[0]]
+            arrays = {name: archive.read(members[name]) for name in wanted}
+    except EmbedkitError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+            RuntimeError, ValueError) as exc:
+        # RuntimeError: an encrypted member; NotImplementedError: an unknown compression;
+        # ValueError: offsets pointing outside the file.
+        raise EmbedkitError(f"{where}: not a readable .npz archive ({exc})") from None
+    if "words" in arrays:
+        words = _load_numpy(arrays["words"], f"{where}[words]")
+        if words.ndim != 1 or words.dtype.kind != "U":
+            raise EmbedkitError(f"{where}[words]: expected a 1-D array of strings, got "
+                                f"{words.dtype} of shape {words.shape}")
+        vectors = check_matrix(_load_numpy(arrays["vectors"], f"{where}[vectors]"), where)
+        if len(words) != len(vectors):
+            raise EmbedkitError(f"{where}: {len(words)} words but {len(vectors)} vectors")
+        return Matrix(vectors, words.tolist())
+    (name, member), = arrays.items()
+    return Matrix(check_matrix(_load_numpy(member, f"{where}[{name}]"), f"{where}[{name}]"))
 
 
 def _read_delimited(raw: bytes, where: str, delimiter: str | None) -> np.ndarray:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise EmbedkitError(f"{where}: not UTF-8 text at byte {exc.start}") from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise EmbedkitError(f"{where}: line {line}, byte "
+                            f"{exc.start + 1}: not valid UTF-8 text ({exc.reason})") from None
     lines = text.splitlines()
     numbers = [i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")]
     if not numbers:
@@ -176,26 +221,37 @@ def check_matrix(values, where: str, row_name=lambda row: f"row {row + 1}") -> n
     return array
 
 
-def write_matrix(path: str | os.PathLike | None, values: np.ndarray,
-                 words: list[str] | None = None) -> None:
-    """Write ``values`` atomically: ``.npy``; a word2vec file (``.vec``, ``.bin``, …) when
-    ``words`` are given and the extension is one of theirs; CSV to stdout for None or ``-``."""
+def output_format(path: str | os.PathLike | None, words: list[str] | None = None) -> str:
+    """How :func:`write_matrix` will write to ``path``: ``"stdout"`` (CSV), ``"vectors"``,
+    ``"csv"`` or ``"npy"`` (call it before long work to fail early).
+
+    Raises
+    ------
+    EmbedkitError
+        For an unknown extension, or a word vector file without ``words``.
+    """
     if path is None or os.fspath(path) == STDIO:
-        with atomic_output(None) as out:
-            np.savetxt(out, values, delimiter=",", fmt="%.9g")
-        return
+        return "stdout"
     extension = _extension(os.fspath(path))
-    if extension in VECTOR_EXTENSIONS:
-        if words is None:
-            raise EmbedkitError(f"{path}: word vector output needs word vectors as input")
-        save_vectors(path, words, np.asarray(values, dtype=np.float32))
-        return
-    if extension == ".csv":
-        with atomic_output(path) as out:
-            np.savetxt(out, values, delimiter=",", fmt="%.9g")
-        return
-    if extension != ".npy":
+    if extension in VECTOR_EXTENSIONS and words is None:
+        raise EmbedkitError(f"{path}: word vector output needs word vectors as input")
+    if extension not in (*VECTOR_EXTENSIONS, ".csv", ".npy"):
         raise EmbedkitError(f"{path}: expected a .npy, .csv or word vector (.vec, .bin) "
                             "file name")
-    with atomic_output(path, binary=True) as out:
-        np.save(out, values)
+    return "vectors" if extension in VECTOR_EXTENSIONS else extension[1:]
+
+
+def write_matrix(path: str | os.PathLike | None, values: np.ndarray,
+                 words: list[str] | None = None) -> None:
+    """Write ``values`` atomically in the :func:`output_format` of ``path``: ``.npy``; a
+    word2vec file (``.vec``, ``.bin``, …) when ``words`` are given; CSV to stdout for None
+    or ``-``."""
+    fmt = output_format(path, words)
+    if fmt == "vectors":
+        save_vectors(path, words, np.asarray(values, dtype=np.float32))
+    elif fmt == "npy":
+        with atomic_output(path, binary=True) as out:
+            np.save(out, values)
+    else:
+        with atomic_output(None if fmt == "stdout" else path) as out:
+            np.savetxt(out, values, delimiter=",", fmt="%.9g")

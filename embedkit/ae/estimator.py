@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -11,6 +10,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from embedkit.ae.archive import read_archive, with_prefix, write_archive
+from embedkit.ae.checkpoint import DATA_KEY, Checkpointing, fingerprint, load_checkpoint
 from embedkit.ae.models import Architecture
 from embedkit.ae.noise import parse_noise
 from embedkit.ae.polish import polish_linear
@@ -18,7 +19,6 @@ from embedkit.ae.regularizers import Penalties
 from embedkit.ae.training import Callback, TrainingSettings, reconstruction_error, train
 from embedkit.core import Tensor, no_grad
 from embedkit.errors import EmbedkitError
-from embedkit.io import atomic_output, describe, open_input
 
 #: Bumped when the layout of saved models changes.
 MODEL_FORMAT = 1
@@ -55,7 +55,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         Weight of ``Σ w²`` over the weight matrices.
     optimizer : {"adam", "sgd", "rmsprop", "adagrad"}
     lr : float
-        Initial learning rate; it decays along a cosine to ``lr / 1000`` over the epochs.
+        Learning rate, held for the first 80% of the steps, then annealed along a cosine to
+        ``lr / 1000`` (see :func:`embedkit.ae.training.learning_rate`).
     epochs : int
     batch_size : int
     val_split : float
@@ -124,7 +125,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         """The model's :class:`Architecture` (validated)."""
         return Architecture(self.kind, bool(self.tied), self.activation, self.output_activation)
 
-    def fit(self, X, y=None, *, callback: Callback | None = None) -> Autoencoder:
+    def fit(self, X, y=None, *, callback: Callback | None = None,
+            checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 1,
+            resume: str | os.PathLike | None = None) -> Autoencoder:
         """Train on the rows of ``X``.
 
         Parameters
@@ -133,6 +136,14 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         y : ignored
         callback : callable, optional
             Progress hook, see :func:`embedkit.ae.training.train`.
+        checkpoint : path, optional
+            Save the training state here (atomically) every ``checkpoint_every`` epochs and
+            after the last one.
+        checkpoint_every : int
+        resume : path, optional
+            Continue from a checkpoint written with the same ``X`` and settings (``epochs``
+            may differ; the random state comes from the checkpoint, not ``random_state``).
+            With the same ``epochs`` the weights are bit-identical to an uninterrupted fit.
 
         Returns
         -------
@@ -141,7 +152,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         Raises
         ------
         EmbedkitError
-            For bad settings; :class:`DivergenceError` when training diverges.
+            For bad settings, or a checkpoint of other data or settings;
+            :class:`DivergenceError` when training diverges.
+        Interrupted
+            On Ctrl-C during training, saying where it stopped (nothing is fitted).
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         arch = self.architecture
@@ -158,8 +172,12 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         mean = X.mean(axis=0) if center else np.zeros(X.shape[1])
         data = (X - mean).astype(dtype)
         params = arch.init_params(X.shape[1], int(self.n_components), rng, dtype)
-        self.history_ = train(arch, params, data, settings, rng, noise=noise,
-                              penalties=penalties, callback=callback)
+        context = self._run_context(data) if checkpoint or resume else {}
+        self.history_ = train(
+            arch, params, data, settings, rng, noise=noise, penalties=penalties,
+            callback=callback, resume=load_checkpoint(resume, context) if resume else None,
+            checkpoint=Checkpointing(checkpoint, checkpoint_every, context) if checkpoint
+            else None)
         if self.polish and arch.linear and self.epochs:
             polish_linear(arch, params, data, penalties)
         self.mean_ = mean.astype(dtype)
@@ -168,6 +186,14 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.components_ = _orthonormal_rows(arch.decoder_weight(
             {k: Tensor(v) for k, v in params.items()}).data)
         return self
+
+    def _run_context(self, data: np.ndarray) -> dict:
+        """What a checkpoint must share with the run resuming from it: the settings (except
+        ``epochs`` and ``random_state``) and the preprocessed data."""
+        context = {key: value for key, value in self.get_params().items()
+                   if key not in ("epochs", "random_state")}
+        context[DATA_KEY] = fingerprint(data)
+        return context
 
     def _tensors(self, dtype: np.dtype) -> dict[str, Tensor]:
         return {name: Tensor(value.astype(dtype, copy=False))
@@ -210,9 +236,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
                 "n_iter": self.n_iter_}
         meta["params"]["random_state"] = None  # generators are not JSON; the fit is done
         arrays = {f"param_{name}": value for name, value in self.params_.items()}
-        with atomic_output(path, binary=True) as out:
-            np.savez(out, meta=np.array(json.dumps(meta)), mean=self.mean_,
-                     components=self.components_, **arrays)
+        write_archive(path, meta, {"mean": self.mean_, "components": self.components_,
+                                   **arrays})
 
 
 def load_model(path: str | os.PathLike) -> Autoencoder:
@@ -223,20 +248,9 @@ def load_model(path: str | os.PathLike) -> Autoencoder:
     EmbedkitError
         When the file is missing or is not an embedkit autoencoder.
     """
-    name = describe(path)
-    with open_input(path, binary=True) as stream:
-        try:
-            archive = np.load(stream, allow_pickle=False)
-            meta = json.loads(str(archive["meta"]))
-            arrays = {key: archive[key] for key in archive.files}
-        except (ValueError, KeyError, OSError, EOFError) as exc:
-            raise EmbedkitError(f"{name}: not an embedkit autoencoder model ({exc})") from None
-    if meta.get("format") != MODEL_FORMAT:
-        raise EmbedkitError(f"{name}: model format {meta.get('format')!r}, expected "
-                            f"{MODEL_FORMAT}")
+    meta, arrays = read_archive(path, "embedkit autoencoder model", MODEL_FORMAT)
     model = Autoencoder(**meta["params"])
-    model.params_ = {key.removeprefix("param_"): value for key, value in arrays.items()
-                     if key.startswith("param_")}
+    model.params_ = with_prefix(arrays, "param_")
     model.mean_ = arrays["mean"]
     model.components_ = arrays["components"]
     model.n_features_in_ = len(model.mean_)

@@ -1,11 +1,24 @@
-"""The command-line interface: one module per command family, each a thin shell over the library."""
+"""The command-line interface: one module per command family, each a thin shell over the library.
+
+Commands are registered by import path and imported only when used, so a quick command never
+waits for the imports of a heavy one.
+"""
 
 from embedkit.cli.app import main
-from embedkit.cli.gradcheck import gradcheck
 
-for command in (
-    gradcheck,
-):
-    main.add_command(command)
+main.lazy_commands.update({
+    "gradcheck": "embedkit.cli.gradcheck:gradcheck",
+    "vocab": "embedkit.cli.text:vocab",
+    "windows": "embedkit.cli.text:windows",
+    "synth-corpus": "embedkit.cli.text:synth_corpus",
+    "train-w2v": "embedkit.cli.w2v:train_w2v",
+    "neighbors": "embedkit.cli.vectors:neighbors",
+    "analogy": "embedkit.cli.vectors:analogy",
+    "evaluate": "embedkit.cli.vectors:evaluate",
+    "autoencode": "embedkit.cli.ae:autoencode",
+    "encode": "embedkit.cli.ae:encode",
+    "decode": "embedkit.cli.ae:decode",
+    "compare-pca": "embedkit.cli.ae:compare_pca",
+})
 
 __all__ = ["main"]

@@ -8,12 +8,13 @@ import sys
 import click
 
 from embedkit.ae import Autoencoder, load_model
-from embedkit.ae.data import read_matrix, write_matrix
+from embedkit.ae.data import output_format, read_matrix, write_matrix
 from embedkit.ae.models import ACTIVATIONS, KINDS, OUTPUT_ACTIVATIONS
 from embedkit.ae.pca import Comparison, compare_with_pca
 from embedkit.ae.plot import INSTALL_HINT, plot_comparison, plot_format, plotting_available
 from embedkit.cli.options import json_option, progress_bar, seed_option
-from embedkit.io import atomic_output
+from embedkit.errors import EmbedkitError
+from embedkit.io import atomic_output, check_writable, describe
 
 key_option = click.option("--key", default=None, metavar="NAME",
                           help="Array to read from an .npz archive holding several.")
@@ -22,12 +23,13 @@ output_option = click.option("-o", "--output", type=click.Path(dir_okay=False), 
                                                   "word vectors) instead of CSV on stdout.")
 
 
-def _fit(model: Autoencoder, data) -> list[dict]:
+def _fit(model: Autoencoder, data, **fit_options) -> list[dict]:
     """Train with a progress bar and one log line per epoch on stderr."""
     with progress_bar(unit="batch", desc="autoencode") as bar:
         def report(record: dict) -> None:
             if record["event"] == "start":
                 bar.reset(total=record["total_steps"])
+                bar.update(record["steps_done"])
             elif record["event"] == "batch":
                 bar.update(record["steps"])
             else:
@@ -35,7 +37,7 @@ def _fit(model: Autoencoder, data) -> list[dict]:
                 bar.write(f"epoch {record['epoch']}/{record['epochs']}  loss "
                           f"{record['train_loss']:.6g}  mse {record['train_mse']:.6g}{val}  "
                           f"lr {record['lr']:.3g}  {record['seconds']:.2f}s", file=sys.stderr)
-        model.fit(data, callback=report)
+        model.fit(data, callback=report, **fit_options)
     return model.history_
 
 
@@ -60,7 +62,8 @@ def _fit(model: Autoencoder, data) -> list[dict]:
 @click.option("--weight-decay", type=float, default=0.0, metavar="LAMBDA",
               help="Penalty Σw² on the weight matrices.")
 @click.option("--lr", type=float, default=1e-3, metavar="RATE",
-              help="Initial Adam learning rate, annealed along a cosine to RATE/1000.")
+              help="Adam learning rate, held for 80% of the steps, then annealed along a "
+                   "cosine to RATE/1000.")
 @click.option("--epochs", type=click.IntRange(min=0), default=50, metavar="N",
               help="Passes over the data.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, metavar="N",
@@ -76,23 +79,38 @@ def _fit(model: Autoencoder, data) -> list[dict]:
 @key_option
 @click.option("--log-json", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write one JSON object per epoch (JSON Lines).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Save the training state here (atomically) every --checkpoint-every "
+                   "epochs and at the end, to continue with --resume.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=1, metavar="N",
+              help="Epochs between checkpoints.")
+@click.option("--resume", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Continue from a checkpoint of a run on the same DATA with the same "
+                   "options (--epochs may differ; the random state comes from the checkpoint).")
 def autoencode(data, hidden, kind, tied, activation, output_activation, noise, l1, contractive,
                weight_decay, lr, epochs, batch_size, val_split, seed, output, codes, key,
-               log_json) -> None:
+               log_json, checkpoint, checkpoint_every, resume) -> None:
     """Train an autoencoder on the rows of DATA and write the model (.npz).
 
     DATA is .npy, .npz (--key), .csv/.tsv (header detected), a word2vec vector file
     (.vec, .bin) or `-` for stdin. With no options this fits the tied linear autoencoder
     x̂ = WᵀW(x − mean), whose optimum spans the PCA subspace; linear models end with an
     exact full-batch polish. NaN or divergence stops the run and writes nothing.
+
+    Long runs: --checkpoint FILE saves the state every --checkpoint-every epochs;
+    --resume FILE continues it, bit-identical to an uninterrupted run when --epochs is
+    unchanged. Ctrl-C writes nothing, says in which epoch training stopped and exits with 130.
     """
+    check_writable(output, codes, log_json, checkpoint)  # before training, not after it
     matrix = read_matrix(data, key)
+    output_format(codes, matrix.words)
     model = Autoencoder(hidden, kind=kind, tied=tied, activation=activation,
                         output_activation=output_activation, noise=noise, l1=l1,
                         contractive=contractive, weight_decay=weight_decay, lr=lr,
                         epochs=epochs, batch_size=batch_size, val_split=val_split,
                         random_state=seed)
-    history = _fit(model, matrix.values)
+    history = _fit(model, matrix.values, checkpoint=checkpoint,
+                   checkpoint_every=checkpoint_every, resume=resume)
     model.save(output)
     if codes:
         write_matrix(codes, model.transform(matrix.values), matrix.words)
@@ -102,31 +120,30 @@ def autoencode(data, hidden, kind, tied, activation, output_activation, noise, l
                            for record in history)
 
 
-@click.command("encode")
-@click.argument("model_path", metavar="MODEL")
-@click.argument("data", metavar="DATA")
-@key_option
-@output_option
-def encode(model_path, data, key, output) -> None:
-    """Print the codes of the rows of DATA under MODEL (from `embedkit autoencode`)."""
-    _apply(model_path, data, key, output, "transform")
+def _apply_command(name: str, metavar: str, method: str, doc: str) -> click.Command:
+    """A command ``NAME MODEL <metavar>`` writing ``model.<method>(matrix)`` (words kept)."""
+    @click.command(name, help=doc)
+    @click.argument("model_path", metavar="MODEL")
+    @click.argument("data", metavar=metavar)
+    @key_option
+    @output_option
+    def command(model_path, data, key, output) -> None:
+        model = load_model(model_path)
+        matrix = read_matrix(data, key)
+        output_format(output, matrix.words)
+        try:
+            result = getattr(model, method)(matrix.values)
+        except ValueError as exc:  # a shape that does not fit the model: name the file
+            raise EmbedkitError(f"{describe(data)}: {exc}") from None
+        write_matrix(output, result, matrix.words)
+    return command
 
 
-@click.command("decode")
-@click.argument("model_path", metavar="MODEL")
-@click.argument("codes", metavar="CODES")
-@key_option
-@output_option
-def decode(model_path, codes, key, output) -> None:
-    """Print the reconstructions of the code rows in CODES under MODEL."""
-    _apply(model_path, codes, key, output, "inverse_transform")
-
-
-def _apply(model_path: str, data: str, key: str | None, output: str | None,
-           method: str) -> None:
-    """Read MODEL and a matrix, write ``model.<method>(matrix)`` (words kept)."""
-    matrix = read_matrix(data, key)
-    write_matrix(output, getattr(load_model(model_path), method)(matrix.values), matrix.words)
+encode = _apply_command("encode", "DATA", "transform",
+                        "Print the codes of the rows of DATA under MODEL (from `embedkit "
+                        "autoencode`).")
+decode = _apply_command("decode", "CODES", "inverse_transform",
+                        "Print the reconstructions of the code rows in CODES under MODEL.")
 
 
 @click.command("compare-pca")

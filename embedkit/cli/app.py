@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -18,17 +19,36 @@ class Group(click.Group):
     """A group that turns every failure below it into one line on stderr and an exit status.
 
     Library errors (:class:`EmbedkitError`, ``ValueError``, ``OSError``) exit with 1,
-    Ctrl-C with 130; any other exception is reported as an internal error in one line, with
-    the traceback only when ``EMBEDKIT_DEBUG`` is set.
+    Ctrl-C with 130 (saying where it stopped when the command raised
+    :class:`~embedkit.errors.Interrupted`); any other exception is reported as an internal
+    error in one line, with the traceback only when ``EMBEDKIT_DEBUG`` is set.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        #: Command name -> "module:attribute", imported only when that command runs (or help
+        #: lists it), so `embedkit neighbors` does not pay for scikit-learn's import.
+        self.lazy_commands: dict[str, str] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(self.lazy_commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in self.lazy_commands:
+            module, attribute = self.lazy_commands[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except KeyboardInterrupt:
-            click.echo("embedkit: interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            # An Interrupted carries where the command stopped; a bare Ctrl-C says nothing more.
+            where = " ".join(str(exc).split())
+            click.echo(f"embedkit: interrupted: {where}" if where else "embedkit: interrupted",
+                       err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except BrokenPipeError:
             # The reader went away (`| head`): stop quietly, as Unix tools do.

@@ -14,8 +14,8 @@ from embedkit.core.gradcheck import FLOOR, RTOL, CheckResult, run_checks
 
 #: Model packages whose import registers their gradient checks with
 #: ``embedkit.core.gradcheck.register_check`` (word2vec losses, autoencoders). Add each package
-#: here when it lands, e.g. ``"embedkit.w2v"``, ``"embedkit.ae"``.
-MODEL_PACKAGES: tuple[str, ...] = ()
+#: new model packages here.
+MODEL_PACKAGES: tuple[str, ...] = ("embedkit.w2v", "embedkit.ae")
 
 
 @click.command()

@@ -6,7 +6,7 @@ import click
 import numpy as np
 
 from embedkit.cli.options import progress_bar, seed_option
-from embedkit.io import atomic_output
+from embedkit.io import atomic_output, check_writable
 from embedkit.text.corpus import spool_stdin
 from embedkit.text.export import save_windows_npz, write_windows_tsv
 from embedkit.text.noise import DEFAULT_NS_EXPONENT, NoiseDistribution
@@ -58,6 +58,7 @@ def vocab(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, ou
     CORPUS is one or more files (plain, .gz or .bz2; `-` for stdin) with one sentence per
     line, read in one streaming pass.
     """
+    check_writable(output)
     _vocabulary(corpus, min_count, max_vocab, Tokenizer(tokenizer, not no_lowercase),
                 count_limit).save(output)
 
@@ -97,6 +98,7 @@ def windows(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, 
     file, since it is read twice (vocabulary, then windows).
     """
     settings = Tokenizer(tokenizer, not no_lowercase)
+    check_writable(output)
     with spool_stdin(corpus) as paths:
         vocabulary = _vocabulary(paths, min_count, max_vocab, settings, count_limit)
         noise = NoiseDistribution(vocabulary.counts, ns_exponent)

@@ -67,7 +67,7 @@ def _print_answers(answers: list[Answer], as_json: bool) -> bool:
     ok = True
     for item in answers:
         if item.error:
-            click.echo(f"embedkit: {item.error}", err=True)
+            click.echo(f"embedkit: error: {item.error}", err=True)
             ok = False
         elif as_json:
             click.echo(json.dumps({"query": item.query, "neighbors": [

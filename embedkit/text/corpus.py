@@ -13,7 +13,6 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 
-from embedkit.errors import EmbedkitError
 from embedkit.io import STDIO, describe, open_input
 from embedkit.text.tokenize import Tokenizer
 
@@ -36,7 +35,7 @@ class NamedPath(str):
 
 def corpus_name(paths: CorpusPaths) -> str:
     """The corpus as error messages name it: its files, comma-separated."""
-    return ", ".join(getattr(p, "label", None) or describe(p) for p in paths)
+    return ", ".join(describe(p) for p in paths)
 
 
 def iter_text_blocks(paths: CorpusPaths, chunk_chars: int = DEFAULT_CHUNK_CHARS
@@ -56,11 +55,7 @@ def iter_text_blocks(paths: CorpusPaths, chunk_chars: int = DEFAULT_CHUNK_CHARS
         with open_input(path) as stream:
             carry, closed = "", True
             while True:
-                try:
-                    text = stream.read(chunk_chars)
-                except UnicodeDecodeError as exc:
-                    raise EmbedkitError(f"{corpus_name([path])}: not UTF-8 text "
-                                        f"({exc.reason})") from None
+                text = stream.read(chunk_chars)
                 if not text:
                     break
                 text = carry + text

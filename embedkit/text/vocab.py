@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from embedkit.errors import EmbedkitError
-from embedkit.io import atomic_output, open_input
+from embedkit.io import atomic_output, describe, open_input
 from embedkit.text.corpus import (DEFAULT_CHUNK_CHARS, CorpusPaths, corpus_name,
                                   iter_token_blocks)
 from embedkit.text.tokenize import SENTENCE_END, Tokenizer
@@ -114,6 +114,10 @@ class Vocabulary:
 
     def save(self, path: str | os.PathLike | None) -> None:
         """Write ``word<TAB>count`` lines, most frequent first (``None``/``-``: stdout)."""
+        bad = next((w for w in self.words if "\n" in w or "\r" in w), None)
+        if bad is not None:
+            raise EmbedkitError(f"vocabulary word {bad[:40]!r} contains a line break: it "
+                                "cannot be written one word per line")
         with atomic_output(path) as out:
             out.writelines(f"{w}\t{c}\n" for w, c in zip(self.words, self.counts.tolist()))
 
@@ -126,16 +130,22 @@ class Vocabulary:
         EmbedkitError
             Naming the file and line when a line is not ``word<TAB>count``.
         """
-        words, counts = [], []
+        words, counts, lines = [], [], {}
         with open_input(path) as stream:
             for number, line in enumerate(stream, 1):
                 line = line.rstrip("\n")
                 if not line.strip():
                     continue
                 word, sep, count = line.rpartition("\t")
-                if not sep or not word or not count.isdigit():
-                    raise EmbedkitError(f"{corpus_name([path])}, line {number}: expected "
-                                        f"'word<TAB>count', got {line[:40]!r}")
+                where = f"{describe(path)}: line {number}"
+                # isdigit() alone admits digits int() rejects, such as '²'.
+                if not sep or not word or not (count.isascii() and count.isdigit()):
+                    raise EmbedkitError(f"{where}: expected 'word<TAB>count', "
+                                        f"got {line[:40]!r}")
+                if word in lines:
+                    raise EmbedkitError(f"{where}: {word[:40]!r} already on line "
+                                        f"{lines[word]}")
+                lines[word] = number
                 words.append(word)
                 counts.append(int(count))
         return cls(words, np.array(counts, dtype=np.int64))

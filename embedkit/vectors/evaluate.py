@@ -15,7 +15,6 @@ import os
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from scipy import stats
 
 from embedkit.errors import EmbedkitError
 from embedkit.io import describe, open_input
@@ -192,6 +191,8 @@ def evaluate_similarity(kv: KeyedVectors, path: str | os.PathLike,
                             f"lines with both words in the first {restrict_vocab} of the "
                             f"vocabulary ({skipped} pairs out of vocabulary)")
     model = _cosines(kv, np.array(first), np.array(second))
+    from scipy import stats  # imported here: it costs ~2 s, which queries should not pay
+
     spearman = stats.spearmanr(gold, model)
     pearson = stats.pearsonr(gold, model)
     return SimilarityResult(name, len(gold), skipped, float(spearman[0]), float(spearman[1]),

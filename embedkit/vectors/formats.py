@@ -16,8 +16,10 @@ import bz2
 import contextlib
 import gzip
 import os
+import tokenize
 import warnings
 import zipfile
+import zlib
 from collections.abc import Sequence
 from itertools import islice
 from typing import IO
@@ -31,6 +33,8 @@ from embedkit.vectors.keyed import KeyedVectors
 FORMATS = ("text", "binary", "npz", "npy")
 #: Lines parsed per NumPy call when reading text, and rows formatted per block when writing.
 TEXT_BLOCK = 8192
+#: Bytes of vectors allocated at once when reading text, before the file shows it holds more.
+PREALLOCATE_BYTES = 1 << 26
 #: Bytes read per chunk from binary files.
 BINARY_CHUNK = 1 << 22
 
@@ -99,7 +103,18 @@ def load_vectors(path: str | os.PathLike, limit: int | None = None, mmap: bool =
             (words, vectors), rest = _read_text(stream, name, wanted, dim, unicode_errors), b""
         if wanted == count and (rest + stream.read(1 << 16)).strip():
             raise EmbedkitError(f"{name}: more than the {count} vectors the header announces")
+    _check_finite(vectors, name, (lambda row: f"vector {row + 1}") if fmt == "binary"
+                  else (lambda row: f"line {row + 2}"))
     return KeyedVectors(words, vectors)
+
+
+def _check_finite(vectors: np.ndarray, name: str, where) -> None:
+    """Refuse NaN and infinity: they would silently poison every similarity."""
+    finite = np.isfinite(vectors).all(axis=1)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise EmbedkitError(f"{name}: {where(row)}: values must be finite, found "
+                            f"{vectors[row][~np.isfinite(vectors[row])][0]}")
 
 
 def save_vectors(path: str | os.PathLike | None, words: Sequence[str], vectors: np.ndarray,
@@ -196,7 +211,9 @@ def _decode_words(raw: list[bytes], name: str, errors: str, where) -> list[str]:
 
 def _read_text(stream: IO[bytes], name: str, count: int, dim: int,
                errors: str) -> tuple[list[str], np.ndarray]:
-    vectors = np.empty((count, dim), dtype=np.float32)
+    # Rows are allocated as blocks arrive, not from the header: a damaged header may announce
+    # billions of vectors.
+    vectors = np.empty((0, dim), dtype=np.float32)
     raw_words: list[bytes] = []
     done = 0
     while done < count:
@@ -211,6 +228,9 @@ def _read_text(stream: IO[bytes], name: str, count: int, dim: int,
         parsed = _parse_floats(b" ".join(values)) if all(s == dim for s in sizes) else None
         if parsed is None or parsed.size != len(lines) * dim:
             _explain_bad_text(values, name, dim, done + 2)
+        if done + len(lines) > len(vectors):
+            rows = max(2 * len(vectors), done + len(lines), PREALLOCATE_BYTES // (4 * dim))
+            vectors.resize((min(count, rows), dim), refcheck=False)
         vectors[done:done + len(lines)] = parsed.reshape(len(lines), dim)
         raw_words.extend(word for word, _, _ in parts)
         done += len(lines)
@@ -342,6 +362,11 @@ _EXPONENT_TEXT = np.array([b"e%+03d" % n for n in range(-_EXPONENTS, _EXPONENTS)
 
 # -- NumPy files -------------------------------------------------------------------------------
 
+#: What NumPy and zipfile raise on damaged files: bad zip structures and offsets, compressed
+#: data and headers (parsed by ``ast``/``tokenize``), encrypted or unknown-method members.
+_DAMAGED_NUMPY = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, TypeError,
+                  SyntaxError, tokenize.TokenError, NotImplementedError, RuntimeError)
+
 def _limited(array: np.ndarray | None, limit: int | None) -> np.ndarray | None:
     return array if array is None or limit is None else array[:limit]
 
@@ -361,7 +386,7 @@ def _load_npz(path: str | os.PathLike, limit: int | None, mmap: bool) -> KeyedVe
             counts = _limited(archive["counts"], limit) if "counts" in archive.files else None
             output = archive["output"] if "output" in archive.files else None
             vectors = _mapped_member(name, "vectors") if mmap else archive["vectors"]
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except _DAMAGED_NUMPY as exc:
         if isinstance(exc, EmbedkitError):
             raise
         raise EmbedkitError(f"{name}: not a readable .npz archive ({exc})") from None
@@ -439,6 +464,11 @@ def _checked(name: str, words: list[str], vectors: np.ndarray, counts, output) -
     if vectors.ndim != 2 or vectors.shape[0] != len(words):
         raise EmbedkitError(f"{name}: {len(words)} words but a matrix of shape "
                             f"{vectors.shape}: expected one row per word")
-    if vectors.dtype != np.float32 and not isinstance(vectors, np.memmap):
-        vectors = vectors.astype(np.float32)
+    if not isinstance(vectors, np.memmap):
+        # A memory map is never read whole, so it is not checked.
+        if not np.issubdtype(vectors.dtype, np.number) or np.iscomplexobj(vectors):
+            raise EmbedkitError(f"{name}: vectors of dtype {vectors.dtype}: expected real "
+                                f"numbers")
+        vectors = vectors.astype(np.float32, copy=False)
+        _check_finite(vectors, name, lambda row: f"row {row + 1}")
     return KeyedVectors(words, vectors, counts, output)
