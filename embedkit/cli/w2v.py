@@ -1,0 +1,107 @@
+"""``embedkit train-w2v``: word2vec skip-gram and CBOW with negative sampling."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from embedkit.cli.options import progress_bar, seed_option
+from embedkit.cli.text import _vocabulary, corpus_options
+from embedkit.io import atomic_output, check_writable
+from embedkit.text.corpus import spool_stdin
+from embedkit.text.noise import DEFAULT_NS_EXPONENT
+from embedkit.text.subsample import DEFAULT_SUBSAMPLE
+from embedkit.text.tokenize import Tokenizer
+from embedkit.text.windows import MODELS
+from embedkit.w2v.train import Word2VecConfig, train_word2vec
+
+
+@click.command("train-w2v")
+@corpus_options
+@click.option("--model", type=click.Choice(MODELS), default="skipgram",
+              help="skipgram: each word predicts its context words; cbow: the mean of the "
+                   "context predicts the word.")
+@click.option("--dim", type=click.IntRange(min=1), default=100, metavar="D",
+              help="Vector dimension.")
+@click.option("--window", type=click.IntRange(min=1), default=5, metavar="W",
+              help="Largest distance between a word and a context word (drawn from 1..W "
+                   "per word, as word2vec does).")
+@click.option("--negative", type=click.IntRange(min=0), default=5, metavar="K",
+              help="Noise words per training pair.")
+@click.option("--ns-exponent", type=float, default=DEFAULT_NS_EXPONENT, metavar="X",
+              help="Noise words are drawn with probability proportional to count^X.")
+@click.option("--subsample", type=click.FloatRange(min=0), default=DEFAULT_SUBSAMPLE,
+              metavar="T", help="Threshold of frequent-word subsampling (0: off).")
+@click.option("--epochs", type=click.IntRange(min=1), default=5, metavar="N",
+              help="Passes over the corpus.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="RATE", help="Starting learning rate  [default: 0.025 skipgram, "
+                                   "0.05 cbow]")
+@click.option("--min-lr", type=click.FloatRange(min=0), default=1e-4, metavar="RATE",
+              help="The learning rate decays linearly to this over all epochs.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Pairs (skipgram) or context bags (cbow) per minibatch  [default: 1024 "
+                   "skipgram, 512 cbow]")
+@click.option("--cbow-mean/--cbow-sum", default=True,
+              help="CBOW averages (or sums) the context vectors.")
+@seed_option
+@click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Worker threads  [default: all cores]; only --threads 1 is "
+                   "bit-for-bit reproducible.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              default=None, metavar="FILE",
+              help="Write the vectors here (.vec/.txt: word2vec text, .bin: word2vec "
+                   "binary, .npz: vocabulary, counts and both matrices)  [default: text on "
+                   "stdout]")
+@click.option("--save-vocab", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write the vocabulary (word<TAB>count lines) here.")
+@click.option("--log-json", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write the per-epoch records as JSON lines here.")
+def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, model, dim,
+              window, negative, ns_exponent, subsample, epochs, lr, min_lr, batch_size,
+              cbow_mean, seed, threads, output, save_vocab, log_json) -> None:
+    """Train word vectors on CORPUS with word2vec (negative sampling) and write them.
+
+    CORPUS is one or more files (plain, .gz or .bz2; `-` for stdin, spooled to a temporary
+    file since it is read once per epoch) with one sentence per line. After each epoch a line
+    on stderr gives the exact mean loss per training pair (summed in float64), the corpus
+    words per second and the elapsed time; a progress bar shows on a terminal.
+
+    Minibatches of pairs run on embedkit's backprop core with sparse SGD updates; the noise
+    words are shared by groups of 16 consecutive pairs. Example:
+
+        embedkit train-w2v corpora/planted.txt -o vectors.vec
+    """
+    check_writable(output, save_vocab, log_json)
+    config = Word2VecConfig(model=model, dim=dim, window=window, negative=negative,
+                            ns_exponent=ns_exponent, min_count=min_count, max_vocab=max_vocab,
+                            subsample=subsample, epochs=epochs, lr=lr, min_lr=min_lr,
+                            batch_size=batch_size, cbow_mean=cbow_mean, seed=seed,
+                            threads=threads).resolved()
+    settings = Tokenizer(tokenizer, not no_lowercase)
+    with spool_stdin(corpus) as paths:
+        vocab = _vocabulary(paths, min_count, max_vocab, settings, count_limit)
+        records = []
+
+        def report(record: dict) -> None:
+            records.append(record)
+            bar.write(f"epoch {record['epoch']}/{epochs}  loss {record['loss']:.6f}  "
+                      f"{record['words_per_sec']:,.0f} words/s  {record['elapsed']:.1f} s",
+                      file=click.get_text_stream("stderr"))
+
+        with progress_bar(total=vocab.total * epochs, unit="word", unit_scale=True,
+                          desc="train-w2v") as bar:
+            def advance(step: dict) -> None:
+                bar.update(step["words"])
+                bar.set_postfix(lr=f"{step['lr']:.5f}", loss=f"{step['loss']:.4f}",
+                                refresh=False)
+
+            trained = train_word2vec(paths, config, vocab, settings, callback=report,
+                                     progress=advance)
+    trained.save(output)
+    if save_vocab:
+        vocab.save(save_vocab)
+    if log_json:
+        with atomic_output(log_json) as out:
+            out.writelines(json.dumps(record) + "\n" for record in records)

@@ -1,0 +1,260 @@
+"""The negative-sampling loss of word2vec as fused primitives on the core, with their VJPs.
+
+A minibatch is described by index arrays into two small tables of *unique* rows (gathered
+once from the input and output matrices, so the optimizer never merges duplicates):
+
+- skip-gram: pair ``b`` scores input row ``pair_inputs[b]`` against output row
+  ``pair_outputs[b]`` (the positive) and against the noise rows of its group;
+- CBOW: the input of sample ``b`` is the mean (or sum) of its context rows
+  (:func:`context_bags`), then the same loss with ``pair_inputs=None``.
+
+Negatives are shared by a group of consecutive pairs (Ji et al. 2016 share them across a
+window): the ``S`` noise rows of a group form one matrix, so the noise scores of its pairs are
+one small matrix product instead of ``k`` dot products per pair, and each pair's ``k``
+word2vec negatives become the ``S`` shared ones weighted ``k / S`` (the same expected
+gradient). Groups stay small because a noise row receives the summed gradient of its whole
+group in one step: shared by thousands of pairs it would take steps thousands of times
+larger than word2vec's, and training diverges. Gradient rows of repeated ids are summed by a
+sparse one-hot matrix product, never ``np.add.at``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import _sparsetools  # the kernels behind scipy.sparse products
+
+from embedkit.core.gradcheck import Case, register_check
+from embedkit.core.tensor import SparseRows, primitive
+
+
+def sparse_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+                 values: np.ndarray, n_out: int, transpose: bool = False) -> np.ndarray:
+    """``A @ values`` (or ``Aᵀ @ values``) for a sparse ``A`` in compressed-row form.
+
+    SciPy's C++ kernels are called directly: building a ``scipy.sparse`` matrix object costs
+    more (index checks, dtype probing) than the product itself at minibatch sizes. One C loop
+    over the entries, in order, so the result is deterministic.
+    """
+    values = np.ascontiguousarray(values)
+    out = np.zeros((n_out, values.shape[1]), dtype=values.dtype)
+    kernel = _sparsetools.csc_matvecs if transpose else _sparsetools.csr_matvecs
+    n_rows, n_cols = len(indptr) - 1, len(values)
+    kernel(*((n_out, n_cols) if transpose else (n_rows, n_cols)), values.shape[1],
+           indptr.astype(np.int64, copy=False), indices.astype(np.int64, copy=False),
+           data.astype(values.dtype, copy=False), values.reshape(-1), out.reshape(-1))
+    return out
+
+
+def scatter_rows(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
+    """``out[index[i]] += values[i]`` into ``n`` zero rows, repeated indices summed: the
+    transpose of a one-hot matrix times ``values``."""
+    m = len(index)
+    return sparse_times(np.arange(m + 1), index, np.ones(m, dtype=values.dtype), values, n,
+                        transpose=True)
+
+
+def _softplus_and_sigmoid(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``log(1 + eᶻ)`` and ``σ(z)`` from one exponential, without overflow."""
+    e = np.exp(-np.abs(z))
+    softplus = np.log1p(e)
+    softplus += np.maximum(z, 0)
+    sigmoid = np.where(z >= 0, 1, e)
+    sigmoid /= 1 + e
+    return softplus, sigmoid
+
+
+def _group_matmul(a: np.ndarray, b: np.ndarray, size: int) -> np.ndarray:
+    """Row block ``i`` of ``a`` (rows ``i·size`` onwards) times ``b[i]``.
+
+    ``a`` is ``(B, m)``, ``b`` is ``(ceil(B / size), m, p)``; the result is ``(B, p)``. The
+    full blocks go through one batched matrix product, the last partial block through another.
+    """
+    full = len(a) // size * size
+    n_full = full // size
+    out = np.empty((len(a), b.shape[2]), dtype=np.result_type(a, b))
+    np.matmul(a[:full].reshape(n_full, size, -1), b[:n_full],
+              out=out[:full].reshape(n_full, size, -1))
+    if full < len(a):
+        np.matmul(a[full:], b[n_full], out=out[full:])
+    return out
+
+
+def _group_outer(a: np.ndarray, c: np.ndarray, size: int) -> np.ndarray:
+    """Per row block ``i``: ``a_iᵀ c_i``, stacked into ``(ceil(B / size), p, q)``."""
+    full = len(a) // size * size
+    n_full = full // size
+    n_groups = -(-len(a) // size)
+    out = np.empty((n_groups, a.shape[1], c.shape[1]), dtype=np.result_type(a, c))
+    np.matmul(a[:full].reshape(n_full, size, -1).transpose(0, 2, 1),
+              c[:full].reshape(n_full, size, -1), out=out[:n_full])
+    if full < len(a):
+        np.matmul(a[full:].T, c[full:], out=out[n_full])
+    return out
+
+
+@primitive(saves=True)
+def sgns_loss(inputs, outputs, pair_inputs, pair_outputs, negatives, negative_weight=1.0):
+    """Summed negative-sampling loss of a minibatch, in float64.
+
+    ``Σ_b [−log σ(x_b·y_b) − w Σ_s log σ(−x_b·n_{g(b),s})]`` with
+    ``x_b = inputs[pair_inputs[b]]`` (or ``inputs[b]`` when ``pair_inputs`` is None),
+    ``y_b = outputs[pair_outputs[b]]``, ``n_{g,s} = outputs[negatives[g, s]]`` and
+    ``w = negative_weight``. Pairs are split into ``G = len(negatives)`` groups of
+    ``ceil(B / G)`` consecutive pairs; pair ``b`` is in group ``g(b) = b // ceil(B / G)``.
+
+    Parameters
+    ----------
+    inputs : ndarray, shape (n_in, d)
+        Input rows (unique word rows for skip-gram, context means for CBOW).
+    outputs : ndarray, shape (n_out, d)
+        Output rows (unique rows of the positives and the negatives).
+    pair_inputs : ndarray of int, shape (B,), or None
+        Input row of each pair; None means row ``b`` for pair ``b``.
+    pair_outputs : ndarray of int, shape (B,)
+        Positive output row of each pair.
+    negatives : ndarray of int, shape (G, S)
+        Output rows of the noise words each group of pairs shares.
+    negative_weight : float
+        Weight of each shared negative (``k / S`` stands in for ``k`` per-pair negatives).
+    """
+    x = inputs if pair_inputs is None else inputs[pair_inputs]
+    y = outputs[pair_outputs]
+    noise = outputs[negatives]
+    size = -(-len(x) // len(negatives))
+    if -(-len(x) // size) != len(negatives):
+        raise ValueError(f"{len(negatives)} noise groups cannot split {len(x)} pairs into "
+                         "equal consecutive groups")
+    # column 0: minus the positive score; then the noise scores (one pass for both)
+    scores = np.empty((len(x), 1 + negatives.shape[1]), dtype=x.dtype)
+    np.einsum("bd,bd->b", x, y, out=scores[:, 0])
+    np.negative(scores[:, 0], out=scores[:, 0])
+    scores[:, 1:] = _group_matmul(x, noise.transpose(0, 2, 1), size)
+    softplus, sigmoid = _softplus_and_sigmoid(scores)
+    loss = (np.sum(softplus[:, 0], dtype=np.float64)
+            + negative_weight * np.sum(softplus[:, 1:], dtype=np.float64))
+    # d loss / d score: σ(z) − 1 = −σ(−z) for the positives, w σ(z) for the negatives
+    d_positive = np.negative(sigmoid[:, 0])
+    d_negative = sigmoid[:, 1:]
+    d_negative *= negative_weight
+    return np.asarray(loss), (x, y, noise, size, d_positive, d_negative)
+
+
+def _scaled(g, d_positive, d_negative):
+    """The score gradients times the incoming gradient (1 in training: no copy then)."""
+    scale = float(g)
+    if scale == 1.0:
+        return d_positive, d_negative
+    return d_positive * scale, d_negative * scale
+
+
+def _sgns_inputs_vjp(g, saved, inputs, outputs, pair_inputs, pair_outputs, negatives,
+                     negative_weight=1.0):
+    x, y, noise, size, d_positive, d_negative = saved
+    d_positive, d_negative = _scaled(g, d_positive, d_negative)
+    d_x = _group_matmul(d_negative, noise, size)
+    d_x += d_positive[:, None] * y
+    return d_x if pair_inputs is None else scatter_rows(d_x, pair_inputs, len(inputs))
+
+
+def _sgns_outputs_vjp(g, saved, inputs, outputs, pair_inputs, pair_outputs, negatives,
+                      negative_weight=1.0):
+    x, y, noise, size, d_positive, d_negative = saved
+    d_positive, d_negative = _scaled(g, d_positive, d_negative)
+    d_noise = _group_outer(d_negative, x, size)
+    rows = np.concatenate([d_positive[:, None] * x, d_noise.reshape(-1, x.shape[1])])
+    return scatter_rows(rows, np.concatenate([pair_outputs, negatives.reshape(-1)]),
+                        len(outputs))
+
+
+sgns_loss.defvjp(_sgns_inputs_vjp, _sgns_outputs_vjp)
+
+
+def _bag_weights(indptr: np.ndarray, mean: bool, dtype: np.dtype) -> np.ndarray:
+    """The entry of each bag member in the bag matrix: ``1 / bag size`` (mean) or 1 (sum)."""
+    sizes = np.diff(indptr)
+    if not mean:
+        return np.ones(indptr[-1] - indptr[0], dtype=dtype)
+    return np.repeat((1.0 / np.maximum(sizes, 1)).astype(dtype), sizes)
+
+
+@primitive
+def context_bags(rows, indptr, members, mean=True):
+    """CBOW's hidden layer: per bag, the mean (or sum) of its member rows.
+
+    The bags form a sparse ``B × n`` matrix (row ``b``: ``1 / size`` or 1 at its members), so
+    the forward is one sparse product and the VJP its transpose: no ``B × window × d`` array.
+
+    Parameters
+    ----------
+    rows : ndarray, shape (n, d)
+        Unique context rows.
+    indptr, members : ndarray of int
+        Compressed-row layout: bag ``b`` holds ``rows[members[indptr[b]:indptr[b + 1]]]``
+        (``indptr[0] == 0``). Empty bags give zero rows.
+    mean : bool
+        Average (word2vec's default) instead of summing.
+    """
+    return sparse_times(indptr, members, _bag_weights(indptr, mean, rows.dtype), rows,
+                        len(indptr) - 1)
+
+
+context_bags.defvjp(lambda g, ans, rows, indptr, members, mean=True: sparse_times(
+    indptr, members, _bag_weights(indptr, mean, rows.dtype), g, len(rows), transpose=True))
+
+
+class _CoalescedRows(SparseRows):
+    """A row gradient whose ids are already sorted and unique: nothing left to merge."""
+
+    __slots__ = ()
+
+    def coalesce(self) -> SparseRows:
+        return self
+
+
+@primitive
+def unique_rows(table, ids):
+    """``table[ids]`` for sorted, unique ``ids`` (from ``np.unique``).
+
+    :func:`embedkit.core.ops.gather` for the case where the caller merged repeated ids
+    before the lookup: its :class:`SparseRows` gradient is already coalesced, so the sparse
+    optimizer step skips another sort and merge of every minibatch.
+    """
+    return table[ids]
+
+
+unique_rows.defvjp(lambda g, ans, table, ids: _CoalescedRows(ids, g, table.shape))
+
+
+# ---------------------------------------------------------------- gradient checks
+
+def _sgns_cases(rng: np.random.Generator) -> list[Case]:
+    pair_inputs = np.array([0, 2, 0, 1, 2])      # input rows repeat: their gradients add up
+    pair_outputs = np.array([1, 1, 3, 0, 2])
+    shared = np.array([[4, 2, 4]])               # a noise word drawn twice, one also a positive
+    groups = np.array([[4, 2], [0, 4], [3, 3]])  # groups of 2, 2 and 1 pairs
+    cases = [
+        Case(lambda x, y: sgns_loss(x, y, pair_inputs, pair_outputs, shared, 5 / 3),
+             (rng.normal(0, 0.7, (3, 4)), rng.normal(0, 0.7, (5, 4))), "skip-gram, w=5/3"),
+        Case(lambda x, y: sgns_loss(x, y, pair_inputs, pair_outputs, groups, 0.5),
+             (rng.normal(0, 0.7, (3, 4)), rng.normal(0, 0.7, (5, 4))), "3 groups"),
+        Case(lambda x, y: sgns_loss(x, y, None, pair_outputs, shared),
+             (rng.normal(0, 0.7, (5, 4)), rng.normal(0, 0.7, (5, 4))), "pairs by row"),
+    ]
+    indptr = np.array([0, 2, 5, 6])
+    members = np.array([0, 1, 1, 2, 3, 0])       # a row twice in one bag, a row in two bags
+    for mean in (True, False):
+        cases.append(Case(
+            lambda x, y, mean=mean: sgns_loss(context_bags(x, indptr, members, mean=mean), y,
+                                              None, pair_outputs[:3], groups[:2], 0.5),
+            (rng.normal(0, 0.7, (4, 3)), rng.normal(0, 0.7, (5, 3))),
+            f"CBOW {'mean' if mean else 'sum'}"))
+    return cases
+
+
+def _unique_rows_cases(rng: np.random.Generator) -> list[Case]:
+    ids = np.array([0, 2, 3])
+    return [Case(lambda t: unique_rows(t, ids), (rng.normal(0, 1, (5, 3)),), "ids (3,)")]
+
+
+register_check("w2v.sgns_loss", _sgns_cases)
+register_check("w2v.unique_rows", _unique_rows_cases)

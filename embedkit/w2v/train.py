@@ -1,0 +1,522 @@
+"""Training skip-gram and CBOW with negative sampling on the core.
+
+One epoch streams the corpus chunk by chunk: ids → subsampling → window pairs (skip-gram) or
+context bags (CBOW) → minibatches. The first epoch tokenises the text and caches its ids in a
+temporary file that later epochs read back. Each minibatch runs on the core: look up the
+unique input and output rows it touches (:func:`~embedkit.w2v.sgns.unique_rows`, a ``gather``
+whose gradient needs no merging), the fused :func:`~embedkit.w2v.sgns.sgns_loss` (and
+:func:`~embedkit.w2v.sgns.context_bags` for CBOW), ``backward()``, then a sparse
+:class:`~embedkit.core.optim.SGD` step on the touched rows. The learning rate decays linearly
+with the number of corpus words processed, as in word2vec.
+
+With ``threads > 1`` the minibatches of an epoch are shared out to forked worker processes
+that update the same two matrices, held in shared memory, without locks (Hogwild, as word2vec
+and gensim do with threads). Processes rather than threads: the per-minibatch Python work
+holds the GIL, and two threads measured slower than one. The samples are the same as with one
+worker; the negatives and the interleaving of updates are not, so results vary slightly from
+run to run. ``threads=1`` trains in the calling process and is bit-for-bit reproducible for a
+given seed.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+import multiprocessing
+import os
+import queue
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from embedkit.core.optim import SGD
+from embedkit.core.schedules import linear_decay
+from embedkit.core.tensor import Tensor
+from embedkit.errors import DivergenceError, EmbedkitError
+from embedkit.text.corpus import CorpusPaths
+from embedkit.text.noise import NoiseDistribution
+from embedkit.text.stream import IdChunk, iter_id_chunks
+from embedkit.text.subsample import keep_probabilities, subsample_mask
+from embedkit.text.tokenize import Tokenizer
+from embedkit.text.vocab import Vocabulary, build_vocabulary
+from embedkit.text.windows import (MODELS, CbowSamples, SkipgramPairs, cbow_samples,
+                                   skipgram_pairs)
+from embedkit.vectors.formats import save_vectors
+from embedkit.w2v.sgns import context_bags, sgns_loss, unique_rows
+
+#: word2vec's starting learning rates.
+DEFAULT_LR = {"skipgram": 0.025, "cbow": 0.05}
+#: Training pairs (skip-gram) or context bags (CBOW) per minibatch: summed gradients stay
+#: stable and score like word2vec's per-pair updates up to about these sizes (CBOW touches a
+#: frequent word in many bags at once, and with 1024 two workers lost 0.04 on WordSim353).
+DEFAULT_BATCH_SIZE = {"skipgram": 1024, "cbow": 512}
+#: Consecutive pairs (bags) that share their noise words, and noise words per group per
+#: word2vec negative (see :mod:`embedkit.w2v.sgns`).
+NOISE_GROUP = 16
+NOISE_PER_NEGATIVE = 1
+#: Minibatches handed to a worker at a time.
+BATCHES_PER_TASK = 8
+#: Tasks waiting for worker processes: enough to cover windowing the next chunk.
+QUEUED_TASKS = 64
+
+
+@dataclass(frozen=True)
+class Word2VecConfig:
+    """Hyper-parameters of a word2vec training, with word2vec's defaults.
+
+    Attributes
+    ----------
+    model : {"skipgram", "cbow"}
+    dim : int
+        Vector dimension.
+    window : int
+        Largest distance between a centre and a context word (drawn per centre from
+        ``1..window``).
+    negative : int
+        Noise words per training pair (0: positives only).
+    ns_exponent : float
+        Noise distribution ∝ count ** ns_exponent.
+    min_count, max_vocab : int
+        Vocabulary: words seen at least ``min_count`` times, the ``max_vocab`` most frequent.
+    subsample : float
+        Threshold of frequent-word subsampling (0: off).
+    epochs : int
+    lr : float or None
+        Starting learning rate (None: 0.025 for skip-gram, 0.05 for CBOW), decaying linearly
+        to ``min_lr`` over all epochs.
+    min_lr : float
+    batch_size : int or None
+        Pairs (skip-gram) or bags (CBOW) per minibatch (None: 1024 / 512).
+    cbow_mean : bool
+        CBOW averages its context vectors (True) or sums them.
+    seed : int
+    threads : int or None
+        Parallel workers (None: every core); more than one runs forked processes.
+    """
+
+    model: str = "skipgram"
+    dim: int = 100
+    window: int = 5
+    negative: int = 5
+    ns_exponent: float = 0.75
+    min_count: int = 5
+    max_vocab: int | None = None
+    subsample: float = 1e-3
+    epochs: int = 5
+    lr: float | None = None
+    min_lr: float = 1e-4
+    batch_size: int | None = None
+    cbow_mean: bool = True
+    seed: int = 1
+    threads: int | None = None
+
+    def resolved(self) -> Word2VecConfig:
+        """The configuration with defaults filled in, validated.
+
+        Raises
+        ------
+        EmbedkitError
+            Naming the first invalid hyper-parameter.
+        """
+        if self.model not in MODELS:
+            raise EmbedkitError(f"model {self.model!r}: expected one of {', '.join(MODELS)}")
+        filled = Word2VecConfig(**{
+            **asdict(self),
+            "lr": DEFAULT_LR[self.model] if self.lr is None else self.lr,
+            "batch_size": (DEFAULT_BATCH_SIZE[self.model] if self.batch_size is None
+                           else self.batch_size),
+            "threads": (os.cpu_count() or 1) if self.threads is None else self.threads})
+        for name, low in (("dim", 1), ("window", 1), ("negative", 0), ("epochs", 1),
+                          ("min_count", 1), ("batch_size", 1), ("threads", 1)):
+            if getattr(filled, name) < low:
+                raise EmbedkitError(f"{name} {getattr(filled, name)}: expected at least {low}")
+        if filled.max_vocab is not None and filled.max_vocab < 1:
+            raise EmbedkitError(f"max_vocab {filled.max_vocab}: expected at least 1")
+        if not filled.lr > 0:
+            raise EmbedkitError(f"lr {filled.lr}: expected a learning rate > 0")
+        if not 0 <= filled.min_lr <= filled.lr:
+            raise EmbedkitError(f"min_lr {filled.min_lr}: expected between 0 and lr "
+                                f"({filled.lr})")
+        if not filled.subsample >= 0:
+            raise EmbedkitError(f"subsample {filled.subsample}: expected a threshold >= 0")
+        if not math.isfinite(filled.ns_exponent):
+            raise EmbedkitError(f"ns_exponent {filled.ns_exponent}: expected a finite number")
+        return filled
+
+
+@dataclass
+class Word2Vec:
+    """A trained model.
+
+    Attributes
+    ----------
+    vocab : Vocabulary
+    vectors : ndarray, shape (len(vocab), dim), float32
+        The word vectors (input matrix), most frequent word first.
+    output : ndarray, shape (len(vocab), dim), float32
+        The output (context) matrix of negative sampling.
+    config : Word2VecConfig
+        The resolved hyper-parameters.
+    history : list of dict
+        One record per epoch (see :func:`train_word2vec`).
+    """
+
+    vocab: Vocabulary
+    vectors: np.ndarray
+    output: np.ndarray
+    config: Word2VecConfig
+    history: list[dict] = field(default_factory=list)
+
+    def save(self, path: str | os.PathLike | None, fmt: str | None = None) -> None:
+        """Write the vectors (format from the extension: ``.vec``/``.txt`` text, ``.bin``
+        binary, ``.npz`` with counts and the output matrix); see
+        :func:`embedkit.vectors.formats.save_vectors`."""
+        save_vectors(path, self.vocab.words, self.vectors, counts=self.vocab.counts, fmt=fmt,
+                     output=self.output)
+
+
+class _Task(NamedTuple):
+    """Consecutive minibatches of one chunk's samples, and the corpus words they stand for."""
+
+    samples: SkipgramPairs | CbowSamples
+    words_before: float   # in-vocabulary words processed before this task (for the rate)
+    words: float          # in-vocabulary words this task stands for
+    tokens: float         # corpus tokens (out-of-vocabulary words included) it stands for
+
+
+def _slice(samples: SkipgramPairs | CbowSamples, start: int, stop: int
+           ) -> SkipgramPairs | CbowSamples:
+    """Samples ``start:stop`` (views, so a worker process is sent only its own part)."""
+    if isinstance(samples, SkipgramPairs):
+        return SkipgramPairs(samples.centres[start:stop], samples.contexts[start:stop])
+    indptr = samples.indptr[start:stop + 1]
+    return CbowSamples(samples.centres[start:stop], indptr - indptr[0],
+                       samples.contexts[indptr[0]:indptr[-1]])
+
+
+@dataclass
+class _Tally:
+    """What one worker did in the current epoch: summed loss (float64) and pairs."""
+
+    loss: float = 0.0
+    pairs: int = 0
+
+
+class _Worker:
+    """Trains minibatches on its own tensors and optimizer over the shared matrices."""
+
+    def __init__(self, config: Word2VecConfig, vectors: np.ndarray, output: np.ndarray,
+                 noise: NoiseDistribution, rate: Callable[[float], float],
+                 seeds: np.random.SeedSequence):
+        self.config = config
+        self.noise = noise
+        self.seeds = seeds
+        self.rng = np.random.default_rng(seeds)
+        self.rate = rate
+        self.words_done = 0.0
+        self.shared = max(1, config.negative * NOISE_PER_NEGATIVE)
+        # Tensors of its own (their .grad is per worker) over the same arrays (Hogwild).
+        self.vectors = Tensor(vectors, requires_grad=True)
+        self.output = Tensor(output, requires_grad=True)
+        self.input_gain = 1.0
+        self.optimizers = (SGD([self.vectors], lambda _: self.rate(self.words_done)
+                               * self.input_gain),
+                           SGD([self.output], lambda _: self.rate(self.words_done)))
+        self.tally = _Tally()
+
+    def start_epoch(self) -> None:
+        """Reset the tally and draw a fresh generator (a worker process's state is lost
+        when it exits, so every epoch gets its own stream)."""
+        self.tally = _Tally()
+        self.rng = np.random.default_rng(self.seeds.spawn(1)[0])
+
+    def run(self, task: _Task, progress: Callable[[dict], None] | None) -> None:
+        """Train every minibatch of ``task``."""
+        # overflow happens only on the way to a non-finite loss: DivergenceError, no warning
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._run(task)
+        if progress is not None:
+            progress({"words": task.words, "lr": self.rate(self.words_done),
+                      "loss": self.tally.loss / max(self.tally.pairs, 1)})
+
+    def _run(self, task: _Task) -> None:
+        step, n = self.config.batch_size, len(task.samples.centres)
+        per_sample = task.words / max(n, 1)
+        for lo in range(0, n, step):
+            hi = min(lo + step, n)
+            self.words_done = task.words_before + lo * per_sample
+            loss = (self._skipgram(task.samples, lo, hi) if self.config.model == "skipgram"
+                    else self._cbow(task.samples, lo, hi))
+            if not math.isfinite(loss):
+                raise DivergenceError(f"training diverged (loss {loss}) at learning rate "
+                                      f"{self.rate(self.words_done):.4g}: lower --lr or "
+                                      "--batch-size")
+            self.tally.loss += loss
+            self.tally.pairs += hi - lo
+
+    def _negatives(self, n: int) -> np.ndarray:
+        """Noise words for ``n`` pairs: one row of shared draws per group of pairs."""
+        groups = -(-n // NOISE_GROUP)
+        return self.noise.sample(self.rng, (groups, self.shared if self.config.negative else 0))
+
+    def _step(self, loss: Tensor) -> float:
+        for optimizer in self.optimizers:
+            optimizer.zero_grad()
+        loss.backward()
+        for optimizer in self.optimizers:
+            optimizer.step()
+        return float(loss.data)
+
+    def _outputs(self, positives: np.ndarray) -> tuple[Tensor, np.ndarray, np.ndarray]:
+        """Unique output rows of the positives and the shared negatives, and where each is."""
+        n = len(positives)
+        noise = self._negatives(n)
+        ids, where = np.unique(np.concatenate([positives, noise.reshape(-1)]),
+                               return_inverse=True)
+        return unique_rows(self.output, ids), where[:n], where[n:].reshape(noise.shape)
+
+    def _skipgram(self, pairs, lo: int, hi: int) -> float:
+        # word2vec's orientation: the context word's vector predicts the centre word
+        centres, contexts = pairs.centres[lo:hi], pairs.contexts[lo:hi]
+        in_ids, in_where = np.unique(contexts, return_inverse=True)
+        outputs, positives, negatives = self._outputs(centres)
+        loss = sgns_loss(unique_rows(self.vectors, in_ids), outputs, in_where, positives,
+                         negatives, self.config.negative / self.shared)
+        return self._step(loss)
+
+    def _cbow(self, bags, lo: int, hi: int) -> float:
+        first, last = bags.indptr[lo], bags.indptr[hi]
+        in_ids, members = np.unique(bags.contexts[first:last], return_inverse=True)
+        hidden = context_bags(unique_rows(self.vectors, in_ids),
+                              bags.indptr[lo:hi + 1] - first, members,
+                              mean=self.config.cbow_mean)
+        # word2vec moves every context row by the hidden layer's full gradient with a mean
+        # (by 1/size of it with a sum): the true gradient times the bag size. Summed over a
+        # minibatch, where a frequent word sits in hundreds of bags, that factor diverges;
+        # its square root trains stably and scored best on WordSim353 (1 was too slow).
+        mean_size = (last - first) / (hi - lo)
+        self.input_gain = (mean_size if self.config.cbow_mean else 1 / mean_size) ** 0.5
+        outputs, positives, negatives = self._outputs(bags.centres[lo:hi])
+        loss = sgns_loss(hidden, outputs, None, positives, negatives,
+                         self.config.negative / self.shared)
+        return self._step(loss)
+
+
+class _IdCache:
+    """The corpus as vocabulary ids in a temporary file: the first epoch tokenises the text
+    and writes each chunk's ids and sentence numbers; later epochs read them back chunk by
+    chunk (memory stays one chunk; disk holds 8 bytes per in-vocabulary token)."""
+
+    def __init__(self, paths: CorpusPaths, vocab: Vocabulary, tokenizer: Tokenizer,
+                 directory: str):
+        self.paths, self.vocab, self.tokenizer = paths, vocab, tokenizer
+        self.file = os.path.join(directory, "ids.int32")
+        self.chunks: list[tuple[int, int]] | None = None  # (ids, tokens) once complete
+
+    def epoch(self) -> Iterator[IdChunk]:
+        """The chunks of one pass over the corpus."""
+        if self.chunks is not None:
+            with open(self.file, "rb") as stream:
+                for n, tokens in self.chunks:
+                    ids = np.fromfile(stream, dtype=np.int32, count=n)
+                    yield IdChunk(ids, np.fromfile(stream, dtype=np.int32, count=n), tokens)
+            return
+        chunks = []
+        with open(self.file, "wb") as stream:
+            for chunk in iter_id_chunks(self.paths, self.vocab, self.tokenizer):
+                chunk.ids.astype(np.int32, copy=False).tofile(stream)
+                chunk.sentences.astype(np.int32, copy=False).tofile(stream)
+                chunks.append((len(chunk.ids), chunk.tokens))
+                yield chunk
+        self.chunks = chunks
+
+
+def _epoch_tasks(chunks: Iterator[IdChunk], config: Word2VecConfig, keep: np.ndarray,
+                 rng: np.random.Generator, words_before: float) -> Iterator[_Task]:
+    """One epoch as tasks: take a chunk, subsample, window, cut into runs of minibatches."""
+    build = skipgram_pairs if config.model == "skipgram" else cbow_samples
+    per_task = config.batch_size * BATCHES_PER_TASK
+    for chunk in chunks:
+        in_vocab = len(chunk.ids)
+        if config.subsample:
+            chunk = chunk.select(subsample_mask(chunk.ids, keep, rng))
+        samples = build(chunk.ids, chunk.sentences, config.window, rng)
+        n = len(samples.centres)
+        for start in range(0, n, per_task):
+            stop = min(start + per_task, n)
+            share = (stop - start) / n
+            yield _Task(_slice(samples, start, stop), words_before, in_vocab * share,
+                        chunk.tokens * share)
+            words_before += in_vocab * share
+        if not n:
+            words_before += in_vocab
+
+
+def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig(),
+                   vocab: Vocabulary | None = None, tokenizer: Tokenizer = Tokenizer(),
+                   callback: Callable[[dict], None] | None = None,
+                   progress: Callable[[dict], None] | None = None) -> Word2Vec:
+    """Train word vectors on a corpus (one sentence per line; ``.gz``/``.bz2`` read directly).
+
+    Parameters
+    ----------
+    paths : sequence of str or path-like
+        Corpus files, read once per epoch (stdin must be spooled to a file first).
+    config : Word2VecConfig
+        Hyper-parameters.
+    vocab : Vocabulary, optional
+        Built from the corpus with ``config.min_count`` / ``config.max_vocab`` when absent.
+    tokenizer : Tokenizer
+        How lines become words (the vocabulary's tokenizer).
+    callback : callable, optional
+        Called after each epoch with ``{"epoch", "loss", "pairs", "words", "words_per_sec",
+        "elapsed", "lr"}``: ``loss`` is the exact mean loss per training pair (CBOW: per bag)
+        of the epoch, accumulated in float64; ``words`` counts corpus tokens read.
+    progress : callable, optional
+        Called as training advances with ``{"words", "lr", "loss"}``: in-vocabulary words
+        since the last call (``len(vocab.total) * epochs`` in all), the current learning rate,
+        the epoch's running mean loss.
+
+    Returns
+    -------
+    Word2Vec
+
+    Raises
+    ------
+    EmbedkitError
+        On invalid hyper-parameters or a corpus without any word of ``min_count``.
+    DivergenceError
+        When the loss becomes NaN or infinite.
+    """
+    config = config.resolved()
+    if vocab is None:
+        vocab = build_vocabulary(paths, config.min_count, config.max_vocab, tokenizer)
+    streams = np.random.SeedSequence(config.seed).spawn(1 + config.threads)
+    rng = np.random.default_rng(streams[0])
+    # word2vec's initialisation: input rows uniform in ±0.5/dim, output rows zero
+    vectors = _shared_zeros((len(vocab), config.dim), config.threads > 1)
+    vectors[:] = rng.random(vectors.shape, dtype=np.float32) - np.float32(0.5)
+    vectors /= np.float32(config.dim)
+    output = _shared_zeros(vectors.shape, config.threads > 1)
+    noise = NoiseDistribution(vocab.counts, config.ns_exponent)
+    keep = keep_probabilities(vocab.counts, config.subsample)
+    rate = linear_decay(config.lr, config.min_lr, max(1, vocab.total * config.epochs))
+    workers = [_Worker(config, vectors, output, noise, rate, s) for s in streams[1:]]
+    model = Word2Vec(vocab, vectors, output, config)
+    start = time.perf_counter()
+    # the workers are the parallelism, so BLAS stays serial
+    with threadpool_limits(limits=1), tempfile.TemporaryDirectory(prefix="embedkit-") as tmp:
+        corpus = _IdCache(paths, vocab, tokenizer, tmp)
+        for epoch in range(config.epochs):
+            epoch_start = time.perf_counter()
+            for worker in workers:
+                worker.start_epoch()
+            tasks = _epoch_tasks(corpus.epoch(), config, keep, rng, epoch * vocab.total)
+            tokens, tallies = _run_tasks(tasks, workers, progress)
+            pairs = sum(t.pairs for t in tallies)
+            seconds = time.perf_counter() - epoch_start
+            record = {"epoch": epoch + 1,
+                      "loss": math.fsum(t.loss for t in tallies) / max(pairs, 1),
+                      "pairs": pairs, "words": tokens,
+                      "words_per_sec": tokens / seconds if seconds > 0 else math.inf,
+                      "elapsed": time.perf_counter() - start,
+                      "lr": rate((epoch + 1) * vocab.total)}
+            model.history.append(record)
+            if callback is not None:
+                callback(record)
+    if not (np.isfinite(vectors).all() and np.isfinite(output).all()):
+        raise DivergenceError("training diverged (non-finite weights): lower --lr")
+    return model
+
+
+def _shared_zeros(shape: tuple[int, int], shared: bool) -> np.ndarray:
+    """A float32 zero matrix, in memory shared with forked worker processes if asked."""
+    if not shared:
+        return np.zeros(shape, dtype=np.float32)
+    size = max(1, shape[0] * shape[1] * 4)
+    return np.frombuffer(mmap.mmap(-1, size), dtype=np.float32,
+                         count=shape[0] * shape[1]).reshape(shape)
+
+
+def _run_tasks(tasks: Iterator[_Task], workers: list[_Worker],
+               progress: Callable[[dict], None] | None) -> tuple[int, list[_Tally]]:
+    """Train every task, inline with one worker, else in one forked process per worker
+    (the matrices are in shared memory); returns the corpus tokens the tasks stood for and
+    each worker's tally."""
+    tokens = 0.0
+    if len(workers) == 1:
+        for task in tasks:
+            workers[0].run(task, progress)
+            tokens += task.tokens
+        return round(tokens), [workers[0].tally]
+    context = multiprocessing.get_context("fork")
+    todo, done = context.Queue(maxsize=QUEUED_TASKS), context.Queue()
+    processes = [context.Process(target=_serve, args=(w, todo, done), daemon=True)
+                 for w in workers]
+    tallies: list[_Tally] = []
+    failures: list[BaseException] = []
+
+    def handle(message: tuple) -> None:
+        kind, value = message
+        if kind == "progress" and progress is not None:
+            progress(value)
+        elif kind == "tally":
+            tallies.append(value)
+        elif kind == "error":
+            failures.append(value)
+
+    def drain(timeout: float | None = None) -> None:
+        try:
+            handle(done.get(timeout=timeout) if timeout else done.get_nowait())
+            while True:
+                handle(done.get_nowait())
+        except queue.Empty:
+            pass
+
+    for process in processes:
+        process.start()
+    try:
+        for task in tasks:
+            while not failures:
+                try:
+                    todo.put(task, timeout=0.05)
+                    tokens += task.tokens
+                    break
+                except queue.Full:
+                    drain()
+            if failures:
+                break
+            drain()
+        if not failures:
+            for _ in processes:
+                todo.put(None)
+        while not failures and len(tallies) < len(processes):
+            drain(timeout=0.05)
+            if not any(p.is_alive() for p in processes) and done.empty():
+                break
+    finally:
+        for process in processes:  # on failure or Ctrl-C, stop the others at once
+            if failures or len(tallies) < len(processes):
+                process.terminate()
+            process.join()
+    if failures:
+        raise failures[0]
+    if len(tallies) < len(processes):
+        raise EmbedkitError("a training worker process ended unexpectedly")
+    return round(tokens), tallies
+
+
+def _serve(worker: _Worker, todo, done) -> None:
+    """A worker process: train tasks until the None sentinel, then report the tally."""
+    try:
+        while (task := todo.get()) is not None:
+            worker.run(task, lambda record: done.put(("progress", record)))
+    except BaseException as exc:  # noqa: BLE001 - sent to the parent, which re-raises it
+        done.put(("error", exc))
+        return
+    done.put(("tally", worker.tally))
