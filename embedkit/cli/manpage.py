@@ -36,11 +36,33 @@ def _paragraphs(text: str) -> str:
     return "\n.PP\n".join(out)
 
 
-def render(command: click.Command, path: list[str]) -> str:
+def _option_record(param: click.Parameter, ctx: click.Context) -> tuple[str, str] | None:
+    """Flags and help of one option, built from Click's stable attributes rather than its
+    help formatter (whose layout changes between Click releases)."""
+    if not isinstance(param, click.Option) or param.hidden:
+        return None
+    flags = ", ".join(sorted(param.opts, key=len))
+    if param.secondary_opts:
+        flags += " / " + ", ".join(param.secondary_opts)
+    if not param.is_flag and not param.count:
+        choices = getattr(param.type, "choices", None)
+        flags += " " + (param.metavar or ("[" + "|".join(map(str, choices)) + "]" if choices
+                                          else param.type.name.upper()))
+    help_text = param.help or ""
+    default = param.default
+    if not param.is_flag and default not in (None, "", ()) and not callable(default):
+        help_text += f" [default: {default}]"
+    elif param.is_flag and param.secondary_opts:
+        help_text += f" [default: {param.opts[0] if default else param.secondary_opts[0]}]"
+    return flags, help_text
+
+
+def render(command: click.Command, path: list[str],
+           parent: click.Context | None = None) -> str:
     """The roff source of the man page for ``command``, invoked as ``path`` (e.g. ``["embedkit",
-    "windows"]``)."""
+    "windows"]``); ``parent`` is the group's context, whose settings subcommands inherit."""
     name = "-".join(path)
-    ctx = click.Context(command, info_name=" ".join(path))
+    ctx = click.Context(command, info_name=path[-1], parent=parent, **command.context_settings)
     summary = command.get_short_help_str(limit=200)
     usage = " ".join(command.collect_usage_pieces(ctx))
     lines = [
@@ -49,8 +71,7 @@ def render(command: click.Command, path: list[str]) -> str:
         ".SH SYNOPSIS", f".B {_escape(' '.join(path))}", _escape(usage),
         ".SH DESCRIPTION", _paragraphs(command.help or ""),
     ]
-    records = [p.get_help_record(ctx) for p in command.get_params(ctx)]
-    records = [r for r in records if r]
+    records = [r for r in (_option_record(p, ctx) for p in command.get_params(ctx)) if r]
     if records:
         lines.append(".SH OPTIONS")
         for flags, help_text in records:
@@ -71,10 +92,10 @@ def render(command: click.Command, path: list[str]) -> str:
 
 def pages(group: click.Group, prog: str = "embedkit") -> dict[str, str]:
     """Every man page of ``group`` and its subcommands, by file name (``embedkit-windows.1``)."""
-    ctx = click.Context(group, info_name=prog)
+    ctx = click.Context(group, info_name=prog, **group.context_settings)
     result = {f"{prog}.1": render(group, [prog])}
     for name in group.list_commands(ctx):
-        result[f"{prog}-{name}.1"] = render(group.get_command(ctx, name), [prog, name])
+        result[f"{prog}-{name}.1"] = render(group.get_command(ctx, name), [prog, name], ctx)
     return result
 
 

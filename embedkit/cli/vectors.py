@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import sys
 from collections.abc import Callable, Iterator
 from itertools import islice
 
@@ -41,7 +42,7 @@ def vector_options(command: Callable) -> Callable:
 def _stdin_batches() -> Iterator[list[str]]:
     """Lines of stdin in batches: whatever has arrived (up to STDIN_BATCH lines), so a pipe
     fed by hand is answered line by line and a file is answered in large batches."""
-    stream = click.get_binary_stream("stdin")
+    stream = sys.stdin.buffer
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
@@ -75,7 +76,7 @@ def _print_answers(answers: list[Answer], as_json: bool) -> bool:
         else:
             click.echo("".join(f"{item.query}\t{rank}\t{word}\t{sim:.6f}\n"
                                for rank, (word, sim) in enumerate(item.neighbors, 1)), nl=False)
-    click.get_text_stream("stdout").flush()
+    sys.stdout.flush()
     return ok
 
 
