@@ -8,7 +8,9 @@ For each corpus (``../shared/data/wordnet-glosses.txt.gz``, ``lee_background.cor
 gensim ``Word2Vec(workers=2)`` and embedkit (``threads=2``, and ``threads=1`` on the larger
 corpus for the 1 → 2 thread speed-up). Both read the same pre-tokenised copy of the corpus
 (lower-cased, one sentence per line), and their timings include the vocabulary pass. Peak
-RSS is the process's plus its largest child's (embedkit's second worker is a forked process).
+memory is the largest PSS summed over the training process and its children (sampled every
+50 ms by a thread while it trains): gensim's threads live in one process, embedkit's second
+worker is a forked process sharing the matrices, which PSS counts once.
 embedkit's vectors go through its ``.vec`` writer and are read back by gensim's
 ``KeyedVectors.load_word2vec_format`` (its ``.bin`` too), so the evaluation (gensim's
 ``evaluate_word_pairs`` on WordSim353 and ``evaluate_word_analogies`` on the Google analogies)
@@ -35,14 +37,28 @@ CORPORA = {"glosses": DATA / "wordnet-glosses.txt.gz", "lee": DATA / "lee_backgr
 SETTINGS = dict(dim=100, window=5, negative=5, min_count=5, subsample=1e-3, epochs=5, seed=1)
 
 CHILD = r"""
-import json, resource, sys, time
+import json, os, sys, threading, time
+import psutil
 args = json.loads(sys.argv[1])
 s = args["settings"]
-def peak_rss_mb():
-    # embedkit's extra workers are forked processes: count the largest one on top (its shared
-    # matrices are then counted twice, so this overstates embedkit's peak)
-    return sum(resource.getrusage(who).ru_maxrss
-               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+peak, training = [0], threading.Event()
+def sample():
+    # PSS splits shared pages between their users: memory shared by forked workers counts once
+    me = psutil.Process(os.getpid())
+    while not training.wait(0.05):
+        total = 0
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                total += p.memory_full_info().pss
+            except psutil.NoSuchProcess:
+                pass
+        peak[0] = max(peak[0], total)
+sampler = threading.Thread(target=sample, daemon=True)
+sampler.start()
+def peak_pss_mb():
+    training.set()
+    sampler.join()
+    return peak[0] / 2**20
 start = time.perf_counter()
 if args["system"] == "gensim":
     from gensim.models import Word2Vec
@@ -52,7 +68,7 @@ if args["system"] == "gensim":
                      epochs=s["epochs"], sg=int(args["model"] == "skipgram"),
                      workers=args["threads"], seed=s["seed"])
     seconds = time.perf_counter() - start
-    rss = peak_rss_mb()
+    pss = peak_pss_mb()
     kv = model.wv
 else:
     from embedkit.w2v.train import Word2VecConfig, train_word2vec
@@ -61,7 +77,7 @@ else:
         min_count=s["min_count"], subsample=s["subsample"], epochs=s["epochs"],
         seed=s["seed"], threads=args["threads"]))
     seconds = time.perf_counter() - start
-    rss = peak_rss_mb()  # before gensim is imported for the evaluation
+    pss = peak_pss_mb()  # before gensim is imported for the evaluation
     model.save(args["out"] + ".vec")
     model.save(args["out"] + ".bin")
     from gensim.models import KeyedVectors
@@ -72,7 +88,7 @@ else:
     assert np.allclose(binary.vectors, kv.vectors, rtol=1e-5, atol=1e-7)
 spearman = kv.evaluate_word_pairs(args["wordsim"], delimiter="\t")[1][0]
 analogy = kv.evaluate_word_analogies(args["analogies"])[0]
-print(json.dumps({"seconds": seconds, "rss_mb": rss, "wordsim": float(spearman),
+print(json.dumps({"seconds": seconds, "pss_mb": pss, "wordsim": float(spearman),
                   "analogy": float(analogy), "vocab": len(kv.index_to_key)}))
 """
 
@@ -115,7 +131,7 @@ def main() -> None:
     if not DATA.is_dir():
         sys.exit(f"bench_w2v: {DATA} not found")
     header = (f"{'corpus':8} {'model':8} {'system':14} {'words/s':>9} {'ratio':>6} "
-              f"{'RSS MB':>7} {'WS353':>6} {'analogy':>7} {'vocab':>6}")
+              f"{'PSS MB':>7} {'WS353':>6} {'analogy':>7} {'vocab':>6}")
     print(header)
     with tempfile.TemporaryDirectory() as tmp:
         for name in options.corpus or list(CORPORA):
@@ -135,7 +151,7 @@ def main() -> None:
                 for (system, threads), m in medians.items():
                     speed = words * SETTINGS["epochs"] / m["seconds"]
                     print(f"{name:8} {model:8} {f'{system} x{threads}':14} {speed:9.0f} "
-                          f"{speed / base:6.2f} {m['rss_mb']:7.0f} {m['wordsim']:6.3f} "
+                          f"{speed / base:6.2f} {m['pss_mb']:7.0f} {m['wordsim']:6.3f} "
                           f"{m['analogy']:7.3f} {m['vocab']:6d}", flush=True)
     print(f"medians of {options.repeat} runs; words/s = corpus words x epochs / wall time "
           "(vocabulary pass included); ratio = words/s over gensim x2 in the same run")

@@ -199,10 +199,6 @@ def atomic_output(path: str | os.PathLike | None, binary: bool = False,
     name = os.fspath(path)
     fd, tmp = _temporary(name)
     try:
-        # mkstemp creates the file 0600; give it the mode a plain open() would have.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else
                                                         {"encoding": encoding,
                                                          "newline": "\n"})) as out:
@@ -214,19 +210,60 @@ def atomic_output(path: str | os.PathLike | None, binary: bool = False,
         raise
 
 
-def _temporary(name: str) -> tuple[int, str]:
+@contextlib.contextmanager
+def atomic_outputs(*paths: str | os.PathLike | None) -> Iterator[list[str | None]]:
+    """Write several files that land together: all of them, or none.
+
+    Yields one stand-in per path for the block to write to, with any writer (each may use
+    :func:`atomic_output` itself): a temporary file beside the path, ending in the path's
+    name so that writers choosing a format by extension choose the same one. When the block
+    succeeds every stand-in is renamed to its path; when it raises (including
+    ``KeyboardInterrupt``) all of them are removed and no path is touched. ``None`` and ``-``
+    (stdout, or an output not asked for) are yielded unchanged and are not held back.
+
+    Raises
+    ------
+    EmbedkitError
+        When a target directory is missing or not writable.
+    """
+    staged: list[tuple[str, str]] = []
+    try:
+        for path in paths:
+            if path is not None and os.fspath(path) != STDIO:
+                name = os.fspath(path)
+                fd, tmp = _temporary(name, suffix=f".{os.path.basename(name)}")
+                os.close(fd)
+                staged.append((tmp, name))
+        stand_ins = iter(tmp for tmp, _ in staged)
+        yield [path if path is None or os.fspath(path) == STDIO else next(stand_ins)
+               for path in paths]
+        for tmp, name in staged:
+            os.replace(tmp, name)
+    except BaseException:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+
+
+def _temporary(name: str, suffix: str = ".tmp") -> tuple[int, str]:
     """A new temporary file beside ``name`` (descriptor, path), or the error saying why not."""
     directory = os.path.dirname(os.path.abspath(name))
     if os.path.isdir(name):
         raise EmbedkitError(f"{name}: is a directory, expected a file name to write")
     try:
-        return tempfile.mkstemp(prefix=f".{os.path.basename(name)}.", suffix=".tmp",
-                                dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(name)}.", suffix=suffix,
+                                   dir=directory)
     except FileNotFoundError:
         raise EmbedkitError(f"{name}: directory {directory} does not exist") from None
     except OSError as exc:
         raise EmbedkitError(f"{name}: cannot write in {directory} ({exc.strerror or exc})") \
             from None
+    # mkstemp creates the file 0600; give it the mode a plain open() would have.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return fd, tmp
 
 
 def check_writable(*paths: str | os.PathLike | None) -> None:

@@ -260,6 +260,30 @@ def test_cli_bad_input_one_line_error(tmp_path, name, content, hidden, message):
     assert result.stderr.count("\n") == 1 and not out.exists()
 
 
+@pytest.mark.parametrize("failure, status", [(EmbedkitError("c.npy: disk full"), 1),
+                                             (KeyboardInterrupt(), 130)])
+def test_cli_failing_codes_write_leaves_no_model_either(tmp_path, monkeypatch, failure, status):
+    """The codes writer fails half-way through its file: neither the model nor the codes nor
+    the log stays (the model was written first)."""
+    import embedkit.cli.ae as ae_cli
+    from embedkit.io import atomic_output
+
+    def write_then_fail(path, values, words=None):
+        with atomic_output(path, binary=True) as out:
+            out.write(b"\x93NUMPY" + b"\0" * 4096)
+            out.flush()
+            raise failure
+
+    np.save(tmp_path / "x.npy", planted(n_rows=50)[0])
+    monkeypatch.setattr(ae_cli, "write_matrix", write_then_fail)
+    result = CliRunner().invoke(main, ["autoencode", str(tmp_path / "x.npy"), "--hidden", "2",
+                                       "--epochs", "1", "-o", str(tmp_path / "m.npz"),
+                                       "--codes", str(tmp_path / "c.npy"), "--log-json",
+                                       str(tmp_path / "log.jsonl")])
+    assert result.exit_code == status, result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]
+
+
 def test_cli_divergence_writes_nothing(tmp_path):
     X, _ = planted(n_rows=300)
     np.save(tmp_path / "x.npy", X * 1e20)

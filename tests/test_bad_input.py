@@ -21,13 +21,14 @@ from __future__ import annotations
 import bz2
 import os
 import struct
+import zipfile
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from embedkit.cli import main
-from embedkit.io import atomic_output
+from embedkit.io import atomic_output, atomic_outputs
 from embedkit.vectors import load_vectors
 from embedkit.vectors.formats import save_vectors
 
@@ -87,6 +88,10 @@ def files(tmp_path_factory):
     (d / "huge.vec").write_text("100000000000 3\nthe 1 2 3\n")
     (d / "huge.npy").write_bytes(_npy_header("(100000000000, 5)") + b"\0" * 80)
     (d / "short.npy").write_bytes(_npy_header("(30, 5)") + b"\0" * 80)
+    with zipfile.ZipFile(d / "hugemember.npz", "w") as archive:  # a damaged member header
+        with archive.open("words.npy", "w") as member:
+            np.save(member, np.array(WORDS))
+        archive.writestr("vectors.npy", _npy_header("(100000000000, 5)") + b"\0" * 80)
     data = rng.normal(size=(30, 5))
     np.save(d / "data.npy", data)
     np.savetxt(d / "data.csv", data, delimiter=",")
@@ -199,6 +204,10 @@ ROWS = [
     ("neighbors-truncated-bz2", "neighbors {d}/truncated.vec.bz2 the", 1,
      ["truncated.vec.bz2"], None),
     ("neighbors-junk-npz", "neighbors {d}/junk.npz the", 1, ["junk.npz"], None),
+    ("neighbors-npz-member-header-huge", "neighbors {d}/hugemember.npz the", 1,
+     ["hugemember.npz[vectors]", "(100000000000, 5)", "80 bytes"], None),
+    ("neighbors-npz-member-header-huge-mmap", "neighbors {d}/hugemember.npz the --mmap", 1,
+     ["hugemember.npz[vectors]", "(100000000000, 5)", "80 bytes"], None),
     ("neighbors-npy-without-vocab", "neighbors {d}/nan.npy the", 1, ["nan.npy", "vocab"],
      None),
     ("neighbors-unknown-word", "neighbors {d}/good.vec kiwi", 1, ["'kiwi'", "unknown word"],
@@ -412,6 +421,27 @@ def test_failure_in_the_middle_of_writing_leaves_no_file(tmp_path):
                 save_vectors(target, words, vectors)
             assert "NaN" in str(caught.value)
     assert os.listdir(tmp_path) == []
+
+
+def test_atomic_outputs_land_together_or_not_at_all(tmp_path, capsys):
+    """Every file appears only when all were written; a failure in the last removes all."""
+    paths = [tmp_path / "a.npy", tmp_path / "b.vec.gz"]
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_outputs(*paths, None) as (a, b, nothing):
+            assert nothing is None and str(b).endswith("b.vec.gz")
+            np.save(a, np.ones(3))
+            with atomic_output(b, binary=True) as out:
+                out.write(b"partial")
+                raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == []
+    with atomic_outputs(*paths, "-") as (a, b, stdout):
+        np.save(a, np.ones(3))
+        save_vectors(b, WORDS[:2], np.ones((2, 3)))
+        assert os.listdir(tmp_path) and not paths[0].exists()
+        with atomic_output(stdout) as out:
+            out.write("on stdout\n")
+    assert sorted(os.listdir(tmp_path)) == ["a.npy", "b.vec.gz"]
+    assert load_vectors(paths[1]).words == WORDS[:2] and capsys.readouterr().out == "on stdout\n"
 
 
 def test_interrupted_command_exits_130_and_leaves_no_file(files, tmp_path, monkeypatch):

@@ -79,8 +79,7 @@ def _sparse_and_dense(make, n_steps, ids, dtype=np.float64):
     for _ in range(n_steps):
         # integer weights: sums of duplicate rows are exact in any order
         weights = rng.integers(-3, 4, (len(ids), 3)).astype(dtype)
-        for table, opt, rows in ((sparse, opt_sparse, ops.gather(sparse, ids)),
-                                 (dense, opt_dense, onehot @ dense)):
+        for opt, rows in ((opt_sparse, ops.gather(sparse, ids)), (opt_dense, onehot @ dense)):
             opt.zero_grad()
             ops.sum(rows * weights).backward()
             opt.step()
@@ -159,7 +158,7 @@ def test_two_layer_mlp_learns_digits(name, digits):
         np.zeros(10))]
     opt = OPTIMIZERS[name](params)
     initial = _mlp_loss(params, x, y).item()
-    for epoch in range(5):
+    for _ in range(5):
         order = rng.permutation(len(x))
         for batch in np.array_split(order, 14):
             opt.zero_grad()

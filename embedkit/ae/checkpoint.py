@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from embedkit.ae.archive import read_archive, with_prefix, write_archive
+from embedkit.archive import check_context, read_archive, with_prefix, write_archive
 from embedkit.errors import EmbedkitError
 from embedkit.io import describe
 
@@ -119,15 +119,7 @@ def load_checkpoint(path: str | os.PathLike, context: dict) -> TrainingState:
     """
     name = describe(path)
     meta, arrays = read_archive(path, "embedkit checkpoint", CHECKPOINT_FORMAT)
-    for key, value in context.items():
-        theirs = meta["context"].get(key)
-        if theirs != value and key == DATA_KEY:
-            raise EmbedkitError(f"{name}: the checkpoint was written for other data; resume "
-                                "with the same data")
-        if theirs != value:
-            raise EmbedkitError(f"{name}: the checkpoint was written with {key} = {theirs!r}, "
-                                f"this run has {value!r}; resume with the same data and "
-                                "settings")
+    check_context(name, meta["context"], context, DATA_KEY)
     best_loss = meta["best_loss"]
     return TrainingState(epoch=meta["epoch"], params=with_prefix(arrays, "param_"),
                          optimizer=with_prefix(arrays, "opt_"), rng=meta["rng"],

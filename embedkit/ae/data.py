@@ -10,25 +10,19 @@ recognised by content). Every reader ends with :func:`check_matrix`.
 
 from __future__ import annotations
 
-import io
-import math
 import os
-import tokenize
-import zipfile
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from embedkit.errors import EmbedkitError
 from embedkit.io import STDIO, atomic_output, describe, open_input
+from embedkit.npyfile import NpzArchive, parse_npy
 from embedkit.vectors.formats import load_vectors, save_vectors
 
 VECTOR_EXTENSIONS = (".vec", ".bin", ".w2v")
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
-_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
-                   (2, 0): np.lib.format.read_array_header_2_0}
 
 
 @dataclass
@@ -64,73 +58,30 @@ def read_matrix(path: str | os.PathLike, key: str | None = None) -> Matrix:
         raw = stream.read()
     where = describe(name)
     if extension == ".npy" or (name == STDIO and raw.startswith(_NPY_MAGIC)):
-        return Matrix(check_matrix(_load_numpy(raw, where), where))
+        return Matrix(check_matrix(parse_npy(raw, where), where))
     if extension == ".npz" or (name == STDIO and raw.startswith(_ZIP_MAGIC)):
         return _read_npz(raw, where, key)
     delimiter = {".csv": ",", ".tsv": "\t"}.get(extension)
     return Matrix(_read_delimited(raw, where, delimiter))
 
 
-def _load_numpy(raw: bytes, where: str) -> np.ndarray:
-    """The array in the bytes of a ``.npy`` file, its header checked against the data before
-    anything is allocated (a damaged header could otherwise ask for terabytes)."""
-    stream = io.BytesIO(raw)
-    try:
-        version = np.lib.format.read_magic(stream)
-        if version not in _HEADER_READERS:
-            raise ValueError(f"unsupported format version {version}")
-        shape, fortran, dtype = _HEADER_READERS[version](stream)
-    except (ValueError, TypeError, SyntaxError, tokenize.TokenError) as exc:
-        raise EmbedkitError(f"{where}: not a readable NumPy file ({exc})") from None
-    if dtype.hasobject or dtype.itemsize == 0:
-        raise EmbedkitError(f"{where}: arrays of dtype {dtype} are not supported, expected "
-                            "numbers")
-    count = math.prod(shape)
-    offset = stream.tell()
-    if min(shape, default=0) < 0 or count * dtype.itemsize != len(raw) - offset:
-        raise EmbedkitError(f"{where}: the header announces shape {shape} of {dtype} "
-                            f"({count * dtype.itemsize} bytes) but {len(raw) - offset} bytes "
-                            "follow (truncated or damaged file)")
-    values = np.frombuffer(raw, dtype, count, offset).reshape(shape,
-                                                              order="F" if fortran else "C")
-    return values.copy()  # writable, as np.load gives
-
-
 def _read_npz(raw: bytes, where: str, key: str | None) -> Matrix:
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            members = {name.removesuffix(".npy"): name for name in archive.namelist()
-                       if name.endswith(".npy")}
-            names = list(members)
-            if key is None and {"words", "vectors"} <= set(names):
-                wanted = ["words", "vectors"]
-            elif key is None and len(names) != 1:
-                raise EmbedkitError(f"{where}: holds {len(names)} arrays "
-                                    f"({', '.join(names) or 'none'}); name one with --key")
-            elif (key or names[0]) not in members:
-                raise EmbedkitError(f"{where}: no array {key!r} (has "
-                                    f"{', '.join(names) or 'none'})")
-            else:
-                wanted = [key or names[0]]
-            arrays = {name: archive.read(members[name]) for name in wanted}
-    except EmbedkitError:
-        raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
-            RuntimeError, ValueError) as exc:
-        # RuntimeError: an encrypted member; NotImplementedError: an unknown compression;
-        # ValueError: offsets pointing outside the file.
-        raise EmbedkitError(f"{where}: not a readable .npz archive ({exc})") from None
-    if "words" in arrays:
-        words = _load_numpy(arrays["words"], f"{where}[words]")
-        if words.ndim != 1 or words.dtype.kind != "U":
-            raise EmbedkitError(f"{where}[words]: expected a 1-D array of strings, got "
-                                f"{words.dtype} of shape {words.shape}")
-        vectors = check_matrix(_load_numpy(arrays["vectors"], f"{where}[vectors]"), where)
-        if len(words) != len(vectors):
-            raise EmbedkitError(f"{where}: {len(words)} words but {len(vectors)} vectors")
-        return Matrix(vectors, words.tolist())
-    (name, member), = arrays.items()
-    return Matrix(check_matrix(_load_numpy(member, f"{where}[{name}]"), f"{where}[{name}]"))
+    with NpzArchive(raw, where) as archive:
+        names = archive.names
+        if key is None and {"words", "vectors"} <= set(names):
+            words = archive.read("words")
+            if words.ndim != 1 or words.dtype.kind != "U":
+                raise EmbedkitError(f"{where}[words]: expected a 1-D array of strings, got "
+                                    f"{words.dtype} of shape {words.shape}")
+            vectors = check_matrix(archive.read("vectors"), where)
+            if len(words) != len(vectors):
+                raise EmbedkitError(f"{where}: {len(words)} words but {len(vectors)} vectors")
+            return Matrix(vectors, words.tolist())
+        if key is None and len(names) != 1:
+            raise EmbedkitError(f"{where}: holds {len(names)} arrays "
+                                f"({', '.join(names) or 'none'}); name one with --key")
+        name = key or names[0]
+        return Matrix(check_matrix(archive.read(name), f"{where}[{name}]"))
 
 
 def _read_delimited(raw: bytes, where: str, delimiter: str | None) -> np.ndarray:

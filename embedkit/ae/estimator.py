@@ -10,13 +10,13 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from embedkit.ae.archive import read_archive, with_prefix, write_archive
 from embedkit.ae.checkpoint import DATA_KEY, Checkpointing, fingerprint, load_checkpoint
 from embedkit.ae.models import Architecture
 from embedkit.ae.noise import parse_noise
 from embedkit.ae.polish import polish_linear
 from embedkit.ae.regularizers import Penalties
 from embedkit.ae.training import Callback, TrainingSettings, reconstruction_error, train
+from embedkit.archive import read_archive, with_prefix, write_archive
 from embedkit.core import Tensor, no_grad
 from embedkit.errors import EmbedkitError
 

@@ -12,9 +12,9 @@ from embedkit.ae.data import output_format, read_matrix, write_matrix
 from embedkit.ae.models import ACTIVATIONS, KINDS, OUTPUT_ACTIVATIONS
 from embedkit.ae.pca import Comparison, compare_with_pca
 from embedkit.ae.plot import INSTALL_HINT, plot_comparison, plot_format, plotting_available
-from embedkit.cli.options import json_option, progress_bar, seed_option
+from embedkit.cli.options import checkpoint_options, json_option, progress_bar, seed_option
 from embedkit.errors import EmbedkitError
-from embedkit.io import atomic_output, check_writable, describe
+from embedkit.io import atomic_output, atomic_outputs, check_writable, describe
 
 key_option = click.option("--key", default=None, metavar="NAME",
                           help="Array to read from an .npz archive holding several.")
@@ -79,14 +79,7 @@ def _fit(model: Autoencoder, data, **fit_options) -> list[dict]:
 @key_option
 @click.option("--log-json", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write one JSON object per epoch (JSON Lines).")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Save the training state here (atomically) every --checkpoint-every "
-                   "epochs and at the end, to continue with --resume.")
-@click.option("--checkpoint-every", type=click.IntRange(min=1), default=1, metavar="N",
-              help="Epochs between checkpoints.")
-@click.option("--resume", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Continue from a checkpoint of a run on the same DATA with the same "
-                   "options (--epochs may differ; the random state comes from the checkpoint).")
+@checkpoint_options("DATA")
 def autoencode(data, hidden, kind, tied, activation, output_activation, noise, l1, contractive,
                weight_decay, lr, epochs, batch_size, val_split, seed, output, codes, key,
                log_json, checkpoint, checkpoint_every, resume) -> None:
@@ -111,13 +104,14 @@ def autoencode(data, hidden, kind, tied, activation, output_activation, noise, l
                         random_state=seed)
     history = _fit(model, matrix.values, checkpoint=checkpoint,
                    checkpoint_every=checkpoint_every, resume=resume)
-    model.save(output)
-    if codes:
-        write_matrix(codes, model.transform(matrix.values), matrix.words)
-    if log_json:
-        with atomic_output(log_json) as out:
-            out.writelines(json.dumps({k: v for k, v in record.items() if k != "event"}) + "\n"
-                           for record in history)
+    with atomic_outputs(output, codes, log_json) as (model_out, codes_out, log_out):
+        model.save(model_out)
+        if codes:
+            write_matrix(codes_out, model.transform(matrix.values), matrix.words)
+        if log_json:
+            with atomic_output(log_out) as out:
+                out.writelines(json.dumps({k: v for k, v in record.items() if k != "event"})
+                               + "\n" for record in history)
 
 
 def _apply_command(name: str, metavar: str, method: str, doc: str) -> click.Command:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 from tqdm import tqdm
@@ -16,3 +17,24 @@ json_option = click.option("--json", "as_json", is_flag=True,
 def progress_bar(**kwargs) -> tqdm:
     """A tqdm bar on stderr that stays silent when stderr is not a terminal."""
     return tqdm(file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True, **kwargs)
+
+
+def checkpoint_options(data: str) -> Callable:
+    """``--checkpoint``, ``--checkpoint-every`` and ``--resume`` of a training command whose
+    input argument is called ``data`` in the help."""
+    options = (
+        click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+                     metavar="FILE", help="Save the training state here (atomically) every "
+                     "--checkpoint-every epochs and at the end, to continue with --resume."),
+        click.option("--checkpoint-every", type=click.IntRange(min=1), default=1,
+                     metavar="N", help="Epochs between checkpoints."),
+        click.option("--resume", type=click.Path(dir_okay=False), default=None,
+                     metavar="FILE", help=f"Continue from a checkpoint of a run on the same "
+                     f"{data} with the same options (--epochs may differ; the random state "
+                     "comes from the checkpoint)."))
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate

@@ -38,7 +38,9 @@ def corpus_options(command):
     return command
 
 
-def _vocabulary(corpus, min_count, max_vocab, tokenizer: Tokenizer, count_limit) -> Vocabulary:
+def corpus_vocabulary(corpus, min_count, max_vocab, tokenizer: Tokenizer,
+                      count_limit) -> Vocabulary:
+    """The vocabulary of the corpus options, with a note on stderr if counting pruned words."""
     vocab = build_vocabulary(corpus, min_count, max_vocab, tokenizer, count_limit)
     if vocab.pruned_below:
         click.echo(f"embedkit: note: more than {count_limit} distinct words; words seen at "
@@ -59,7 +61,7 @@ def vocab(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, ou
     line, read in one streaming pass.
     """
     check_writable(output)
-    _vocabulary(corpus, min_count, max_vocab, Tokenizer(tokenizer, not no_lowercase),
+    corpus_vocabulary(corpus, min_count, max_vocab, Tokenizer(tokenizer, not no_lowercase),
                 count_limit).save(output)
 
 
@@ -100,7 +102,7 @@ def windows(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, 
     settings = Tokenizer(tokenizer, not no_lowercase)
     check_writable(output)
     with spool_stdin(corpus) as paths:
-        vocabulary = _vocabulary(paths, min_count, max_vocab, settings, count_limit)
+        vocabulary = corpus_vocabulary(paths, min_count, max_vocab, settings, count_limit)
         noise = NoiseDistribution(vocabulary.counts, ns_exponent)
         with progress_bar(unit="tok", unit_scale=True, desc="windows") as bar:
             batches = iter_windows(paths, vocabulary, model, window,

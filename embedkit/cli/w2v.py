@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
-from embedkit.cli.options import progress_bar, seed_option
-from embedkit.cli.text import _vocabulary, corpus_options
+from embedkit.cli.options import checkpoint_options, progress_bar, seed_option
+from embedkit.cli.text import corpus_options, corpus_vocabulary
 from embedkit.io import atomic_output, check_writable
 from embedkit.text.corpus import spool_stdin
 from embedkit.text.noise import DEFAULT_NS_EXPONENT
@@ -58,9 +59,11 @@ from embedkit.w2v.train import Word2VecConfig, train_word2vec
               help="Also write the vocabulary (word<TAB>count lines) here.")
 @click.option("--log-json", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write the per-epoch records as JSON lines here.")
+@checkpoint_options("CORPUS")
 def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, model, dim,
               window, negative, ns_exponent, subsample, epochs, lr, min_lr, batch_size,
-              cbow_mean, seed, threads, output, save_vocab, log_json) -> None:
+              cbow_mean, seed, threads, output, save_vocab, log_json, checkpoint,
+              checkpoint_every, resume) -> None:
     """Train word vectors on CORPUS with word2vec (negative sampling) and write them.
 
     CORPUS is one or more files (plain, .gz or .bz2; `-` for stdin, spooled to a temporary
@@ -72,8 +75,13 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
     words are shared by groups of 16 consecutive pairs. Example:
 
         embedkit train-w2v corpora/planted.txt -o vectors.vec
+
+    Long runs: --checkpoint FILE saves the state after every --checkpoint-every epochs;
+    --resume FILE continues it (with --threads 1 and the same --epochs, bit-identical to an
+    uninterrupted run). Ctrl-C writes nothing, says in which epoch and after how many words
+    training stopped, stops the worker processes and exits with 130.
     """
-    check_writable(output, save_vocab, log_json)
+    check_writable(output, save_vocab, log_json, checkpoint)
     config = Word2VecConfig(model=model, dim=dim, window=window, negative=negative,
                             ns_exponent=ns_exponent, min_count=min_count, max_vocab=max_vocab,
                             subsample=subsample, epochs=epochs, lr=lr, min_lr=min_lr,
@@ -81,14 +89,11 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
                             threads=threads).resolved()
     settings = Tokenizer(tokenizer, not no_lowercase)
     with spool_stdin(corpus) as paths:
-        vocab = _vocabulary(paths, min_count, max_vocab, settings, count_limit)
-        records = []
-
+        vocab = corpus_vocabulary(paths, min_count, max_vocab, settings, count_limit)
         def report(record: dict) -> None:
-            records.append(record)
             bar.write(f"epoch {record['epoch']}/{epochs}  loss {record['loss']:.6f}  "
                       f"{record['words_per_sec']:,.0f} words/s  {record['elapsed']:.1f} s",
-                      file=click.get_text_stream("stderr"))
+                      file=sys.stderr)
 
         with progress_bar(total=vocab.total * epochs, unit="word", unit_scale=True,
                           desc="train-w2v") as bar:
@@ -98,10 +103,11 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
                                 refresh=False)
 
             trained = train_word2vec(paths, config, vocab, settings, callback=report,
-                                     progress=advance)
+                                     progress=advance, checkpoint=checkpoint,
+                                     checkpoint_every=checkpoint_every, resume=resume)
     trained.save(output)
     if save_vocab:
         vocab.save(save_vocab)
     if log_json:
         with atomic_output(log_json) as out:
-            out.writelines(json.dumps(record) + "\n" for record in records)
+            out.writelines(json.dumps(record) + "\n" for record in trained.history)

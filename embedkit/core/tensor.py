@@ -187,11 +187,6 @@ def _count_consumers(root: Tensor) -> dict[int, int]:
     return counts
 
 
-def as_array(x: Any) -> np.ndarray:
-    """The array behind a tensor, or ``x`` itself as an array."""
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
-
-
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` over the axes NumPy broadcasting added or stretched, to get back ``shape``.
 

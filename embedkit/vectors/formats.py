@@ -16,10 +16,7 @@ import bz2
 import contextlib
 import gzip
 import os
-import tokenize
 import warnings
-import zipfile
-import zlib
 from collections.abc import Sequence
 from itertools import islice
 from typing import IO
@@ -28,6 +25,7 @@ import numpy as np
 
 from embedkit.errors import EmbedkitError
 from embedkit.io import atomic_output, describe, open_input
+from embedkit.npyfile import NpzArchive, load_npy
 from embedkit.vectors.keyed import KeyedVectors
 
 FORMATS = ("text", "binary", "npz", "npy")
@@ -362,11 +360,6 @@ _EXPONENT_TEXT = np.array([b"e%+03d" % n for n in range(-_EXPONENTS, _EXPONENTS)
 
 # -- NumPy files -------------------------------------------------------------------------------
 
-#: What NumPy and zipfile raise on damaged files: bad zip structures and offsets, compressed
-#: data and headers (parsed by ``ast``/``tokenize``), encrypted or unknown-method members.
-_DAMAGED_NUMPY = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, TypeError,
-                  SyntaxError, tokenize.TokenError, NotImplementedError, RuntimeError)
-
 def _limited(array: np.ndarray | None, limit: int | None) -> np.ndarray | None:
     return array if array is None or limit is None else array[:limit]
 
@@ -376,43 +369,16 @@ def _load_npz(path: str | os.PathLike, limit: int | None, mmap: bool) -> KeyedVe
     if name == "<stdin>":
         raise EmbedkitError("cannot read .npz vectors from stdin: give a file name")
     open_input(path, binary=True).close()  # the usual missing-file errors
-    try:
-        with np.load(name, allow_pickle=False) as archive:
-            missing = {"words", "vectors"} - set(archive.files)
-            if missing:
-                raise EmbedkitError(f"{name}: archive lacks {', '.join(sorted(missing))}: "
-                                    f"expected arrays 'words' and 'vectors'")
-            words = archive["words"][:limit].tolist()
-            counts = _limited(archive["counts"], limit) if "counts" in archive.files else None
-            output = archive["output"] if "output" in archive.files else None
-            vectors = _mapped_member(name, "vectors") if mmap else archive["vectors"]
-    except _DAMAGED_NUMPY as exc:
-        if isinstance(exc, EmbedkitError):
-            raise
-        raise EmbedkitError(f"{name}: not a readable .npz archive ({exc})") from None
+    with NpzArchive(path) as archive:
+        missing = {"words", "vectors"} - set(archive.names)
+        if missing:
+            raise EmbedkitError(f"{name}: archive lacks {', '.join(sorted(missing))}: "
+                                f"expected arrays 'words' and 'vectors'")
+        words = archive.read("words")[:limit].tolist()
+        counts = _limited(archive.read("counts"), limit) if "counts" in archive.names else None
+        output = archive.read("output") if "output" in archive.names else None
+        vectors = archive.mapped("vectors") if mmap else archive.read("vectors")
     return _checked(name, words, _limited(vectors, limit), counts, output)
-
-
-def _mapped_member(name: str, member: str) -> np.ndarray:
-    """Memory-map an array stored uncompressed inside an ``.npz`` (zip) archive."""
-    with zipfile.ZipFile(name) as archive:
-        info = archive.getinfo(member + ".npy")
-    if info.compress_type != zipfile.ZIP_STORED:
-        raise EmbedkitError(f"{name}: '{member}' is compressed and cannot be memory-mapped "
-                            f"(save with numpy.savez, not savez_compressed, or drop --mmap)")
-    with open(name, "rb") as raw:
-        raw.seek(info.header_offset)
-        local = raw.read(30)
-        start = info.header_offset + 30 + int.from_bytes(local[26:28], "little") \
-            + int.from_bytes(local[28:30], "little")
-        raw.seek(start)
-        version = np.lib.format.read_magic(raw)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
-            else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read_header(raw)
-        data_offset = raw.tell()
-    return np.memmap(name, dtype=dtype, mode="r", offset=data_offset, shape=shape,
-                     order="F" if fortran else "C")
 
 
 def _load_npy(path: str | os.PathLike, limit: int | None, mmap: bool, errors: str,
@@ -422,11 +388,7 @@ def _load_npy(path: str | os.PathLike, limit: int | None, mmap: bool, errors: st
     if vocab is None and not os.path.exists(vocab_name):
         raise EmbedkitError(f"{name}: a .npy matrix needs a vocabulary file: give --vocab FILE "
                             f"(default {vocab_name} does not exist)")
-    open_input(path, binary=True).close()
-    try:
-        vectors = np.load(name, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise EmbedkitError(f"{name}: not a readable .npy file ({exc})") from None
+    vectors = load_npy(path, mmap)
     words, counts = read_vocab(vocab_name, limit, errors)
     return _checked(name, words, _limited(vectors, limit), counts, None)
 

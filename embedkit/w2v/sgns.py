@@ -33,7 +33,9 @@ def sparse_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
 
     SciPy's C++ kernels are called directly: building a ``scipy.sparse`` matrix object costs
     more (index checks, dtype probing) than the product itself at minibatch sizes. One C loop
-    over the entries, in order, so the result is deterministic.
+    over the entries, in order, so the result is deterministic. The kernels check nothing:
+    ``indices`` must lie inside the shapes (the callers build them; a test pins the kernels to
+    SciPy's public product).
     """
     values = np.ascontiguousarray(values)
     out = np.zeros((n_out, values.shape[1]), dtype=values.dtype)

@@ -16,16 +16,23 @@ holds the GIL, and two threads measured slower than one. The samples are the sam
 worker; the negatives and the interleaving of updates are not, so results vary slightly from
 run to run. ``threads=1`` trains in the calling process and is bit-for-bit reproducible for a
 given seed.
+
+Ctrl-C stops the workers and raises :class:`~embedkit.errors.Interrupted` saying where
+training stopped; ``checkpoint`` saves the state after every ``checkpoint_every`` epochs
+(:mod:`embedkit.w2v.checkpoint`) and ``resume`` continues from such a file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import mmap
 import multiprocessing
 import os
 import queue
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -37,7 +44,8 @@ from threadpoolctl import threadpool_limits
 from embedkit.core.optim import SGD
 from embedkit.core.schedules import linear_decay
 from embedkit.core.tensor import Tensor
-from embedkit.errors import DivergenceError, EmbedkitError
+from embedkit.errors import DivergenceError, EmbedkitError, Interrupted
+from embedkit.io import describe
 from embedkit.text.corpus import CorpusPaths
 from embedkit.text.noise import NoiseDistribution
 from embedkit.text.stream import IdChunk, iter_id_chunks
@@ -47,6 +55,8 @@ from embedkit.text.vocab import Vocabulary, build_vocabulary
 from embedkit.text.windows import (MODELS, CbowSamples, SkipgramPairs, cbow_samples,
                                    skipgram_pairs)
 from embedkit.vectors.formats import save_vectors
+from embedkit.w2v.checkpoint import (Word2VecState, load_checkpoint, run_context,
+                                     save_checkpoint)
 from embedkit.w2v.sgns import context_bags, sgns_loss, unique_rows
 
 #: word2vec's starting learning rates.
@@ -360,7 +370,9 @@ def _epoch_tasks(chunks: Iterator[IdChunk], config: Word2VecConfig, keep: np.nda
 def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig(),
                    vocab: Vocabulary | None = None, tokenizer: Tokenizer = Tokenizer(),
                    callback: Callable[[dict], None] | None = None,
-                   progress: Callable[[dict], None] | None = None) -> Word2Vec:
+                   progress: Callable[[dict], None] | None = None, *,
+                   checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 1,
+                   resume: str | os.PathLike | None = None) -> Word2Vec:
     """Train word vectors on a corpus (one sentence per line; ``.gz``/``.bz2`` read directly).
 
     Parameters
@@ -374,13 +386,22 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
     tokenizer : Tokenizer
         How lines become words (the vocabulary's tokenizer).
     callback : callable, optional
-        Called after each epoch with ``{"epoch", "loss", "pairs", "words", "words_per_sec",
-        "elapsed", "lr"}``: ``loss`` is the exact mean loss per training pair (CBOW: per bag)
-        of the epoch, accumulated in float64; ``words`` counts corpus tokens read.
+        Called after each epoch (once its checkpoint is written) with ``{"epoch", "loss",
+        "pairs", "words", "words_per_sec", "elapsed", "lr"}``: ``loss`` is the exact mean loss
+        per training pair (CBOW: per bag) of the epoch, accumulated in float64; ``words``
+        counts corpus tokens read.
     progress : callable, optional
         Called as training advances with ``{"words", "lr", "loss"}``: in-vocabulary words
         since the last call (``len(vocab.total) * epochs`` in all), the current learning rate,
         the epoch's running mean loss.
+    checkpoint : path, optional
+        Save the training state here (atomically) after every ``checkpoint_every`` epochs
+        and after the last one.
+    checkpoint_every : int
+    resume : path, optional
+        Continue from a checkpoint written with the same corpus and settings (``epochs`` may
+        differ); with ``threads=1`` and unchanged ``epochs`` the vectors are bit-identical to
+        an uninterrupted run's. The returned history includes the earlier epochs.
 
     Returns
     -------
@@ -389,49 +410,93 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
     Raises
     ------
     EmbedkitError
-        On invalid hyper-parameters or a corpus without any word of ``min_count``.
+        On invalid hyper-parameters, a corpus without any word of ``min_count``, or a
+        checkpoint of other settings or another corpus.
     DivergenceError
         When the loss becomes NaN or infinite.
+    Interrupted
+        On Ctrl-C, saying in which epoch and after how many words training stopped and which
+        epoch the checkpoint holds.
     """
     config = config.resolved()
+    if checkpoint_every < 1:
+        raise EmbedkitError(f"checkpoint_every {checkpoint_every}: expected at least 1")
     if vocab is None:
         vocab = build_vocabulary(paths, config.min_count, config.max_vocab, tokenizer)
+    context = run_context(config, vocab) if checkpoint or resume else {}
     streams = np.random.SeedSequence(config.seed).spawn(1 + config.threads)
     rng = np.random.default_rng(streams[0])
-    # word2vec's initialisation: input rows uniform in ±0.5/dim, output rows zero
     vectors = _shared_zeros((len(vocab), config.dim), config.threads > 1)
-    vectors[:] = rng.random(vectors.shape, dtype=np.float32) - np.float32(0.5)
-    vectors /= np.float32(config.dim)
     output = _shared_zeros(vectors.shape, config.threads > 1)
+    state = Word2VecState(0, vectors, output, vocab, {}, streams[1:])
+    if resume is None:
+        # word2vec's initialisation: input rows uniform in ±0.5/dim, output rows zero
+        vectors[:] = rng.random(vectors.shape, dtype=np.float32) - np.float32(0.5)
+        vectors /= np.float32(config.dim)
+    else:
+        loaded = load_checkpoint(resume, context)
+        vectors[:], output[:] = loaded.vectors, loaded.output
+        rng.bit_generator.state = loaded.rng
+        state.epoch, state.worker_seeds, state.history = (loaded.epoch, loaded.worker_seeds,
+                                                          loaded.history)
     noise = NoiseDistribution(vocab.counts, config.ns_exponent)
     keep = keep_probabilities(vocab.counts, config.subsample)
     rate = linear_decay(config.lr, config.min_lr, max(1, vocab.total * config.epochs))
-    workers = [_Worker(config, vectors, output, noise, rate, s) for s in streams[1:]]
-    model = Word2Vec(vocab, vectors, output, config)
+    workers = [_Worker(config, vectors, output, noise, rate, s) for s in state.worker_seeds]
+    saved = state.epoch if checkpoint else None
+    epoch_words = 0.0  # in-vocabulary words of the current epoch trained so far
+
+    def advance(step: dict) -> None:
+        nonlocal epoch_words
+        epoch_words += step["words"]
+        if progress is not None:
+            progress(step)
+
     start = time.perf_counter()
-    # the workers are the parallelism, so BLAS stays serial
-    with threadpool_limits(limits=1), tempfile.TemporaryDirectory(prefix="embedkit-") as tmp:
-        corpus = _IdCache(paths, vocab, tokenizer, tmp)
-        for epoch in range(config.epochs):
-            epoch_start = time.perf_counter()
-            for worker in workers:
-                worker.start_epoch()
-            tasks = _epoch_tasks(corpus.epoch(), config, keep, rng, epoch * vocab.total)
-            tokens, tallies = _run_tasks(tasks, workers, progress)
-            pairs = sum(t.pairs for t in tallies)
-            seconds = time.perf_counter() - epoch_start
-            record = {"epoch": epoch + 1,
-                      "loss": math.fsum(t.loss for t in tallies) / max(pairs, 1),
-                      "pairs": pairs, "words": tokens,
-                      "words_per_sec": tokens / seconds if seconds > 0 else math.inf,
-                      "elapsed": time.perf_counter() - start,
-                      "lr": rate((epoch + 1) * vocab.total)}
-            model.history.append(record)
-            if callback is not None:
-                callback(record)
+    elapsed_before = state.history[-1]["elapsed"] if state.history else 0.0
+    try:
+        # the workers are the parallelism, so BLAS stays serial
+        with threadpool_limits(limits=1), tempfile.TemporaryDirectory(prefix="embedkit-") as tmp, \
+                _interrupt_between_tasks() as interrupted:
+            corpus = _IdCache(paths, vocab, tokenizer, tmp)
+            while state.epoch < config.epochs:
+                epoch_words, epoch_start = 0.0, time.perf_counter()
+                for worker in workers:
+                    worker.start_epoch()
+                tasks = _epoch_tasks(corpus.epoch(), config, keep, rng,
+                                     state.epoch * vocab.total)
+                tokens, tallies = _run_tasks(tasks, workers, advance, interrupted)
+                epoch_words = 0.0
+                pairs = sum(t.pairs for t in tallies)
+                seconds = time.perf_counter() - epoch_start
+                state.epoch += 1
+                record = {"epoch": state.epoch,
+                          "loss": math.fsum(t.loss for t in tallies) / max(pairs, 1),
+                          "pairs": pairs, "words": tokens,
+                          "words_per_sec": tokens / seconds if seconds > 0 else math.inf,
+                          "elapsed": elapsed_before + time.perf_counter() - start,
+                          "lr": rate(state.epoch * vocab.total)}
+                state.history.append(record)
+                last = state.epoch == config.epochs
+                if checkpoint and (last or state.epoch % checkpoint_every == 0):
+                    state.rng = rng.bit_generator.state
+                    save_checkpoint(checkpoint, state, context)
+                    saved = state.epoch
+                if callback is not None:
+                    callback(record)
+    except KeyboardInterrupt:
+        where = (f"training stopped in epoch {state.epoch + 1} of {config.epochs}, after "
+                 f"{epoch_words:,.0f} of {vocab.total:,} words"
+                 if epoch_words or not state.epoch
+                 else f"training stopped after epoch {state.epoch} of {config.epochs}")
+        if saved:
+            where += f"; the checkpoint {describe(checkpoint)} holds epoch {saved}"
+        elif saved is not None:
+            where += "; no checkpoint written yet"
+        raise Interrupted(where) from None
     if not (np.isfinite(vectors).all() and np.isfinite(output).all()):
         raise DivergenceError("training diverged (non-finite weights): lower --lr")
-    return model
+    return Word2Vec(vocab, vectors, output, config, state.history)
 
 
 def _shared_zeros(shape: tuple[int, int], shared: bool) -> np.ndarray:
@@ -443,14 +508,44 @@ def _shared_zeros(shape: tuple[int, int], shared: bool) -> np.ndarray:
                          count=shape[0] * shape[1]).reshape(shape)
 
 
+@contextlib.contextmanager
+def _interrupt_between_tasks() -> Iterator[Callable[[], None]]:
+    """Hold Ctrl-C until the training loop reaches a task boundary.
+
+    A ``KeyboardInterrupt`` raised at an arbitrary bytecode can be lost (inside a finaliser,
+    or turned into another error by a C extension halfway through a call); instead SIGINT
+    sets a flag and the returned check raises ``KeyboardInterrupt`` where the loop calls it.
+    Only in the main thread, and only over Python's default handler (a caller's own handler
+    is left alone, and then the check never raises).
+    """
+    pressed = threading.Event()
+
+    def check() -> None:
+        if pressed.is_set():
+            raise KeyboardInterrupt
+
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield check
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.set())
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _run_tasks(tasks: Iterator[_Task], workers: list[_Worker],
-               progress: Callable[[dict], None] | None) -> tuple[int, list[_Tally]]:
+               progress: Callable[[dict], None] | None, interrupted: Callable[[], None]
+               ) -> tuple[int, list[_Tally]]:
     """Train every task, inline with one worker, else in one forked process per worker
     (the matrices are in shared memory); returns the corpus tokens the tasks stood for and
-    each worker's tally."""
+    each worker's tally. ``interrupted()`` is called between tasks (and while waiting for
+    the workers) to stop on Ctrl-C."""
     tokens = 0.0
     if len(workers) == 1:
         for task in tasks:
+            interrupted()
             workers[0].run(task, progress)
             tokens += task.tokens
         return round(tokens), [workers[0].tally]
@@ -483,6 +578,7 @@ def _run_tasks(tasks: Iterator[_Task], workers: list[_Worker],
     try:
         for task in tasks:
             while not failures:
+                interrupted()
                 try:
                     todo.put(task, timeout=0.05)
                     tokens += task.tokens
@@ -496,12 +592,16 @@ def _run_tasks(tasks: Iterator[_Task], workers: list[_Worker],
             for _ in processes:
                 todo.put(None)
         while not failures and len(tallies) < len(processes):
+            interrupted()
             drain(timeout=0.05)
             if not any(p.is_alive() for p in processes) and done.empty():
                 break
     finally:
+        aborted = failures or len(tallies) < len(processes)
+        if aborted:  # tasks left in the queue's pipe must not keep the parent from exiting
+            todo.cancel_join_thread()
         for process in processes:  # on failure or Ctrl-C, stop the others at once
-            if failures or len(tallies) < len(processes):
+            if aborted:
                 process.terminate()
             process.join()
     if failures:
@@ -512,7 +612,13 @@ def _run_tasks(tasks: Iterator[_Task], workers: list[_Worker],
 
 
 def _serve(worker: _Worker, todo, done) -> None:
-    """A worker process: train tasks until the None sentinel, then report the tally."""
+    """A worker process: train tasks until the None sentinel, then report the tally.
+
+    Ctrl-C is the parent's to handle (it stops every worker): a worker ignores SIGINT, so
+    one sent to the whole process group by a terminal does not end it halfway through a
+    message.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         while (task := todo.get()) is not None:
             worker.run(task, lambda record: done.put(("progress", record)))

@@ -1,0 +1,91 @@
+"""``.npz`` archives with a JSON header: the file layout of models and checkpoints (of the
+autoencoders and of word2vec), and the check that a checkpoint belongs to the resuming run."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from embedkit.errors import EmbedkitError
+from embedkit.io import atomic_output, describe, open_input
+from embedkit.npyfile import NpzArchive
+
+
+def write_archive(path: str | os.PathLike | None, meta: dict,
+                  arrays: dict[str, np.ndarray]) -> None:
+    """Write ``meta`` (JSON-able) and named arrays atomically (None or ``-``: stdout)."""
+    with atomic_output(path, binary=True) as out:
+        np.savez(out, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def read_archive(path: str | os.PathLike, what: str, fmt: int
+                 ) -> tuple[dict, dict[str, np.ndarray]]:
+    """Read an archive of :func:`write_archive` whose header has ``"format": fmt``.
+
+    Parameters
+    ----------
+    path : str or path-like
+    what : str
+        What the file should be, for messages ("embedkit autoencoder model").
+    fmt : int
+        The expected layout version.
+
+    Returns
+    -------
+    (dict, dict of ndarray)
+        The header and the arrays.
+
+    Raises
+    ------
+    EmbedkitError
+        When the file is missing, is not such an archive, or has another format.
+    """
+    name = describe(path)
+    with open_input(path, binary=True) as stream:
+        raw = stream.read()
+    try:
+        with NpzArchive(raw, name) as archive:
+            meta = json.loads(str(archive.read("meta")))
+            arrays = {key: archive.read(key) for key in archive.names if key != "meta"}
+        found = meta.get("format")
+    except (EmbedkitError, ValueError, AttributeError) as exc:  # damage, or not our header
+        raise EmbedkitError(f"{name}: not an {what} ({exc})") from None
+    if found != fmt:
+        raise EmbedkitError(f"{name}: {what} format {found!r}, expected {fmt}")
+    return meta, arrays
+
+
+def with_prefix(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """The arrays named ``prefix + name``, keyed by ``name`` (archives keep dicts flat)."""
+    return {key.removeprefix(prefix): value for key, value in arrays.items()
+            if key.startswith(prefix)}
+
+
+def check_context(name: str, saved: dict, context: dict, data_key: str) -> None:
+    """Raise unless a checkpoint's ``saved`` context equals the resuming run's ``context``.
+
+    Parameters
+    ----------
+    name : str
+        The checkpoint, as named in messages.
+    saved, context : dict
+        JSON-able descriptions of the run (settings, and a digest of the data under
+        ``data_key``), compared key by key in the order of ``context``.
+    data_key : str
+
+    Raises
+    ------
+    EmbedkitError
+        Naming the first key that differs.
+    """
+    for key, value in context.items():
+        theirs = saved.get(key)
+        if theirs != value and key == data_key:
+            raise EmbedkitError(f"{name}: the checkpoint was written for other data; resume "
+                                "with the same data")
+        if theirs != value:
+            raise EmbedkitError(f"{name}: the checkpoint was written with {key} = {theirs!r}, "
+                                f"this run has {value!r}; resume with the same data and "
+                                "settings")

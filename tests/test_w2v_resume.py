@@ -1,0 +1,169 @@
+"""train-w2v interrupted and resumed: Ctrl-C leaves nothing behind, checkpoints resume exactly."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from embedkit.cli import main
+from embedkit.errors import Interrupted
+from embedkit.w2v.train import Word2VecConfig, train_word2vec
+
+PLANTED = Path(__file__).resolve().parents[1] / "corpora" / "planted.txt"
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> Path:
+    """The first 3,000 sentences of the shipped planted corpus (~22k words)."""
+    path = tmp_path_factory.mktemp("corpus") / "small.txt"
+    with open(PLANTED) as lines:
+        path.write_text("".join(line for _, line in zip(range(3000), lines)))
+    return path
+
+
+def _stop_after_epoch(epoch: int):
+    """An epoch callback that presses Ctrl-C once ``epoch`` is done."""
+    def callback(record: dict) -> None:
+        if record["epoch"] == epoch:
+            raise KeyboardInterrupt
+    return callback
+
+
+def _stop_after_words(words: float):
+    """A progress hook that presses Ctrl-C once ``words`` words are trained."""
+    seen = [0.0]
+
+    def progress(step: dict) -> None:
+        seen[0] += step["words"]
+        if seen[0] >= words:
+            raise KeyboardInterrupt
+    return progress
+
+
+@pytest.mark.parametrize("model", ["skipgram", "cbow"])
+def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(small, tmp_path, model):
+    config = Word2VecConfig(model=model, dim=16, epochs=3, threads=1, seed=4)
+    full = train_word2vec([small], config)
+    checkpoint = tmp_path / "ck.npz"
+    with pytest.raises(Interrupted, match=r"after epoch 1 of 3; the checkpoint .*ck\.npz holds "
+                                          r"epoch 1$"):
+        train_word2vec([small], config, callback=_stop_after_epoch(1), checkpoint=checkpoint)
+    resumed = train_word2vec([small], config, resume=checkpoint)
+    assert np.array_equal(full.vectors, resumed.vectors)
+    assert np.array_equal(full.output, resumed.output)
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in full.history]
+    # the resumed vectors differ from the checkpoint's: training did continue
+    with np.load(checkpoint) as archive:
+        assert not np.array_equal(archive["vectors"], resumed.vectors)
+
+
+def test_cli_resume_matches_full_run_and_logs_every_epoch(small, tmp_path):
+    checkpoint = tmp_path / "ck.npz"
+    config = Word2VecConfig(dim=8, epochs=3, threads=1)
+    with pytest.raises(Interrupted):
+        train_word2vec([small], config, callback=_stop_after_epoch(2), checkpoint=checkpoint)
+    runner = CliRunner()
+    common = ["train-w2v", str(small), "--dim", "8", "--epochs", "3", "--threads", "1"]
+    for extra, out in ((["--resume", str(checkpoint)], "resumed.npz"), ([], "full.npz")):
+        result = runner.invoke(main, [*common, "-o", str(tmp_path / out), "--log-json",
+                                      str(tmp_path / f"{out}.jsonl"), *extra])
+        assert result.exit_code == 0, result.output
+    assert "epoch 3/3" in result.stderr
+    with np.load(tmp_path / "full.npz") as full, np.load(tmp_path / "resumed.npz") as resumed:
+        assert np.array_equal(full["vectors"], resumed["vectors"])
+    log = (tmp_path / "resumed.npz.jsonl").read_text().splitlines()
+    assert [int(re.search(r'"epoch": (\d+)', line)[1]) for line in log] == [1, 2, 3]
+
+
+def test_checkpoint_every_n_epochs_and_the_interrupt_message(small, tmp_path):
+    checkpoint = tmp_path / "ck.npz"
+    config = Word2VecConfig(dim=8, epochs=4, threads=1)
+    with pytest.raises(Interrupted, match=r"after epoch 1 of 4; no checkpoint written yet$"):
+        train_word2vec([small], config, callback=_stop_after_epoch(1), checkpoint=checkpoint,
+                       checkpoint_every=2)
+    assert not checkpoint.exists()
+    # Ctrl-C inside an epoch says how far it got
+    with pytest.raises(Interrupted, match=r"^training stopped in epoch 3 of 4, after "
+                                          r"[\d,]+ of [\d,]+ words; the checkpoint .* holds "
+                                          r"epoch 2$") as info:
+        train_word2vec([small], config, progress=_stop_after_words(2.5 * 21_000),
+                       checkpoint=checkpoint, checkpoint_every=2)
+    done, total = (int(n.replace(",", "")) for n in
+                   re.search(r"after ([\d,]+) of ([\d,]+)", str(info.value)).groups())
+    assert 0 < done < total
+
+
+def test_resume_with_other_settings_or_corpus_is_a_one_line_error(small, tmp_path):
+    checkpoint, out = tmp_path / "ck.npz", tmp_path / "v.vec"
+    train_word2vec([small], Word2VecConfig(dim=8, epochs=1, threads=1), checkpoint=checkpoint)
+    lines = small.read_text().splitlines(keepends=True)
+    shorter, longer = tmp_path / "shorter.txt", tmp_path / "longer.txt"
+    shorter.write_text("".join(lines[:2000]))
+    longer.write_text("".join(lines + lines[:1]))  # same words, one sentence more
+    not_a_checkpoint = tmp_path / "x.npz"
+    np.savez(not_a_checkpoint, a=np.zeros(3))
+    cases = [(["--window", "3"], str(small), "the checkpoint was written with window = 5, this "
+                                             "run has 3"),
+             (["--model", "cbow"], str(small), "model = 'skipgram', this run has 'cbow'"),
+             ([], str(shorter), "the checkpoint was written with vocabulary_size = "),
+             ([], str(longer), "the checkpoint was written with corpus_words = "),
+             (["--resume", str(not_a_checkpoint)], str(small),
+              "not an embedkit word2vec checkpoint")]
+    for extra, corpus, message in cases:
+        result = CliRunner().invoke(main, ["train-w2v", corpus, "--dim", "8", "--threads", "1",
+                                           "--resume", str(checkpoint), *extra, "-o", str(out)])
+        assert result.exit_code == 1, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("embedkit: error: ")
+        assert message in lines[0]
+        assert not out.exists()
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(p) for p in (task / "children").read_text().split())
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_sigint_with_two_workers_writes_nothing_and_stops_them(tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    outputs = [tmp_path / "v.vec", tmp_path / "vocab.tsv", tmp_path / "log.jsonl"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "embedkit", "train-w2v", str(PLANTED), "--dim", "16",
+         "--epochs", "1000", "--threads", "2", "--checkpoint", str(tmp_path / "ck.npz"),
+         "-o", str(outputs[0]), "--save-vocab", str(outputs[1]), "--log-json",
+         str(outputs[2])], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "TMPDIR": str(temp)})
+    try:
+        first = process.stderr.readline()  # the line of epoch 1: training is under way
+        assert first.startswith("epoch 1/1000"), first
+        deadline = time.monotonic() + 30  # workers are forked per epoch: wait for epoch 2's
+        while len(workers := _children(process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(workers) == 2
+        assert len(list(temp.iterdir())) == 1  # the id cache
+        process.send_signal(signal.SIGINT)
+        stderr = process.communicate(timeout=60)[1]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"embedkit: interrupted: training stopped (in epoch \d+ of 1000, after "
+                        r"[\d,]+ of [\d,]+ words|after epoch \d+ of 1000); the checkpoint "
+                        r".*ck\.npz holds epoch \d+", last), last
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz", "tmp"]
+    assert not list(temp.iterdir())
