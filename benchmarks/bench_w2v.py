@@ -4,7 +4,9 @@ fresh process (wall time, peak RSS), both evaluated by the same code.
 Usage: PY=$(bash benchmarks/venv.sh) && "$PY" benchmarks/bench_w2v.py [--repeat 3]
 
 For each corpus (``../shared/data/wordnet-glosses.txt.gz``, ``lee_background.cor``) and model
-(skip-gram, CBOW), 5 epochs, dim 100, window 5, negative 5, min-count 5, subsample 1e-3:
+(skip-gram, CBOW), 5 epochs, dim 100, window 5, negative 5, min-count 5, subsample 1e-3,
+starting learning rate 0.025 skip-gram / 0.05 CBOW (word2vec's; gensim's ``alpha`` default is
+0.025 for both, so it is passed explicitly):
 gensim ``Word2Vec(workers=2)`` and embedkit (``threads=2``, and ``threads=1`` on the larger
 corpus for the 1 → 2 thread speed-up). Both read the same pre-tokenised copy of the corpus
 (lower-cased, one sentence per line), and their timings include the vocabulary pass. Peak
@@ -34,7 +36,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CORPORA = {"glosses": DATA / "wordnet-glosses.txt.gz", "lee": DATA / "lee_background.cor"}
-SETTINGS = dict(dim=100, window=5, negative=5, min_count=5, subsample=1e-3, epochs=5, seed=1)
+SETTINGS = dict(dim=100, window=5, negative=5, min_count=5, subsample=1e-3, epochs=5, seed=1,
+                lr={"skipgram": 0.025, "cbow": 0.05})
 
 CHILD = r"""
 import json, os, sys, threading, time
@@ -66,6 +69,7 @@ if args["system"] == "gensim":
     model = Word2Vec(LineSentence(args["corpus"]), vector_size=s["dim"], window=s["window"],
                      negative=s["negative"], min_count=s["min_count"], sample=s["subsample"],
                      epochs=s["epochs"], sg=int(args["model"] == "skipgram"),
+                     alpha=s["lr"][args["model"]],
                      workers=args["threads"], seed=s["seed"])
     seconds = time.perf_counter() - start
     pss = peak_pss_mb()
@@ -75,7 +79,7 @@ else:
     model = train_word2vec([args["corpus"]], Word2VecConfig(
         model=args["model"], dim=s["dim"], window=s["window"], negative=s["negative"],
         min_count=s["min_count"], subsample=s["subsample"], epochs=s["epochs"],
-        seed=s["seed"], threads=args["threads"]))
+        lr=s["lr"][args["model"]], seed=s["seed"], threads=args["threads"]))
     seconds = time.perf_counter() - start
     pss = peak_pss_mb()  # before gensim is imported for the evaluation
     model.save(args["out"] + ".vec")

@@ -108,6 +108,18 @@ def test_gather_never_materialises_the_table_gradient():
     np.testing.assert_allclose(merged.values[:, 0], [4, 2, 2])
 
 
+def test_coalesce_keeps_sorted_unique_ids_and_merges_the_rest():
+    values = np.arange(8.0).reshape(4, 2)
+    sorted_unique = SparseRows(np.array([1, 4, 6, 9]), values, (10, 2))
+    assert sorted_unique.coalesce() is sorted_unique  # nothing to merge: no copy
+    # the same ids, but one repeated and out of order, must still be merged
+    repeated = SparseRows(np.array([6, 1, 6, 9]), values, (10, 2))
+    merged = repeated.coalesce()
+    np.testing.assert_array_equal(merged.ids, [1, 6, 9])
+    np.testing.assert_allclose(merged.values, [values[1], values[0] + values[2], values[3]])
+    np.testing.assert_allclose(merged.to_dense(), repeated.to_dense())
+
+
 def test_sparse_and_dense_gradients_of_one_table_add_up():
     table = Tensor(np.arange(12.0).reshape(4, 3), requires_grad=True)
     ids = np.array([1, 1, 2])

@@ -66,9 +66,13 @@ class SparseRows:
     def coalesce(self) -> SparseRows:
         """Sum the values of repeated ids; ids come out sorted and unique.
 
-        The sum is a sparse matrix product (unique ids × entries, ones where an entry belongs
-        to a row) times the values: 5-10x faster than ``np.add.at`` on word2vec-sized batches.
+        Ids that are already sorted and unique (a ``gather`` of ``np.unique`` output) return
+        ``self`` after one comparison pass, without another sort. Otherwise the sum is a sparse
+        matrix product (unique ids × entries, ones where an entry belongs to a row) times the
+        values: 5-10x faster than ``np.add.at`` on word2vec-sized batches.
         """
+        if self.ids.ndim == 1 and np.all(self.ids[1:] > self.ids[:-1]):
+            return self
         unique, inverse = np.unique(self.ids, return_inverse=True)
         n = len(self.ids)
         values = self.values.reshape(n, math.prod(self.values.shape[1:]))

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.sparse import _sparsetools  # the kernels behind scipy.sparse products
 
 from embedkit.core.gradcheck import Case, register_check
-from embedkit.core.tensor import SparseRows, primitive
+from embedkit.core.tensor import primitive
 
 
 def sparse_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
@@ -204,29 +204,6 @@ context_bags.defvjp(lambda g, ans, rows, indptr, members, mean=True: sparse_time
     indptr, members, _bag_weights(indptr, mean, rows.dtype), g, len(rows), transpose=True))
 
 
-class _CoalescedRows(SparseRows):
-    """A row gradient whose ids are already sorted and unique: nothing left to merge."""
-
-    __slots__ = ()
-
-    def coalesce(self) -> SparseRows:
-        return self
-
-
-@primitive
-def unique_rows(table, ids):
-    """``table[ids]`` for sorted, unique ``ids`` (from ``np.unique``).
-
-    :func:`embedkit.core.ops.gather` for the case where the caller merged repeated ids
-    before the lookup: its :class:`SparseRows` gradient is already coalesced, so the sparse
-    optimizer step skips another sort and merge of every minibatch.
-    """
-    return table[ids]
-
-
-unique_rows.defvjp(lambda g, ans, table, ids: _CoalescedRows(ids, g, table.shape))
-
-
 # ---------------------------------------------------------------- gradient checks
 
 def _sgns_cases(rng: np.random.Generator) -> list[Case]:
@@ -253,10 +230,4 @@ def _sgns_cases(rng: np.random.Generator) -> list[Case]:
     return cases
 
 
-def _unique_rows_cases(rng: np.random.Generator) -> list[Case]:
-    ids = np.array([0, 2, 3])
-    return [Case(lambda t: unique_rows(t, ids), (rng.normal(0, 1, (5, 3)),), "ids (3,)")]
-
-
 register_check("w2v.sgns_loss", _sgns_cases)
-register_check("w2v.unique_rows", _unique_rows_cases)

@@ -3,8 +3,8 @@
 One epoch streams the corpus chunk by chunk: ids → subsampling → window pairs (skip-gram) or
 context bags (CBOW) → minibatches. The first epoch tokenises the text and caches its ids in a
 temporary file that later epochs read back. Each minibatch runs on the core: look up the
-unique input and output rows it touches (:func:`~embedkit.w2v.sgns.unique_rows`, a ``gather``
-whose gradient needs no merging), the fused :func:`~embedkit.w2v.sgns.sgns_loss` (and
+unique input and output rows it touches (a :func:`~embedkit.core.ops.gather` of sorted,
+unique ids, whose gradient needs no merging), the fused :func:`~embedkit.w2v.sgns.sgns_loss` (and
 :func:`~embedkit.w2v.sgns.context_bags` for CBOW), ``backward()``, then a sparse
 :class:`~embedkit.core.optim.SGD` step on the touched rows. The learning rate decays linearly
 with the number of corpus words processed, as in word2vec.
@@ -41,6 +41,7 @@ from typing import NamedTuple
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from embedkit.core.ops import gather
 from embedkit.core.optim import SGD
 from embedkit.core.schedules import linear_decay
 from embedkit.core.tensor import Tensor
@@ -57,17 +58,20 @@ from embedkit.text.windows import (MODELS, CbowSamples, SkipgramPairs, cbow_samp
 from embedkit.vectors.formats import save_vectors
 from embedkit.w2v.checkpoint import (Word2VecState, load_checkpoint, run_context,
                                      save_checkpoint)
-from embedkit.w2v.sgns import context_bags, sgns_loss, unique_rows
+from embedkit.w2v.sgns import context_bags, sgns_loss
 
 #: word2vec's starting learning rates.
 DEFAULT_LR = {"skipgram": 0.025, "cbow": 0.05}
 #: Training pairs (skip-gram) or context bags (CBOW) per minibatch: summed gradients stay
 #: stable and score like word2vec's per-pair updates up to about these sizes (CBOW touches a
-#: frequent word in many bags at once, and with 1024 two workers lost 0.04 on WordSim353).
-DEFAULT_BATCH_SIZE = {"skipgram": 1024, "cbow": 512}
+#: frequent word in many bags at once: on wordnet-glosses with two workers 512 bags scored
+#: 0.419 on WordSim353 and 0.044 on the analogies, 256 0.448 and 0.052, gensim 0.443 and 0.064).
+DEFAULT_BATCH_SIZE = {"skipgram": 1024, "cbow": 256}
 #: Consecutive pairs (bags) that share their noise words, and noise words per group per
-#: word2vec negative (see :mod:`embedkit.w2v.sgns`).
-NOISE_GROUP = 16
+#: word2vec negative (see :mod:`embedkit.w2v.sgns`). CBOW shares less: on wordnet-glosses
+#: (1 worker, seed 1) groups of 16 / 4 / 1 bags scored 0.040 / 0.053 / 0.059 on the
+#: analogies (gensim 0.064), and 4 costs about a quarter of an epoch's time over 16.
+NOISE_GROUP = {"skipgram": 16, "cbow": 4}
 NOISE_PER_NEGATIVE = 1
 #: Minibatches handed to a worker at a time.
 BATCHES_PER_TASK = 8
@@ -101,7 +105,7 @@ class Word2VecConfig:
         to ``min_lr`` over all epochs.
     min_lr : float
     batch_size : int or None
-        Pairs (skip-gram) or bags (CBOW) per minibatch (None: 1024 / 512).
+        Pairs (skip-gram) or bags (CBOW) per minibatch (None: 1024 / 256).
     cbow_mean : bool
         CBOW averages its context vectors (True) or sums them.
     seed : int
@@ -271,7 +275,7 @@ class _Worker:
 
     def _negatives(self, n: int) -> np.ndarray:
         """Noise words for ``n`` pairs: one row of shared draws per group of pairs."""
-        groups = -(-n // NOISE_GROUP)
+        groups = -(-n // NOISE_GROUP[self.config.model])
         return self.noise.sample(self.rng, (groups, self.shared if self.config.negative else 0))
 
     def _step(self, loss: Tensor) -> float:
@@ -288,29 +292,29 @@ class _Worker:
         noise = self._negatives(n)
         ids, where = np.unique(np.concatenate([positives, noise.reshape(-1)]),
                                return_inverse=True)
-        return unique_rows(self.output, ids), where[:n], where[n:].reshape(noise.shape)
+        return gather(self.output, ids), where[:n], where[n:].reshape(noise.shape)
 
     def _skipgram(self, pairs, lo: int, hi: int) -> float:
         # word2vec's orientation: the context word's vector predicts the centre word
         centres, contexts = pairs.centres[lo:hi], pairs.contexts[lo:hi]
         in_ids, in_where = np.unique(contexts, return_inverse=True)
         outputs, positives, negatives = self._outputs(centres)
-        loss = sgns_loss(unique_rows(self.vectors, in_ids), outputs, in_where, positives,
+        loss = sgns_loss(gather(self.vectors, in_ids), outputs, in_where, positives,
                          negatives, self.config.negative / self.shared)
         return self._step(loss)
 
     def _cbow(self, bags, lo: int, hi: int) -> float:
         first, last = bags.indptr[lo], bags.indptr[hi]
         in_ids, members = np.unique(bags.contexts[first:last], return_inverse=True)
-        hidden = context_bags(unique_rows(self.vectors, in_ids),
+        hidden = context_bags(gather(self.vectors, in_ids),
                               bags.indptr[lo:hi + 1] - first, members,
                               mean=self.config.cbow_mean)
         # word2vec moves every context row by the hidden layer's full gradient with a mean
-        # (by 1/size of it with a sum): the true gradient times the bag size. Summed over a
-        # minibatch, where a frequent word sits in hundreds of bags, that factor diverges;
-        # its square root trains stably and scored best on WordSim353 (1 was too slow).
+        # (by 1/size of it with a sum): the true gradient times the bag size, here the
+        # minibatch's mean size. With the square root of it glosses scored 0.06 lower on
+        # WordSim353 than gensim at the same learning rate.
         mean_size = (last - first) / (hi - lo)
-        self.input_gain = (mean_size if self.config.cbow_mean else 1 / mean_size) ** 0.5
+        self.input_gain = mean_size if self.config.cbow_mean else 1 / mean_size
         outputs, positives, negatives = self._outputs(bags.centres[lo:hi])
         loss = sgns_loss(hidden, outputs, None, positives, negatives,
                          self.config.negative / self.shared)
