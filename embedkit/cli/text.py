@@ -62,7 +62,7 @@ def vocab(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, ou
     """
     check_writable(output)
     corpus_vocabulary(corpus, min_count, max_vocab, Tokenizer(tokenizer, not no_lowercase),
-                count_limit).save(output)
+                      count_limit).save(output)
 
 
 @click.command("windows")
