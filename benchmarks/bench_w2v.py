@@ -156,7 +156,7 @@ def main() -> None:
                     speed = words * SETTINGS["epochs"] / m["seconds"]
                     print(f"{name:8} {model:8} {f'{system} x{threads}':14} {speed:9.0f} "
                           f"{speed / base:6.2f} {m['pss_mb']:7.0f} {m['wordsim']:6.3f} "
-                          f"{m['analogy']:7.3f} {m['vocab']:6d}", flush=True)
+                          f"{m['analogy']:7.3f} {round(m['vocab']):6d}", flush=True)
     print(f"medians of {options.repeat} runs; words/s = corpus words x epochs / wall time "
           "(vocabulary pass included); ratio = words/s over gensim x2 in the same run")
 
