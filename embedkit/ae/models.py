@@ -25,8 +25,8 @@ OUTPUT_ACTIVATIONS = ("identity", "sigmoid")
 def linear(x, w):
     """``x wᵀ`` for a batch ``x`` (rows) and a weight ``w`` (out × in), as in a dense layer.
 
-    Its own primitive because each VJP computes only its own product (``ḡ w`` and ``ḡᵀ x``);
-    the core's general ``matmul`` computes both products for each argument.
+    Its own primitive so that ``wᵀ`` is not a node of the graph: the VJPs ``ḡ w`` and
+    ``ḡᵀ x`` come out in the shapes of ``x`` and ``w``, with no transposed copy to add back.
     """
     return x @ w.T
 
@@ -126,7 +126,9 @@ class Architecture:
 
     def decode(self, params: dict[str, Tensor], h: Tensor) -> Tensor:
         """The reconstruction ``g(U h + c)`` of each code row."""
-        out = linear(h, self.decoder_weight(params))
+        # tied: h W, through matmul, whose VJP for W (hᵀ ḡ) already has W's shape
+        out = (ops.matmul(h, params["W"]) if self.tied
+               else linear(h, params["U"]))
         if self.linear:
             return out
         out = out + params["c"]

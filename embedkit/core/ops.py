@@ -326,15 +326,21 @@ def _svm_hinge_vjp(g, saved, scores, labels, margin=1.0):
 svm_hinge.defvjp(_svm_hinge_vjp)
 
 
-@primitive
+@primitive(saves=True)
 def mse(prediction, target):
-    """Mean of squared differences over all entries."""
+    """Mean of squared differences over all entries.
+
+    The difference is saved for the VJPs, and its square summed by a dot product, so the op
+    makes three passes over the batch instead of seven (it dominated a linear autoencoder's
+    step after the matrix products).
+    """
     d = np.subtract(prediction, target)
-    return np.mean(d * d)
+    flat = d.reshape(-1)
+    return np.dot(flat, flat) / flat.size, d
 
 
-mse.defvjp(lambda g, ans, p, t: _same(g * 2 * np.subtract(p, t) / np.size(p), p),
-           lambda g, ans, p, t: _same(-g * 2 * np.subtract(p, t) / np.size(p), t))
+mse.defvjp(lambda g, d, p, t: _same(d * (2 * g / d.size), p),
+           lambda g, d, p, t: _same(d * (-2 * g / d.size), t))
 
 
 @primitive
