@@ -65,11 +65,12 @@ def _context_positions(sentences: np.ndarray, window: int, rng: np.random.Genera
                        dynamic: bool) -> tuple[np.ndarray, np.ndarray]:
     """Positions of every (centre, context) pair inside the window and the same sentence,
     ordered by centre, then by context position."""
-    sentences = np.asarray(sentences)
+    sentences = np.asarray(sentences, dtype=np.int32)  # int32 halves the (n, 2w) temporaries
     n = len(sentences)
     half = window_sizes(n, window, rng, dynamic)
     offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])
-    padded = np.concatenate([np.full(window + 1, -1), sentences, np.full(window, -1)])
+    pad = np.full(window + 1, -1, dtype=np.int32)
+    padded = np.concatenate([pad, sentences, pad[1:]])
     # Row i + 1 of the view is the sentence number of positions i - window .. i + window
     # (one more row of padding in front keeps the view valid for an empty chunk).
     around = sliding_window_view(padded, 2 * window + 1)[1:, offsets + window]
