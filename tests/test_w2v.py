@@ -176,28 +176,3 @@ def test_cli_divergence_is_an_error_and_writes_nothing(small, tmp_path):
     assert result.exit_code == 1
     assert "diverged" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
-
-
-@pytest.mark.parametrize("transpose", [False, True])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sparse_kernels_equal_the_public_scipy_product(transpose, dtype):
-    # sgns.py calls SciPy's private sparsetools kernels for speed: a SciPy release that
-    # changes them must fail here, not train garbage.
-    from scipy import sparse
-
-    from embedkit.w2v.sgns import scatter_rows, sparse_times
-
-    rng = np.random.default_rng(0)
-    # A is 40 x 30 in compressed-row form; the product is A @ values or A.T @ values
-    a = sparse.random(40, 30, density=0.2, format="csr", random_state=1, dtype=dtype)
-    values = rng.standard_normal((40 if transpose else 30, 7)).astype(dtype)
-    expected = (a.T if transpose else a) @ values
-    got = sparse_times(a.indptr, a.indices, a.data, values, 30 if transpose else 40,
-                       transpose=transpose)
-    assert got.dtype == dtype
-    np.testing.assert_allclose(got, expected, rtol=1e-5)
-    index = rng.integers(0, 9, 50)
-    rows = rng.standard_normal((50, 4)).astype(dtype)
-    dense = np.zeros((9, 4), dtype=dtype)
-    np.add.at(dense, index, rows)
-    np.testing.assert_allclose(scatter_rows(rows, index, 9), dense, rtol=1e-5, atol=1e-6)

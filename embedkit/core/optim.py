@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from embedkit.core.scatter import scatter_add
 from embedkit.core.schedules import Schedule, constant
 from embedkit.core.tensor import SparseRows, Tensor
 
@@ -126,6 +127,12 @@ class SGD(Optimizer):
         self.momentum = momentum
         self.state_names = ("velocity",) if momentum else ()
         super().__init__(params, lr)
+
+    def _sparse_step(self, p, grad, state, lr):
+        if self.momentum or not p.data.flags.c_contiguous:
+            super()._sparse_step(p, grad, state, lr)
+        else:  # one pass adding -lr·g to the touched rows, without a gathered copy of them
+            scatter_add(p.data, grad.ids, grad.values, -lr)
 
     def _update(self, param, grad, state, lr):
         if self.momentum:

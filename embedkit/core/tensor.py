@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-import scipy.sparse
+
+from embedkit.core.scatter import scatter_rows
 
 _grad_enabled = True
 
@@ -67,19 +67,14 @@ class SparseRows:
         """Sum the values of repeated ids; ids come out sorted and unique.
 
         Ids that are already sorted and unique (a ``gather`` of ``np.unique`` output) return
-        ``self`` after one comparison pass, without another sort. Otherwise the sum is a sparse
-        matrix product (unique ids × entries, ones where an entry belongs to a row) times the
-        values: 5-10x faster than ``np.add.at`` on word2vec-sized batches.
+        ``self`` after one comparison pass, without another sort. Otherwise the rows are
+        summed by :func:`~embedkit.core.scatter.scatter_rows`.
         """
         if self.ids.ndim == 1 and np.all(self.ids[1:] > self.ids[:-1]):
             return self
         unique, inverse = np.unique(self.ids, return_inverse=True)
-        n = len(self.ids)
-        values = self.values.reshape(n, math.prod(self.values.shape[1:]))
-        merge = scipy.sparse.csr_matrix(
-            (np.ones(n, dtype=values.dtype), (inverse.reshape(-1), np.arange(n))),
-            shape=(len(unique), n))
-        summed = np.asarray(merge @ values).reshape((len(unique),) + self.values.shape[1:])
+        summed = scatter_rows(self.values.reshape(len(self.ids), -1), inverse.reshape(-1),
+                              len(unique)).reshape((len(unique),) + self.values.shape[1:])
         return SparseRows(unique, summed, self.shape)
 
     def to_dense(self) -> np.ndarray:

@@ -61,22 +61,29 @@ def window_sizes(n: int, window: int, rng: np.random.Generator, dynamic: bool = 
     return np.full(n, window)
 
 
-def _context_positions(sentences: np.ndarray, window: int, rng: np.random.Generator,
-                       dynamic: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of every (centre, context) pair inside the window and the same sentence,
-    ordered by centre, then by context position."""
+def _windows(ids: np.ndarray, sentences: np.ndarray, window: int, rng: np.random.Generator,
+             dynamic: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The context ids of every centre, and the number of each centre's contexts.
+
+    Contexts are those inside the centre's window and its sentence, ordered by centre, then
+    left to right. Each centre's ``2 * window`` candidate positions are a row of a strided
+    view; a boolean mask over those rows selects the contexts in that order in one pass.
+    """
+    ids = np.asarray(ids, dtype=np.int32)
     sentences = np.asarray(sentences, dtype=np.int32)  # int32 halves the (n, 2w) temporaries
-    n = len(sentences)
-    half = window_sizes(n, window, rng, dynamic)
+    half = window_sizes(len(ids), window, rng, dynamic)
     offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])
-    pad = np.full(window + 1, -1, dtype=np.int32)
-    padded = np.concatenate([pad, sentences, pad[1:]])
-    # Row i + 1 of the view is the sentence number of positions i - window .. i + window
-    # (one more row of padding in front keeps the view valid for an empty chunk).
-    around = sliding_window_view(padded, 2 * window + 1)[1:, offsets + window]
-    valid = (around == sentences[:, None]) & (np.abs(offsets) <= half[:, None])
-    rows, cols = np.nonzero(valid)  # row-major: by centre, then left to right
-    return rows, rows + offsets[cols]
+
+    def around(values: np.ndarray) -> np.ndarray:
+        # Row i + 1 of the view holds positions i - window .. i + window (one more row of
+        # padding in front keeps the view valid for an empty chunk).
+        pad = np.full(window + 1, -1, dtype=np.int32)
+        padded = np.concatenate([pad, values, pad[1:]])
+        return sliding_window_view(padded, 2 * window + 1)[1:, offsets + window]
+
+    valid = around(sentences) == sentences[:, None]
+    valid &= np.abs(offsets) <= half[:, None]
+    return around(ids)[valid], np.count_nonzero(valid, axis=1)
 
 
 def skipgram_pairs(ids: np.ndarray, sentences: np.ndarray, window: int,
@@ -101,9 +108,8 @@ def skipgram_pairs(ids: np.ndarray, sentences: np.ndarray, window: int,
     SkipgramPairs
         Ordered by centre, then by context position.
     """
-    ids = np.asarray(ids, dtype=np.int32)
-    centre, context = _context_positions(sentences, window, rng, dynamic)
-    return SkipgramPairs(ids[centre], ids[context])
+    contexts, counts = _windows(ids, sentences, window, rng, dynamic)
+    return SkipgramPairs(np.repeat(np.asarray(ids, dtype=np.int32), counts), contexts)
 
 
 def cbow_samples(ids: np.ndarray, sentences: np.ndarray, window: int,
@@ -113,12 +119,10 @@ def cbow_samples(ids: np.ndarray, sentences: np.ndarray, window: int,
     Parameters are those of :func:`skipgram_pairs`; a bag holds the same contexts that
     skip-gram would pair with its centre, given the same generator state.
     """
-    ids = np.asarray(ids, dtype=np.int32)
-    centre, context = _context_positions(sentences, window, rng, dynamic)
-    bag_sizes = np.bincount(centre, minlength=len(ids))
+    contexts, bag_sizes = _windows(ids, sentences, window, rng, dynamic)
     has_bag = bag_sizes > 0
     indptr = np.concatenate([[0], np.cumsum(bag_sizes[has_bag])]).astype(np.int64)
-    return CbowSamples(ids[has_bag], indptr, ids[context])
+    return CbowSamples(np.asarray(ids, dtype=np.int32)[has_bag], indptr, contexts)
 
 
 def iter_windows(paths: CorpusPaths, vocab: Vocabulary, model: str, window: int,

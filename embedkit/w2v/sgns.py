@@ -15,44 +15,16 @@ word2vec negatives become the ``S`` shared ones weighted ``k / S`` (the same exp
 gradient). Groups stay small because a noise row receives the summed gradient of its whole
 group in one step: shared by thousands of pairs it would take steps thousands of times
 larger than word2vec's, and training diverges. Gradient rows of repeated ids are summed by a
-sparse one-hot matrix product, never ``np.add.at``.
+sparse one-hot matrix product (:mod:`embedkit.core.scatter`), never ``np.add.at``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import _sparsetools  # the kernels behind scipy.sparse products
 
 from embedkit.core.gradcheck import Case, register_check
+from embedkit.core.scatter import scatter_rows, sparse_times
 from embedkit.core.tensor import primitive
-
-
-def sparse_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
-                 values: np.ndarray, n_out: int, transpose: bool = False) -> np.ndarray:
-    """``A @ values`` (or ``Aᵀ @ values``) for a sparse ``A`` in compressed-row form.
-
-    SciPy's C++ kernels are called directly: building a ``scipy.sparse`` matrix object costs
-    more (index checks, dtype probing) than the product itself at minibatch sizes. One C loop
-    over the entries, in order, so the result is deterministic. The kernels check nothing:
-    ``indices`` must lie inside the shapes (the callers build them; a test pins the kernels to
-    SciPy's public product).
-    """
-    values = np.ascontiguousarray(values)
-    out = np.zeros((n_out, values.shape[1]), dtype=values.dtype)
-    kernel = _sparsetools.csc_matvecs if transpose else _sparsetools.csr_matvecs
-    n_rows, n_cols = len(indptr) - 1, len(values)
-    kernel(*((n_out, n_cols) if transpose else (n_rows, n_cols)), values.shape[1],
-           indptr.astype(np.int64, copy=False), indices.astype(np.int64, copy=False),
-           data.astype(values.dtype, copy=False), values.reshape(-1), out.reshape(-1))
-    return out
-
-
-def scatter_rows(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
-    """``out[index[i]] += values[i]`` into ``n`` zero rows, repeated indices summed: the
-    transpose of a one-hot matrix times ``values``."""
-    m = len(index)
-    return sparse_times(np.arange(m + 1), index, np.ones(m, dtype=values.dtype), values, n,
-                        transpose=True)
 
 
 def _softplus_and_sigmoid(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,7 +151,7 @@ def _bag_weights(indptr: np.ndarray, mean: bool, dtype: np.dtype) -> np.ndarray:
     return np.repeat((1.0 / np.maximum(sizes, 1)).astype(dtype), sizes)
 
 
-@primitive
+@primitive(saves=True)
 def context_bags(rows, indptr, members, mean=True):
     """CBOW's hidden layer: per bag, the mean (or sum) of its member rows.
 
@@ -196,12 +168,12 @@ def context_bags(rows, indptr, members, mean=True):
     mean : bool
         Average (word2vec's default) instead of summing.
     """
-    return sparse_times(indptr, members, _bag_weights(indptr, mean, rows.dtype), rows,
-                        len(indptr) - 1)
+    weights = _bag_weights(indptr, mean, rows.dtype)  # saved: the VJP needs them again
+    return sparse_times(indptr, members, weights, rows, len(indptr) - 1), weights
 
 
-context_bags.defvjp(lambda g, ans, rows, indptr, members, mean=True: sparse_times(
-    indptr, members, _bag_weights(indptr, mean, rows.dtype), g, len(rows), transpose=True))
+context_bags.defvjp(lambda g, weights, rows, indptr, members, mean=True: sparse_times(
+    indptr, members, weights, g, len(rows), transpose=True))
 
 
 # ---------------------------------------------------------------- gradient checks

@@ -64,9 +64,10 @@ from embedkit.w2v.sgns import context_bags, sgns_loss
 DEFAULT_LR = {"skipgram": 0.025, "cbow": 0.05}
 #: Training pairs (skip-gram) or context bags (CBOW) per minibatch: summed gradients stay
 #: stable and score like word2vec's per-pair updates up to about these sizes (CBOW touches a
-#: frequent word in many bags at once: on wordnet-glosses with two workers 512 bags scored
-#: 0.419 on WordSim353 and 0.044 on the analogies, 256 0.448 and 0.052, gensim 0.443 and 0.064).
-DEFAULT_BATCH_SIZE = {"skipgram": 1024, "cbow": 256}
+#: frequent word in many bags at once: on wordnet-glosses with two workers, medians of 3,
+#: 384 bags scored 0.460-0.473 on WordSim353 and 0.052 on the analogies, gensim 0.453-0.460
+#: and 0.064-0.066; 256 scored about the same, 25% slower; 512 fell to 0.42 and 0.043).
+DEFAULT_BATCH_SIZE = {"skipgram": 1024, "cbow": 384}
 #: Consecutive pairs (bags) that share their noise words, and noise words per group per
 #: word2vec negative (see :mod:`embedkit.w2v.sgns`). CBOW shares less: on wordnet-glosses
 #: (1 worker, seed 1) groups of 16 / 4 / 1 bags scored 0.040 / 0.053 / 0.059 on the
