@@ -5,8 +5,12 @@ worker, in one run:
 - vocabulary: embedkit's streaming count vs gensim's ``build_vocab`` over a ``LineSentence``;
 - one epoch of skip-gram pairs (window 5, dynamic, subsample 1e-3, min-count 5), including
   reading, tokenising and id mapping, and the pairs alone from ids held in memory;
-- one gensim skip-gram epoch (dim 100, negative 5) on the same corpus: the pairs' cost as a
-  fraction of a training epoch (the issue's goal: under 10% of a ``train-w2v`` epoch);
+- the same pairs as train-w2v's later epochs build them, from the ids it cached in epoch 1
+  (subsample + windows);
+- train-w2v epochs (skip-gram, dim 100, negative 5, 1 and 2 workers) and one gensim epoch
+  (1 worker) on the same corpus: the pairs' cost as a fraction of an epoch, for the first
+  epoch (from text), the later ones (from cached ids) and on average over 5 epochs (the
+  issue's goal: under 10% of a ``train-w2v`` epoch);
 - peak RSS of a subprocess making all pairs of the corpus once and repeated 10 times.
 Prints medians of ``--repeats`` runs.
 
@@ -33,8 +37,10 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from embedkit.text.stream import iter_id_chunks  # noqa: E402
+from embedkit.text.subsample import keep_probabilities, subsample_mask  # noqa: E402
 from embedkit.text.vocab import build_vocabulary  # noqa: E402
 from embedkit.text.windows import iter_windows, skipgram_pairs  # noqa: E402
+from embedkit.w2v.train import Word2VecConfig, train_word2vec  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / \
     "wordnet-glosses.txt.gz"
@@ -104,6 +110,26 @@ def main() -> None:
                    for c in chunks)
     t_pairs, unsampled_pairs = timed(pairs_only, args.repeats)
 
+    keep = keep_probabilities(vocab.counts, 1e-3)
+
+    def cached_epoch():
+        rng = np.random.default_rng(1)
+        return sum(len(skipgram_pairs(c.ids[m], c.sentences[m], WINDOW, rng).centres)
+                   for c in chunks for m in [subsample_mask(c.ids, keep, rng)])
+    t_cached, _ = timed(cached_epoch, args.repeats)
+
+    def train_epochs(threads):
+        """Seconds of train-w2v's first epoch and of its second (from the id cache)."""
+        records = []
+        train_word2vec(paths, Word2VecConfig(epochs=2, threads=threads), vocab=vocab,
+                       callback=records.append)
+        first = records[0]["elapsed"]
+        return first, records[1]["elapsed"] - first
+    trained = {threads: [train_epochs(threads) for _ in range(args.repeats)]
+               for threads in (1, 2)}
+    epochs = {threads: tuple(statistics.median(r[i] for r in runs) for i in (0, 1))
+              for threads, runs in trained.items()}
+
     def gensim_epoch():
         model.train(LineSentence(str(CORPUS)), total_examples=model.corpus_count, epochs=1)
     t_gensim_epoch, _ = timed(gensim_epoch, args.repeats)
@@ -127,8 +153,15 @@ def main() -> None:
           f"read + tokenise + ids + subsample + windows)")
     print(f"pairs only      {unsampled_pairs / 1e6:.2f} M pairs (no subsampling) in "
           f"{t_pairs:.2f} s = {unsampled_pairs / t_pairs / 1e6:.2f} M pairs/s")
-    print(f"gensim epoch    {t_gensim_epoch:.2f} s (skip-gram, dim 100, neg 5): embedkit's "
-          f"pairs cost {t_epoch / t_gensim_epoch:.0%} of it")
+    print(f"pairs, cached   {t_cached:.2f} s (subsample + windows from ids, as train-w2v's "
+          f"epochs 2..n)")
+    print(f"gensim epoch    {t_gensim_epoch:.2f} s (skip-gram, dim 100, neg 5, 1 worker): "
+          f"embedkit's pairs from text cost {t_epoch / t_gensim_epoch:.0%} of it")
+    for threads, (first, later) in epochs.items():
+        average = (t_epoch + 4 * t_cached) / (first + 4 * later)
+        print(f"train-w2v x{threads}    epoch 1 {first:.2f} s, epochs 2..5 {later:.2f} s: pairs "
+              f"cost {t_epoch / first:.0%} of epoch 1, {t_cached / later:.0%} of a later "
+              f"epoch, {average:.0%} over 5 epochs")
     print(f"peak RSS        1x corpus {once['maxrss_mb']:.0f} MB ({once['pairs'] / 1e6:.1f} M "
           f"pairs), 10x corpus {ten['maxrss_mb']:.0f} MB ({ten['pairs'] / 1e6:.1f} M pairs)")
 

@@ -43,7 +43,7 @@ from embedkit.w2v.train import Word2VecConfig, train_word2vec
               help="The learning rate decays linearly to this over all epochs.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",
               help="Pairs (skipgram) or context bags (cbow) per minibatch  [default: 1024 "
-                   "skipgram, 256 cbow]")
+                   "skipgram, 384 cbow]")
 @click.option("--cbow-mean/--cbow-sum", default=True,
               help="CBOW averages (or sums) the context vectors.")
 @seed_option
