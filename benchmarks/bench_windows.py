@@ -48,7 +48,7 @@ WINDOW = 5
 
 # Run in a fresh interpreter so its peak RSS is the pairs' alone.
 MEMORY_PROBE = """
-import json, resource, sys
+import json, sys
 import numpy as np
 from embedkit.text.vocab import build_vocabulary
 from embedkit.text.windows import iter_windows
@@ -56,8 +56,10 @@ paths = sys.argv[1:]
 vocab = build_vocabulary(paths)
 pairs = sum(len(b.centres) for b in iter_windows(paths, vocab, "skipgram", 5,
                                                  np.random.default_rng(1)))
-print(json.dumps({"pairs": pairs, "maxrss_mb": resource.getrusage(
-    resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM, not ru_maxrss: the latter keeps the high-water mark of the forking parent across exec
+with open("/proc/self/status") as status:
+    peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(json.dumps({"pairs": pairs, "maxrss_mb": peak_kb / 1024}))
 """
 
 
