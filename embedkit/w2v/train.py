@@ -65,8 +65,9 @@ DEFAULT_LR = {"skipgram": 0.025, "cbow": 0.05}
 #: Training pairs (skip-gram) or context bags (CBOW) per minibatch: summed gradients stay
 #: stable and score like word2vec's per-pair updates up to about these sizes (CBOW touches a
 #: frequent word in many bags at once: on wordnet-glosses with two workers, medians of 3,
-#: 384 bags scored 0.460-0.473 on WordSim353 and 0.052 on the analogies, gensim 0.453-0.460
-#: and 0.064-0.066; 256 scored about the same, 25% slower; 512 fell to 0.42 and 0.043).
+#: 384 bags scored 0.459 on WordSim353 and 0.061 on the analogies, gensim 0.449 and 0.064;
+#: 256 scored about the same, 25% slower; 512 fell to 0.42 and 0.043 (before bags were
+#: grouped by size)).
 DEFAULT_BATCH_SIZE = {"skipgram": 1024, "cbow": 384}
 #: Consecutive pairs (bags) that share their noise words, and noise words per group per
 #: word2vec negative (see :mod:`embedkit.w2v.sgns`). CBOW shares less: on wordnet-glosses
