@@ -176,3 +176,21 @@ def test_cli_divergence_is_an_error_and_writes_nothing(small, tmp_path):
     assert result.exit_code == 1
     assert "diverged" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_cbow_bags_are_regrouped_by_size_intact():
+    from embedkit.text.windows import cbow_samples
+    from embedkit.w2v.train import _by_bag_size
+
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 50, 400).astype(np.int32)
+    sentences = np.cumsum(rng.random(400) < 0.1).astype(np.int32)
+    bags = cbow_samples(ids, sentences, 4, rng)
+    grouped = _by_bag_size(bags)
+    sizes = np.diff(grouped.indptr)
+    assert np.all(sizes[1:] >= sizes[:-1]) and len(set(sizes)) > 2
+
+    def as_bags(b):
+        return sorted((int(c), tuple(b.contexts[lo:hi].tolist()))
+                      for c, lo, hi in zip(b.centres, b.indptr[:-1], b.indptr[1:]))
+    assert as_bags(grouped) == as_bags(bags)
