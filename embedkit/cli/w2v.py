@@ -15,7 +15,12 @@ from embedkit.text.noise import DEFAULT_NS_EXPONENT
 from embedkit.text.subsample import DEFAULT_SUBSAMPLE
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.windows import MODELS
-from embedkit.w2v.train import Word2VecConfig, train_word2vec
+from embedkit.w2v.train import DEFAULT_BATCH_SIZE, DEFAULT_LR, Word2VecConfig, train_word2vec
+
+
+def _per_model(defaults: dict) -> str:
+    """A per-model default for the help, e.g. ``0.025 skipgram, 0.05 cbow``."""
+    return ", ".join(f"{value} {model}" for model, value in defaults.items())
 
 
 @click.command("train-w2v")
@@ -37,13 +42,12 @@ from embedkit.w2v.train import Word2VecConfig, train_word2vec
 @click.option("--epochs", type=click.IntRange(min=1), default=5, metavar="N",
               help="Passes over the corpus.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
-              metavar="RATE", help="Starting learning rate  [default: 0.025 skipgram, "
-                                   "0.05 cbow]")
+              metavar="RATE", help=f"Starting learning rate  [default: {_per_model(DEFAULT_LR)}]")
 @click.option("--min-lr", type=click.FloatRange(min=0), default=1e-4, metavar="RATE",
               help="The learning rate decays linearly to this over all epochs.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Pairs (skipgram) or context bags (cbow) per minibatch  [default: 1024 "
-                   "skipgram, 384 cbow]")
+              help="Pairs (skipgram) or context bags (cbow) per minibatch  "
+                   f"[default: {_per_model(DEFAULT_BATCH_SIZE)}]")
 @click.option("--cbow-mean/--cbow-sum", default=True,
               help="CBOW averages (or sums) the context vectors.")
 @seed_option
