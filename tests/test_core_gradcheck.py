@@ -120,6 +120,26 @@ def test_coalesce_keeps_sorted_unique_ids_and_merges_the_rest():
     np.testing.assert_allclose(merged.to_dense(), repeated.to_dense())
 
 
+def test_shared_rows_add_coalesce_and_densify_like_rows_copied_per_id():
+    # CBOW's form (one row per bag, shared by its members) beside the plain form
+    rng = np.random.default_rng(4)
+    bags = rng.standard_normal((2, 3))
+    indptr, ids, weights = np.array([0, 2, 5]), np.array([7, 2, 2, 0, 7]), np.arange(1.0, 6.0)
+    shared = SparseRows(ids, bags, (8, 3), indptr, weights)
+    copied = SparseRows(ids, weights[:, None] * np.repeat(bags, [2, 3], axis=0), (8, 3))
+    np.testing.assert_allclose(shared.to_dense(), copied.to_dense(), rtol=1e-12)
+    merged = shared.coalesce()
+    assert merged.indptr is None
+    np.testing.assert_array_equal(merged.ids, [0, 2, 7])
+    np.testing.assert_allclose(merged.to_dense(), copied.to_dense(), rtol=1e-12)
+    plain = SparseRows(np.array([[2, 5]]), rng.standard_normal((1, 2, 3)), (8, 3))
+    for total in (shared + plain, plain + shared):
+        np.testing.assert_allclose(total.to_dense(), copied.to_dense() + plain.to_dense(),
+                                   rtol=1e-12)
+    dense = rng.standard_normal((8, 3))
+    np.testing.assert_allclose(dense + shared, dense + copied.to_dense(), rtol=1e-12)
+
+
 def test_sparse_and_dense_gradients_of_one_table_add_up():
     table = Tensor(np.arange(12.0).reshape(4, 3), requires_grad=True)
     ids = np.array([1, 1, 2])

@@ -73,7 +73,8 @@ def _sparse_and_dense(make, n_steps, ids, dtype=np.float64):
     """Train a table through ``gather`` and a copy through a one-hot product (dense grads)."""
     rng = np.random.default_rng(2)
     start = rng.standard_normal((12, 3)).astype(dtype)
-    sparse, dense = Tensor(start.copy(), requires_grad=True), Tensor(start.copy(), requires_grad=True)
+    sparse = Tensor(start.copy(), requires_grad=True)
+    dense = Tensor(start.copy(), requires_grad=True)
     opt_sparse, opt_dense = make([sparse]), make([dense])
     onehot = Tensor(np.eye(12, dtype=dtype)[ids])
     for _ in range(n_steps):
@@ -105,6 +106,23 @@ def test_sparse_steps_equal_dense_steps_on_touched_rows(name):
     np.testing.assert_allclose(sparse, dense, rtol=1e-12, atol=1e-12)
     untouched = np.setdiff1d(np.arange(12), IDS)
     np.testing.assert_array_equal(sparse[untouched], start[untouched])
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_a_step_with_shared_gradient_rows_equals_the_dense_step(name):
+    # CBOW's gradient form: one row per bag, added to each member times its weight
+    rng = np.random.default_rng(5)
+    start = rng.standard_normal((6, 3))
+    grad = SparseRows(np.array([4, 1, 4, 0]), rng.standard_normal((2, 3)), start.shape,
+                      np.array([0, 3, 4]), np.array([0.5, 0.5, 0.25, 2.0]))
+    sparse = Tensor(start.copy(), requires_grad=True)
+    dense = Tensor(start.copy(), requires_grad=True)
+    for tensor, g in ((sparse, grad), (dense, grad.to_dense())):
+        tensor.grad = g
+        OPTIMIZERS[name]([tensor]).step()
+    np.testing.assert_allclose(sparse.data, dense.data, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(sparse.data[[2, 3, 5]], start[[2, 3, 5]])
+    assert not np.array_equal(sparse.data[[0, 1, 4]], start[[0, 1, 4]])
 
 
 def test_sparse_state_is_lazy():

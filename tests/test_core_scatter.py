@@ -1,10 +1,12 @@
-"""The row-summing kernels of embedkit.core.scatter against NumPy and SciPy's public API."""
+"""The row kernels of embedkit.core.scatter, and SparseRows.add_to built on them, against
+NumPy and SciPy's public API."""
 
 import numpy as np
 import pytest
 from scipy import sparse
 
-from embedkit.core.scatter import scatter_add, scatter_rows, sparse_times
+from embedkit.core import SparseRows
+from embedkit.core.scatter import sparse_times, take_rows
 
 
 @pytest.mark.parametrize("transpose", [False, True])
@@ -25,17 +27,44 @@ def test_sparse_kernels_equal_the_public_scipy_product(transpose, dtype):
     rows = rng.standard_normal((50, 4)).astype(dtype)
     dense = np.zeros((9, 4), dtype=dtype)
     np.add.at(dense, index, rows)
-    np.testing.assert_allclose(scatter_rows(rows, index, 9), dense, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(SparseRows(index, rows, (9, 4)).to_dense(), dense, rtol=1e-5,
+                               atol=1e-6)
 
 
-def test_scatter_add_scales_and_sums_repeated_rows_in_place():
+def test_add_to_scales_and_sums_repeated_rows_in_place():
     rng = np.random.default_rng(2)
     table = rng.standard_normal((6, 3)).astype(np.float32)
     expected = table.copy()
     index = np.array([4, 1, 4, 4, 0])
     rows = rng.standard_normal((5, 3)).astype(np.float32)
     np.add.at(expected, index, -0.5 * rows)
-    out = scatter_add(table, index, rows, -0.5)
+    out = SparseRows(index, rows, table.shape).add_to(table, -0.5)
     assert out is table
     np.testing.assert_allclose(table, expected, rtol=1e-6)
     np.testing.assert_array_equal(table[[2, 3, 5]], expected[[2, 3, 5]])  # untouched rows
+
+
+def test_add_to_with_shared_rows_equals_the_rows_copied_per_id():
+    # bag b's row goes to each of its members, times the member's weight (CBOW's gradient)
+    rng = np.random.default_rng(3)
+    table = rng.standard_normal((7, 2))
+    indptr, ids = np.array([0, 3, 3, 5]), np.array([6, 1, 6, 2, 1])  # an empty bag
+    weights = np.array([0.5, 2.0, -1.0, 3.0, 0.25])
+    bags = rng.standard_normal((3, 2))
+    expected = table.copy()
+    np.add.at(expected, ids, -0.1 * weights[:, None] * np.repeat(bags, np.diff(indptr), axis=0))
+    SparseRows(ids, bags, table.shape, indptr, weights).add_to(table, -0.1)
+    np.testing.assert_allclose(table, expected, rtol=1e-12)
+    np.testing.assert_array_equal(table[[0, 3, 4, 5]], expected[[0, 3, 4, 5]])
+
+
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_take_rows_copies_rows_for_any_shape_of_ids(contiguous):
+    table = np.arange(40.0).reshape(10, 4)
+    if not contiguous:
+        table = table[:, ::2]
+    ids = np.array([[3, 0], [9, 3]])
+    got = take_rows(table, ids)
+    np.testing.assert_array_equal(got, table[ids])
+    got[0, 0] = -1
+    assert table[3, 0] != -1  # a copy, not a view

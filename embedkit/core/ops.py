@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from embedkit.core.scatter import take_rows
 from embedkit.core.tensor import SparseRows, Tensor, primitive, unbroadcast
 
 
@@ -367,8 +368,7 @@ l2_penalty.defvjp(lambda g, ans, x: g * 2 * x)
 def gather(table, ids):
     """Rows ``table[ids]`` (embedding lookup). The gradient is :class:`SparseRows`: the touched
     row ids and their gradient rows, never a dense ``|V| × d`` array."""
-    # np.take copies rows ~30% faster than indexing, but copies a non-contiguous table whole
-    return np.take(table, ids, axis=0) if table.flags.c_contiguous else table[ids]
+    return take_rows(table, ids)
 
 
 gather.defvjp(lambda g, ans, table, ids: SparseRows(

@@ -5,11 +5,12 @@ An optimizer holds a list of parameter tensors. ``step()`` reads each ``p.grad``
 
 - a dense gradient (an ndarray of the parameter's shape) updates every entry;
 - a :class:`~embedkit.core.tensor.SparseRows` gradient (from ``gather``) updates only the rows
-  it touches, after summing the values of repeated ids. Optimizers with state (momentum,
-  RMSProp, Adam, Adagrad) update that state *lazily*, on the touched rows only, as PyTorch's
+  it touches. Optimizers with state (momentum, RMSProp, Adam, Adagrad) first sum the values of
+  repeated ids, then update that state *lazily*, on the touched rows only, as PyTorch's
   ``SparseAdam`` does: an untouched row's moments neither decay nor move. Adam's bias
-  correction uses the global step count. For plain SGD a sparse step equals the dense step
-  exactly.
+  correction uses the global step count. Plain SGD needs no merging: it adds ``−lr·g`` to
+  the rows in one pass, repeated ids one after the other, which equals the dense step up to
+  the rounding of that order (exactly when the partial sums are exact).
 
 State arrays have the parameter's dtype, so float32 parameters stay float32. The learning rate
 is a number or a schedule (:mod:`embedkit.core.schedules`) asked before every step.
@@ -22,7 +23,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from embedkit.core.scatter import scatter_add
 from embedkit.core.schedules import Schedule, constant
 from embedkit.core.tensor import SparseRows, Tensor
 
@@ -70,14 +70,16 @@ class Optimizer:
         lr = self.lr
         for p, state in zip(self.params, self.state):
             if isinstance(p.grad, SparseRows):
-                self._sparse_step(p, p.grad.coalesce(), state, lr)
+                self._sparse_step(p, p.grad, state, lr)
             elif p.grad is not None:
                 self._update(p.data, np.asarray(p.grad), state, lr)
         self.steps += 1
 
     def _sparse_step(self, p: Tensor, grad: SparseRows, state: dict[str, np.ndarray],
                      lr: float) -> None:
-        """Update the touched rows (ids unique) of the parameter and of its state."""
+        """Update the touched rows of the parameter and of its state (repeated ids summed
+        first)."""
+        grad = grad.coalesce()
         ids = grad.ids
         rows = p.data[ids]
         row_state = {name: array[ids] for name, array in state.items()}
@@ -131,8 +133,8 @@ class SGD(Optimizer):
     def _sparse_step(self, p, grad, state, lr):
         if self.momentum or not p.data.flags.c_contiguous:
             super()._sparse_step(p, grad, state, lr)
-        else:  # one pass adding -lr·g to the touched rows, without a gathered copy of them
-            scatter_add(p.data, grad.ids, grad.values, -lr)
+        else:  # one pass adding -lr·g to the touched rows: no merging, no gathered copy
+            grad.add_to(p.data, -lr)
 
     def _update(self, param, grad, state, lr):
         if self.momentum:

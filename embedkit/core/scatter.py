@@ -1,5 +1,5 @@
-"""Sums of rows by index: sparse-gradient merging, sparse optimizer updates and the
-word2vec kernels, all through SciPy's compressed-sparse C++ kernels.
+"""Rows by index: copies of rows, and sums of rows (sparse-gradient merging, sparse optimizer
+updates, CBOW's context bags) through SciPy's compressed-sparse C++ kernels.
 
 ``np.add.at`` is 10-30x slower at these sizes, and ``np.add.reduceat`` over sorted rows
 about 10x; building a ``scipy.sparse`` matrix object costs more (index checks, dtype probing)
@@ -31,20 +31,7 @@ def sparse_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
     return out
 
 
-def scatter_add(out: np.ndarray, index: np.ndarray, values: np.ndarray,
-                scale: float = 1.0) -> np.ndarray:
-    """``out[index[i]] += scale * values[i]`` in place, repeated indices summed.
-
-    ``out`` must be C-contiguous (a view's writes would go to a copy); returns it.
-    """
-    m = len(index)
-    flat = values.reshape(m, -1)
-    sparse_times(np.arange(m + 1), index, np.full(m, scale, dtype=flat.dtype), flat, len(out),
-                 transpose=True, out=out.reshape(len(out), -1))
-    return out
-
-
-def scatter_rows(values: np.ndarray, index: np.ndarray, n: int) -> np.ndarray:
-    """``out[index[i]] += values[i]`` into ``n`` zero rows: the transpose of a one-hot
-    matrix times ``values``."""
-    return scatter_add(np.zeros((n,) + values.shape[1:], dtype=values.dtype), index, values)
+def take_rows(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``table[ids]`` (a copy), for any shape of ``ids``."""
+    # np.take copies rows ~30% faster than indexing, but copies a non-contiguous table whole
+    return np.take(table, ids, axis=0) if table.flags.c_contiguous else table[ids]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from embedkit.core.scatter import scatter_rows
+from embedkit.core.scatter import sparse_times
 
 _grad_enabled = True
 
@@ -35,51 +35,85 @@ def no_grad() -> Iterator[None]:
 class SparseRows:
     """A gradient that is zero except on some rows: ``values[i]`` belongs to row ``ids[i]``.
 
-    Ids may repeat (a word seen twice in a batch); :meth:`coalesce` sums duplicates. The dense
-    ``shape`` is kept only as metadata: a ``|V| x d`` array is never built unless asked for.
+    Ids may repeat (a word seen twice in a batch); :meth:`coalesce` sums duplicates, and
+    :meth:`add_to` adds them to a dense array without merging them first. The dense ``shape``
+    is kept only as metadata: a ``|V| x d`` array is never built unless asked for.
+
+    With ``indptr`` and ``weights`` one value row is shared by several ids: row ``ids[j]``
+    receives ``weights[j] * values[b]`` for every ``j`` in ``indptr[b]:indptr[b + 1]`` (the
+    transpose of a sparse matrix times ``values``). CBOW's bag members all receive their
+    bag's gradient this way without it being copied per member.
     """
 
-    __slots__ = ("ids", "values", "shape")
+    __slots__ = ("ids", "values", "shape", "indptr", "weights")
     __array_ufunc__ = None  # so ``ndarray + SparseRows`` calls __radd__ instead of broadcasting
 
-    def __init__(self, ids: np.ndarray, values: np.ndarray, shape: tuple[int, ...]):
+    def __init__(self, ids: np.ndarray, values: np.ndarray, shape: tuple[int, ...],
+                 indptr: np.ndarray | None = None, weights: np.ndarray | None = None):
         self.ids = ids
         self.values = values
         self.shape = shape
+        self.indptr = indptr
+        self.weights = weights
 
     @property
     def dtype(self) -> np.dtype:
         return self.values.dtype
 
+    def _layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Ids, indptr, weights and values as 2-D rows, the one-row-per-id form filled in."""
+        ids = self.ids.reshape(-1)
+        values = self.values.reshape(-1, int(np.prod(self.shape[1:], dtype=np.int64)))
+        if self.indptr is None:
+            return ids, np.arange(len(ids) + 1), np.ones(len(ids), self.dtype), values
+        return ids, self.indptr, self.weights, values
+
     def __add__(self, other: SparseRows | np.ndarray) -> SparseRows | np.ndarray:
-        if isinstance(other, SparseRows):
-            return SparseRows(np.concatenate([self.ids, other.ids]),
-                              np.concatenate([self.values, other.values]), self.shape)
-        return other + self  # dense + sparse stays dense
+        if not isinstance(other, SparseRows):
+            return other + self  # dense + sparse stays dense
+        if self.indptr is None and other.indptr is None:
+            return SparseRows(np.concatenate([self.ids.reshape(-1), other.ids.reshape(-1)]),
+                              np.concatenate([self._layout()[3], other._layout()[3]]),
+                              self.shape)
+        (ids, indptr, weights, values), (o_ids, o_indptr, o_weights, o_values) = (
+            self._layout(), other._layout())
+        return SparseRows(np.concatenate([ids, o_ids]), np.concatenate([values, o_values]),
+                          self.shape, np.concatenate([indptr, o_indptr[1:] + indptr[-1]]),
+                          np.concatenate([weights, o_weights]))
 
     def __radd__(self, other: np.ndarray) -> np.ndarray:
-        dense = np.array(other, copy=True)
-        merged = self.coalesce()
-        dense[merged.ids] += merged.values  # ids unique, so fancy-index += adds every row
-        return dense
+        return self.add_to(np.array(other, copy=True, order="C"))
+
+    def add_to(self, out: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        """``out += scale * self`` in place (``out`` C-contiguous, of ``shape``); returns it.
+
+        Repeated ids are added one after the other, in order: deterministic, but not rounded
+        like a sum merged first.
+        """
+        ids, indptr, weights, values = self._layout()
+        sparse_times(indptr, ids, weights * scale, values, len(out), transpose=True,
+                     out=out.reshape(len(out), -1))
+        return out
 
     def coalesce(self) -> SparseRows:
-        """Sum the values of repeated ids; ids come out sorted and unique.
+        """Sum the values of repeated ids (and expand shared rows); ids come out sorted and
+        unique.
 
-        Ids that are already sorted and unique (a ``gather`` of ``np.unique`` output) return
-        ``self`` after one comparison pass, without another sort. Otherwise the rows are
-        summed by :func:`~embedkit.core.scatter.scatter_rows`.
+        Ids that are already sorted and unique, one row each (a ``gather`` of ``np.unique``
+        output) return ``self`` after one comparison pass, without another sort.
         """
-        if self.ids.ndim == 1 and np.all(self.ids[1:] > self.ids[:-1]):
+        if (self.indptr is None and self.ids.ndim == 1
+                and np.all(self.ids[1:] > self.ids[:-1])):
             return self
-        unique, inverse = np.unique(self.ids, return_inverse=True)
-        summed = scatter_rows(self.values.reshape(len(self.ids), -1), inverse.reshape(-1),
-                              len(unique)).reshape((len(unique),) + self.values.shape[1:])
-        return SparseRows(unique, summed, self.shape)
+        ids, indptr, weights, values = self._layout()
+        unique, inverse = np.unique(ids, return_inverse=True)
+        summed = sparse_times(indptr, inverse, weights, values, len(unique), transpose=True)
+        return SparseRows(unique, summed.reshape((len(unique),) + tuple(self.shape[1:])),
+                          self.shape)
 
     def to_dense(self) -> np.ndarray:
         """The gradient as a full array (for tests and small tables only)."""
-        return np.zeros(self.shape, dtype=self.values.dtype) + self
+        return self.add_to(np.zeros(self.shape, dtype=self.dtype))
 
 
 class Tensor:

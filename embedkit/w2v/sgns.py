@@ -1,7 +1,9 @@
 """The negative-sampling loss of word2vec as fused primitives on the core, with their VJPs.
 
-A minibatch is described by index arrays into two small tables of *unique* rows (gathered
-once from the input and output matrices, so the optimizer never merges duplicates):
+A minibatch is described by index arrays into the input and output matrices themselves: the
+primitives read the rows they need and their gradients are :class:`~embedkit.core.tensor.SparseRows`
+on those rows, repeated ids and all, which a plain SGD step adds straight into the matrices
+(no ``np.unique``, no gathered copy, no merging pass):
 
 - skip-gram: pair ``b`` scores input row ``pair_inputs[b]`` against output row
   ``pair_outputs[b]`` (the positive) and against the noise rows of its group;
@@ -14,8 +16,8 @@ one small matrix product instead of ``k`` dot products per pair, and each pair's
 word2vec negatives become the ``S`` shared ones weighted ``k / S`` (the same expected
 gradient). Groups stay small because a noise row receives the summed gradient of its whole
 group in one step: shared by thousands of pairs it would take steps thousands of times
-larger than word2vec's, and training diverges. Gradient rows of repeated ids are summed by a
-sparse one-hot matrix product (:mod:`embedkit.core.scatter`), never ``np.add.at``.
+larger than word2vec's, and training diverges. Rows are summed by sparse matrix products
+(:mod:`embedkit.core.scatter`), never ``np.add.at``.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from embedkit.core.gradcheck import Case, register_check
-from embedkit.core.scatter import scatter_rows, sparse_times
-from embedkit.core.tensor import primitive
+from embedkit.core.scatter import sparse_times, take_rows
+from embedkit.core.tensor import SparseRows, primitive
 
 
 def _softplus_and_sigmoid(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,9 +81,9 @@ def sgns_loss(inputs, outputs, pair_inputs, pair_outputs, negatives, negative_we
     Parameters
     ----------
     inputs : ndarray, shape (n_in, d)
-        Input rows (unique word rows for skip-gram, context means for CBOW).
+        Input rows (the input matrix for skip-gram, the context means for CBOW).
     outputs : ndarray, shape (n_out, d)
-        Output rows (unique rows of the positives and the negatives).
+        Output rows (the output matrix).
     pair_inputs : ndarray of int, shape (B,), or None
         Input row of each pair; None means row ``b`` for pair ``b``.
     pair_outputs : ndarray of int, shape (B,)
@@ -91,9 +93,9 @@ def sgns_loss(inputs, outputs, pair_inputs, pair_outputs, negatives, negative_we
     negative_weight : float
         Weight of each shared negative (``k / S`` stands in for ``k`` per-pair negatives).
     """
-    x = inputs if pair_inputs is None else inputs[pair_inputs]
-    y = outputs[pair_outputs]
-    noise = outputs[negatives]
+    x = inputs if pair_inputs is None else take_rows(inputs, pair_inputs)
+    y = take_rows(outputs, pair_outputs)
+    noise = take_rows(outputs, negatives)
     size = -(-len(x) // len(negatives))
     if -(-len(x) // size) != len(negatives):
         raise ValueError(f"{len(negatives)} noise groups cannot split {len(x)} pairs into "
@@ -127,7 +129,7 @@ def _sgns_inputs_vjp(g, saved, inputs, outputs, pair_inputs, pair_outputs, negat
     d_positive, d_negative = _scaled(g, d_positive, d_negative)
     d_x = _group_matmul(d_negative, noise, size)
     d_x += d_positive[:, None] * y
-    return d_x if pair_inputs is None else scatter_rows(d_x, pair_inputs, len(inputs))
+    return d_x if pair_inputs is None else SparseRows(pair_inputs, d_x, inputs.shape)
 
 
 def _sgns_outputs_vjp(g, saved, inputs, outputs, pair_inputs, pair_outputs, negatives,
@@ -136,8 +138,8 @@ def _sgns_outputs_vjp(g, saved, inputs, outputs, pair_inputs, pair_outputs, nega
     d_positive, d_negative = _scaled(g, d_positive, d_negative)
     d_noise = _group_outer(d_negative, x, size)
     rows = np.concatenate([d_positive[:, None] * x, d_noise.reshape(-1, x.shape[1])])
-    return scatter_rows(rows, np.concatenate([pair_outputs, negatives.reshape(-1)]),
-                        len(outputs))
+    return SparseRows(np.concatenate([pair_outputs, negatives.reshape(-1)]), rows,
+                      outputs.shape)
 
 
 sgns_loss.defvjp(_sgns_inputs_vjp, _sgns_outputs_vjp)
@@ -172,8 +174,8 @@ def context_bags(rows, indptr, members, mean=True):
     return sparse_times(indptr, members, weights, rows, len(indptr) - 1), weights
 
 
-context_bags.defvjp(lambda g, weights, rows, indptr, members, mean=True: sparse_times(
-    indptr, members, weights, g, len(rows), transpose=True))
+context_bags.defvjp(lambda g, weights, rows, indptr, members, mean=True: SparseRows(
+    members, g, rows.shape, indptr, weights))
 
 
 # ---------------------------------------------------------------- gradient checks
