@@ -1,14 +1,14 @@
 """Checkpoints of word2vec training: everything needed to continue after the last full epoch.
 
 A checkpoint is an ``.npz`` archive with a JSON header (:mod:`embedkit.archive`), replaced
-atomically, holding both matrices, the vocabulary (words and counts), the main generator's
-state (subsampling and windows), each worker's seed sequence (a worker draws a fresh
-generator from it every epoch), the epochs done and their records. Every learning rate
-depends only on the epoch and the word position, so a run resumed from it with the same
-corpus and settings gives bit-identical vectors with one thread.
+atomically, holding both matrices, the vocabulary (words and counts), the epochs done and
+their records. Nothing else is needed: every learning rate depends only on the epoch and the
+word position, and every task's generator only on the seed, the epoch and the task's number, so
+a run resumed from it with the same corpus and settings gives bit-identical vectors with
+one thread.
 
-Checkpoints are taken between epochs only: a mid-epoch state would also have to hold the
-position in the corpus, the tasks queued for the worker processes and their generators.
+Checkpoints are taken between epochs only: a mid-epoch state would also have to say which
+tasks the worker processes had finished.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from embedkit.io import describe
 from embedkit.text.vocab import Vocabulary
 
 #: Bumped when the layout of checkpoints changes.
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 #: The context key holding the digest of the corpus's vocabulary and counts.
 DATA_KEY = "corpus"
 WHAT = "embedkit word2vec checkpoint"
@@ -40,10 +40,6 @@ class Word2VecState:
     epoch : int
     vectors, output : ndarray, shape (len(vocab), dim), float32
     vocab : Vocabulary
-    rng : dict
-        ``bit_generator.state`` of the main generator.
-    worker_seeds : list of numpy.random.SeedSequence
-        One per worker, with the number of generators it has spawned so far.
     history : list of dict
         The epoch records so far.
     """
@@ -52,8 +48,6 @@ class Word2VecState:
     vectors: np.ndarray
     output: np.ndarray
     vocab: Vocabulary
-    rng: dict
-    worker_seeds: list[np.random.SeedSequence]
     history: list[dict] = field(default_factory=list)
 
 
@@ -70,10 +64,8 @@ def run_context(config, vocab: Vocabulary) -> dict:
 
 def save_checkpoint(path: str | os.PathLike, state: Word2VecState, context: dict) -> None:
     """Write ``state`` and ``context`` (:func:`run_context`) to ``path``, atomically."""
-    seeds = [{"entropy": s.entropy, "spawn_key": list(s.spawn_key), "pool_size": s.pool_size,
-              "n_children_spawned": s.n_children_spawned} for s in state.worker_seeds]
-    meta = {"format": CHECKPOINT_FORMAT, "epoch": state.epoch, "rng": state.rng,
-            "worker_seeds": seeds, "history": state.history, "context": context}
+    meta = {"format": CHECKPOINT_FORMAT, "epoch": state.epoch, "history": state.history,
+            "context": context}
     write_archive(path, meta, {"vectors": state.vectors, "output": state.output,
                                "words": np.array(state.vocab.words, dtype=str),
                                "counts": state.vocab.counts})
@@ -96,11 +88,7 @@ def load_checkpoint(path: str | os.PathLike, context: dict) -> Word2VecState:
         shape = (context["vocabulary_size"], context["dim"])
         if arrays["vectors"].shape != shape or arrays["output"].shape != shape:
             raise ValueError(f"matrices of shape {arrays['vectors'].shape}, expected {shape}")
-        seeds = [np.random.SeedSequence(s["entropy"], spawn_key=s["spawn_key"],
-                                        pool_size=s["pool_size"],
-                                        n_children_spawned=s["n_children_spawned"])
-                 for s in meta["worker_seeds"]]
         return Word2VecState(int(meta["epoch"]), arrays["vectors"], arrays["output"], vocab,
-                             meta["rng"], seeds, list(meta["history"]))
+                             list(meta["history"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise EmbedkitError(f"{name}: not an {WHAT} ({exc})") from None

@@ -1,22 +1,27 @@
 """Training skip-gram and CBOW with negative sampling on the core.
 
-One epoch streams the corpus chunk by chunk: ids → subsampling → window pairs (skip-gram) or
-context bags (CBOW) → minibatches. The first epoch tokenises the text and caches its ids in a
-temporary file that later epochs read back. Each minibatch runs on the core: the fused
+The first epoch tokenises the text chunk by chunk into vocabulary ids, appends them to a
+temporary id cache and cuts it into tasks: runs of whole sentences of about
+:data:`TASK_TOKENS` ids. Later epochs list the same tasks again. A worker turns a task into
+training data itself (read its ids back, subsample, window pairs for skip-gram or context
+bags for CBOW) and trains it minibatch by minibatch on the core: the fused
 :func:`~embedkit.w2v.sgns.sgns_loss` (and :func:`~embedkit.w2v.sgns.context_bags` for CBOW)
 reads the rows of its word ids straight from the two matrices, ``backward()`` returns
 sparse-row gradients on those ids, and a sparse :class:`~embedkit.core.optim.SGD` step adds
 them back (repeated ids and all: no ``np.unique``, measured 1.2-1.9x faster than gathering
-and merging unique rows). The learning rate decays linearly
-with the number of corpus words processed, as in word2vec.
+and merging unique rows). The learning rate decays linearly with the number of corpus words
+processed, as in word2vec.
 
-With ``threads > 1`` the minibatches of an epoch are shared out to forked worker processes
-that update the same two matrices, held in shared memory, without locks (Hogwild, as word2vec
-and gensim do with threads). Processes rather than threads: the per-minibatch Python work
-holds the GIL, and two threads measured slower than one. The samples are the same as with one
-worker; the negatives and the interleaving of updates are not, so results vary slightly from
-run to run. ``threads=1`` trains in the calling process and is bit-for-bit reproducible for a
-given seed.
+Each task draws its subsampling, window sizes and negatives from its own generator, seeded
+by ``seed``, the epoch and the task's number, so what a task trains on does not depend on
+which worker takes it. With ``threads > 1`` the tasks are shared out to forked worker
+processes that update the same two matrices, held in shared memory, without locks (Hogwild,
+as word2vec and gensim do with threads); the training process only tokenises (first epoch)
+and hands out a few numbers per task. Processes rather than threads: the per-minibatch
+Python work holds the GIL, and two threads measured slower than one. The samples and
+negatives are the same as with one worker; the interleaving of updates is not, so results
+vary slightly from run to run. ``threads=1`` trains in the calling process and is
+bit-for-bit reproducible for a given seed.
 
 Ctrl-C stops the workers and raises :class:`~embedkit.errors.Interrupted` saying where
 training stopped; ``checkpoint`` saves the state after every ``checkpoint_every`` epochs
@@ -49,7 +54,7 @@ from embedkit.errors import DivergenceError, EmbedkitError, Interrupted
 from embedkit.io import describe
 from embedkit.text.corpus import CorpusPaths
 from embedkit.text.noise import NoiseDistribution
-from embedkit.text.stream import IdChunk, iter_id_chunks
+from embedkit.text.stream import iter_id_chunks
 from embedkit.text.subsample import keep_probabilities, subsample_mask
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.vocab import Vocabulary, build_vocabulary
@@ -75,9 +80,11 @@ DEFAULT_BATCH_SIZE = {"skipgram": 1024, "cbow": 384}
 #: analogies (gensim 0.064), and 4 costs about a quarter of an epoch's time over 16.
 NOISE_GROUP = {"skipgram": 16, "cbow": 4}
 NOISE_PER_NEGATIVE = 1
-#: Minibatches handed to a worker at a time.
-BATCHES_PER_TASK = 8
-#: Tasks waiting for worker processes: enough to cover windowing the next chunk.
+#: In-vocabulary tokens per task (whole sentences, so a task can be longer): a task is
+#: read, subsampled, windowed and trained by one worker, so the training process only
+#: tokenises the text (first epoch) and hands out a few numbers per task.
+TASK_TOKENS = 8192
+#: Tasks waiting for worker processes: enough to cover tokenising the next chunk.
 QUEUED_TASKS = 64
 
 
@@ -107,7 +114,7 @@ class Word2VecConfig:
         to ``min_lr`` over all epochs.
     min_lr : float
     batch_size : int or None
-        Pairs (skip-gram) or bags (CBOW) per minibatch (None: 1024 / 256).
+        Pairs (skip-gram) or bags (CBOW) per minibatch (None: 1024 / 384).
     cbow_mean : bool
         CBOW averages its context vectors (True) or sums them.
     seed : int
@@ -196,23 +203,26 @@ class Word2Vec:
                      output=self.output)
 
 
+class _Span(NamedTuple):
+    """Whole sentences of the id cache: in-vocabulary token positions ``start:stop``."""
+
+    start: int
+    stop: int
+    tokens: float  # corpus tokens (out-of-vocabulary words included) they stand for
+
+
 class _Task(NamedTuple):
-    """Consecutive minibatches of one chunk's samples, and the corpus words they stand for."""
+    """A span for a worker to train in a given epoch (a few numbers: cheap to send)."""
 
-    samples: SkipgramPairs | CbowSamples
+    epoch: int
+    index: int            # the span's number: with the seed and epoch, seeds its generator
+    span: _Span
     words_before: float   # in-vocabulary words processed before this task (for the rate)
-    words: float          # in-vocabulary words this task stands for
-    tokens: float         # corpus tokens (out-of-vocabulary words included) it stands for
 
-
-def _slice(samples: SkipgramPairs | CbowSamples, start: int, stop: int
-           ) -> SkipgramPairs | CbowSamples:
-    """Samples ``start:stop`` (views, so a worker process is sent only its own part)."""
-    if isinstance(samples, SkipgramPairs):
-        return SkipgramPairs(samples.centres[start:stop], samples.contexts[start:stop])
-    indptr = samples.indptr[start:stop + 1]
-    return CbowSamples(samples.centres[start:stop], indptr - indptr[0],
-                       samples.contexts[indptr[0]:indptr[-1]])
+    @property
+    def words(self) -> int:
+        """In-vocabulary words this task stands for."""
+        return self.span.stop - self.span.start
 
 
 def _by_bag_size(bags: CbowSamples) -> CbowSamples:
@@ -241,15 +251,22 @@ class _Tally:
 
 
 class _Worker:
-    """Trains minibatches on its own tensors and optimizer over the shared matrices."""
+    """Turns tasks into samples and trains their minibatches, on its own tensors and
+    optimizers over the shared matrices.
 
-    def __init__(self, config: Word2VecConfig, vectors: np.ndarray, output: np.ndarray,
-                 noise: NoiseDistribution, rate: Callable[[float], float],
-                 seeds: np.random.SeedSequence):
+    A task's subsampling, windows and negatives come from a generator seeded by the run's
+    seed, the epoch and the task's number, so they do not depend on which worker (or how
+    many) trains it.
+    """
+
+    def __init__(self, config: Word2VecConfig, corpus: _IdCache, vectors: np.ndarray,
+                 output: np.ndarray, noise: NoiseDistribution, keep: np.ndarray,
+                 rate: Callable[[float], float]):
         self.config = config
+        self.corpus = corpus
         self.noise = noise
-        self.seeds = seeds
-        self.rng = np.random.default_rng(seeds)
+        self.keep = keep
+        self.rng = np.random.default_rng(config.seed)
         self.rate = rate
         self.words_done = 0.0
         self.shared = max(1, config.negative * NOISE_PER_NEGATIVE)
@@ -263,10 +280,8 @@ class _Worker:
         self.tally = _Tally()
 
     def start_epoch(self) -> None:
-        """Reset the tally and draw a fresh generator (a worker process's state is lost
-        when it exits, so every epoch gets its own stream)."""
+        """Reset the tally."""
         self.tally = _Tally()
-        self.rng = np.random.default_rng(self.seeds.spawn(1)[0])
 
     def run(self, task: _Task, progress: Callable[[dict], None] | None) -> None:
         """Train every minibatch of ``task``."""
@@ -277,8 +292,21 @@ class _Worker:
             progress({"words": task.words, "lr": self.rate(self.words_done),
                       "loss": self.tally.loss / max(self.tally.pairs, 1)})
 
+    def _samples(self, task: _Task) -> SkipgramPairs | CbowSamples:
+        """Read the task's ids, subsample them and window them, as the epoch's first pass
+        over the corpus would (CBOW's bags then sorted by size)."""
+        self.rng = np.random.default_rng(np.random.SeedSequence(
+            self.config.seed, spawn_key=(task.epoch, task.index)))
+        ids, sentences = self.corpus.read(task.span)
+        if self.config.subsample:
+            kept = subsample_mask(ids, self.keep, self.rng)
+            ids, sentences = ids[kept], sentences[kept]
+        if self.config.model == "skipgram":
+            return skipgram_pairs(ids, sentences, self.config.window, self.rng)
+        return _by_bag_size(cbow_samples(ids, sentences, self.config.window, self.rng))
+
     def _run(self, task: _Task) -> None:
-        samples = task.samples if self.config.model == "skipgram" else _by_bag_size(task.samples)
+        samples = self._samples(task)
         step, n = self.config.batch_size, len(samples.centres)
         per_sample = task.words / max(n, 1)
         for lo in range(0, n, step):
@@ -331,53 +359,59 @@ class _Worker:
 
 
 class _IdCache:
-    """The corpus as vocabulary ids in a temporary file: the first epoch tokenises the text
-    and writes each chunk's ids and sentence numbers; later epochs read them back chunk by
-    chunk (memory stays one chunk; disk holds 8 bytes per in-vocabulary token)."""
+    """The corpus as vocabulary ids and sentence numbers in two temporary files.
+
+    The first pass tokenises the text chunk by chunk, appends each chunk's ids and sentence
+    numbers and cuts the chunk into spans of whole sentences; the spans are kept (a few
+    numbers each), so later epochs just list them again. Workers read their spans back
+    themselves: the training process never holds more than one chunk, and disk holds 8
+    bytes per in-vocabulary token.
+    """
 
     def __init__(self, paths: CorpusPaths, vocab: Vocabulary, tokenizer: Tokenizer,
                  directory: str):
         self.paths, self.vocab, self.tokenizer = paths, vocab, tokenizer
-        self.file = os.path.join(directory, "ids.int32")
-        self.chunks: list[tuple[int, int]] | None = None  # (ids, tokens) once complete
+        self.files = (os.path.join(directory, "ids.int32"),
+                      os.path.join(directory, "sentences.int32"))
+        self.spans: list[_Span] | None = None  # once the first pass is complete
 
-    def epoch(self) -> Iterator[IdChunk]:
-        """The chunks of one pass over the corpus."""
-        if self.chunks is not None:
-            with open(self.file, "rb") as stream:
-                for n, tokens in self.chunks:
-                    ids = np.fromfile(stream, dtype=np.int32, count=n)
-                    yield IdChunk(ids, np.fromfile(stream, dtype=np.int32, count=n), tokens)
+    def epoch(self) -> Iterator[_Span]:
+        """The spans of one pass over the corpus, each readable once yielded."""
+        if self.spans is not None:
+            yield from self.spans
             return
-        chunks = []
-        with open(self.file, "wb") as stream:
+        spans, position = [], 0
+        with open(self.files[0], "wb") as ids_out, open(self.files[1], "wb") as sentences_out:
             for chunk in iter_id_chunks(self.paths, self.vocab, self.tokenizer):
-                chunk.ids.astype(np.int32, copy=False).tofile(stream)
-                chunk.sentences.astype(np.int32, copy=False).tofile(stream)
-                chunks.append((len(chunk.ids), chunk.tokens))
-                yield chunk
-        self.chunks = chunks
+                n = len(chunk.ids)
+                for out, values in ((ids_out, chunk.ids), (sentences_out, chunk.sentences)):
+                    values.astype(np.int32, copy=False).tofile(out)
+                    out.flush()  # the workers read it from the file
+                cuts = _sentence_cuts(chunk.sentences, TASK_TOKENS)
+                for start, stop in zip(cuts[:-1], cuts[1:]):
+                    spans.append(_Span(position + int(start), position + int(stop),
+                                       chunk.tokens * (stop - start) / n if n else
+                                       chunk.tokens))
+                    yield spans[-1]
+                position += n
+        self.spans = spans
+
+    def read(self, span: _Span) -> tuple[np.ndarray, np.ndarray]:
+        """The ids and sentence numbers of ``span`` (int32)."""
+        return tuple(np.fromfile(path, dtype=np.int32, count=span.stop - span.start,
+                                 offset=4 * span.start) for path in self.files)
 
 
-def _epoch_tasks(chunks: Iterator[IdChunk], config: Word2VecConfig, keep: np.ndarray,
-                 rng: np.random.Generator, words_before: float) -> Iterator[_Task]:
-    """One epoch as tasks: take a chunk, subsample, window, cut into runs of minibatches."""
-    build = skipgram_pairs if config.model == "skipgram" else cbow_samples
-    per_task = config.batch_size * BATCHES_PER_TASK
-    for chunk in chunks:
-        in_vocab = len(chunk.ids)
-        if config.subsample:
-            chunk = chunk.select(subsample_mask(chunk.ids, keep, rng))
-        samples = build(chunk.ids, chunk.sentences, config.window, rng)
-        n = len(samples.centres)
-        for start in range(0, n, per_task):
-            stop = min(start + per_task, n)
-            share = (stop - start) / n
-            yield _Task(_slice(samples, start, stop), words_before, in_vocab * share,
-                        chunk.tokens * share)
-            words_before += in_vocab * share
-        if not n:
-            words_before += in_vocab
+def _sentence_cuts(sentences: np.ndarray, size: int) -> np.ndarray:
+    """Positions that cut a chunk into runs of whole sentences of about ``size`` tokens
+    (longer where a sentence is): 0, the first sentence start at or after each multiple of
+    ``size``, and the length. An empty chunk gives one empty run."""
+    n = len(sentences)
+    if not n:
+        return np.zeros(2, dtype=np.int64)
+    starts = np.append(np.flatnonzero(np.diff(sentences)) + 1, n)
+    cuts = starts[np.searchsorted(starts, np.arange(size, n, size))]
+    return np.unique(np.concatenate([[0], cuts, [n]]))
 
 
 def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig(),
@@ -437,25 +471,21 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
     if vocab is None:
         vocab = build_vocabulary(paths, config.min_count, config.max_vocab, tokenizer)
     context = run_context(config, vocab) if checkpoint or resume else {}
-    streams = np.random.SeedSequence(config.seed).spawn(1 + config.threads)
-    rng = np.random.default_rng(streams[0])
     vectors = _shared_zeros((len(vocab), config.dim), config.threads > 1)
     output = _shared_zeros(vectors.shape, config.threads > 1)
-    state = Word2VecState(0, vectors, output, vocab, {}, streams[1:])
+    state = Word2VecState(0, vectors, output, vocab)
     if resume is None:
         # word2vec's initialisation: input rows uniform in ±0.5/dim, output rows zero
-        vectors[:] = rng.random(vectors.shape, dtype=np.float32) - np.float32(0.5)
+        vectors[:] = (np.random.default_rng(config.seed).random(vectors.shape, dtype=np.float32)
+                      - np.float32(0.5))
         vectors /= np.float32(config.dim)
     else:
         loaded = load_checkpoint(resume, context)
         vectors[:], output[:] = loaded.vectors, loaded.output
-        rng.bit_generator.state = loaded.rng
-        state.epoch, state.worker_seeds, state.history = (loaded.epoch, loaded.worker_seeds,
-                                                          loaded.history)
+        state.epoch, state.history = loaded.epoch, loaded.history
     noise = NoiseDistribution(vocab.counts, config.ns_exponent)
     keep = keep_probabilities(vocab.counts, config.subsample)
     rate = linear_decay(config.lr, config.min_lr, max(1, vocab.total * config.epochs))
-    workers = [_Worker(config, vectors, output, noise, rate, s) for s in state.worker_seeds]
     saved = state.epoch if checkpoint else None
     epoch_words = 0.0  # in-vocabulary words of the current epoch trained so far
 
@@ -472,12 +502,15 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
         with threadpool_limits(limits=1), tempfile.TemporaryDirectory(prefix="embedkit-") as tmp, \
                 _interrupt_between_tasks() as interrupted:
             corpus = _IdCache(paths, vocab, tokenizer, tmp)
+            workers = [_Worker(config, corpus, vectors, output, noise, keep, rate)
+                       for _ in range(config.threads)]
             while state.epoch < config.epochs:
                 epoch_words, epoch_start = 0.0, time.perf_counter()
                 for worker in workers:
                     worker.start_epoch()
-                tasks = _epoch_tasks(corpus.epoch(), config, keep, rng,
-                                     state.epoch * vocab.total)
+                before = state.epoch * vocab.total
+                tasks = (_Task(state.epoch, i, span, before + span.start)
+                         for i, span in enumerate(corpus.epoch()))
                 tokens, tallies = _run_tasks(tasks, workers, advance, interrupted)
                 epoch_words = 0.0
                 pairs = sum(t.pairs for t in tallies)
@@ -492,7 +525,6 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
                 state.history.append(record)
                 last = state.epoch == config.epochs
                 if checkpoint and (last or state.epoch % checkpoint_every == 0):
-                    state.rng = rng.bit_generator.state
                     save_checkpoint(checkpoint, state, context)
                     saved = state.epoch
                 if callback is not None:
@@ -560,7 +592,7 @@ def _run_tasks(tasks: Iterator[_Task], workers: list[_Worker],
         for task in tasks:
             interrupted()
             workers[0].run(task, progress)
-            tokens += task.tokens
+            tokens += task.span.tokens
         return round(tokens), [workers[0].tally]
     context = multiprocessing.get_context("fork")
     todo, done = context.Queue(maxsize=QUEUED_TASKS), context.Queue()
@@ -594,7 +626,7 @@ def _run_tasks(tasks: Iterator[_Task], workers: list[_Worker],
                 interrupted()
                 try:
                     todo.put(task, timeout=0.05)
-                    tokens += task.tokens
+                    tokens += task.span.tokens
                     break
                 except queue.Full:
                     drain()
