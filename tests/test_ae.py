@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -288,10 +289,13 @@ def test_cli_divergence_writes_nothing(tmp_path):
     X, _ = planted(n_rows=300)
     np.save(tmp_path / "x.npy", X * 1e20)
     out = tmp_path / "model.npz"
-    result = CliRunner().invoke(main, ["autoencode", str(tmp_path / "x.npy"), "--hidden", "2",
-                                       "--kind", "nonlinear", "--activation", "relu", "--lr",
-                                       "1e30", "-o", str(out)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow warning would print lines before ours
+        result = CliRunner().invoke(main, ["autoencode", str(tmp_path / "x.npy"), "--hidden",
+                                           "2", "--kind", "nonlinear", "--activation", "relu",
+                                           "--lr", "1e30", "-o", str(out)])
     assert result.exit_code == 1 and "diverged" in result.stderr and not out.exists()
+    assert len(result.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == [tmp_path / "x.npy"]
 
 

@@ -160,8 +160,11 @@ def train(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
     saved = state.epoch if checkpoint else None
     try:
         while state.epoch < settings.epochs and state.waited < settings.patience:
-            record = _epoch(arch, tensors, X, settings, optimizer, rng, state, noise, penalties,
-                            callback)
+            # overflow happens only on the way to a non-finite loss or weights, which stop
+            # the run with DivergenceError: no RuntimeWarning lines before that message
+            with np.errstate(over="ignore", invalid="ignore"):
+                record = _epoch(arch, tensors, X, settings, optimizer, rng, state, noise,
+                                penalties, callback)
             _update_best(state, tensors, record["val_mse"])
             state.history.append(record)
             last = state.epoch == settings.epochs or state.waited >= settings.patience
