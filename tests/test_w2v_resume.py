@@ -102,6 +102,19 @@ def test_checkpoint_every_n_epochs_and_the_interrupt_message(small, tmp_path):
     assert 0 < done < total
 
 
+def test_progress_after_resume_starts_from_the_epochs_already_done(small, tmp_path):
+    # so a progress bar over all epochs' words starts where the checkpoint left off
+    config = Word2VecConfig(dim=8, epochs=3, threads=1)
+    checkpoint = tmp_path / "ck.npz"
+    with pytest.raises(Interrupted):
+        train_word2vec([small], config, callback=_stop_after_epoch(1), checkpoint=checkpoint)
+    steps = []
+    resumed = train_word2vec([small], config, progress=steps.append, resume=checkpoint)
+    total = resumed.vocab.total
+    assert steps[0]["words"] == total and steps[0]["loss"] == resumed.history[0]["loss"]
+    assert sum(step["words"] for step in steps) == pytest.approx(3 * total)
+
+
 def test_resume_with_other_settings_or_corpus_is_a_one_line_error(small, tmp_path):
     checkpoint, out = tmp_path / "ck.npz", tmp_path / "v.vec"
     train_word2vec([small], Word2VecConfig(dim=8, epochs=1, threads=1), checkpoint=checkpoint)

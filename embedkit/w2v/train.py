@@ -439,8 +439,9 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
         counts corpus tokens read.
     progress : callable, optional
         Called as training advances with ``{"words", "lr", "loss"}``: in-vocabulary words
-        since the last call (``len(vocab.total) * epochs`` in all), the current learning rate,
-        the epoch's running mean loss.
+        since the last call (``vocab.total * epochs`` in all), the current learning rate,
+        the epoch's running mean loss. A resumed run first reports the words of the epochs
+        already done (and the last one's loss).
     checkpoint : path, optional
         Save the training state here (atomically) after every ``checkpoint_every`` epochs
         and after the last one.
@@ -498,6 +499,9 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
     start = time.perf_counter()
     elapsed_before = state.history[-1]["elapsed"] if state.history else 0.0
     try:
+        if state.epoch and progress is not None:
+            progress({"words": state.epoch * vocab.total, "lr": rate(state.epoch * vocab.total),
+                      "loss": state.history[-1]["loss"]})
         # the workers are the parallelism, so BLAS stays serial
         with threadpool_limits(limits=1), tempfile.TemporaryDirectory(prefix="embedkit-") as tmp, \
                 _interrupt_between_tasks() as interrupted:
