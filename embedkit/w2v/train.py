@@ -266,7 +266,7 @@ class _Worker:
         self.corpus = corpus
         self.noise = noise
         self.keep = keep
-        self.rng = np.random.default_rng(config.seed)
+        self.rng: np.random.Generator | None = None  # the current task's (see _samples)
         self.rate = rate
         self.words_done = 0.0
         self.shared = max(1, config.negative * NOISE_PER_NEGATIVE)
