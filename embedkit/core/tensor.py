@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -60,21 +61,23 @@ class SparseRows:
     def dtype(self) -> np.dtype:
         return self.values.dtype
 
+    def _rows(self) -> np.ndarray:
+        """The values as 2-D rows."""
+        return self.values.reshape(-1, math.prod(self.shape[1:]))
+
     def _layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Ids, indptr, weights and values as 2-D rows, the one-row-per-id form filled in."""
+        """Ids, indptr, weights and value rows, the one-row-per-id form filled in."""
         ids = self.ids.reshape(-1)
-        values = self.values.reshape(-1, int(np.prod(self.shape[1:], dtype=np.int64)))
         if self.indptr is None:
-            return ids, np.arange(len(ids) + 1), np.ones(len(ids), self.dtype), values
-        return ids, self.indptr, self.weights, values
+            return ids, np.arange(len(ids) + 1), np.ones(len(ids), self.dtype), self._rows()
+        return ids, self.indptr, self.weights, self._rows()
 
     def __add__(self, other: SparseRows | np.ndarray) -> SparseRows | np.ndarray:
         if not isinstance(other, SparseRows):
             return other + self  # dense + sparse stays dense
         if self.indptr is None and other.indptr is None:
             return SparseRows(np.concatenate([self.ids.reshape(-1), other.ids.reshape(-1)]),
-                              np.concatenate([self._layout()[3], other._layout()[3]]),
-                              self.shape)
+                              np.concatenate([self._rows(), other._rows()]), self.shape)
         (ids, indptr, weights, values), (o_ids, o_indptr, o_weights, o_values) = (
             self._layout(), other._layout())
         return SparseRows(np.concatenate([ids, o_ids]), np.concatenate([values, o_values]),
