@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from embedkit.archive import read_archive, write_archive
 from embedkit.cli import main
 from embedkit.errors import Interrupted
+from embedkit.w2v.checkpoint import CHECKPOINT_FORMAT, WHAT
 from embedkit.w2v.train import Word2VecConfig, train_word2vec
 
 PLANTED = Path(__file__).resolve().parents[1] / "corpora" / "planted.txt"
@@ -124,13 +126,19 @@ def test_resume_with_other_settings_or_corpus_is_a_one_line_error(small, tmp_pat
     longer.write_text("".join(lines + lines[:1]))  # same words, one sentence more
     not_a_checkpoint = tmp_path / "x.npz"
     np.savez(not_a_checkpoint, a=np.zeros(3))
+    # a checkpoint of an earlier layout (format 1 also held generator states)
+    older = tmp_path / "older.npz"
+    meta, arrays = read_archive(checkpoint, WHAT, CHECKPOINT_FORMAT)
+    write_archive(older, {**meta, "format": 1}, arrays)
     cases = [(["--window", "3"], str(small), "the checkpoint was written with window = 5, this "
                                              "run has 3"),
              (["--model", "cbow"], str(small), "model = 'skipgram', this run has 'cbow'"),
              ([], str(shorter), "the checkpoint was written with vocabulary_size = "),
              ([], str(longer), "the checkpoint was written with corpus_words = "),
              (["--resume", str(not_a_checkpoint)], str(small),
-              "not an embedkit word2vec checkpoint")]
+              "not an embedkit word2vec checkpoint"),
+             (["--resume", str(older)], str(small),
+              f"embedkit word2vec checkpoint format 1, expected {CHECKPOINT_FORMAT}")]
     for extra, corpus, message in cases:
         result = CliRunner().invoke(main, ["train-w2v", corpus, "--dim", "8", "--threads", "1",
                                            "--resume", str(checkpoint), *extra, "-o", str(out)])
