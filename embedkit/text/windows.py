@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from embedkit.errors import EmbedkitError
 from embedkit.text.corpus import DEFAULT_CHUNK_CHARS, CorpusPaths
-from embedkit.text.stream import DEFAULT_MAX_SENTENCE_LENGTH, iter_id_chunks
+from embedkit.text.stream import DEFAULT_MAX_SENTENCE_LENGTH, IdChunk, iter_id_chunks
 from embedkit.text.subsample import DEFAULT_SUBSAMPLE, keep_probabilities, subsample_mask
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.vocab import Vocabulary
@@ -125,6 +125,34 @@ def cbow_samples(ids: np.ndarray, sentences: np.ndarray, window: int,
     return CbowSamples(np.asarray(ids, dtype=np.int32)[has_bag], indptr, contexts)
 
 
+def chunk_samples(chunk: IdChunk, model: str, window: int, keep: np.ndarray | None,
+                  rng: np.random.Generator, dynamic: bool = True
+                  ) -> tuple[SkipgramPairs | CbowSamples, int]:
+    """A chunk's training samples: subsample, then window.
+
+    Parameters
+    ----------
+    chunk : IdChunk
+    model : {"skipgram", "cbow"}
+    window, dynamic
+        See :func:`skipgram_pairs`.
+    keep : numpy.ndarray or None
+        Keep probability of each id (:func:`embedkit.text.subsample.keep_probabilities`);
+        None: no subsampling.
+    rng : numpy.random.Generator
+        Draws the subsampling mask, then the window sizes.
+
+    Returns
+    -------
+    (SkipgramPairs or CbowSamples, int)
+        The samples and the number of ids kept after subsampling.
+    """
+    if keep is not None:
+        chunk = chunk.select(subsample_mask(chunk.ids, keep, rng))
+    build = skipgram_pairs if model == "skipgram" else cbow_samples
+    return build(chunk.ids, chunk.sentences, window, rng, dynamic), len(chunk.ids)
+
+
 def iter_windows(paths: CorpusPaths, vocab: Vocabulary, model: str, window: int,
                  rng: np.random.Generator, subsample: float = DEFAULT_SUBSAMPLE,
                  dynamic: bool = True, tokenizer: Tokenizer = Tokenizer(),
@@ -158,13 +186,9 @@ def iter_windows(paths: CorpusPaths, vocab: Vocabulary, model: str, window: int,
     if model not in MODELS:
         raise EmbedkitError(f"model {model!r}: expected one of {', '.join(MODELS)}")
     check_window(window)
-    build = skipgram_pairs if model == "skipgram" else cbow_samples
-    keep = keep_probabilities(vocab.counts, subsample)
+    keep = keep_probabilities(vocab.counts, subsample) if subsample else None
     for chunk in iter_id_chunks(paths, vocab, tokenizer, max_sentence_length, chunk_chars):
-        if subsample:
-            chunk = chunk.select(subsample_mask(chunk.ids, keep, rng))
-        samples = build(chunk.ids, chunk.sentences, window, rng, dynamic)
+        samples, kept = chunk_samples(chunk, model, window, keep, rng, dynamic)
         if callback is not None:
-            callback({"tokens": chunk.tokens, "kept": len(chunk.ids),
-                      "samples": len(samples.centres)})
+            callback({"tokens": chunk.tokens, "kept": kept, "samples": len(samples.centres)})
         yield samples

@@ -53,12 +53,11 @@ from embedkit.errors import DivergenceError, EmbedkitError, Interrupted
 from embedkit.io import describe
 from embedkit.text.corpus import CorpusPaths
 from embedkit.text.noise import NoiseDistribution
-from embedkit.text.stream import iter_id_chunks
-from embedkit.text.subsample import keep_probabilities, subsample_mask
+from embedkit.text.stream import IdChunk, iter_id_chunks
+from embedkit.text.subsample import keep_probabilities
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.vocab import Vocabulary, build_vocabulary
-from embedkit.text.windows import (MODELS, CbowSamples, SkipgramPairs, cbow_samples,
-                                   skipgram_pairs)
+from embedkit.text.windows import MODELS, CbowSamples, SkipgramPairs, chunk_samples
 from embedkit.vectors.formats import save_vectors
 from embedkit.w2v.checkpoint import (Word2VecState, load_checkpoint, run_context,
                                      save_checkpoint)
@@ -259,7 +258,7 @@ class _Worker:
     """
 
     def __init__(self, config: Word2VecConfig, corpus: _IdCache, vectors: np.ndarray,
-                 output: np.ndarray, noise: NoiseDistribution, keep: np.ndarray,
+                 output: np.ndarray, noise: NoiseDistribution, keep: np.ndarray | None,
                  rate: Callable[[float], float]):
         self.config = config
         self.corpus = corpus
@@ -296,13 +295,9 @@ class _Worker:
         over the corpus would (CBOW's bags then sorted by size)."""
         self.rng = np.random.default_rng(np.random.SeedSequence(
             self.config.seed, spawn_key=(task.epoch, task.index)))
-        ids, sentences = self.corpus.read(task.span)
-        if self.config.subsample:
-            kept = subsample_mask(ids, self.keep, self.rng)
-            ids, sentences = ids[kept], sentences[kept]
-        if self.config.model == "skipgram":
-            return skipgram_pairs(ids, sentences, self.config.window, self.rng)
-        return _by_bag_size(cbow_samples(ids, sentences, self.config.window, self.rng))
+        samples, _ = chunk_samples(self.corpus.read(task.span), self.config.model,
+                                   self.config.window, self.keep, self.rng)
+        return samples if self.config.model == "skipgram" else _by_bag_size(samples)
 
     def _run(self, task: _Task) -> None:
         samples = self._samples(task)
@@ -395,10 +390,11 @@ class _IdCache:
                 position += n
         self.spans = spans
 
-    def read(self, span: _Span) -> tuple[np.ndarray, np.ndarray]:
+    def read(self, span: _Span) -> IdChunk:
         """The ids and sentence numbers of ``span`` (int32)."""
-        return tuple(np.fromfile(path, dtype=np.int32, count=span.stop - span.start,
-                                 offset=4 * span.start) for path in self.files)
+        ids, sentences = (np.fromfile(path, dtype=np.int32, count=span.stop - span.start,
+                                      offset=4 * span.start) for path in self.files)
+        return IdChunk(ids, sentences, round(span.tokens))
 
 
 def _sentence_cuts(sentences: np.ndarray, size: int) -> np.ndarray:
@@ -484,7 +480,7 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
         vectors[:], output[:] = loaded.vectors, loaded.output
         state.epoch, state.history = loaded.epoch, loaded.history
     noise = NoiseDistribution(vocab.counts, config.ns_exponent)
-    keep = keep_probabilities(vocab.counts, config.subsample)
+    keep = keep_probabilities(vocab.counts, config.subsample) if config.subsample else None
     rate = linear_decay(config.lr, config.min_lr, max(1, vocab.total * config.epochs))
     saved = state.epoch if checkpoint else None
     epoch_words = 0.0  # in-vocabulary words of the current epoch trained so far
