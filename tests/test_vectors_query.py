@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from embedkit.cli import main
 from embedkit.vectors import KeyedVectors, save_vectors
-from embedkit.vectors.query import analogy_query, answer, parse_query, top_k
+from embedkit.vectors.query import analogy_query, answer, parse_analogy, parse_query, top_k
 
 # Axes: royalty, gender (+ male), fruit. king - man + woman lands on queen.
 HAND = {
@@ -142,3 +142,10 @@ def test_stdin_queries_stream(vec_file):
     finally:
         process.kill()
         process.wait()
+
+
+def test_queries_are_compared_in_nfc():
+    kv = KeyedVectors(["café", "tea", "naïve"], np.eye(3, dtype=np.float32))
+    assert parse_query(kv, "cafe\u0301 -nai\u0308ve").positive == (0,)
+    assert parse_query(kv, "cafe\u0301 -nai\u0308ve").negative == (2,)
+    assert parse_analogy(kv, "cafe\u0301 tea nai\u0308ve").positive == (1, 2)

@@ -28,8 +28,9 @@ def corpus_options(command):
                      help="Keep only the N most frequent words (ties broken by word)."),
         click.option("--no-lowercase", is_flag=True, help="Keep the case of the text."),
         click.option("--tokenizer", type=click.Choice(TOKENIZERS), default="regex",
-                     help="regex: words of letters and digits with inner ' and -, "
-                          "punctuation dropped; whitespace: split on white space only."),
+                     help="regex: words of letters, digits and combining marks with inner ' "
+                          "and -, punctuation dropped; whitespace: split on white space only. "
+                          "Both compare words in Unicode NFC."),
         click.option("--count-limit", type=click.IntRange(min=1), default=DEFAULT_MAX_SIZE,
                      metavar="N", help="Distinct words held while counting; beyond it the "
                                        "rarest are pruned (and a note is printed)."),

@@ -1,9 +1,17 @@
-"""Splitting text into word tokens, with the end of each line kept as a sentence marker."""
+"""Splitting text into word tokens, with the end of each line kept as a sentence marker.
+
+Words are compared in Unicode NFC (:func:`normalize_word`), so a composed and a decomposed
+spelling ("café" typed as ``e`` + U+0301) are one word; a word keeps its combining marks
+(Devanagari vowel signs and viramas, Arabic harakat, Hebrew points, accents).
+"""
 
 from __future__ import annotations
 
 import re
+import sys
+import unicodedata
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 
@@ -13,8 +21,52 @@ from embedkit.errors import EmbedkitError
 #: (NUL characters in the text are read as white space).
 SENTENCE_END = "\0"
 
-#: Letters and digits in any script, with inner apostrophes and hyphens ("don't", "x-ray").
-WORD_PATTERN = re.compile(r"[^\W_]+(?:['\u2019\-][^\W_]+)*")
+
+def normalize_word(text: str) -> str:
+    """The form in which embedkit compares words: Unicode NFC.
+
+    Use it on every word (or whole line) read from a user's text before it is looked up or
+    counted: corpora, vocabulary files, queries, evaluation and vector files.
+
+    Parameters
+    ----------
+    text : str
+        A word, or any text (normalising a line normalises each of its words).
+
+    Returns
+    -------
+    str
+        ``text`` in normalisation form C (canonical composition, Unicode standard annex 15):
+        ``"cafe\u0301"`` becomes ``"caf\u00e9"``; already composed text comes back unchanged.
+    """
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def _mark_class() -> str:
+    """A regular-expression class of the combining marks (Unicode category M) of this Python.
+
+    Marks live below U+20000 and in plane 14 (variation selectors); planes 2-3 are CJK
+    ideographs and 4-13 are unassigned, so scanning them would only cost time at import.
+    """
+    ranges: list[list[int]] = []
+    for code in chain(range(0x20000), range(0xE0000, min(0xE1000, sys.maxunicode + 1))):
+        if unicodedata.category(chr(code))[0] == "M":
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return "".join(re.escape(chr(a)) + ("" if a == b else "-" + re.escape(chr(b)))
+                   for a, b in ranges)
+
+
+#: One word: a letter or digit in any script followed by letters, digits and combining marks
+#: (category M: "क्या", "café" written decomposed, "שָׁלוֹם"); no underscore.
+_WORD = rf"[^\W_](?:[^\W_]|[{_mark_class()}])*"
+
+#: Words with inner apostrophes and hyphens ("don't", "x-ray"). Scripts written without
+#: spaces (Thai, Chinese, Japanese) are not segmented: a run of them between spaces or
+#: punctuation is one word.
+WORD_PATTERN = re.compile(rf"{_WORD}(?:['\u2019\-]{_WORD})*")
 
 #: Names accepted by :class:`Tokenizer` (and ``--tokenizer``).
 TOKENIZERS = ("regex", "whitespace")
@@ -43,10 +95,12 @@ class Tokenizer:
                                 f"{', '.join(TOKENIZERS)}")
 
     def split(self, text: str) -> list[str]:
-        """The white-space tokens of ``text`` (many lines at once), lower-cased if asked,
-        with :data:`SENTENCE_END` at each line end. ``str.split`` does this in C."""
+        """The white-space tokens of ``text`` (many lines at once), lower-cased if asked, in
+        NFC, with :data:`SENTENCE_END` at each line end. ``str.split`` does this in C."""
         if self.lowercase:
             text = text.lower()
+        # After lower(): lower-casing can decompose ("İ" -> "i" + U+0307).
+        text = normalize_word(text)
         if SENTENCE_END in text:
             text = text.replace(SENTENCE_END, " ")
         return text.replace("\n", f" {SENTENCE_END} ").split()

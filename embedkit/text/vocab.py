@@ -13,7 +13,7 @@ from embedkit.errors import EmbedkitError
 from embedkit.io import atomic_output, describe, open_input
 from embedkit.text.corpus import (DEFAULT_CHUNK_CHARS, CorpusPaths, corpus_name,
                                   iter_token_blocks)
-from embedkit.text.tokenize import SENTENCE_END, Tokenizer
+from embedkit.text.tokenize import SENTENCE_END, Tokenizer, normalize_word
 
 #: Distinct words held while counting before the rarest are pruned (about 0.2 GB of Python
 #: objects): memory grows with the vocabulary, never with the corpus.
@@ -123,7 +123,8 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocabulary":
-        """Read a vocabulary written by :meth:`save` (blank lines are ignored).
+        """Read a vocabulary written by :meth:`save` (blank lines are ignored; words in NFC,
+        as the tokenizer gives them).
 
         Raises
         ------
@@ -133,7 +134,7 @@ class Vocabulary:
         words, counts, lines = [], [], {}
         with open_input(path) as stream:
             for number, line in enumerate(stream, 1):
-                line = line.rstrip("\n")
+                line = normalize_word(line.rstrip("\n"))
                 if not line.strip():
                     continue
                 word, sep, count = line.rpartition("\t")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embedkit.errors import EmbedkitError
+from embedkit.text.tokenize import normalize_word
 from embedkit.vectors.keyed import KeyedVectors
 
 METHODS = ("add", "cosmul")
@@ -38,6 +39,7 @@ class Query:
 
 def parse_query(kv: KeyedVectors, text: str) -> Query:
     """A query from a line of words: ``-word`` subtracts ``word``; the rest are added.
+    Words are compared in NFC (:func:`~embedkit.text.tokenize.normalize_word`).
 
     Raises
     ------
@@ -46,6 +48,7 @@ def parse_query(kv: KeyedVectors, text: str) -> Query:
     EmbedkitError
         When the line has no word to add.
     """
+    text = normalize_word(text)
     words = text.split()
     positive = [w for w in words if not (w.startswith("-") and len(w) > 1)]
     negative = [w[1:] for w in words if w.startswith("-") and len(w) > 1]
@@ -61,8 +64,8 @@ def analogy_query(kv: KeyedVectors, a: str, b: str, c: str) -> Query:
 
 
 def parse_analogy(kv: KeyedVectors, text: str) -> Query:
-    """An analogy query from a line ``a b c``."""
-    words = text.split()
+    """An analogy query from a line ``a b c`` (words compared in NFC)."""
+    words = normalize_word(text).split()
     if len(words) != 3:
         raise EmbedkitError(f"expected three words 'a b c' (a : b :: c : ?), "
                             f"found {len(words)}")
