@@ -66,7 +66,7 @@ def numpy_step(params, x):
         grads = [x.T @ gh, gh.sum(0), h.T @ gy, gy.sum(0)]
         t[0] += 1
         c1, c2 = 1 - BETA1 ** t[0], 1 - BETA2 ** t[0]
-        for p, g, mi, vi in zip(params, grads, m, v):
+        for p, g, mi, vi in zip(params, grads, m, v, strict=True):
             mi *= BETA1
             mi += (1 - BETA1) * g
             vi *= BETA2

@@ -18,9 +18,9 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _gensim_vectors import DATA, trained_vectors  # noqa: E402
 from gensim.models import KeyedVectors as GensimVectors  # noqa: E402
 
-from _gensim_vectors import DATA, trained_vectors  # noqa: E402
 from embedkit.vectors import load_vectors, save_vectors  # noqa: E402
 from embedkit.vectors.evaluate import evaluate_analogies  # noqa: E402
 from embedkit.vectors.query import parse_query, top_k  # noqa: E402

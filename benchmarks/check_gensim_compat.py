@@ -11,9 +11,9 @@ import sys
 import tempfile
 
 import numpy as np
+from _gensim_vectors import DATA, trained_vectors
 from gensim.models import KeyedVectors as GensimVectors
 
-from _gensim_vectors import DATA, trained_vectors
 from embedkit.vectors import load_vectors, save_vectors
 from embedkit.vectors.evaluate import evaluate_analogies, evaluate_similarity
 

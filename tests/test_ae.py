@@ -3,6 +3,7 @@ contractive penalty, scikit-learn's estimator checks, the CLI round trip and bad
 
 from __future__ import annotations
 
+import itertools
 import re
 import signal
 import subprocess
@@ -153,7 +154,7 @@ def test_learning_rate_is_held_then_annealed():
     assert schedule(900) == pytest.approx(0.01 * (1 + training.FINAL_LR_FRACTION) / 2)
     assert schedule(1000) == schedule(5000) == pytest.approx(0.01 * training.FINAL_LR_FRACTION)
     rates = [schedule(step) for step in range(1001)]
-    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(rates))
 
 
 # ---------------------------------------------------------------- checkpoints

@@ -11,8 +11,14 @@ from click.testing import CliRunner
 
 from embedkit.cli import main
 from embedkit.core import PRIMITIVES, SparseRows, Tensor, ops, primitive
-from embedkit.core.gradcheck import (Case, check_gradient, register_check, registered_checks,
-                                     run_checks, unregister_check)
+from embedkit.core.gradcheck import (
+    Case,
+    check_gradient,
+    register_check,
+    registered_checks,
+    run_checks,
+    unregister_check,
+)
 
 CORE_PRIMITIVES = sorted(name for name, op in PRIMITIVES.items()
                          if op.__module__ == "embedkit.core.ops")

@@ -34,7 +34,7 @@ def test_ties_are_broken_by_word_and_max_vocab_keeps_the_most_frequent(tmp_path)
 
 
 def test_pruning_bounds_the_counter_and_says_so():
-    blocks = [["common", "rare%d" % i, "common"] for i in range(50)]
+    blocks = [["common", f"rare{i}", "common"] for i in range(50)]
     counts = count_words(blocks, max_size=10)
     assert len(counts.counts) <= 10
     assert counts.counts["common"] == 100

@@ -25,7 +25,7 @@ def fox_pairs(tmp_path, seed=1):
     vocab = build_vocabulary([path], min_count=1)
     (pairs,) = iter_windows([path], vocab, "skipgram", 2, np.random.default_rng(seed),
                             subsample=0, dynamic=False)
-    return [(vocab.words[c], vocab.words[x]) for c, x in zip(*pairs)]
+    return [(vocab.words[c], vocab.words[x]) for c, x in zip(*pairs, strict=True)]
 
 
 def test_quick_brown_fox_gives_the_pairs_of_theory_in_order(tmp_path):
@@ -53,7 +53,7 @@ def test_pairs_match_a_brute_force_window_and_never_cross_sentences(lengths, win
     ids = np.random.default_rng(seed).integers(0, 50, size=len(sentences))
     half = window_sizes(len(ids), window, np.random.default_rng(seed), dynamic)
     pairs = skipgram_pairs(ids, sentences, window, np.random.default_rng(seed), dynamic)
-    assert list(zip(pairs.centres.tolist(), pairs.contexts.tolist())) == \
+    assert list(zip(pairs.centres.tolist(), pairs.contexts.tolist(), strict=True)) == \
         brute_force_pairs(ids.tolist(), sentences.tolist(), half.tolist())
     bags = cbow_samples(ids, sentences, window, np.random.default_rng(seed), dynamic)
     # A CBOW bag holds exactly the contexts skip-gram pairs with the same centre.
@@ -93,12 +93,13 @@ def test_same_seed_same_pairs_other_seed_other_pairs(tmp_path):
 
     def run(seed, model):
         batches = iter_windows([path], vocab, model, 5, np.random.default_rng(seed))
-        return [np.concatenate(arrays) for arrays in zip(*batches)]
+        return [np.concatenate(arrays) for arrays in zip(*batches, strict=True)]
 
     for model in ("skipgram", "cbow"):
         first, again, other = run(7, model), run(7, model), run(8, model)
-        assert all(np.array_equal(a, b) for a, b in zip(first, again))
-        assert not all(len(a) == len(b) and np.array_equal(a, b) for a, b in zip(first, other))
+        assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+        assert not all(len(a) == len(b) and np.array_equal(a, b)
+                       for a, b in zip(first, other, strict=True))
 
 
 def test_keep_probability_matches_hand_computed_values():

@@ -43,8 +43,8 @@ def test_text_layout_is_word2vec(tmp_path, vectors):
     save_vectors(path, WORDS, vectors)
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == f"{len(WORDS)} 7"
-    for word, row, line in zip(WORDS, vectors, lines[1:]):
-        assert line == word + " " + " ".join("%.5e" % float(v) for v in row)
+    for word, row, line in zip(WORDS, vectors, lines[1:], strict=True):
+        assert line == word + " " + " ".join(f"{float(v):.5e}" for v in row)
 
 
 def test_format_rows_equals_printf_on_hard_values():
@@ -56,7 +56,7 @@ def test_format_rows_equals_printf_on_hard_values():
     values = values[np.isfinite(values)]
     text = format_rows(values.reshape(1, -1))[0]
     assert text.endswith(b"\n")
-    assert text.split() == [("%.5e" % float(v)).encode() for v in values]
+    assert text.split() == [f"{float(v):.5e}".encode() for v in values]
 
 
 def test_binary_layout_is_word2vec(tmp_path, vectors):

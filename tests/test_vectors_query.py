@@ -73,7 +73,7 @@ def test_batched_top_k_equals_brute_force():
     queries = [parse_query(kv, f"w{i} -w{i + 1} w{i + 2}") for i in range(0, 600, 3)]
     rows, sims = top_k(kv, queries, 7, restrict=2500)
     unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
-    for query, got, got_sims in zip(queries, rows, sims):
+    for query, got, got_sims in zip(queries, rows, sims, strict=True):
         mean = unit[list(query.positive)].sum(0) - unit[list(query.negative)].sum(0)
         cos = unit[:2500] @ (mean / np.linalg.norm(mean))
         cos[list(query.positive + query.negative)] = -np.inf

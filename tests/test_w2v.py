@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -54,7 +55,7 @@ def test_planted_analogies_are_recovered_and_loss_falls(planted, model, epochs, 
                                                       threads=1))
     assert _accuracy(trained, questions) >= floor
     losses = [record["loss"] for record in trained.history]
-    assert all(later < earlier for earlier, later in zip(losses, losses[1:]))
+    assert all(later < earlier for earlier, later in itertools.pairwise(losses))
     assert [record["epoch"] for record in trained.history] == list(range(1, epochs + 1))
 
 
@@ -222,5 +223,5 @@ def test_cbow_bags_are_regrouped_by_size_intact():
 
     def as_bags(b):
         return sorted((int(c), tuple(b.contexts[lo:hi].tolist()))
-                      for c, lo, hi in zip(b.centres, b.indptr[:-1], b.indptr[1:]))
+                      for c, lo, hi in zip(b.centres, b.indptr[:-1], b.indptr[1:], strict=True))
     assert as_bags(grouped) == as_bags(bags)

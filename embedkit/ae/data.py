@@ -125,7 +125,7 @@ def _explain_bad_row(rows: list[str], numbers: list[int], delimiter: str | None,
                      where: str) -> None:
     """Raise the one-line error for the first ragged or non-numeric row."""
     width = len(rows[0].split(delimiter))
-    for row, number in zip(rows, numbers):
+    for row, number in zip(rows, numbers, strict=True):
         fields = row.split(delimiter)
         if len(fields) != width:
             raise EmbedkitError(f"{where}: line {number + 1}: {len(fields)} fields, expected "

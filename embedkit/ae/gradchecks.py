@@ -26,11 +26,11 @@ def _cases(arch: Architecture, penalties: Penalties):
 
         def loss(*tensors):
             *weights, x_in = tensors
-            return objective(arch, dict(zip(names, weights)), x_in, x_in, penalties)[0]
+            return objective(arch, dict(zip(names, weights, strict=True)), x_in, x_in, penalties)[0]
 
         def denoise(*weights):
-            return objective(arch, dict(zip(names, weights)), Tensor(x), Tensor(target),
-                             penalties)[0]
+            return objective(arch, dict(zip(names, weights, strict=True)), Tensor(x),
+                             Tensor(target), penalties)[0]
 
         return [Case(loss, (*inputs, x), f"{' '.join(names)} x"),
                 Case(denoise, tuple(inputs), f"{' '.join(names)}, input≠target")]

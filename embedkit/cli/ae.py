@@ -186,5 +186,5 @@ def _table(c: Comparison) -> str:
              f"pca_variance_ratio\t{sum(c.explained_variance_ratio):.6f}",
              "component\tangle_deg\texplained_variance_ratio"]
     lines += [f"{i}\t{angle:.4f}\t{ratio:.6f}" for i, (angle, ratio) in
-              enumerate(zip(c.principal_angles_deg, c.explained_variance_ratio), 1)]
+              enumerate(zip(c.principal_angles_deg, c.explained_variance_ratio, strict=True), 1)]
     return "\n".join(lines)

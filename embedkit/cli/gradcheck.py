@@ -51,5 +51,5 @@ def _table(results: list[CheckResult]) -> str:
     rows += [(r.op, r.shapes, f"{r.max_abs_err:.2e}", f"{r.max_rel_err:.2e}",
               "PASS" if r.passed else "FAIL") for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
                      for row in rows)

@@ -103,7 +103,7 @@ def check_gradient(fn: Callable[..., Tensor], inputs: Sequence[np.ndarray],
             return float(np.sum(fn(*[Tensor(x) for x in arrays]).data * weights))
 
     max_abs = max_rel = 0.0
-    for x, t in zip(arrays, tensors):
+    for x, t in zip(arrays, tensors, strict=True):
         analytic = _dense(t.grad, x)
         if analytic.shape != x.shape:
             return math.inf, math.inf

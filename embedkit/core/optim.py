@@ -68,7 +68,7 @@ class Optimizer:
     def step(self) -> None:
         """Apply each parameter's gradient (parameters without one are left alone)."""
         lr = self.lr
-        for p, state in zip(self.params, self.state):
+        for p, state in zip(self.params, self.state, strict=True):
             if isinstance(p.grad, SparseRows):
                 self._sparse_step(p, p.grad, state, lr)
             elif p.grad is not None:

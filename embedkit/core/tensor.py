@@ -198,7 +198,7 @@ class Tensor:
                 node.grad = g if node.grad is None else node.grad + g
                 continue
             ans, args, kwargs = node._context
-            for parent, vjp in zip(node._parents, node._vjps):
+            for parent, vjp in zip(node._parents, node._vjps, strict=True):
                 contribution = vjp(g, ans, *args, **kwargs)
                 key = id(parent)
                 previous = grads.get(key)

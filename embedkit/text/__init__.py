@@ -7,8 +7,13 @@ from embedkit.text.stream import IdChunk, iter_id_chunks
 from embedkit.text.subsample import keep_probabilities, subsample_mask
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.vocab import Vocabulary, build_vocabulary
-from embedkit.text.windows import (CbowSamples, SkipgramPairs, cbow_samples, iter_windows,
-                                   skipgram_pairs)
+from embedkit.text.windows import (
+    CbowSamples,
+    SkipgramPairs,
+    cbow_samples,
+    iter_windows,
+    skipgram_pairs,
+)
 
 __all__ = ["CbowSamples", "IdChunk", "NoiseDistribution", "SkipgramPairs", "Tokenizer",
            "Vocabulary", "build_vocabulary", "cbow_samples", "iter_id_chunks",

@@ -29,7 +29,7 @@ class NamedPath(str):
 
     label: str
 
-    def __new__(cls, path: str, label: str) -> "NamedPath":
+    def __new__(cls, path: str, label: str) -> NamedPath:
         obj = super().__new__(cls, path)
         obj.label = label
         return obj

@@ -43,7 +43,7 @@ class IdChunk(NamedTuple):
     sentences: np.ndarray
     tokens: int
 
-    def select(self, mask: np.ndarray) -> "IdChunk":
+    def select(self, mask: np.ndarray) -> IdChunk:
         """The chunk with only the ids where ``mask`` is true (e.g. after subsampling)."""
         return IdChunk(self.ids[mask], self.sentences[mask], self.tokens)
 

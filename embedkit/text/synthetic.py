@@ -145,7 +145,7 @@ def generate_sentences(n_sentences: int, rng: np.random.Generator,
         inserts = rng.poisson(noise_rate * len(words))
         chosen = np.searchsorted(noise_cdf, rng.random(inserts) * noise_cdf[-1], side="right")
         for position, k in zip(rng.integers(0, len(words) + 1, size=inserts).tolist(),
-                               chosen.tolist()):
+                               chosen.tolist(), strict=True):
             words.insert(position, noise[k])
         yield " ".join(words)
 

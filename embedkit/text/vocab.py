@@ -11,8 +11,7 @@ import numpy as np
 
 from embedkit.errors import EmbedkitError
 from embedkit.io import atomic_output, describe, open_input
-from embedkit.text.corpus import (DEFAULT_CHUNK_CHARS, CorpusPaths, corpus_name,
-                                  iter_token_blocks)
+from embedkit.text.corpus import DEFAULT_CHUNK_CHARS, CorpusPaths, corpus_name, iter_token_blocks
 from embedkit.text.tokenize import SENTENCE_END, Tokenizer, normalize_word
 
 #: Distinct words held while counting before the rarest are pruned (about 0.2 GB of Python
@@ -119,10 +118,11 @@ class Vocabulary:
             raise EmbedkitError(f"vocabulary word {bad[:40]!r} contains a line break: it "
                                 "cannot be written one word per line")
         with atomic_output(path) as out:
-            out.writelines(f"{w}\t{c}\n" for w, c in zip(self.words, self.counts.tolist()))
+            out.writelines(f"{w}\t{c}\n"
+                           for w, c in zip(self.words, self.counts.tolist(), strict=True))
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Vocabulary":
+    def load(cls, path: str | os.PathLike) -> Vocabulary:
         """Read a vocabulary written by :meth:`save` (blank lines are ignored; words in NFC,
         as the tokenizer gives them).
 

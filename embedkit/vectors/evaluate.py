@@ -123,7 +123,7 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike,
         raise EmbedkitError(f"{name}: no questions found: expected lines 'a b c d' after "
                             f"': section' headers")
     for section, right in zip(owners, _answer(kv, vocabulary, np.array(rows, dtype=np.intp),
-                                              restrict_vocab, fold)):
+                                              restrict_vocab, fold), strict=True):
         result.sections[section].total += 1
         result.sections[section].correct += int(right)
     for section in result.sections:

@@ -158,7 +158,8 @@ def save_vectors(path: str | os.PathLike | None, words: Sequence[str], vectors: 
         with atomic_output(path, binary=True) as out:
             np.save(out, vectors)
         with atomic_output(vocab_path(path)) as out:
-            lines = words if counts is None else [f"{w} {int(c)}" for w, c in zip(words, counts)]
+            lines = words if counts is None else [f"{w} {int(c)}"
+                                                  for w, c in zip(words, counts, strict=True)]
             out.write("".join(f"{line}\n" for line in lines))
     elif fmt in ("text", "binary"):
         with atomic_output(path, binary=True) as raw, _compressing(raw, path) as out:
@@ -300,14 +301,15 @@ def _write_binary(out: IO[bytes], words: list[str], vectors: np.ndarray) -> None
     for start in range(0, len(words), TEXT_BLOCK):
         block = data[start:start + TEXT_BLOCK]
         out.write(b"".join(word.encode() + b" " + row.tobytes() + b"\n"
-                           for word, row in zip(words[start:start + TEXT_BLOCK], block)))
+                           for word, row in zip(words[start:start + TEXT_BLOCK], block,
+                                                strict=True)))
 
 
 def _write_text(out: IO[bytes], words: list[str], vectors: np.ndarray) -> None:
     for start in range(0, len(words), TEXT_BLOCK):
         block = vectors[start:start + TEXT_BLOCK]
         encoded = [(word + " ").encode() for word in words[start:start + TEXT_BLOCK]]
-        out.write(b"".join(w + line for w, line in zip(encoded, format_rows(block))))
+        out.write(b"".join(w + line for w, line in zip(encoded, format_rows(block), strict=True)))
 
 
 def format_rows(block: np.ndarray) -> list[bytes]:
@@ -344,7 +346,8 @@ def format_rows(block: np.ndarray) -> list[bytes]:
     lengths = keep.sum(axis=1)
     text = flat[keep].tobytes()
     ends = np.cumsum(lengths)
-    return [text[end - length:end] for end, length in zip(ends.tolist(), lengths.tolist())]
+    return [text[end - length:end]
+            for end, length in zip(ends.tolist(), lengths.tolist(), strict=True)]
 
 
 # Fixed-width pieces of "-d.ddddde+dd ": float32 decimal exponents lie within [-46, 39].

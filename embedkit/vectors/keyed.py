@@ -50,7 +50,7 @@ class KeyedVectors:
             keep[list(index.values())] = True
             vectors = vectors[keep]
             counts = None if counts is None else counts[keep]
-            words = [word for word, kept in zip(words, keep) if kept]
+            words = [word for word, kept in zip(words, keep, strict=True) if kept]
             index = {word: row for row, word in enumerate(words)}
         self.words = words
         self.index = index

@@ -103,7 +103,7 @@ def answer(kv: KeyedVectors, lines: Sequence[str], k: int = 10, method: str = "a
             answers.append(item)
             continue
         found = [(kv.words[row], float(sim)) for row, sim
-                 in zip(rows[done].tolist(), similarities[done].tolist()) if row >= 0]
+                 in zip(rows[done].tolist(), similarities[done].tolist(), strict=True) if row >= 0]
         answers.append(Answer(item.text, found))
         done += 1
     return answers

@@ -30,6 +30,7 @@ training stopped; ``checkpoint`` saves the state after every ``checkpoint_every`
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import mmap
 import multiprocessing
@@ -59,8 +60,7 @@ from embedkit.text.tokenize import Tokenizer
 from embedkit.text.vocab import Vocabulary, build_vocabulary
 from embedkit.text.windows import MODELS, CbowSamples, SkipgramPairs, chunk_samples
 from embedkit.vectors.formats import save_vectors
-from embedkit.w2v.checkpoint import (Word2VecState, load_checkpoint, run_context,
-                                     save_checkpoint)
+from embedkit.w2v.checkpoint import Word2VecState, load_checkpoint, run_context, save_checkpoint
 from embedkit.w2v.sgns import context_bags, sgns_loss
 
 #: word2vec's starting learning rates.
@@ -382,7 +382,7 @@ class _IdCache:
                     values.astype(np.int32, copy=False).tofile(out)
                     out.flush()  # the workers read it from the file
                 cuts = _sentence_cuts(chunk.sentences, TASK_TOKENS)
-                for start, stop in zip(cuts[:-1], cuts[1:]):
+                for start, stop in itertools.pairwise(cuts):
                     spans.append(_Span(position + int(start), position + int(stop),
                                        chunk.tokens * (stop - start) / n if n else
                                        chunk.tokens))
