@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 from embedkit.ae.pca import Comparison
-from embedkit.errors import EmbedkitError
-from embedkit.io import atomic_output
+from embedkit.plots.render import INSTALL_HINT, PALETTE, drawing, plotting_available, save_figure
+from embedkit.plots.render import plot_format as _picture_format
 
 PLOT_FORMATS = ("png", "svg")
-INSTALL_HINT = "pip install 'embedkit[plot]'"
 
-
-def plotting_available() -> bool:
-    """Whether matplotlib can be imported."""
-    return importlib.util.find_spec("matplotlib") is not None
+__all__ = ["INSTALL_HINT", "PLOT_FORMATS", "plot_comparison", "plot_format",
+           "plotting_available"]
 
 
 def plot_format(path: str | os.PathLike) -> str:
@@ -26,10 +22,7 @@ def plot_format(path: str | os.PathLike) -> str:
     EmbedkitError
         For any other extension.
     """
-    extension = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
-    if extension not in PLOT_FORMATS:
-        raise EmbedkitError(f"{path}: plot files must end in .png or .svg")
-    return extension
+    return _picture_format(path, PLOT_FORMATS)
 
 
 def plot_comparison(comparison: Comparison, path: str | os.PathLike) -> None:
@@ -41,25 +34,21 @@ def plot_comparison(comparison: Comparison, path: str | os.PathLike) -> None:
         Without matplotlib (the message says how to install it) or for a bad extension.
     """
     fmt = plot_format(path)
-    if not plotting_available():
-        raise EmbedkitError(f"plotting needs matplotlib: {INSTALL_HINT}")
-    import matplotlib
-    matplotlib.use("Agg")  # files only, never a window
-    from matplotlib.figure import Figure
+    with drawing([]):
+        from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(9, 3.6), layout="constrained")
-    angles, variance = figure.subplots(1, 2)
-    index = range(1, comparison.k + 1)
-    angles.bar(index, comparison.principal_angles_deg, color="tab:red")
-    angles.set(xlabel="principal angle index", ylabel="degrees",
-               title=f"angles to the PCA subspace (eigen-gap {comparison.eigengap:.1%})")
-    variance.bar(index, comparison.explained_variance_ratio, color="tab:blue",
-                 label=f"PCA (total {sum(comparison.explained_variance_ratio):.1%})")
-    variance.axhline(comparison.captured_variance_ratio / comparison.k, color="tab:red",
-                     ls="--", label=f"model, per component "
-                                   f"(total {comparison.captured_variance_ratio:.1%})")
-    variance.set(xlabel="component", ylabel="share of variance",
-                 title="explained variance")
-    variance.legend(fontsize="small")
-    with atomic_output(path, binary=True) as out:
-        figure.savefig(out, format=fmt)
+        figure = Figure(figsize=(9, 3.6), layout="constrained")
+        angles, variance = figure.subplots(1, 2)
+        index = range(1, comparison.k + 1)
+        angles.bar(index, comparison.principal_angles_deg, color=PALETTE[1])
+        angles.set(xlabel="principal angle index", ylabel="degrees",
+                   title=f"angles to the PCA subspace (eigen-gap {comparison.eigengap:.1%})")
+        variance.bar(index, comparison.explained_variance_ratio, color=PALETTE[0],
+                     label=f"PCA (total {sum(comparison.explained_variance_ratio):.1%})")
+        variance.axhline(comparison.captured_variance_ratio / comparison.k, color=PALETTE[1],
+                         ls="--", label=f"model, per component "
+                                        f"(total {comparison.captured_variance_ratio:.1%})")
+        variance.set(xlabel="component", ylabel="share of variance",
+                     title="explained variance")
+        variance.legend(fontsize="small")
+        save_figure(figure, path, fmt)

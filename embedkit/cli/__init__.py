@@ -19,6 +19,7 @@ main.lazy_commands.update({
     "encode": "embedkit.cli.ae:encode",
     "decode": "embedkit.cli.ae:decode",
     "compare-pca": "embedkit.cli.ae:compare_pca",
+    "plot": "embedkit.cli.pictures:plot",
 })
 
 __all__ = ["main"]
