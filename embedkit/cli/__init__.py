@@ -20,6 +20,7 @@ main.lazy_commands.update({
     "decode": "embedkit.cli.ae:decode",
     "compare-pca": "embedkit.cli.ae:compare_pca",
     "plot": "embedkit.cli.pictures:plot",
+    "export-projector": "embedkit.cli.pictures:export_projector",
 })
 
 __all__ = ["main"]

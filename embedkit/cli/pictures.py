@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import click
 
+from embedkit.cli.vectors import vector_options
+from embedkit.io import describe
 from embedkit.plots.render import Fonts, missing_glyphs_message, parse_size
+from embedkit.vectors import load_vectors
 
 
 class SizeType(click.ParamType):
@@ -56,3 +60,26 @@ def plot(logs, output, size) -> None:
     plot_format(output, PLOT_FORMATS)
     require_matplotlib()
     _warn_missing_glyphs(plot_curves(read_logs(logs), output, size))
+
+
+@click.command("export-projector")
+@vector_options
+@click.option("-o", "--output", "directory", type=click.Path(file_okay=False), required=True,
+              metavar="DIR", help="Directory for the three files (made when missing).")
+def export_projector(vectors, limit, mmap, vocab, unicode_errors, directory) -> None:
+    """Write VECTORS as files for the TensorFlow Embedding Projector: DIR/tensors.tsv (one
+    vector per line, tab-separated), DIR/metadata.tsv (header `word<TAB>count`; `rank`
+    instead of count when VECTORS records no counts) and DIR/projector_config.pbtxt.
+
+    Load the two TSV files in the standalone projector ("Load"), or give DIR to TensorBoard
+    (`tensorboard --logdir DIR`, Projector tab). --limit N keeps the N most frequent words;
+    the files are written block by block and land together. Example:
+
+        embedkit export-projector vectors.npz -o projector --limit 10000
+    """
+    from embedkit.vectors.projector import export_projector as export
+
+    kv = load_vectors(vectors, limit=limit, mmap=mmap, unicode_errors=unicode_errors,
+                      vocab=vocab)
+    name = os.path.splitext(os.path.basename(describe(vectors)))[0] or "embedding"
+    export(kv, directory, name=name)
