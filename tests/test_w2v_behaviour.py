@@ -1,0 +1,288 @@
+"""word2vec behaviour checked directly, not through the planted-analogy floor: training pairs
+per line, random streams per task and epoch, the noise exponent, the learning-rate schedule,
+and exact SGD updates of skip-gram and CBOW (mean, sum, input gain) against a reference."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from embedkit.cli import main
+from embedkit.text.noise import NoiseDistribution
+from embedkit.w2v.train import Word2VecConfig, train_word2vec
+
+# ---------------------------------------------------------------- pairs trained per line
+
+
+def _epoch_records(corpus, tmp_path, *options):
+    """train-w2v's --log-json records for CORPUS with the given extra options."""
+    out, log = tmp_path / "v.vec", tmp_path / "log.jsonl"
+    result = CliRunner().invoke(main, ["train-w2v", str(corpus), "--dim", "4", "--min-count",
+                                       "1", "--subsample", "0", "-o", str(out), "--log-json",
+                                       str(log), *options])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("model", ["skipgram", "cbow"])
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_windows_never_cross_lines(tmp_path, model, threads):
+    """100 two-word lines: each word pairs with the other word of its line only, so every
+    epoch trains exactly 200 pairs (skip-gram) or 200 bags (CBOW), whatever the window."""
+    corpus = tmp_path / "pairs.txt"
+    corpus.write_text("".join(f"w{i % 7} v{i % 11}\n" for i in range(100)))
+    records = _epoch_records(corpus, tmp_path, "--model", model, "--window", "5", "--epochs",
+                             "2", "--threads", threads)
+    assert [r["pairs"] for r in records] == [200, 200]
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_pairs_per_line_over_many_tasks_and_text_blocks(tmp_path, threads):
+    """A corpus of several text blocks and many tasks (~60k tokens, ~300 kB), lines of 1 to
+    4 words, window 1: a line of L words gives 2 (L - 1) pairs, one-word lines none."""
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 5, 20_000)
+    words = rng.integers(0, 50, lengths.sum())
+    lines, start = [], 0
+    for length in lengths:
+        lines.append(" ".join(f"word{w}" for w in words[start:start + length]) + "\n")
+        start += length
+    corpus = tmp_path / "lines.txt"
+    corpus.write_text("".join(lines))
+    assert corpus.stat().st_size > 1 << 18  # more than one text block
+    records = _epoch_records(corpus, tmp_path, "--window", "1", "--epochs", "1",
+                             "--threads", threads)
+    assert records[0]["pairs"] == int(np.sum(2 * (lengths - 1)))
+    assert records[0]["words"] == lengths.sum()
+
+
+# ---------------------------------------------------------------- random streams
+
+
+@pytest.fixture()
+def window_draws(monkeypatch):
+    """Every dynamic-window draw of a training, in order; the string "epoch" marks the end
+    of each epoch. With --subsample 0 the window sizes are a task's first draws from its
+    generator, so two tasks (or epochs) on one stream draw the same leading sizes."""
+    import embedkit.text.windows as windows
+
+    draws: list = []
+    original = windows.window_sizes
+
+    def recording(n, window, rng, dynamic=True):
+        sizes = original(n, window, rng, dynamic)
+        draws.append(np.array(sizes))
+        return sizes
+
+    monkeypatch.setattr(windows, "window_sizes", recording)
+    return draws
+
+
+def _by_epoch(draws: list) -> list[list[np.ndarray]]:
+    epochs, current = [], []
+    for item in draws:
+        if isinstance(item, str):
+            epochs.append(current)
+            current = []
+        else:
+            current.append(item)
+    return epochs
+
+
+def _same_start(a: np.ndarray, b: np.ndarray) -> bool:
+    n = min(len(a), len(b))
+    return bool(np.array_equal(a[:n], b[:n]))
+
+
+@pytest.fixture(scope="module")
+def many_tasks(tmp_path_factory):
+    """~40k tokens of 8-word lines: several tasks per epoch."""
+    corpus = tmp_path_factory.mktemp("tasks") / "tasks.txt"
+    rng = np.random.default_rng(4)
+    corpus.write_text("".join(" ".join(f"t{w}" for w in rng.integers(0, 40, 8)) + "\n"
+                              for _ in range(5000)))
+    return corpus
+
+
+def test_every_task_and_epoch_draws_from_its_own_stream(many_tasks, window_draws):
+    config = Word2VecConfig(dim=4, epochs=2, min_count=1, subsample=0, window=5, threads=1,
+                            seed=3)
+    train_word2vec([many_tasks], config, callback=lambda record: window_draws.append("epoch"))
+    first, second = _by_epoch(window_draws)
+    assert len(first) == len(second) >= 3
+    for epoch in (first, second):  # tasks of one epoch: different streams
+        assert not any(_same_start(a, b) for i, a in enumerate(epoch) for b in epoch[:i])
+    # task i of epoch 2 is not task i of epoch 1 again (the epoch is in the seed)
+    assert not any(_same_start(a, b) for a, b in zip(first, second, strict=True))
+    # ...while the same seed gives the same draws: the streams come from the seed only
+    window_draws.clear()
+    train_word2vec([many_tasks], config, callback=lambda record: window_draws.append("epoch"))
+    again = _by_epoch(window_draws)
+    assert all(np.array_equal(a, b) for a, b in zip(first + second, again[0] + again[1],
+                                                     strict=True))
+
+
+# ---------------------------------------------------------------- noise distribution
+
+
+@pytest.mark.parametrize("exponent", [0.0, 0.5, 0.75, 1.0, -0.5])
+def test_noise_probabilities_are_proportional_to_count_to_the_exponent(exponent):
+    counts = np.array([1000, 300, 50, 7, 1, 1, 2])
+    noise = NoiseDistribution(counts, exponent)
+    expected = counts.astype(float) ** exponent
+    np.testing.assert_allclose(noise.probabilities, expected / expected.sum(), rtol=1e-12)
+    assert noise.exponent == exponent
+    draws = noise.sample(np.random.default_rng(0), 400_000)
+    assert draws.dtype == np.int32
+    frequencies = np.bincount(draws, minlength=len(counts)) / len(draws)
+    # five standard errors of a frequency p over 400k draws
+    tolerance = 5 * np.sqrt(noise.probabilities * (1 - noise.probabilities) / len(draws))
+    assert np.all(np.abs(frequencies - noise.probabilities) <= tolerance + 1e-9)
+
+
+def test_noise_samples_have_the_asked_shape_and_follow_the_generator():
+    noise = NoiseDistribution(np.array([5, 3, 2]), 0.75)
+    a = noise.sample(np.random.default_rng(1), (4, 6))
+    assert a.shape == (4, 6) and a.min() >= 0 and a.max() < 3
+    assert np.array_equal(a, noise.sample(np.random.default_rng(1), (4, 6)))
+
+
+@pytest.fixture(scope="module")
+def skewed(tmp_path_factory):
+    """A corpus with a few frequent and many rare words, where the exponent matters."""
+    corpus = tmp_path_factory.mktemp("skewed") / "skewed.txt"
+    rng = np.random.default_rng(2)
+    words = rng.zipf(1.6, 6000) % 200
+    corpus.write_text("".join(" ".join(f"z{w}" for w in words[i:i + 6]) + "\n"
+                              for i in range(0, len(words), 6)))
+    return corpus
+
+
+def test_ns_exponent_changes_the_trained_vectors(skewed, tmp_path):
+    def vectors(exponent: str) -> str:
+        out = tmp_path / f"v{exponent}.vec"
+        result = CliRunner().invoke(main, ["train-w2v", str(skewed), "--dim", "8", "--epochs",
+                                           "1", "--min-count", "1", "--threads", "1",
+                                           "--ns-exponent", exponent, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        return out.read_text()
+
+    assert vectors("0.75") == vectors("0.75")  # same seed: same bits...
+    assert vectors("0") != vectors("0.75")     # ...so the exponent made this difference
+    assert vectors("1") != vectors("0.75")
+
+
+# ---------------------------------------------------------------- learning rate
+
+
+def test_learning_rate_decays_linearly_over_all_epochs(many_tasks):
+    lr, min_lr, epochs = 0.04, 0.001, 3
+    steps: list = []
+    trained = train_word2vec(
+        [many_tasks], Word2VecConfig(dim=4, epochs=epochs, min_count=1, lr=lr, min_lr=min_lr,
+                                     threads=1),
+        progress=lambda step: steps.append(step),
+        callback=lambda record: steps.append("epoch"))
+    # after epoch e of E the rate is lr - (lr - min_lr) e / E
+    np.testing.assert_allclose([r["lr"] for r in trained.history],
+                               [lr - (lr - min_lr) * e / epochs for e in (1, 2, 3)], rtol=1e-12)
+    by_epoch, current = [], []
+    for step in steps:
+        if step == "epoch":
+            by_epoch.append(current)
+            current = []
+        else:
+            current.append(step["lr"])
+    assert len(by_epoch) == epochs and all(len(rates) >= 3 for rates in by_epoch)
+    everything = [rate for rates in by_epoch for rate in rates]
+    assert all(later < earlier for earlier, later in zip(everything, everything[1:],
+                                                                  strict=False))
+    bounds = [lr] + [r["lr"] for r in trained.history]
+    for e, rates in enumerate(by_epoch):  # each epoch spends its third of the decay
+        assert all(bounds[e + 1] < rate < bounds[e] for rate in rates)
+        assert rates[0] > bounds[e] - (bounds[e] - bounds[e + 1]) / 2
+        assert rates[-1] < bounds[e + 1] + (bounds[e] - bounds[e + 1]) / 4
+
+
+# ---------------------------------------------------------------- exact updates
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _reference(lines, index, vectors, model, epochs, rate, cbow_mean=True):
+    """Plain word2vec SGD, one pair (bag) at a time, no negatives, window 1, float64.
+
+    Skip-gram: the context word's input row predicts the centre's output row, pairs by
+    centre then context, left to right. CBOW: the mean (or sum) of the context rows predicts
+    the centre; every context row moves by the hidden gradient times the bag size with a
+    mean, by the hidden gradient over the bag size with a sum (gensim's rule); a task's bags
+    are taken by size, stably. ``rate(i)``: learning rate of sample ``i`` of an epoch.
+    """
+    v = vectors.astype(np.float64)
+    o = np.zeros_like(v)
+    samples = []
+    for line in lines:
+        ids = [index[w] for w in line.split()]
+        for i, centre in enumerate(ids):
+            context = [ids[j] for j in (i - 1, i + 1) if 0 <= j < len(ids)]
+            if model == "skipgram":
+                samples += [([c], centre) for c in context]
+            elif context:
+                samples.append((context, centre))
+    if model == "cbow":
+        samples.sort(key=lambda sample: len(sample[0]))
+    for epoch in range(epochs):
+        for i, (context, centre) in enumerate(samples):
+            lr = rate(epoch, i, len(samples))
+            size = len(context)
+            h = v[context].sum(axis=0) / (size if cbow_mean or model == "skipgram" else 1)
+            g = _sigmoid(h @ o[centre]) - 1.0          # d loss / d score
+            d_h = g * o[centre]
+            o[centre] -= lr * g * h
+            gain = 1.0 if model == "skipgram" else (1.0 if cbow_mean else 1.0 / size)
+            for c in context:
+                v[c] -= lr * gain * d_h
+    return v
+
+
+LINES = ["a b c", "b c d e", "c a", "e d c b a", "d e"]
+
+
+def _initial_vectors(corpus, model):
+    """The initial input matrix of seed 1: with a zero output matrix, one minibatch of the
+    whole corpus leaves the input rows where they started."""
+    return train_word2vec([corpus], Word2VecConfig(model=model, dim=4, epochs=1, min_count=1,
+                                                   subsample=0, window=1, negative=0,
+                                                   batch_size=10**6, threads=1)).vectors
+
+
+@pytest.mark.parametrize("model, cbow_mean", [("skipgram", True), ("cbow", True),
+                                              ("cbow", False)])
+@pytest.mark.parametrize("decay", [False, True])
+def test_updates_are_word2vec_sgd(tmp_path, model, cbow_mean, decay):
+    """One sample per minibatch, no negatives, window 1: embedkit's vectors are plain
+    sequential SGD from the same start, with the rate decaying linearly over all epochs
+    by corpus words (or constant)."""
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("".join(line + "\n" for line in LINES))
+    lr, epochs = 0.5, 12
+    min_lr = 0.001 if decay else lr
+    trained = train_word2vec([corpus], Word2VecConfig(
+        model=model, dim=4, epochs=epochs, min_count=1, subsample=0, window=1, negative=0,
+        lr=lr, min_lr=min_lr, batch_size=1, cbow_mean=cbow_mean, threads=1))
+    start = _initial_vectors(corpus, model)
+    words = sum(len(line.split()) for line in LINES)
+
+    def rate(epoch, i, n):
+        done = epoch * words + i * words / n
+        return min_lr + (lr - min_lr) * max(1 - done / (words * epochs), 0.0)
+
+    expected = _reference(LINES, trained.vocab.index, start, model, epochs, rate, cbow_mean)
+    moved = np.abs(expected - start).max()
+    assert moved > 0.05  # the rows did move: the comparison below is not trivially true
+    np.testing.assert_allclose(trained.vectors, expected, atol=1e-4)
