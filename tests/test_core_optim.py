@@ -220,6 +220,18 @@ def test_optimizer_follows_its_schedule():
     assert moves == [1.0, 0.75, 0.5]
 
 
+def test_a_rate_given_to_step_overrides_the_schedule_for_that_step_only():
+    p = Tensor(np.zeros((2, 2), dtype=np.float32), requires_grad=True)
+    opt = SGD([p], lr=linear_decay(1.0, 0.5, 2))
+    p.grad = np.ones((2, 2), dtype=np.float32)
+    opt.step(lr=0.25)
+    assert p.data.dtype == np.float32 and p.data.tolist() == [[-0.25, -0.25], [-0.25, -0.25]]
+    assert opt.steps == 1 and opt.lr == 0.75  # the schedule moved on regardless
+    p.grad = SparseRows(np.array([1, 1]), np.ones((2, 2), dtype=np.float32), (2, 2))
+    opt.step(lr=0.5)
+    assert p.data.tolist() == [[-0.25, -0.25], [-1.25, -1.25]]
+
+
 def _train(opt: Optimizer, p: Tensor, n: int) -> None:
     for _ in range(n):
         opt.zero_grad()

@@ -95,7 +95,7 @@ def test_a_task_trains_the_same_in_any_worker(small, monkeypatch):
 
 
 def test_sentence_cuts_give_runs_of_whole_sentences():
-    from embedkit.w2v.train import _sentence_cuts
+    from embedkit.text.idcache import sentence_cuts as _sentence_cuts
 
     # sentences of lengths 3, 1, 6, 2, 5
     sentences = np.repeat(np.arange(5), [3, 1, 6, 2, 5])
@@ -211,7 +211,7 @@ def test_cli_divergence_is_an_error_and_writes_nothing(small, tmp_path):
 
 def test_cbow_bags_are_regrouped_by_size_intact():
     from embedkit.text.windows import cbow_samples
-    from embedkit.w2v.train import _by_bag_size
+    from embedkit.w2v.worker import by_bag_size as _by_bag_size
 
     rng = np.random.default_rng(3)
     ids = rng.integers(0, 50, 400).astype(np.int32)

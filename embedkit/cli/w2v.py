@@ -15,7 +15,8 @@ from embedkit.text.noise import DEFAULT_NS_EXPONENT
 from embedkit.text.subsample import DEFAULT_SUBSAMPLE
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.windows import MODELS
-from embedkit.w2v.train import DEFAULT_BATCH_SIZE, DEFAULT_LR, Word2VecConfig, train_word2vec
+from embedkit.w2v.config import DEFAULT_BATCH_SIZE, DEFAULT_LR, Word2VecConfig
+from embedkit.w2v.train import train_word2vec
 
 
 def _per_model(defaults: dict) -> str:

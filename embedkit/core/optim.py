@@ -65,9 +65,16 @@ class Optimizer:
         for p in self.params:
             p.grad = None
 
-    def step(self) -> None:
-        """Apply each parameter's gradient (parameters without one are left alone)."""
-        lr = self.lr
+    def step(self, lr: float | None = None) -> None:
+        """Apply each parameter's gradient (parameters without one are left alone).
+
+        Parameters
+        ----------
+        lr : float, optional
+            The rate of this step instead of the schedule's (for a caller whose rate follows
+            something other than the step count, e.g. word2vec's words processed).
+        """
+        lr = self.lr if lr is None else float(lr)
         for p, state in zip(self.params, self.state, strict=True):
             if isinstance(p.grad, SparseRows):
                 self._sparse_step(p, p.grad, state, lr)

@@ -1,0 +1,104 @@
+"""The hyper-parameters of a word2vec training, with word2vec's defaults."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass
+
+from embedkit.errors import EmbedkitError
+from embedkit.text.windows import MODELS
+
+#: word2vec's starting learning rates.
+DEFAULT_LR = {"skipgram": 0.025, "cbow": 0.05}
+#: Training pairs (skip-gram) or context bags (CBOW) per minibatch: summed gradients stay
+#: stable and score like word2vec's per-pair updates up to about these sizes (CBOW touches a
+#: frequent word in many bags at once: on wordnet-glosses with two workers, medians of 3,
+#: 384 bags scored 0.459 on WordSim353 and 0.061 on the analogies, gensim 0.449 and 0.064;
+#: 256 scored about the same, 25% slower; 512 fell to 0.42 and 0.043 (before bags were
+#: grouped by size)).
+DEFAULT_BATCH_SIZE = {"skipgram": 1024, "cbow": 384}
+
+
+@dataclass(frozen=True)
+class Word2VecConfig:
+    """Hyper-parameters of a word2vec training, with word2vec's defaults.
+
+    Attributes
+    ----------
+    model : {"skipgram", "cbow"}
+    dim : int
+        Vector dimension.
+    window : int
+        Largest distance between a centre and a context word (drawn per centre from
+        ``1..window``).
+    negative : int
+        Noise words per training pair (0: positives only).
+    ns_exponent : float
+        Noise distribution ∝ count ** ns_exponent.
+    min_count, max_vocab : int
+        Vocabulary: words seen at least ``min_count`` times, the ``max_vocab`` most frequent.
+    subsample : float
+        Threshold of frequent-word subsampling (0: off).
+    epochs : int
+    lr : float or None
+        Starting learning rate (None: 0.025 for skip-gram, 0.05 for CBOW), decaying linearly
+        to ``min_lr`` over all epochs.
+    min_lr : float
+    batch_size : int or None
+        Pairs (skip-gram) or bags (CBOW) per minibatch (None: 1024 / 384).
+    cbow_mean : bool
+        CBOW averages its context vectors (True) or sums them.
+    seed : int
+    threads : int or None
+        Parallel workers (None: every core); more than one runs forked processes.
+    """
+
+    model: str = "skipgram"
+    dim: int = 100
+    window: int = 5
+    negative: int = 5
+    ns_exponent: float = 0.75
+    min_count: int = 5
+    max_vocab: int | None = None
+    subsample: float = 1e-3
+    epochs: int = 5
+    lr: float | None = None
+    min_lr: float = 1e-4
+    batch_size: int | None = None
+    cbow_mean: bool = True
+    seed: int = 1
+    threads: int | None = None
+
+    def resolved(self) -> Word2VecConfig:
+        """The configuration with defaults filled in, validated.
+
+        Raises
+        ------
+        EmbedkitError
+            Naming the first invalid hyper-parameter.
+        """
+        if self.model not in MODELS:
+            raise EmbedkitError(f"model {self.model!r}: expected one of {', '.join(MODELS)}")
+        filled = Word2VecConfig(**{
+            **asdict(self),
+            "lr": DEFAULT_LR[self.model] if self.lr is None else self.lr,
+            "batch_size": (DEFAULT_BATCH_SIZE[self.model] if self.batch_size is None
+                           else self.batch_size),
+            "threads": (os.cpu_count() or 1) if self.threads is None else self.threads})
+        for name, low in (("dim", 1), ("window", 1), ("negative", 0), ("epochs", 1),
+                          ("min_count", 1), ("batch_size", 1), ("threads", 1)):
+            if getattr(filled, name) < low:
+                raise EmbedkitError(f"{name} {getattr(filled, name)}: expected at least {low}")
+        if filled.max_vocab is not None and filled.max_vocab < 1:
+            raise EmbedkitError(f"max_vocab {filled.max_vocab}: expected at least 1")
+        if not filled.lr > 0:
+            raise EmbedkitError(f"lr {filled.lr}: expected a learning rate > 0")
+        if not 0 <= filled.min_lr <= filled.lr:
+            raise EmbedkitError(f"min_lr {filled.min_lr}: expected between 0 and lr "
+                                f"({filled.lr})")
+        if not filled.subsample >= 0:
+            raise EmbedkitError(f"subsample {filled.subsample}: expected a threshold >= 0")
+        if not math.isfinite(filled.ns_exponent):
+            raise EmbedkitError(f"ns_exponent {filled.ns_exponent}: expected a finite number")
+        return filled
