@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import dataclasses
+import fcntl
 import gzip
 import io
 import os
+import re
+import stat
 import sys
 import tempfile
 import zlib
@@ -169,6 +173,115 @@ def _has_fileno(stream: IO) -> bool:
     return True
 
 
+#: Device files live here: embedkit never creates or replaces a file below it (tests point it
+#: elsewhere).
+DEVICE_DIR = "/dev"
+
+#: Names of this process's open descriptors: writing to one writes to that descriptor.
+_DESCRIPTOR_NAME = re.compile(r"/dev/(?:std(out|err)|fd/(\d+))|/proc/(?:self|(\d+))/fd/(\d+)")
+
+#: Symbolic links followed by hand before giving up (the kernel's own limit).
+_MAX_LINKS = 40
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputTarget:
+    """Where and how an output path is written.
+
+    Attributes
+    ----------
+    path : str
+        The file to write: for a symbolic link, the file it leads to (so the link stays a link).
+    descriptor : int or None
+        This process's descriptor that ``path`` names (``/dev/stdout``, ``/dev/fd/N``,
+        ``/proc/self/fd/N``, or a link to one); written to as it is.
+    direct : bool
+        Open and write in place, never through a temporary file and a rename: a descriptor,
+        FIFO, character or block device or socket. Otherwise (a regular file or a new name)
+        the output is written beside ``path`` and renamed over it.
+    """
+
+    path: str
+    descriptor: int | None = None
+    direct: bool = False
+
+
+def output_target(path: str | os.PathLike) -> OutputTarget:
+    """How :func:`atomic_output` will write ``path`` (see :class:`OutputTarget`).
+
+    Raises
+    ------
+    EmbedkitError
+        When ``path`` is a directory, or writing it would create or replace a file below
+        :data:`DEVICE_DIR` (only existing devices there are written to, in place).
+    """
+    name = os.fspath(path)
+    descriptor = _descriptor_named(name)
+    if descriptor is not None:
+        return OutputTarget(name, descriptor, direct=True)
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        mode = None  # a new name, or a link to one
+    if mode is not None and stat.S_ISDIR(mode):
+        raise EmbedkitError(f"{name}: is a directory, expected a file name to write")
+    if mode is not None and not stat.S_ISREG(mode):
+        return OutputTarget(name, direct=True)
+    real = os.path.realpath(name)
+    devices = os.path.realpath(DEVICE_DIR)
+    if os.path.commonpath([real, devices]) == devices:
+        raise EmbedkitError(f"{name}: will not create or replace a file in {DEVICE_DIR} "
+                            f"(only devices there, such as {DEVICE_DIR}/null, are written to)")
+    return OutputTarget(real)
+
+
+def _descriptor_named(name: str) -> int | None:
+    """The descriptor ``name`` stands for, following symbolic links to such a name by hand
+    (the kernel would resolve ``/proc/self/fd/1`` to the file behind it, or to nothing for a
+    pipe or socket)."""
+    for _ in range(_MAX_LINKS):
+        match = _DESCRIPTOR_NAME.fullmatch(os.path.normpath(name))
+        if match:
+            stdio, fd, pid, proc_fd = match.groups()
+            if pid is not None and int(pid) != os.getpid():
+                return None
+            return {"out": 1, "err": 2}[stdio] if stdio else int(fd or proc_fd)
+        if not os.path.islink(name):
+            return None
+        name = os.path.join(os.path.dirname(name), os.readlink(name))
+    return None
+
+
+@contextlib.contextmanager
+def _direct_output(target: OutputTarget, binary: bool, encoding: str) -> Iterator[IO]:
+    """Write straight into a descriptor, FIFO or device (never renamed over)."""
+    name = target.path
+    try:
+        if target.descriptor is not None:
+            # Others may have written to the descriptor through Python's own streams first.
+            for std in (sys.stdout, sys.stderr):
+                with contextlib.suppress(AttributeError, OSError, ValueError):
+                    std.flush()
+            fd = os.dup(target.descriptor)
+        else:
+            fd = os.open(name, os.O_WRONLY | os.O_NOCTTY)
+    except OSError as exc:
+        raise EmbedkitError(f"{name}: cannot write ({exc.strerror or exc})") from None
+    out: IO = _PipeWriter(io.FileIO(fd, "wb"))
+    if not binary:
+        out = io.TextIOWrapper(out, encoding=encoding, newline="\n")
+    with out:
+        yield out
+
+
+class _PipeWriter(io.BufferedWriter):
+    """A stream that hides its descriptor, so that writers such as ``numpy.save`` write through
+    ``write()`` rather than ask a pipe for a file position it does not have."""
+
+    def fileno(self) -> int:
+        raise io.UnsupportedOperation("written in place: no file descriptor offered")
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike | None, binary: bool = False,
                   encoding: str = "utf-8") -> Iterator[IO]:
@@ -176,6 +289,10 @@ def atomic_output(path: str | os.PathLike | None, binary: bool = False,
 
     ``None`` or ``"-"`` writes to stdout instead. If the block raises (including
     ``KeyboardInterrupt``) the temporary file is removed and ``path`` is left untouched.
+    What is not a regular file is written in place, never renamed over (see
+    :func:`output_target`): a FIFO, a device such as ``/dev/null``, ``/dev/stdout``,
+    ``/dev/fd/N`` (``-o >(gzip > x.gz)``). A symbolic link to a regular file stays a link:
+    the file it leads to is replaced.
 
     Parameters
     ----------
@@ -189,14 +306,20 @@ def atomic_output(path: str | os.PathLike | None, binary: bool = False,
     Raises
     ------
     EmbedkitError
-        When the target directory is missing or not writable.
+        When the target directory is missing or not writable, or the path is refused by
+        :func:`output_target`.
     """
     if path is None or os.fspath(path) == STDIO:
         stream = sys.stdout.buffer if binary else sys.stdout
         yield stream
         stream.flush()
         return
-    name = os.fspath(path)
+    target = output_target(path)
+    if target.direct:
+        with _direct_output(target, binary, encoding) as out:
+            yield out
+        return
+    name = target.path
     fd, tmp = _temporary(name)
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else
@@ -219,7 +342,8 @@ def atomic_outputs(*paths: str | os.PathLike | None) -> Iterator[list[str | None
     name so that writers choosing a format by extension choose the same one. When the block
     succeeds every stand-in is renamed to its path; when it raises (including
     ``KeyboardInterrupt``) all of them are removed and no path is touched. ``None`` and ``-``
-    (stdout, or an output not asked for) are yielded unchanged and are not held back.
+    (stdout, or an output not asked for) and targets written in place (FIFOs, devices,
+    descriptors: see :func:`output_target`) are yielded unchanged and are not held back.
 
     Raises
     ------
@@ -227,16 +351,19 @@ def atomic_outputs(*paths: str | os.PathLike | None) -> Iterator[list[str | None
         When a target directory is missing or not writable.
     """
     staged: list[tuple[str, str]] = []
+    stand_ins: list[str | None] = []
     try:
         for path in paths:
-            if path is not None and os.fspath(path) != STDIO:
-                name = os.fspath(path)
-                fd, tmp = _temporary(name, suffix=f".{os.path.basename(name)}")
-                os.close(fd)
-                staged.append((tmp, name))
-        stand_ins = iter(tmp for tmp, _ in staged)
-        yield [path if path is None or os.fspath(path) == STDIO else next(stand_ins)
-               for path in paths]
+            name = None if path is None else os.fspath(path)
+            target = None if name is None or name == STDIO else output_target(name)
+            if name is None or target is None or target.direct:
+                stand_ins.append(name)
+                continue
+            fd, tmp = _temporary(target.path, suffix=f".{os.path.basename(name)}")
+            os.close(fd)
+            staged.append((tmp, target.path))
+            stand_ins.append(tmp)
+        yield stand_ins
         for tmp, name in staged:
             os.replace(tmp, name)
     except BaseException:
@@ -270,18 +397,35 @@ def check_writable(*paths: str | os.PathLike | None) -> None:
     """Fail now, with the error :func:`atomic_output` would give later, if a file cannot be
     written at any of ``paths`` (``None`` and ``-`` are stdout and always pass).
 
-    Call it before long work (training) so a bad output path costs nothing. It creates and
-    removes a temporary file beside each path: permission bits alone cannot tell (root,
-    read-only mounts, ACLs).
+    Call it before long work (training) so a bad output path costs nothing. For a file it
+    creates and removes a temporary file beside it: permission bits alone cannot tell (root,
+    read-only mounts, ACLs). Targets written in place are not opened (opening a FIFO would
+    wait for a reader, and closing it would end the reader's input): a descriptor must be
+    open for writing, a FIFO or device writable by permission.
 
     Raises
     ------
     EmbedkitError
-        Naming the first path whose directory is missing or refuses new files.
+        Naming the first path whose directory is missing or refuses new files, or that
+        cannot be written in place.
     """
     for path in paths:
         if path is None or os.fspath(path) == STDIO:
             continue
-        fd, tmp = _temporary(os.fspath(path))
-        os.close(fd)
-        os.unlink(tmp)
+        target = output_target(path)
+        if target.descriptor is not None:
+            try:
+                writable = fcntl.fcntl(target.descriptor, fcntl.F_GETFL) & os.O_ACCMODE \
+                    in (os.O_WRONLY, os.O_RDWR)
+            except OSError:
+                writable = False
+            if not writable:
+                raise EmbedkitError(f"{target.path}: descriptor {target.descriptor} is not "
+                                    "open for writing")
+        elif target.direct:
+            if not os.access(target.path, os.W_OK):
+                raise EmbedkitError(f"{target.path}: cannot write (permission denied)")
+        else:
+            fd, tmp = _temporary(target.path)
+            os.close(fd)
+            os.unlink(tmp)

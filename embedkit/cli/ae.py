@@ -164,6 +164,7 @@ def compare_pca(inputs, fit_k, key, seed, as_json, plot) -> None:
         raise click.UsageError("give MODEL DATA, or DATA with --fit K")
     if plot:
         plot_format(plot)
+        check_writable(plot)
     matrix = read_matrix(inputs[-1], key)
     if fit_k:
         model = Autoencoder(fit_k, random_state=seed)

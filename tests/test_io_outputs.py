@@ -1,0 +1,291 @@
+"""Outputs that are not regular files: FIFOs, symbolic links, descriptors, devices (case 11).
+
+Every output option goes through :func:`embedkit.io.atomic_output`: a regular file (or a new
+name) is written beside itself and renamed over; a symbolic link stays a link and the file
+it leads to is replaced; a FIFO or a descriptor is written in place. Nothing here touches the
+real ``/dev``: the device directory is pointed at a scratch folder where needed.
+"""
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from embedkit import io as eio
+from embedkit.cli import main
+from embedkit.errors import EmbedkitError
+
+DATA = Path(__file__).parent / "data"
+CASE11 = DATA / "case11_corpus.txt"
+CASE11_VOCAB = "the\t2\ncat\t1\ndog\t1\nran\t1\nsat\t1\n"
+
+
+class FifoReader(threading.Thread):
+    """Reads a FIFO, again and again, until stopped: what each writer sent, in order."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(daemon=True)
+        self.path, self.chunks, self.stopping = path, [], False
+        self.start()
+
+    def run(self) -> None:
+        while True:
+            with open(self.path, "rb") as stream:  # waits for a writer
+                data = stream.read()
+            if data:
+                self.chunks.append(data)
+            if self.stopping:
+                return
+
+    def stop(self) -> list[bytes]:
+        self.stopping = True
+        deadline = time.monotonic() + 10
+        while self.is_alive() and time.monotonic() < deadline:
+            try:  # release a reader waiting in open(); fails while none waits
+                os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+            self.join(0.05)
+        assert not self.is_alive()
+        return self.chunks
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
+
+
+def test_fifo_with_a_reader_is_written_in_place(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = FifoReader(fifo)
+    with eio.atomic_output(fifo) as out:
+        out.write("through the pipe\n")
+    assert reader.stop() == [b"through the pipe\n"]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert leftovers(tmp_path) == []
+
+
+def test_symlink_to_a_file_stays_a_link_and_its_target_is_replaced(tmp_path):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "out.txt"
+    target.write_text("old\n")
+    old_inode = target.stat().st_ino
+    link = tmp_path / "link.txt"
+    link.symlink_to(Path("real") / "out.txt")  # relative, as `ln -s` often makes them
+    with eio.atomic_output(link) as out:
+        out.write("new\n")
+    assert link.is_symlink() and os.readlink(link) == os.path.join("real", "out.txt")
+    assert target.read_text() == "new\n"
+    assert target.stat().st_ino != old_inode  # replaced by a rename, not rewritten in place
+    assert leftovers(tmp_path) == [] and leftovers(tmp_path / "real") == []
+
+
+def test_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "new.txt")
+    with eio.atomic_output(link) as out:
+        out.write("x\n")
+    assert link.is_symlink() and (tmp_path / "new.txt").read_text() == "x\n"
+
+
+def test_interrupted_write_leaves_a_linked_file_untouched(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old\n")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    with pytest.raises(KeyboardInterrupt), eio.atomic_output(link) as out:
+        out.write("half")
+        raise KeyboardInterrupt
+    assert target.read_text() == "old\n" and link.is_symlink()
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("template", ["/dev/fd/{}", "/proc/self/fd/{}", "/proc/{pid}/fd/{}"])
+def test_pipe_through_a_descriptor_name(template):
+    read_end, write_end = os.pipe()
+    try:
+        name = template.format(write_end, pid=os.getpid())
+        eio.check_writable(name)
+        with eio.atomic_output(name, binary=True) as out:
+            out.write(b"abc")
+        os.close(write_end)
+        write_end = -1
+        assert os.read(read_end, 100) == b"abc"
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
+
+
+def test_descriptor_of_an_appended_file_is_appended_to_not_replaced(tmp_path):
+    log = tmp_path / "log.txt"
+    log.write_text("first\n")
+    with open(log, "a") as stream:
+        link = tmp_path / "fd"
+        link.symlink_to(f"/proc/self/fd/{stream.fileno()}")
+        with eio.atomic_output(link) as out:
+            out.write("second\n")
+    assert log.read_text() == "first\nsecond\n"
+    assert link.is_symlink()
+
+
+def test_read_only_descriptor_fails_before_work_starts(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with open(tmp_path / "f") as stream:
+        with pytest.raises(EmbedkitError, match=f"descriptor {stream.fileno()} is not open "
+                                                "for writing"):
+            eio.check_writable(f"/dev/fd/{stream.fileno()}")
+
+
+def test_nothing_is_created_or_replaced_in_the_device_directory(tmp_path, monkeypatch):
+    devices = tmp_path / "dev"
+    devices.mkdir()
+    monkeypatch.setattr(eio, "DEVICE_DIR", str(devices))
+    regular = devices / "null"  # what a replaced device looks like
+    regular.write_text("")
+    for name in [devices / "new", regular, tmp_path / "via-link"]:
+        if name.name == "via-link":
+            name.symlink_to(devices / "other")
+        with pytest.raises(EmbedkitError, match="will not create or replace a file in"):
+            eio.check_writable(name)
+        with pytest.raises(EmbedkitError, match="will not create or replace"):
+            with eio.atomic_output(name) as out:
+                out.write("x")
+    assert sorted(p.name for p in devices.iterdir()) == ["null"]
+    assert regular.read_text() == ""
+    # A device (here a FIFO standing for one) is written in place.
+    os.mkfifo(devices / "fifo")
+    reader = FifoReader(devices / "fifo")
+    with eio.atomic_output(devices / "fifo") as out:
+        out.write("ok")
+    assert reader.stop() == [b"ok"]
+
+
+def test_directory_is_refused(tmp_path):
+    with pytest.raises(EmbedkitError, match="is a directory"):
+        eio.check_writable(tmp_path)
+
+
+def test_atomic_outputs_follow_links_and_pass_fifos_through(tmp_path):
+    target = tmp_path / "a.txt"
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    fifo = tmp_path / "b"
+    os.mkfifo(fifo)
+    reader = FifoReader(fifo)
+    with eio.atomic_outputs(link, fifo, None) as (first, second, third):
+        assert second == str(fifo) and third is None
+        assert first.endswith(".link.txt") and os.path.dirname(first) == str(tmp_path)
+        with eio.atomic_output(first) as out:
+            out.write("1")
+        with eio.atomic_output(second) as out:
+            out.write("2")
+    assert target.read_text() == "1" and link.is_symlink()
+    assert reader.stop() == [b"2"]
+
+
+def run_cli(tmp_path, args):
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """A corpus, a matrix and a model for every command that writes something."""
+    folder = tmp_path_factory.mktemp("inputs")
+    corpus = folder / "corpus.txt"
+    corpus.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 20)
+    rng = np.random.default_rng(0)
+    matrix = folder / "x.npy"
+    np.save(matrix, rng.normal(size=(40, 5)))
+    model = folder / "m.npz"
+    run_cli(folder, ["autoencode", str(matrix), "--hidden", "2", "--epochs", "2", "-o",
+                     str(model)])
+    codes = folder / "c.npy"
+    run_cli(folder, ["encode", str(model), str(matrix), "-o", str(codes)])
+    return {"corpus": str(corpus), "matrix": str(matrix), "model": str(model),
+            "codes": str(codes)}
+
+
+W2V = ["train-w2v", "{corpus}", "--min-count", "1", "--dim", "4", "--epochs", "2",
+       "--threads", "1"]
+AE = ["autoencode", "{matrix}", "--hidden", "2", "--epochs", "2"]
+
+#: (command line, output option, the output's file name): every option that writes a file.
+OUTPUTS = [
+    (["vocab", "{corpus}", "--min-count", "1"], "-o", "vocab.tsv"),
+    (["windows", "{corpus}", "--min-count", "1"], "-o", "pairs.tsv"),
+    (["synth-corpus", "--sentences", "5"], "-o", "corpus.txt"),
+    (W2V, "-o", "v.vec"),
+    (W2V, "--save-vocab", "vocab.tsv"),
+    (W2V, "--log-json", "log.jsonl"),
+    (W2V, "--checkpoint", "ck.npz"),
+    (AE, "-o", "m.npz"),
+    (AE, "--codes", "codes.csv"),
+    (AE, "--log-json", "log.jsonl"),
+    (AE, "--checkpoint", "ck.npz"),
+    (["encode", "{model}", "{matrix}"], "-o", "codes.csv"),
+    (["decode", "{model}", "{codes}"], "-o", "rows.npy"),
+    (["compare-pca", "{model}", "{matrix}"], "--plot", "plot.svg"),
+]
+
+
+def command(args, inputs, option, path):
+    return [a.format(**inputs) for a in args] + [option, str(path)]
+
+
+@pytest.mark.parametrize(("args", "option", "name"), OUTPUTS,
+                         ids=[f"{a[0]} {o}" for a, o, _ in OUTPUTS])
+def test_every_output_option_writes_through_a_fifo(tmp_path, inputs, args, option, name):
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    reader = FifoReader(fifo)
+    try:
+        run_cli(tmp_path, command(args, inputs, option, fifo))
+    finally:
+        chunks = reader.stop()
+    assert chunks and all(chunks), "the reader got nothing"
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(("args", "option", "name"), OUTPUTS,
+                         ids=[f"{a[0]} {o}" for a, o, _ in OUTPUTS])
+def test_every_output_option_keeps_a_symlink(tmp_path, inputs, args, option, name):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / name
+    target.write_bytes(b"")
+    link = tmp_path / name
+    link.symlink_to(target)
+    run_cli(tmp_path, command(args, inputs, option, link))
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.stat().st_size > 0
+    assert leftovers(tmp_path) == [] and leftovers(tmp_path / "real") == []
+
+
+def test_case11_symlink_to_proc_self_fd_1_prints_to_stdout(tmp_path):
+    link = tmp_path / "stdout"
+    link.symlink_to("/proc/self/fd/1")
+    done = subprocess.run([sys.executable, "-m", "embedkit", "vocab", str(CASE11),
+                           "--min-count", "1", "-o", str(link)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == CASE11_VOCAB
+    assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+
+
+def test_case11_fifo_reader_gets_the_vocabulary(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = FifoReader(fifo)
+    run_cli(tmp_path, ["vocab", str(CASE11), "--min-count", "1", "-o", str(fifo)])
+    assert b"".join(reader.stop()).decode() == CASE11_VOCAB
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
