@@ -211,8 +211,11 @@ def inputs(tmp_path_factory):
                      str(model)])
     codes = folder / "c.npy"
     run_cli(folder, ["encode", str(model), str(matrix), "-o", str(codes)])
+    log = folder / "log.jsonl"
+    run_cli(folder, ["autoencode", str(matrix), "--hidden", "2", "--epochs", "2", "-o",
+                     str(folder / "m2.npz"), "--log-json", str(log)])
     return {"corpus": str(corpus), "matrix": str(matrix), "model": str(model),
-            "codes": str(codes)}
+            "codes": str(codes), "log": str(log)}
 
 
 W2V = ["train-w2v", "{corpus}", "--min-count", "1", "--dim", "4", "--epochs", "2",
@@ -235,6 +238,7 @@ OUTPUTS = [
     (["encode", "{model}", "{matrix}"], "-o", "codes.csv"),
     (["decode", "{model}", "{codes}"], "-o", "rows.npy"),
     (["compare-pca", "{model}", "{matrix}"], "--plot", "plot.svg"),
+    (["plot", "{log}"], "-o", "curves.svg"),
 ]
 
 
