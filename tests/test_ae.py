@@ -137,7 +137,7 @@ def test_early_stopping_keeps_the_best_weights(monkeypatch, digits):
     scripted = iter([3.0, 2.0, 1.0, 1.5, 1.2, 1.1, 0.5])
     snapshots = []
 
-    def fake_validation_error(arch, params, X):
+    def fake_validation_error(arch, params, X, **rows):
         snapshots.append({k: v.data.copy() for k, v in params.items()})
         return next(scripted)
 

@@ -8,7 +8,7 @@ run that was never interrupted, because every random draw and every learning rat
 on that state and on the total number of epochs.
 
 The caller adds a ``context`` (a JSON-able dict: the settings, and the data's
-:func:`fingerprint` under :data:`DATA_KEY`) that :func:`load_checkpoint` compares with the
+:func:`embedkit.ae.blocks.digest` under :data:`DATA_KEY`) that :func:`load_checkpoint` compares with the
 resuming run's, so resuming on other data or with other settings is an error instead of a
 silently different model.
 """
@@ -27,7 +27,7 @@ from embedkit.io import describe
 
 #: Bumped when the layout of checkpoints changes.
 CHECKPOINT_FORMAT = 1
-#: The context key holding the training data's :func:`fingerprint`.
+#: The context key holding the training data's :func:`embedkit.ae.blocks.digest`.
 DATA_KEY = "data"
 
 
@@ -127,10 +127,3 @@ def load_checkpoint(path: str | os.PathLike, context: dict) -> TrainingState:
                          history=meta["history"], best=with_prefix(arrays, "best_") or None,
                          best_loss=np.inf if best_loss is None else best_loss,
                          waited=meta["waited"])
-
-
-def fingerprint(X: np.ndarray) -> str:
-    """A digest of a matrix's shape, dtype and values (to recognise the same data on resume)."""
-    digest = hashlib.sha256(f"{X.shape}{X.dtype}".encode())
-    digest.update(np.ascontiguousarray(X).data)
-    return digest.hexdigest()

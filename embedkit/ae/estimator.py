@@ -10,7 +10,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from embedkit.ae.checkpoint import DATA_KEY, Checkpointing, fingerprint, load_checkpoint
+from embedkit.ae import blocks
+from embedkit.ae.checkpoint import DATA_KEY, Checkpointing, load_checkpoint
 from embedkit.ae.models import Architecture
 from embedkit.ae.noise import parse_noise
 from embedkit.ae.polish import polish_linear
@@ -157,7 +158,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         Interrupted
             On Ctrl-C during training, saying where it stopped (nothing is fitted).
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        X = self._validated(X, reset=True)
         arch = self.architecture
         settings = TrainingSettings(self.optimizer, float(self.lr), int(self.epochs),
                                     int(self.batch_size), float(self.val_split),
@@ -169,17 +170,17 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         rng = _generator(self.random_state)
         dtype = np.dtype(self.dtype)
         center = arch.linear if self.center == "auto" else bool(self.center)
-        mean = X.mean(axis=0) if center else np.zeros(X.shape[1])
-        data = (X - mean).astype(dtype)
+        # the data are centred batch by batch, never copied whole (a memory map streams)
+        mean = (blocks.column_mean(X) if center else np.zeros(X.shape[1])).astype(X.dtype)
         params = arch.init_params(X.shape[1], int(self.n_components), rng, dtype)
-        context = self._run_context(data) if checkpoint or resume else {}
+        context = self._run_context(X, mean, dtype) if checkpoint or resume else {}
         self.history_ = train(
-            arch, params, data, settings, rng, noise=noise, penalties=penalties,
+            arch, params, X, settings, rng, noise=noise, penalties=penalties,
             callback=callback, resume=load_checkpoint(resume, context) if resume else None,
             checkpoint=Checkpointing(checkpoint, checkpoint_every, context) if checkpoint
-            else None)
+            else None, mean=mean)
         if self.polish and arch.linear and self.epochs:
-            polish_linear(arch, params, data, penalties)
+            polish_linear(arch, params, X, penalties, mean=mean)
         self.mean_ = mean.astype(dtype)
         self.params_ = params
         self.n_iter_ = len(self.history_)
@@ -187,13 +188,27 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             {k: Tensor(v) for k, v in params.items()}).data)
         return self
 
-    def _run_context(self, data: np.ndarray) -> dict:
+    def _run_context(self, X: np.ndarray, mean: np.ndarray, dtype: np.dtype) -> dict:
         """What a checkpoint must share with the run resuming from it: the settings (except
         ``epochs`` and ``random_state``) and the preprocessed data."""
         context = {key: value for key, value in self.get_params().items()
                    if key not in ("epochs", "random_state")}
-        context[DATA_KEY] = fingerprint(data)
+        context[DATA_KEY] = blocks.digest(X, mean, dtype)
         return context
+
+    def _validated(self, X, reset: bool) -> np.ndarray:
+        """``X`` checked as scikit-learn does; a memory-mapped float matrix is checked one
+        block at a time and stays mapped (so fit, transform and score stream it)."""
+        if not (blocks.is_mapped(X) and X.ndim == 2 and X.dtype in (np.float32, np.float64)
+                and X.shape[0] and X.shape[1]):
+            return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+        blocks.check_finite(X, "X")
+        if reset:
+            self.n_features_in_ = X.shape[1]
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input.")
+        return X
 
     def _tensors(self, dtype: np.dtype) -> dict[str, Tensor]:
         return {name: Tensor(value.astype(dtype, copy=False))
@@ -202,11 +217,14 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         """The codes ``f(W (x − mean) + b)`` of the rows of ``X`` (same float dtype as ``X``)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = self._validated(X, reset=False)
+        tensors = self._tensors(X.dtype)
+        codes = []
         with no_grad():
-            _, h = self.architecture.encode(self._tensors(X.dtype),
-                                            Tensor(X - self.mean_.astype(X.dtype)))
-        return h.data
+            for _, block in blocks.iter_blocks(X):
+                centred = blocks.centred_rows(block, slice(None), self.mean_, X.dtype)
+                codes.append(self.architecture.encode(tensors, Tensor(centred))[1].data)
+        return codes[0] if len(codes) == 1 else np.concatenate(codes)
 
     def inverse_transform(self, X) -> np.ndarray:
         """Reconstructions from codes: ``g(U h + c) + mean``."""
@@ -223,9 +241,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     def score(self, X, y=None) -> float:
         """Negative mean squared reconstruction error (higher is better, as sklearn expects)."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        return -reconstruction_error(self.architecture, self._tensors(X.dtype),
-                                     X - self.mean_.astype(X.dtype))
+        X = self._validated(X, reset=False)
+        return -reconstruction_error(self.architecture, self._tensors(X.dtype), X,
+                                     mean=self.mean_)
 
     # ------------------------------------------------------------------ persistence
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.decomposition import PCA
+from sklearn.decomposition import PCA, IncrementalPCA
 
+from embedkit.ae import blocks
 from embedkit.ae.estimator import Autoencoder
 from embedkit.errors import EmbedkitError
 
@@ -51,18 +52,123 @@ class Comparison:
         return asdict(self)
 
 
-def compare_with_pca(model: Autoencoder, X: np.ndarray) -> Comparison:
+#: The reference solvers: ``auto`` picks one by the data's shape (see :func:`choose_solver`).
+SOLVERS = ("auto", "covariance", "randomized", "incremental", "full")
+#: Up to this many features the covariance matrix is formed and fully diagonalised, as
+#: scikit-learn's ``svd_solver="auto"`` does with ``covariance_eigh`` (1.5 and later).
+COVARIANCE_MAX_FEATURES = 1000
+#: A wider matrix in memory up to this size goes to scikit-learn's randomized PCA (which
+#: copies it to centre it); a larger or memory-mapped one to ``IncrementalPCA`` over blocks.
+RANDOMIZED_MAX_BYTES = 256 * 2**20
+
+
+def choose_solver(X: np.ndarray) -> str:
+    """The PCA solver :func:`compare_with_pca` uses on ``X`` with ``solver="auto"``.
+
+    ``covariance`` for at most :data:`COVARIANCE_MAX_FEATURES` features: one streaming pass
+    sums ``XᵀX`` (n × n), whose eigendecomposition gives every eigenvalue exactly; wider
+    data in memory of at most :data:`RANDOMIZED_MAX_BYTES`: ``randomized`` (Halko et al.,
+    scikit-learn's); anything else: ``incremental`` (scikit-learn's ``IncrementalPCA``, Ross
+    et al. 2008), one block of rows at a time.
+    """
+    if X.shape[1] <= COVARIANCE_MAX_FEATURES:
+        return "covariance"
+    if X.nbytes <= RANDOMIZED_MAX_BYTES and not blocks.is_mapped(X):
+        return "randomized"
+    return "incremental"
+
+
+@dataclass
+class _Reference:
+    """PCA of the data: mean, top components (rows) and the leading variances."""
+
+    mean: np.ndarray
+    components: np.ndarray
+    variances: np.ndarray
+
+
+def pca_reference(X: np.ndarray, n_components: int, solver: str = "auto", seed: int = 0,
+                  progress: blocks.Progress | None = None) -> _Reference:
+    """The mean, the first ``n_components`` principal axes and their variances.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_rows, n_features)
+        In memory or memory-mapped (streamed by the ``covariance`` and ``incremental``
+        solvers).
+    n_components : int
+    solver : {"auto", "covariance", "randomized", "incremental", "full"}
+        ``full`` is scikit-learn's exact SVD of the whole matrix in float64 (the reference of
+        the tests; it copies the data twice).
+    seed : int
+        Seeds the randomized solver.
+    progress : callable, optional
+        Called with the number of rows of each block read.
+
+    Returns
+    -------
+    _Reference
+        ``mean`` (n_features,), ``components`` (n_components, n_features) with orthonormal
+        rows, ``variances`` (n_components,), descending, with ``n − 1`` degrees of freedom.
+    """
+    if solver == "auto":
+        solver = choose_solver(X)
+    if solver == "covariance":
+        mean = blocks.column_mean(X, progress)
+        gram = blocks.centred_gram(X, mean, progress=progress)
+        values, vectors = np.linalg.eigh(gram / max(1, len(X) - 1))
+        top = np.argsort(values)[::-1][:n_components]
+        return _Reference(mean, vectors[:, top].T, np.maximum(values[top], 0.0))
+    if solver == "incremental":
+        pca = IncrementalPCA(n_components)
+        for block in _blocks_of_at_least(X, n_components, progress):
+            pca.partial_fit(block)
+    elif solver in ("randomized", "full"):
+        data = np.asarray(X, dtype=np.float64) if solver == "full" else np.asarray(X)
+        pca = PCA(n_components, svd_solver=solver, random_state=seed).fit(data)
+        if progress:
+            progress(len(X))
+    else:
+        raise EmbedkitError(f"solver {solver!r} is not one of {', '.join(SOLVERS)}")
+    return _Reference(pca.mean_, pca.components_, pca.explained_variance_)
+
+
+def _blocks_of_at_least(X: np.ndarray, rows: int, progress: blocks.Progress | None):
+    """Consecutive row blocks of ``X`` with at least ``rows`` rows each (IncrementalPCA's
+    requirement): a short last block is joined to the one before."""
+    pending = None
+    for _, block in blocks.iter_blocks(X, max(rows, blocks.block_rows(X)), progress):
+        if pending is not None:
+            if len(block) < rows:
+                block = np.concatenate([pending, block])
+            else:
+                yield pending
+        pending = block
+    if pending is not None:
+        yield pending
+
+
+def compare_with_pca(model: Autoencoder, X: np.ndarray, solver: str = "auto", seed: int = 0,
+                     progress: blocks.Progress | None = None) -> Comparison:
     """Compare a fitted autoencoder's subspace with PCA's on the same data.
 
-    PCA is scikit-learn's, with the model's ``k``, on ``X`` centred (as PCA does). The model's
-    subspace is ``model.components_`` (the decoder's column space).
+    PCA has the model's ``k`` and centres the data (as scikit-learn's does). The model's
+    subspace is ``model.components_`` (the decoder's column space). The data are read one
+    block at a time: a memory-mapped matrix is never loaded whole, and memory is the model,
+    an ``n × n`` matrix and a block (see :func:`choose_solver` for the solver).
 
     Parameters
     ----------
     model : Autoencoder
         Fitted, with ``k`` below the number of features and of rows.
     X : ndarray, shape (n_rows, n_features)
-        The data, preprocessed as for training.
+        The data, preprocessed as for training (float32 stays float32).
+    solver : {"auto", "covariance", "randomized", "incremental", "full"}
+        How the PCA reference is computed (:func:`pca_reference`).
+    seed : int
+        Seeds the randomized solver.
+    progress : callable, optional
+        Called with the number of rows of each block read (over two or three passes).
 
     Returns
     -------
@@ -70,6 +176,11 @@ def compare_with_pca(model: Autoencoder, X: np.ndarray) -> Comparison:
         All ``k`` principal angles (degrees, ascending), both mean squared reconstruction
         errors, PCA's explained-variance ratios, the share of the total variance inside the
         model's subspace, and the relative eigen-gap at ``k``.
+
+    Raises
+    ------
+    EmbedkitError
+        When the data do not fit the model, or ``k`` is not below both dimensions.
     """
     k = len(model.components_)
     if X.shape[1] != model.n_features_in_:
@@ -78,19 +189,35 @@ def compare_with_pca(model: Autoencoder, X: np.ndarray) -> Comparison:
     if k >= min(X.shape):
         raise EmbedkitError(f"comparing with PCA needs k={k} below the number of features and "
                             f"of rows, got a {X.shape[0]} × {X.shape[1]} matrix")
-    X = np.asarray(X, dtype=np.float64)
-    pca = PCA(n_components=k + 1, svd_solver="full").fit(X)
-    centred = X - pca.mean_
-    top = pca.components_[:k]
-    total = float(np.sum(centred ** 2))
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float64)
+    reference = pca_reference(X, k + 1, solver, seed, progress)
     basis = np.linalg.qr(model.components_.T.astype(np.float64))[0]
-    captured = float(np.sum((centred @ basis) ** 2)) / total if total else 1.0
+    total, captured, model_error = _sums_of_squares(model, X, reference.mean, basis, progress)
+    n_rows, n_features = X.shape
+    variance = total / max(1, n_rows - 1)
+    top = reference.components[:k]
     return Comparison(
         k=k,
         principal_angles_deg=np.degrees(principal_angles(top.T, basis)).tolist(),
-        pca_mse=float(np.mean((centred - centred @ top.T @ top) ** 2)),
-        model_mse=-float(model.score(X)),
-        explained_variance_ratio=pca.explained_variance_ratio_[:k].tolist(),
-        captured_variance_ratio=captured,
-        eigengap=relative_eigengap(pca.explained_variance_, k),
+        pca_mse=max(0.0, total - float(np.sum(reference.variances[:k])) * (n_rows - 1))
+        / (n_rows * n_features),
+        model_mse=model_error / (n_rows * n_features),
+        explained_variance_ratio=(reference.variances[:k] / variance if variance else
+                                  np.zeros(k)).tolist(),
+        captured_variance_ratio=captured / total if total else 1.0,
+        eigengap=relative_eigengap(reference.variances, k),
     )
+
+
+def _sums_of_squares(model: Autoencoder, X: np.ndarray, mean: np.ndarray, basis: np.ndarray,
+                     progress: blocks.Progress | None) -> tuple[float, float, float]:
+    """In one pass: ``Σ‖x − μ‖²``, ``Σ‖Qᵀ(x − μ)‖²`` (``Q`` = ``basis``) and the model's
+    ``Σ‖x − x̂‖²``, in float64."""
+    total = captured = error = 0.0
+    for _, block in blocks.iter_blocks(X, progress=progress):
+        centred = block.astype(np.float64) - mean
+        total += float(np.sum(centred ** 2))
+        captured += float(np.sum((centred @ basis) ** 2))
+        error += float(np.sum((model.reconstruct(block) - block) ** 2, dtype=np.float64))
+    return total, captured, error

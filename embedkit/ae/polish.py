@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from embedkit.ae import blocks
 from embedkit.ae.models import Architecture
 from embedkit.ae.regularizers import Penalties, objective
 from embedkit.core import Tensor
@@ -25,24 +26,31 @@ MOMENTUM = 0.9
 STEP_SCALE = 0.2
 
 
-def covariance_factor(X: np.ndarray) -> np.ndarray:
-    """A matrix ``R`` whose rows reproduce the mean squared error of any linear model on ``X``.
+def covariance_factor(X: np.ndarray, mean: np.ndarray | None = None,
+                      dtype: np.dtype | None = None) -> np.ndarray:
+    """A matrix ``R`` whose rows reproduce the mean squared error of any linear model on the
+    data ``X − mean`` (cast to ``dtype``, default ``X``'s).
 
-    Returns ``X`` itself when it has no more rows than columns, otherwise the ``n × n`` upper
-    Cholesky factor of ``XᵀX · n/N`` (a tiny ridge keeps it defined for constant columns; a
-    multiple of the identity does not move eigenvectors).
+    Returns that data itself when it has no more rows than columns, otherwise the ``n × n``
+    upper Cholesky factor of ``XᵀX · n/N`` (a tiny ridge keeps it defined for constant
+    columns; a multiple of the identity does not move eigenvectors). ``XᵀX`` is summed one
+    block at a time (:func:`~embedkit.ae.blocks.centred_gram`), so a memory-mapped ``X`` is
+    streamed, never loaded.
     """
     n_rows, n_features = X.shape
+    mean = np.zeros(n_features) if mean is None else mean
+    dtype = np.dtype(dtype or X.dtype)
     if n_rows <= n_features:
-        return X
-    gram = X.T.astype(np.float64) @ X.astype(np.float64) * (n_features / n_rows)
+        return blocks.centred_rows(X, slice(None), mean, dtype)
+    gram = blocks.centred_gram(X, mean, dtype) * (n_features / n_rows)
     ridge = 1e-10 * max(np.trace(gram) / n_features, np.finfo(np.float64).tiny)
     gram[np.diag_indices_from(gram)] += ridge
-    return np.linalg.cholesky(gram).T.astype(X.dtype)
+    return np.linalg.cholesky(gram).T.astype(dtype)
 
 
 def polish_linear(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
-                  penalties: Penalties = Penalties(), steps: int = POLISH_STEPS) -> None:
+                  penalties: Penalties = Penalties(), steps: int = POLISH_STEPS,
+                  mean: np.ndarray | None = None) -> None:
     """Refine a trained linear model in place: full-batch descent, then exact projection.
 
     Parameters
@@ -52,11 +60,13 @@ def polish_linear(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarr
     params : dict of ndarray
         Its trained weights, replaced in place.
     X : ndarray
-        The (centred) training data.
+        The training data (in memory or memory-mapped).
     penalties : Penalties
         The same penalties as in training (the descent minimises the same objective).
     steps : int
         Full-batch steps before the projection (0 for the projection alone).
+    mean : ndarray, optional
+        Subtracted from the rows of ``X`` (the centring of training).
 
     Notes
     -----
@@ -69,7 +79,7 @@ def polish_linear(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarr
         return
     # project first as well: balanced weights (‖U‖ = ‖W‖ = 1) keep the fixed step stable
     _project(arch, params)
-    R = covariance_factor(X)
+    R = covariance_factor(X, mean, params["W"].dtype)
     largest = np.linalg.norm(R, 2) ** 2 / len(R)
     if steps and largest > 0:
         # copies: a diverging descent must leave the trained weights untouched

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from embedkit.ae import blocks
 from embedkit.ae.checkpoint import Checkpointing, TrainingState
 from embedkit.ae.models import Architecture
 from embedkit.ae.noise import Noise
@@ -91,7 +92,7 @@ def train(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
           settings: TrainingSettings, rng: np.random.Generator, *, noise: Noise | None = None,
           penalties: Penalties = Penalties(), callback: Callback | None = None,
           checkpoint: Checkpointing | None = None, resume: TrainingState | None = None,
-          schedule: Schedule | None = None) -> list[dict]:
+          schedule: Schedule | None = None, mean: np.ndarray | None = None) -> list[dict]:
     """Fit ``params`` (updated in place) to reconstruct the rows of ``X``.
 
     Parameters
@@ -100,7 +101,10 @@ def train(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
     params : dict of ndarray
         Initial weights (:meth:`Architecture.init_params`); the best ones found are left here.
     X : ndarray, shape (n_rows, n_features)
-        Preprocessed (e.g. centred) training data, in the dtype to train in.
+        Training data, in memory or memory-mapped (:func:`~embedkit.ae.blocks.is_mapped`):
+        a mapped matrix is streamed, each epoch visiting runs of consecutive rows in a random
+        order (:func:`~embedkit.ae.blocks.epoch_order`), with at most about two blocks of it
+        resident. Batches are cast to the dtype of ``params``.
     settings : TrainingSettings
         The learning rate follows :func:`learning_rate` over ``settings.epochs`` unless
         ``schedule`` is given.
@@ -123,6 +127,8 @@ def train(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
     schedule : callable, optional
         The learning rate at each step instead of the default (e.g.
         :func:`~embedkit.core.schedules.constant` to compare with other libraries).
+    mean : ndarray of shape (n_features,), optional
+        Subtracted from every batch (centring without a centred copy of ``X``).
 
     Returns
     -------
@@ -148,6 +154,7 @@ def train(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
         raise EmbedkitError(f"the checkpoint was written for {n_rows} rows, the data have "
                             f"{len(X)}")
     tensors = {name: Tensor(value, requires_grad=True) for name, value in state.params.items()}
+    dtype = next(iter(state.params.values())).dtype
     n_batches = -(-len(state.train_rows) // settings.batch_size)
     if schedule is None:
         schedule = learning_rate(settings.lr, max(1, settings.epochs * n_batches))
@@ -163,8 +170,8 @@ def train(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
             # overflow happens only on the way to a non-finite loss or weights, which stop
             # the run with DivergenceError: no RuntimeWarning lines before that message
             with np.errstate(over="ignore", invalid="ignore"):
-                record = _epoch(arch, tensors, X, settings, optimizer, rng, state, noise,
-                                penalties, callback)
+                record = _epoch(arch, tensors, _Rows(X, mean, dtype), settings, optimizer,
+                                rng, state, noise, penalties, callback)
             _update_best(state, tensors, record["val_mse"])
             state.history.append(record)
             last = state.epoch == settings.epochs or state.waited >= settings.patience
@@ -189,21 +196,47 @@ def train(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
     return state.history
 
 
-def _epoch(arch: Architecture, tensors: dict[str, Tensor], X: np.ndarray,
+class _Rows:
+    """The training matrix as batches: gathered, centred and cast into one reused buffer."""
+
+    def __init__(self, X: np.ndarray, mean: np.ndarray | None, dtype: np.dtype) -> None:
+        self.X, self.dtype = X, dtype
+        self.mean = np.zeros(X.shape[1]) if mean is None else mean
+        self.block = blocks.block_rows(X) if blocks.is_mapped(X) else None
+        self._since_release = 0
+
+    def batch(self, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+        batch = blocks.centred_rows(self.X, rows, self.mean, self.dtype, out=out[:len(rows)])
+        if self.block is not None:
+            # the epoch's order reads a run of consecutive rows at a time: once a run's worth
+            # has been read, its pages can go (the file stays in the page cache)
+            self._since_release += len(rows)
+            if self._since_release >= self.block:
+                blocks.release(self.X)
+                self._since_release = 0
+        return batch
+
+    def error(self, arch: Architecture, tensors: dict[str, Tensor], rows: np.ndarray
+              ) -> float:
+        return reconstruction_error(arch, tensors, self.X, rows=rows, mean=self.mean,
+                                    dtype=self.dtype)
+
+
+def _epoch(arch: Architecture, tensors: dict[str, Tensor], data: _Rows,
            settings: TrainingSettings, optimizer: Optimizer, rng: np.random.Generator,
            state: TrainingState, noise: Noise | None, penalties: Penalties,
            callback: Callback | None) -> dict:
     """One pass over the training rows in a fresh order; returns the epoch's record."""
     started = time.perf_counter()
     epoch, lr = state.epoch + 1, optimizer.lr
-    order = state.train_rows[rng.permutation(len(state.train_rows))]
+    order = blocks.epoch_order(state.train_rows, rng, data.block)
     sum_loss = sum_mse = 0.0
     # Batches are gathered into one buffer: a fresh array per step page-faults its memory
     # in again, which cost a linear autoencoder ~15% of its epoch.
-    buffer = np.empty((settings.batch_size, *X.shape[1:]), dtype=X.dtype)
+    buffer = np.empty((settings.batch_size, data.X.shape[1]), dtype=data.dtype)
     for start in range(0, len(order), settings.batch_size):
         rows = order[start:start + settings.batch_size]
-        batch = np.take(X, rows, axis=0, out=buffer[:len(rows)])
+        batch = data.batch(rows, buffer)
         x_in = batch if noise is None else noise(batch, rng)
         loss, mse = objective(arch, tensors, Tensor(x_in), Tensor(batch), penalties)
         loss_value = loss.item()
@@ -221,8 +254,7 @@ def _epoch(arch: Architecture, tensors: dict[str, Tensor], X: np.ndarray,
         raise DivergenceError(f"training diverged at epoch {epoch} (weights are not "
                               "finite); nothing was written: try a smaller --lr")
     state.epoch = epoch
-    val_mse = (reconstruction_error(arch, tensors, X[state.val_rows]) if len(state.val_rows)
-               else None)
+    val_mse = data.error(arch, tensors, state.val_rows) if len(state.val_rows) else None
     return {"event": "epoch", "epoch": epoch, "epochs": settings.epochs,
             "train_loss": sum_loss / len(order), "train_mse": sum_mse / len(order),
             "val_mse": val_mse, "lr": lr, "seconds": time.perf_counter() - started}
@@ -250,10 +282,27 @@ def _snapshot(state: TrainingState, tensors: dict[str, Tensor], optimizer: Optim
 
 
 def reconstruction_error(arch: Architecture, params: dict[str, Tensor] | dict[str, np.ndarray],
-                         X: np.ndarray) -> float:
-    """Mean squared reconstruction error of the rows of ``X`` (no noise, no penalties)."""
+                         X: np.ndarray, *, rows: np.ndarray | None = None,
+                         mean: np.ndarray | None = None, dtype: np.dtype | None = None
+                         ) -> float:
+    """Mean squared reconstruction error of the rows of ``X`` (no noise, no penalties).
+
+    ``rows`` (default: all) are taken ``mean`` subtracted and cast to ``dtype`` (default:
+    ``X``'s), one block at a time, so a memory-mapped ``X`` is never read whole.
+    """
+    tensors = {name: value if isinstance(value, Tensor) else Tensor(value)
+               for name, value in params.items()}
+    rows = np.arange(len(X)) if rows is None else rows
+    mean = np.zeros(X.shape[1]) if mean is None else mean
+    step = blocks.block_rows(X)
+    total = 0.0
     with no_grad():
-        tensors = {name: value if isinstance(value, Tensor) else Tensor(value)
-                   for name, value in params.items()}
-        _, h = arch.encode(tensors, Tensor(X))
-        return float(np.mean(np.square(arch.decode(tensors, h).data - X)))
+        for start in range(0, len(rows), step):
+            picked = rows[start:start + step]
+            batch = blocks.centred_rows(X, picked, mean, dtype or X.dtype)
+            if blocks.is_mapped(X):
+                blocks.release(X)
+            _, h = arch.encode(tensors, Tensor(batch))
+            total += float(np.sum(np.square(arch.decode(tensors, h).data - batch),
+                                  dtype=np.float64))
+    return total / (len(rows) * X.shape[1])

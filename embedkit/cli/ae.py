@@ -10,7 +10,7 @@ import click
 from embedkit.ae import Autoencoder, load_model
 from embedkit.ae.data import output_format, read_matrix, write_matrix
 from embedkit.ae.models import ACTIVATIONS, KINDS, OUTPUT_ACTIVATIONS
-from embedkit.ae.pca import Comparison, compare_with_pca
+from embedkit.ae.pca import SOLVERS, Comparison, compare_with_pca
 from embedkit.ae.plot import INSTALL_HINT, plot_comparison, plot_format, plotting_available
 from embedkit.cli.options import checkpoint_options, json_option, progress_bar, seed_option
 from embedkit.errors import EmbedkitError
@@ -151,7 +151,11 @@ decode = _apply_command("decode", "CODES", "inverse_transform",
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Draw angles and explained variance to FILE (.png or .svg; needs "
                    "matplotlib).")
-def compare_pca(inputs, fit_k, key, seed, as_json, plot) -> None:
+@click.option("--solver", type=click.Choice(SOLVERS), default="auto",
+              help="How PCA is computed: auto picks covariance for up to 1000 features "
+                   "(exact, streamed), randomized for wider data in memory up to 256 MB, "
+                   "incremental (streamed) otherwise; full is the exact SVD in float64.")
+def compare_pca(inputs, fit_k, key, seed, as_json, plot, solver) -> None:
     """Compare MODEL's subspace with scikit-learn PCA's on DATA, with the same k.
 
     Reports every principal angle (degrees), the mean squared reconstruction error of PCA and
@@ -171,7 +175,8 @@ def compare_pca(inputs, fit_k, key, seed, as_json, plot) -> None:
         _fit(model, matrix.values)
     else:
         model = load_model(inputs[0])
-    comparison = compare_with_pca(model, matrix.values)
+    with progress_bar(unit="row", unit_scale=True, desc="compare-pca (every pass)") as bar:
+        comparison = compare_with_pca(model, matrix.values, solver, seed, bar.update)
     click.echo(json.dumps(comparison.to_dict()) if as_json else _table(comparison))
     if plot and not plotting_available():
         click.echo(f"embedkit: note: no plot written; --plot needs matplotlib: {INSTALL_HINT}",

@@ -1,0 +1,165 @@
+"""Autoencoders and compare-pca on memory-mapped matrices: streamed block by block, the same
+results as in memory, never the whole file resident."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from embedkit.ae import Autoencoder, blocks
+from embedkit.ae.pca import SOLVERS, compare_with_pca, pca_reference
+from embedkit.errors import EmbedkitError
+from embedkit.npyfile import load_npy
+
+
+def low_rank(n_rows=3000, n_features=24, k=4, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    basis = np.linalg.qr(rng.standard_normal((n_features, k)))[0]
+    X = (rng.standard_normal((n_rows, k)) * np.linspace(4, 1.5, k)) @ basis.T
+    return (X + 0.05 * rng.standard_normal(X.shape) + 3.0).astype(dtype)
+
+
+def mapped(tmp_path, X, name="x.npy"):
+    np.save(tmp_path / name, X)
+    array = load_npy(tmp_path / name, mmap=True)
+    assert blocks.is_mapped(array)
+    return array
+
+
+def test_blocks_cover_every_row_once_and_centring_matches_the_whole_matrix(tmp_path):
+    X = low_rank(n_rows=1001, dtype=np.float64)
+    mean = X.mean(axis=0)
+    seen = np.concatenate([block for _, block in blocks.iter_blocks(mapped(tmp_path, X), 97)])
+    np.testing.assert_array_equal(seen, X)
+    rows = np.array([5, 0, 1000, 5])
+    np.testing.assert_array_equal(blocks.centred_rows(X, rows, mean, np.float32),
+                                  (X - mean).astype(np.float32)[rows])
+    np.testing.assert_allclose(blocks.column_mean(X), mean, rtol=1e-12)
+    centred = X - mean
+    np.testing.assert_allclose(blocks.centred_gram(X, mean), centred.T @ centred, rtol=1e-10)
+
+
+def test_epoch_order_visits_each_row_once_in_shuffled_runs():
+    rows = np.arange(10, 110)
+    order = blocks.epoch_order(rows, np.random.default_rng(0), block=25)
+    assert sorted(order) == list(rows)
+    runs = [set(order[i:i + 25]) for i in range(0, 100, 25)]
+    # each run of the order is one run of 25 consecutive rows, in a shuffled order
+    assert all(max(run) - min(run) == 24 for run in runs)
+    assert [min(run) for run in runs] != [10, 35, 60, 85]
+    assert list(order[:25]) != sorted(order[:25])
+    small = blocks.epoch_order(rows, np.random.default_rng(0), block=1000)
+    np.testing.assert_array_equal(small, rows[np.random.default_rng(0).permutation(100)])
+
+
+@pytest.mark.parametrize("options", [{}, {"kind": "nonlinear", "noise": "mask:0.2",
+                                          "val_split": 0.2}])
+def test_a_memory_map_trains_the_same_model_as_the_array_in_memory(tmp_path, options):
+    X = low_rank()
+    in_memory = Autoencoder(3, epochs=3, random_state=0, **options).fit(X)
+    streamed = Autoencoder(3, epochs=3, random_state=0, **options).fit(mapped(tmp_path, X))
+    for name, value in in_memory.params_.items():
+        np.testing.assert_array_equal(streamed.params_[name], value)
+    np.testing.assert_array_equal(streamed.mean_, in_memory.mean_)
+    for a, b in zip(streamed.history_, in_memory.history_, strict=True):
+        assert (a["train_loss"], a["val_mse"]) == (b["train_loss"], b["val_mse"])
+    np.testing.assert_array_equal(streamed.transform(mapped(tmp_path, X, "y.npy")),
+                                  in_memory.transform(X))
+    assert streamed.score(mapped(tmp_path, X, "z.npy")) == pytest.approx(in_memory.score(X),
+                                                                         rel=1e-6)
+
+
+def test_runs_of_rows_shuffled_train_to_the_same_subspace(tmp_path, monkeypatch):
+    X = low_rank(n_rows=4000)
+    full = Autoencoder(4, epochs=4, random_state=1).fit(X)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 300 * X.shape[1] * 4)  # 300-row runs
+    runs = Autoencoder(4, epochs=4, random_state=1).fit(mapped(tmp_path, X))
+    # another order of the rows: another path, the same end
+    assert runs.history_[0]["train_loss"] != full.history_[0]["train_loss"]
+    comparison = compare_with_pca(runs, X)
+    assert max(comparison.principal_angles_deg) < 0.5
+    assert comparison.model_mse == pytest.approx(compare_with_pca(full, X).model_mse, rel=1e-3)
+
+
+def test_transform_of_a_memory_map_centres_every_block(tmp_path, monkeypatch):
+    X = low_rank(n_rows=500) + 10.0
+    model = Autoencoder(3, epochs=2, random_state=0).fit(X)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 64 * X.shape[1] * 4)
+    codes = model.transform(mapped(tmp_path, X))
+    np.testing.assert_allclose(codes, (X - model.mean_) @ model.params_["W"].T, rtol=1e-4,
+                               atol=1e-4)
+
+
+def test_nan_in_the_middle_of_a_memory_map_is_named(tmp_path, monkeypatch):
+    X = low_rank(n_rows=600)
+    X[437, 5] = np.nan
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 100 * X.shape[1] * 4)
+    with pytest.raises(EmbedkitError, match=r"X: row 438, column 6: nan"):
+        Autoencoder(2, epochs=1).fit(mapped(tmp_path, X))
+
+
+@pytest.mark.parametrize("solver", [s for s in SOLVERS if s != "full"])
+def test_every_solver_equals_the_full_svd(solver, tmp_path):
+    X = low_rank(n_rows=2500, n_features=30, k=5, dtype=np.float64)
+    data = mapped(tmp_path, X) if solver in ("covariance", "incremental") else X
+    ref = pca_reference(X, 6, "full")
+    got = pca_reference(data, 6, solver, seed=0)
+    np.testing.assert_allclose(got.mean, ref.mean, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got.variances[:5], ref.variances[:5], rtol=1e-6)
+    # the sixth axis is noise: its variance is only approximate for the sampled solvers
+    np.testing.assert_allclose(got.variances[5], ref.variances[5], rtol=0.05)
+    cosines = np.abs(np.sum(got.components[:5] * ref.components[:5], axis=1))
+    np.testing.assert_allclose(cosines, 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("solver", ["covariance", "randomized", "incremental"])
+def test_comparison_with_each_solver_equals_the_full_one(solver):
+    X = low_rank(n_rows=2000, n_features=40, k=4)
+    model = Autoencoder(4, epochs=2, random_state=0).fit(X)
+    ref = compare_with_pca(model, X, solver="full")
+    got = compare_with_pca(model, X, solver=solver)
+    assert got.k == ref.k
+    for key in ("pca_mse", "model_mse", "captured_variance_ratio", "eigengap"):
+        assert getattr(got, key) == pytest.approx(getattr(ref, key), rel=1e-4), key
+    np.testing.assert_allclose(got.explained_variance_ratio, ref.explained_variance_ratio,
+                               rtol=1e-5)
+    np.testing.assert_allclose(got.principal_angles_deg, ref.principal_angles_deg, atol=0.01)
+
+
+def test_a_memory_map_larger_than_the_address_space_limit_is_streamed(tmp_path):
+    """fit, transform and compare-pca on a 200 MB file in a process whose heap may grow by
+    less than the file: loading it whole would fail, streaming it does not."""
+    pytest.importorskip("resource")
+    path = tmp_path / "big.npy"
+    rows, features = 800_000, 64
+    big = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, features))
+    rng = np.random.default_rng(0)
+    for start in range(0, rows, 50_000):
+        big[start:start + 50_000] = rng.standard_normal((50_000, features), dtype=np.float32)
+    big.flush()
+    del big
+    script = textwrap.dedent(f"""
+        import resource, numpy as np
+        from embedkit.npyfile import load_npy
+        from embedkit.ae import Autoencoder, blocks
+        from embedkit.ae.pca import compare_with_pca
+        X = load_npy({str(path)!r}, mmap=True)
+        # room for the libraries and a few blocks, not for a 400 MB copy of the data
+        status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+        limit = int(status["VmData"].split()[0]) * 1024 + X.nbytes * 3 // 4
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        try:
+            np.ones(X.shape, X.dtype)
+        except MemoryError:
+            print("copy refused")
+        model = Autoencoder(4, epochs=1, batch_size=4096, polish=True, random_state=0).fit(X)
+        print(model.transform(X).shape, round(compare_with_pca(model, X).eigengap, 3) >= 0)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["copy refused", "(800000, 4) True"]
