@@ -8,14 +8,13 @@ run that was never interrupted, because every random draw and every learning rat
 on that state and on the total number of epochs.
 
 The caller adds a ``context`` (a JSON-able dict: the settings, and the data's
-:func:`embedkit.ae.blocks.digest` under :data:`DATA_KEY`) that :func:`load_checkpoint` compares with the
-resuming run's, so resuming on other data or with other settings is an error instead of a
-silently different model.
+:func:`embedkit.ae.blocks.digest` under :data:`DATA_KEY`) that :func:`load_checkpoint`
+compares with the resuming run's, so resuming on other data or with other settings is an
+error instead of a silently different model.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 
