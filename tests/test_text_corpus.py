@@ -38,8 +38,9 @@ def test_regex_tokenizer_keeps_inner_apostrophes_and_hyphens_and_unicode():
 
 
 def test_no_lowercase_and_whitespace_tokenizer():
-    assert Tokenizer(lowercase=False).tokens("The Cat, 'quoted' -x- a_b\n") == [
-        "The", "Cat", "quoted", "x", "a", "b", SENTENCE_END]
+    # An inner underscore joins, as in the phrases of `embedkit phrases`; outer ones do not.
+    assert Tokenizer(lowercase=False).tokens("The Cat, 'quoted' -x- a_b _c d__e\n") == [
+        "The", "Cat", "quoted", "x", "a_b", "c", "d", "e", SENTENCE_END]
     assert Tokenizer("whitespace", lowercase=False).tokens("The Cat, -x-\n") == [
         "The", "Cat,", "-x-", SENTENCE_END]
 

@@ -63,10 +63,10 @@ def _mark_class() -> str:
 #: (category M: "क्या", "café" written decomposed, "שָׁלוֹם"); no underscore.
 _WORD = rf"[^\W_](?:[^\W_]|[{_mark_class()}])*"
 
-#: Words with inner apostrophes and hyphens ("don't", "x-ray"). Scripts written without
-#: spaces (Thai, Chinese, Japanese) are not segmented: a run of them between spaces or
-#: punctuation is one word.
-WORD_PATTERN = re.compile(rf"{_WORD}(?:['\u2019\-]{_WORD})*")
+#: Words with inner apostrophes, hyphens and underscores ("don't", "x-ray", and the phrases
+#: of ``embedkit phrases``, "new_york"). Scripts written without spaces (Thai, Chinese,
+#: Japanese) are not segmented: a run of them between spaces or punctuation is one word.
+WORD_PATTERN = re.compile(rf"{_WORD}(?:['\u2019\-_]{_WORD})*")
 
 #: Names accepted by :class:`Tokenizer` (and ``--tokenizer``).
 TOKENIZERS = ("regex", "whitespace")
@@ -80,8 +80,8 @@ class Tokenizer:
     ----------
     kind : {"regex", "whitespace"}
         ``"regex"`` keeps words of letters and digits (Unicode-aware, as ``str.isalnum``)
-        with inner apostrophes and hyphens, and drops punctuation; ``"whitespace"`` splits on
-        white space only, for corpora that are already tokenised.
+        with inner apostrophes, hyphens and underscores, and drops punctuation;
+        ``"whitespace"`` splits on white space only, for corpora that are already tokenised.
     lowercase : bool
         Lower-case the text first.
     """
