@@ -10,6 +10,7 @@ main.lazy_commands.update({
     "gradcheck": "embedkit.cli.gradcheck:gradcheck",
     "vocab": "embedkit.cli.text:vocab",
     "windows": "embedkit.cli.text:windows",
+    "phrases": "embedkit.cli.text:phrases",
     "synth-corpus": "embedkit.cli.text:synth_corpus",
     "train-w2v": "embedkit.cli.w2v:train_w2v",
     "neighbors": "embedkit.cli.vectors:neighbors",

@@ -1,4 +1,4 @@
-"""Commands from text to training data: ``vocab``, ``windows`` and ``synth-corpus``."""
+"""Commands from text to training data: ``vocab``, ``windows``, ``phrases`` and ``synth-corpus``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,19 @@ import click
 import numpy as np
 
 from embedkit.cli.options import progress_bar, seed_option
-from embedkit.io import atomic_output, check_writable
+from embedkit.io import atomic_output, atomic_outputs, check_writable
 from embedkit.text.corpus import spool_stdin
 from embedkit.text.export import save_windows_npz, write_windows_tsv
 from embedkit.text.noise import DEFAULT_NS_EXPONENT, NoiseDistribution
+from embedkit.text.phrases import (
+    DEFAULT_MAX_PAIRS,
+    DEFAULT_THRESHOLDS,
+    SCORINGS,
+    check_settings,
+    learn_phrases,
+    read_common_words,
+    write_phrased,
+)
 from embedkit.text.stream import DEFAULT_MAX_SENTENCE_LENGTH
 from embedkit.text.subsample import DEFAULT_SUBSAMPLE
 from embedkit.text.synthetic import write_planted_corpus
@@ -17,26 +26,42 @@ from embedkit.text.tokenize import TOKENIZERS, Tokenizer
 from embedkit.text.vocab import DEFAULT_MAX_SIZE, Vocabulary, build_vocabulary
 from embedkit.text.windows import MODELS, iter_windows
 
+corpus_argument = click.argument("corpus", nargs=-1, required=True, metavar="CORPUS...")
+
+#: How lines become words, and how many distinct words counting holds.
+_TOKENIZER_OPTIONS = (
+    click.option("--no-lowercase", is_flag=True, help="Keep the case of the text."),
+    click.option("--tokenizer", type=click.Choice(TOKENIZERS), default="regex",
+                 help="regex: words of letters, digits and combining marks with inner ', - "
+                      "and _, punctuation dropped; whitespace: split on white space only. "
+                      "Both compare words in Unicode NFC."),
+    click.option("--count-limit", type=click.IntRange(min=1), default=DEFAULT_MAX_SIZE,
+                 metavar="N", help="Distinct words held while counting; beyond it the "
+                                   "rarest are pruned (and a note is printed)."),
+)
+
+
+def _decorate(command, options):
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def tokenizer_options(command):
+    """The options that say how lines become words (those of ``vocab``)."""
+    return _decorate(command, _TOKENIZER_OPTIONS)
+
 
 def corpus_options(command):
     """The corpus argument and the options that decide the vocabulary."""
-    for option in reversed((
-        click.argument("corpus", nargs=-1, required=True, metavar="CORPUS..."),
+    return _decorate(command, (
+        corpus_argument,
         click.option("--min-count", type=click.IntRange(min=1), default=5, metavar="N",
                      help="Ignore words seen fewer than N times."),
         click.option("--max-vocab", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Keep only the N most frequent words (ties broken by word)."),
-        click.option("--no-lowercase", is_flag=True, help="Keep the case of the text."),
-        click.option("--tokenizer", type=click.Choice(TOKENIZERS), default="regex",
-                     help="regex: words of letters, digits and combining marks with inner ' "
-                          "and -, punctuation dropped; whitespace: split on white space only. "
-                          "Both compare words in Unicode NFC."),
-        click.option("--count-limit", type=click.IntRange(min=1), default=DEFAULT_MAX_SIZE,
-                     metavar="N", help="Distinct words held while counting; beyond it the "
-                                       "rarest are pruned (and a note is printed)."),
-    )):
-        command = option(command)
-    return command
+        *_TOKENIZER_OPTIONS,
+    ))
 
 
 def corpus_vocabulary(corpus, min_count, max_vocab, tokenizer: Tokenizer,
@@ -44,10 +69,15 @@ def corpus_vocabulary(corpus, min_count, max_vocab, tokenizer: Tokenizer,
     """The vocabulary of the corpus options, with a note on stderr if counting pruned words."""
     vocab = build_vocabulary(corpus, min_count, max_vocab, tokenizer, count_limit)
     if vocab.pruned_below:
-        click.echo(f"embedkit: note: more than {count_limit} distinct words; words seen at "
-                   f"most {vocab.pruned_below} times were pruned while counting "
-                   f"(raise --count-limit to keep them)", err=True)
+        note(f"more than {count_limit} distinct words; words seen at most "
+             f"{vocab.pruned_below} times were pruned while counting (raise --count-limit to "
+             "keep them)")
     return vocab
+
+
+def note(message: str) -> None:
+    """A remark on stderr that does not stop the command."""
+    click.echo(f"embedkit: note: {message}", err=True)
 
 
 @click.command("vocab")
@@ -135,3 +165,69 @@ def synth_corpus(output, sentences, seed) -> None:
     """
     with atomic_output(output) as out:
         write_planted_corpus(out, sentences, np.random.default_rng(seed))
+
+
+@click.command("phrases")
+@corpus_argument
+@click.option("--min-count", type=click.IntRange(min=1), default=5, metavar="N",
+              help="Never join words, or pairs, seen fewer than N times.")
+@click.option("--threshold", type=float, default=None, metavar="X",
+              help="Join the pairs scoring above X. Default: 100 for word2phrase scores, 0.5 "
+                   "for NPMI (which lies in [-1, 1]).")
+@click.option("--scoring", type=click.Choice(SCORINGS), default="word2phrase",
+              help="word2phrase: (count(ab) - min_count) / (count(a) count(b)) x total tokens; "
+                   "npmi: normalised pointwise mutual information.")
+@click.option("--passes", type=click.IntRange(min=1), default=1, metavar="N",
+              help="Join pairs N times, each pass on the previous one's output: 2 passes make "
+                   "trigrams and four-word phrases.")
+@click.option("--delimiter", default="_", metavar="TEXT",
+              help="Joins the words of a phrase (the regex tokenizer keeps words joined by _, "
+                   "- or ').")
+@click.option("--common-words", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="Connector words (white-space separated; # comment lines) "
+                                   "that may stand inside a phrase but never begin or end "
+                                   "one: bank of america -> bank_of_america.")
+@click.option("--save-phrases", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="Also write the phrases found as "
+                                   "phrase<TAB>count<TAB>score lines, most frequent first.")
+@click.option("--pair-limit", type=click.IntRange(min=1), default=DEFAULT_MAX_PAIRS,
+              metavar="N", help="Distinct pairs held while counting; beyond it the rarest "
+                                "are pruned (and a note is printed).")
+@tokenizer_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write the corpus here instead of stdout.")
+def phrases(corpus, min_count, threshold, scoring, passes, delimiter, common_words,
+            save_phrases, pair_limit, no_lowercase, tokenizer, count_limit, output) -> None:
+    """Write CORPUS with its frequent pairs of adjacent words joined into one token, the way
+    the word2vec release's word2phrase does ("new york" -> new_york), one sentence per line.
+
+    Pairs of words seen at least --min-count times that score above --threshold are joined,
+    greedily from left to right (a word joined to its left neighbour is not joined to its
+    right one); a phrase never spans two lines. Each of --passes reads the corpus again and
+    joins pairs of the previous pass's tokens. Stdin (`-`) is spooled to a temporary file,
+    since it is read more than once. The output is tokenised and, unless --no-lowercase,
+    lower-cased: `embedkit phrases c.txt | embedkit phrases - | embedkit train-w2v -` works
+    with the default tokenizer.
+    """
+    if threshold is None:
+        threshold = DEFAULT_THRESHOLDS[scoring]
+    check_settings(min_count, threshold, scoring, passes, delimiter)
+    check_writable(output, save_phrases)
+    settings = Tokenizer(tokenizer, not no_lowercase)
+    common = read_common_words(common_words, settings) if common_words else []
+    with spool_stdin(corpus) as paths:
+        vocabulary = corpus_vocabulary(paths, min_count, None, settings, count_limit)
+        with progress_bar(unit="tok", unit_scale=True, desc="phrases") as bar:
+            model = learn_phrases(paths, vocabulary, min_count, threshold, scoring, passes,
+                                  common, delimiter, settings, pair_limit,
+                                  callback=bar.update)
+        for number, done in enumerate(model.passes, 1):
+            if done.pruned_below:
+                note(f"pass {number}: more than {pair_limit} distinct pairs; pairs seen at most "
+                     f"{done.pruned_below} times were pruned while counting (raise "
+                     "--pair-limit to keep them)")
+        with atomic_outputs(output, save_phrases) as (corpus_out, phrases_out):
+            with atomic_output(corpus_out) as out:
+                write_phrased(out, paths, model, settings)
+            if phrases_out is not None:
+                model.save(phrases_out)

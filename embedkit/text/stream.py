@@ -81,7 +81,8 @@ def iter_id_chunks(paths: CorpusPaths, vocab: Vocabulary, tokenizer: Tokenizer =
     # a block); fewer than max_sentence_length of them, so carrying them is cheap.
     carry = np.empty(0, dtype=np.int32)
     for text in iter_text_blocks(paths, chunk_chars):
-        codes = np.concatenate([carry, _encode(tokenizer.split(text), lookup, tokenizer)])
+        codes = np.concatenate([carry, encode_tokens(tokenizer.split(text), lookup,
+                                                     tokenizer)])
         segment, open_from = _segments(codes == _END, max_sentence_length)
         carry = codes[open_from:]
         codes, segment = codes[:open_from], segment[:open_from]
@@ -91,8 +92,10 @@ def iter_id_chunks(paths: CorpusPaths, vocab: Vocabulary, tokenizer: Tokenizer =
                       int(np.count_nonzero(codes != _END)))
 
 
-def _encode(tokens: list[str], lookup: dict[str, int], tokenizer: Tokenizer) -> np.ndarray:
-    """Codes of white-space tokens: vocabulary ids, ``_OOV`` for unknown words, ``_END``.
+def encode_tokens(tokens: list[str], lookup: dict[str, int], tokenizer: Tokenizer
+                  ) -> np.ndarray:
+    """Codes of white-space tokens: vocabulary ids, ``-1`` for unknown words, and at line
+    ends the code ``lookup`` gives :data:`SENTENCE_END` (``-2`` in :func:`iter_id_chunks`).
 
     One dictionary look-up per token does most of the work; only tokens not found as they
     are (unknown words, words with punctuation attached) are split into words, so the

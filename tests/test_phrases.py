@@ -1,0 +1,277 @@
+"""`embedkit phrases`: word2phrase's phrases, counted by hand and against a plain re-reading of
+word2phrase.c; passes, delimiter, connector words, pruning, blocks, the pipeline."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from embedkit.cli import main
+from embedkit.text.phrases import PairCounts, learn_phrases, write_phrased
+from embedkit.text.tokenize import Tokenizer
+from embedkit.text.vocab import build_vocabulary
+from embedkit.vectors.evaluate import evaluate_analogies
+from embedkit.vectors.formats import load_vectors, save_vectors
+
+# Hand count (min count 2). Lines, in this order:
+#   "i like new york" x3, "new york is big" x3, "i like big dogs" x2      -> 32 tokens
+# words: i 5, like 5, new 6, york 6, is 3, big 5, dogs 2
+# pairs inside lines: i like 5, like new 3, new york 6, york is 3, is big 3, like big 2,
+#   big dogs 2; across line ends (counted, as word2phrase counts them): york i 2, york new 1,
+#   big new 2, big i 1, dogs i 1 -- none is also a pair inside a line.
+# word2phrase score (count(ab) - 2) / count(a) / count(b) * 32:
+#   i like 3/25*32 = 3.84, new york 4/36*32 = 3.5556, is big 1/15*32 = 2.1333,
+#   york is 1/18*32 = 1.7778, like new 1/30*32 = 1.0667, like big = big dogs = 0.
+PLANTED = "i like new york\n" * 3 + "new york is big\n" * 3 + "i like big dogs\n" * 2
+
+
+def run(*args, stdin=None):
+    return CliRunner().invoke(main, [str(a) for a in args], input=stdin)
+
+
+def phrases_of(text: str, tmp_path, min_count=2, threshold=100.0, **kwargs):
+    """(output text, rows of the saved phrases) of the library on ``text``."""
+    path = tmp_path / "corpus.txt"
+    path.write_text(text)
+    tokenizer = kwargs.pop("tokenizer", Tokenizer())
+    chunk_chars = kwargs.pop("chunk_chars", 1 << 18)
+    vocab = build_vocabulary([path], min_count, tokenizer=tokenizer)
+    model = learn_phrases([path], vocab, min_count, threshold, tokenizer=tokenizer,
+                          chunk_chars=chunk_chars, **kwargs)
+    out = io.StringIO()
+    write_phrased(out, [path], model, tokenizer, chunk_chars)
+    return out.getvalue(), model.rows()
+
+
+def test_hand_counted_phrases_and_scores(tmp_path):
+    out, rows = phrases_of(PLANTED, tmp_path, threshold=2.0)
+    assert [(p, c) for p, c, _ in rows] == [("new_york", 6), ("i_like", 5), ("is_big", 3)]
+    scores = {p: s for p, _, s in rows}
+    assert scores["i_like"] == pytest.approx(3.84, rel=1e-6)
+    assert scores["new_york"] == pytest.approx(4 / 36 * 32, rel=1e-6)
+    assert scores["is_big"] == pytest.approx(32 / 15, rel=1e-6)
+    assert out == ("i_like new_york\n" * 3 + "new_york is_big\n" * 3 + "i_like big dogs\n" * 2)
+    # Between is big (2.13) and york is (1.78): only the threshold decides.
+    _, rows = phrases_of(PLANTED, tmp_path, threshold=1.7)
+    assert "york_is" in {p for p, _, _ in rows}
+    _, rows = phrases_of(PLANTED, tmp_path, threshold=2.2)
+    assert {p for p, _, _ in rows} == {"new_york", "i_like"}
+
+
+def test_min_count_is_subtracted_and_applies_to_words_and_pairs(tmp_path):
+    # min count 3: "big dogs" (2) and "dogs" (2) are out; is big scores (3-3)/... = 0.
+    _, rows = phrases_of(PLANTED, tmp_path, min_count=3, threshold=0.0)
+    assert {p: c for p, c, _ in rows} == {"new_york": 6, "i_like": 5}
+    assert {p: s for p, _, s in rows}["new_york"] == pytest.approx(3 / 36 * 32, rel=1e-6)
+
+
+def test_joining_is_greedy_from_the_left(tmp_path):
+    # a b 4, b c 4, a 4, b 4, c 4 of 12 tokens: both pairs score 2.25 with min count 1.
+    out, rows = phrases_of("a b c\n" * 4, tmp_path, min_count=1, threshold=0.0)
+    assert {p for p, _, _ in rows} == {"a_b", "b_c"}
+    assert out == "a_b c\n" * 4
+    # A run of accepted pairs alternates: a_b c_a b_c ...
+    out, _ = phrases_of("a b c a b c a\n" * 3, tmp_path, min_count=1, threshold=0.0)
+    assert out.splitlines()[0] == "a_b c_a b_c a"
+
+
+def test_pairs_across_line_ends_count_but_never_join(tmp_path):
+    # "x y" inside lines: 2 times; "x" ending a line before "y" starts one: 2 more times.
+    # x 5 (4 + "x z"), y 4, 14 tokens; min count 2: inside-only count 2 would score 0,
+    # word2phrase's count 4 scores (4-2)/5/4*14 = 1.4.
+    text = "x y\nx y\nw x\ny w\nw x\ny w\nx z\n"
+    out, rows = phrases_of(text, tmp_path, min_count=2, threshold=1.0)
+    assert [(p, c) for p, c, _ in rows] == [("x_y", 4)]
+    assert rows[0][2] == pytest.approx(1.4, rel=1e-6)
+    assert out.splitlines() == ["x_y", "x_y", "w x", "y w", "w x", "y w", "x z"]
+
+
+def test_two_passes_build_trigrams(tmp_path):
+    # Pass 1: 25 tokens, new york = york city = big apple = 5 -> each (5-2)/25*25 = 3;
+    # greedy: new_york city. Pass 2: 15 tokens, new_york city 5 -> (5-2)/25*15 = 1.8.
+    text = "new york city\n" * 5 + "big apple\n" * 5
+    one, _ = phrases_of(text, tmp_path, threshold=1.5)
+    assert one == "new_york city\n" * 5 + "big_apple\n" * 5
+    two, rows = phrases_of(text, tmp_path, threshold=1.5, passes=2)
+    assert two == "new_york_city\n" * 5 + "big_apple\n" * 5
+    assert ("new_york_city", 5) in [(p, c) for p, c, _ in rows]
+    assert dict((p, s) for p, _, s in rows)["new_york_city"] == pytest.approx(1.8, rel=1e-6)
+    # Above 1.8 the second pass joins nothing.
+    two, _ = phrases_of(text, tmp_path, threshold=1.9, passes=2)
+    assert two == one
+
+
+def test_delimiter(tmp_path):
+    out, rows = phrases_of(PLANTED, tmp_path, threshold=2.0, delimiter="+")
+    assert out.splitlines()[0] == "i+like new+york"
+    assert rows[0][0] == "new+york"
+
+
+def test_common_words_stand_inside_phrases_only(tmp_path):
+    # bank of america 4 times: with "of" a connector the pair (bank, america) counts 4;
+    # "of" never begins or ends a phrase ("of america" stays apart).
+    text = "bank of america\n" * 4 + "of america\n" * 2 + "the bank\n"
+    plain, _ = phrases_of(text, tmp_path, min_count=2, threshold=0.0)
+    assert "bank_of_america" not in plain
+    out, rows = phrases_of(text, tmp_path, min_count=2, threshold=0.0,
+                           common_words=["of", "the"])
+    assert out.splitlines() == ["bank_of_america"] * 4 + ["of america"] * 2 + ["the bank"]
+    assert [(p, c) for p, c, _ in rows] == [("bank_of_america", 4)]
+    # (4 - 2) / bank 5 / america 6 * 18 tokens
+    assert rows[0][2] == pytest.approx(2 / 30 * 18, rel=1e-6)
+
+
+def test_npmi_scores(tmp_path):
+    _, rows = phrases_of(PLANTED, tmp_path, threshold=0.0, scoring="npmi")
+    scores = {p: s for p, _, s in rows}
+    # is big: 3 of 32 tokens; is 3, big 5.
+    pab, pa, pb = 3 / 32, 3 / 32, 5 / 32
+    assert scores["is_big"] == pytest.approx(math.log(pab / (pa * pb)) / -math.log(pab))
+    # new york and i like always occur together: NPMI 1, the largest.
+    assert scores["new_york"] == pytest.approx(1) and scores["i_like"] == pytest.approx(1)
+    assert all(-1 <= s <= 1 for s in scores.values())
+    _, rows = phrases_of(PLANTED, tmp_path, threshold=0.9, scoring="npmi")
+    assert {p for p, _, _ in rows} == {"new_york", "i_like"}
+
+
+def test_blocks_do_not_change_the_result(tmp_path):
+    """Tiny blocks cut lines, including one line far longer than a block: same output."""
+    lines = planted_lines(np.random.default_rng(3), 300)
+    lines.insert(150, [w for line in lines[:60] for w in line])
+    text = "".join(" ".join(line) + "\n" for line in lines)
+    for kwargs in ({}, {"common_words": ["w0"]}, {"passes": 2}):
+        expected = phrases_of(text, tmp_path, min_count=3, threshold=1.0, **kwargs)
+        assert "_" in expected[0]
+        for chunk in (7, 64):
+            assert phrases_of(text, tmp_path, min_count=3, threshold=1.0, chunk_chars=chunk,
+                              **kwargs) == expected, (chunk, kwargs)
+
+
+def reference_word2phrase(lines: list[list[str]], min_count: int, threshold: float
+                          ) -> list[list[str]]:
+    """word2phrase.c's TrainModel, read plainly: counts over the whole token stream (pairs
+    across line ends included), then a greedy left-to-right scan inside each line."""
+    stream = [w for line in lines for w in line]
+    words, pairs = Counter(stream), Counter(itertools.pairwise(stream))
+    f32 = np.float32
+    out = []
+    for line in lines:
+        joined: list[str] = []
+        previous_joined = True  # the first word of a line has nothing to join
+        for i, word in enumerate(line):
+            pa, pb = words[line[i - 1]] if i else 0, words[word]
+            pab = pairs[(line[i - 1], word)] if i else 0
+            ok = (not previous_joined and min(pa, pb, pab) >= min_count
+                  and f32(pab - min_count) / f32(pa) / f32(pb) * f32(len(stream))
+                  > f32(threshold))
+            if ok:
+                joined[-1] += "_" + word
+            else:
+                joined.append(word)
+            previous_joined = ok
+        out.append(joined)
+    return out
+
+
+def planted_lines(rng: np.random.Generator, n: int) -> list[list[str]]:
+    """Lines of 0-8 units: Zipfian words w0..w11, and now and then a planted phrase."""
+    units = [[f"w{i}"] for i in range(12)] + [["w3", "w4"], ["w5", "w6", "w7"], ["w8", "w0",
+                                                                               "w9"]]
+    weights = np.r_[1 / np.arange(1, 13), 0.1, 0.05, 0.05]
+    picks = [rng.choice(len(units), size=rng.integers(0, 9), p=weights / weights.sum())
+             for _ in range(n)]
+    return [[w for unit in line for w in units[unit]] for line in picks]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_same_phrases_as_a_plain_reading_of_word2phrase_c(seed, tmp_path):
+    rng = np.random.default_rng(seed)
+    lines = planted_lines(rng, 400)
+    min_count, threshold = int(rng.integers(1, 6)), float(rng.choice([0.5, 1.0, 2.0, 4.0]))
+    text = "".join(" ".join(line) + "\n" for line in lines)
+    out, _ = phrases_of(text, tmp_path, min_count=min_count, threshold=threshold,
+                        tokenizer=Tokenizer("whitespace"))
+    expected = reference_word2phrase(lines, min_count, threshold)
+    assert out.splitlines() == [" ".join(line) for line in expected]
+    assert sum("_" in line for line in out.splitlines()) > 10
+
+
+def test_pair_counts_prune_the_rarest_and_stay_bounded():
+    counter = PairCounts(max_size=3)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        counter.add(rng.integers(0, 40, size=5).astype(np.int64))
+        counter.add(np.array([7, 7, 9], dtype=np.int64))
+        assert len(counter.keys) <= 3
+    keys, counts = counter.finish()
+    assert counter.pruned_below > 0
+    assert list(keys[:2]) == [7, 9] or {7, 9} <= set(keys.tolist())
+    exact = PairCounts(max_size=100)
+    exact.add(np.array([3, 1, 3, 2, 3, 1], dtype=np.int64))
+    assert [k.tolist() for k in exact.finish()] == [[1, 2, 3], [2, 1, 3]]
+    assert exact.pruned_below == 0
+
+
+def test_cli_writes_corpus_and_phrases(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(PLANTED)
+    result = run("phrases", corpus, "--min-count", 2, "--threshold", 2, "--save-phrases",
+                 tmp_path / "p.tsv", "-o", tmp_path / "out.txt")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert (tmp_path / "out.txt").read_text().splitlines()[3] == "new_york is_big"
+    lines = (tmp_path / "p.tsv").read_text().splitlines()
+    assert [line.split("\t")[:2] for line in lines] == [["new_york", "6"], ["i_like", "5"],
+                                                        ["is_big", "3"]]
+    assert float(lines[1].split("\t")[2]) == pytest.approx(3.84, rel=1e-5)
+
+
+def test_cli_pruning_note(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(PLANTED)
+    # 12 distinct pairs (7 inside lines, 5 across line ends); at most 5 leave those seen
+    # more than twice: new york (6), i like (5), like new, york is and is big (3).
+    result = run("phrases", corpus, "--min-count", 2, "--threshold", 2, "--pair-limit", 5)
+    assert result.exit_code == 0, result.output
+    assert "note: pass 1: more than 5 distinct pairs; pairs seen at most 2 times were " \
+           "pruned" in result.stderr
+    assert result.stdout.splitlines()[3] == "new_york is_big"
+    quiet = run("phrases", corpus, "--min-count", 2, "--threshold", 2)
+    assert "note" not in quiet.stderr
+
+
+def test_cli_pipeline_and_common_words_file(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("New York City!\n" * 5 + "Big Apple.\n" * 5)
+    first = run("phrases", corpus, "--threshold", 1.5, "--min-count", 2)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.splitlines()[0] == "new_york city"
+    second = run("phrases", "-", "--threshold", 1.5, "--min-count", 2, stdin=first.stdout)
+    assert second.stdout.splitlines()[0] == "new_york_city"
+    vocab = run("vocab", "-", "--min-count", 1, stdin=second.stdout)
+    assert vocab.stdout.splitlines() == ["big_apple\t5", "new_york_city\t5"]
+    words = tmp_path / "common.txt"
+    words.write_text("# connectors\nOf the\n")
+    bank = tmp_path / "bank.txt"
+    bank.write_text("Bank of America\n" * 5)
+    result = run("phrases", bank, "--min-count", 2, "--threshold", 0, "--common-words", words)
+    assert result.stdout == "bank_of_america\n" * 5
+
+
+def test_evaluate_scores_phrase_analogies(tmp_path):
+    """questions-phrases.txt joins words with _ and capitalises them: evaluate finds them."""
+    words = ["boston", "boston_globe", "baltimore", "baltimore_sun", "chicago"]
+    vectors = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1], [0, 1, 1], [1, 0, 1]], dtype=float)
+    save_vectors(tmp_path / "v.vec", words, vectors.astype(np.float32))
+    questions = tmp_path / "q.txt"
+    questions.write_text(": newspapers\nBoston Boston_Globe Baltimore Baltimore_Sun\n"
+                         "Boston Boston_Globe Detroit Detroit_Free_Press\n")
+    result = evaluate_analogies(load_vectors(tmp_path / "v.vec"), questions)
+    assert (result.questions, result.skipped) == (2, 1)
+    assert result.overall.correct == result.overall.total == 1
