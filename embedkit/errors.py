@@ -6,7 +6,20 @@ them like any ``ValueError``.
 
 
 class EmbedkitError(ValueError):
-    """Bad input or settings: the message names the file, line or field and what was expected."""
+    """Bad input or settings: the message names the file, line or field and what was expected.
+
+    Parameters
+    ----------
+    message : str
+    params : sequence of str
+        The library parameters the message names, as written in it (e.g. ``"batch_size"``):
+        the CLI replaces each by its option (``--batch-size``), so the library speaks of its
+        own parameters and a command of its own options.
+    """
+
+    def __init__(self, message: str = "", *, params: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.params = params
 
 
 class DivergenceError(EmbedkitError):

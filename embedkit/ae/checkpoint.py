@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from embedkit.archive import check_context, read_archive, with_prefix, write_archive
-from embedkit.errors import EmbedkitError
 from embedkit.io import describe
 
 #: Bumped when the layout of checkpoints changes.
@@ -68,47 +67,22 @@ class TrainingState:
     waited: int = 0
 
 
-@dataclass(frozen=True)
-class Checkpointing:
-    """Where and how often the training loop saves its :class:`TrainingState`.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The checkpoint file (replaced atomically each time).
-    every : int
-        Save after every ``every`` epochs (and after the last one).
-    context : dict
-        JSON-able description of the run, checked by :func:`load_checkpoint` on resume.
-    """
-
-    path: str | os.PathLike
-    every: int = 1
-    context: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.every < 1:
-            raise EmbedkitError(f"--checkpoint-every must be an integer ≥ 1, got {self.every}")
-
-    def due(self, epoch: int, last: bool) -> bool:
-        """Whether to save after ``epoch`` (``last``: no epoch follows)."""
-        return last or epoch % self.every == 0
-
-    def save(self, state: TrainingState) -> None:
-        """Write ``state`` and the context to :attr:`path`, atomically."""
-        meta = {"format": CHECKPOINT_FORMAT, "epoch": state.epoch, "rng": state.rng,
-                "history": state.history, "waited": state.waited,
-                "best_loss": None if np.isinf(state.best_loss) else state.best_loss,
-                "context": self.context}
-        arrays = {f"param_{name}": value for name, value in state.params.items()}
-        arrays.update({f"opt_{name}": value for name, value in state.optimizer.items()})
-        arrays.update({f"best_{name}": value for name, value in (state.best or {}).items()})
-        arrays.update(train_rows=state.train_rows, val_rows=state.val_rows)
-        write_archive(self.path, meta, arrays)
+def save_checkpoint(path: str | os.PathLike, state: TrainingState, context: dict) -> None:
+    """Write ``state`` and ``context`` (JSON-able: the settings, and the data's
+    :func:`fingerprint` under :data:`DATA_KEY`) to ``path``, atomically."""
+    meta = {"format": CHECKPOINT_FORMAT, "epoch": state.epoch, "rng": state.rng,
+            "history": state.history, "waited": state.waited,
+            "best_loss": None if np.isinf(state.best_loss) else state.best_loss,
+            "context": context}
+    arrays = {f"param_{name}": value for name, value in state.params.items()}
+    arrays.update({f"opt_{name}": value for name, value in state.optimizer.items()})
+    arrays.update({f"best_{name}": value for name, value in (state.best or {}).items()})
+    arrays.update(train_rows=state.train_rows, val_rows=state.val_rows)
+    write_archive(path, meta, arrays)
 
 
 def load_checkpoint(path: str | os.PathLike, context: dict) -> TrainingState:
-    """Read a checkpoint written by :class:`Checkpointing` for a run described by ``context``.
+    """Read a checkpoint written by :func:`save_checkpoint` for a run described by ``context``.
 
     Raises
     ------

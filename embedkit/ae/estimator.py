@@ -11,7 +11,7 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from embedkit.ae import blocks
-from embedkit.ae.checkpoint import DATA_KEY, Checkpointing, load_checkpoint
+from embedkit.ae.checkpoint import DATA_KEY, load_checkpoint
 from embedkit.ae.models import Architecture
 from embedkit.ae.noise import parse_noise
 from embedkit.ae.polish import polish_linear
@@ -20,6 +20,7 @@ from embedkit.ae.training import Callback, TrainingSettings, reconstruction_erro
 from embedkit.archive import read_archive, with_prefix, write_archive
 from embedkit.core import Tensor, no_grad
 from embedkit.errors import EmbedkitError
+from embedkit.training import DEFAULT_CHECKPOINT_EVERY, Checkpoints
 
 #: Bumped when the layout of saved models changes.
 MODEL_FORMAT = 1
@@ -127,7 +128,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return Architecture(self.kind, bool(self.tied), self.activation, self.output_activation)
 
     def fit(self, X, y=None, *, callback: Callback | None = None,
-            checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 1,
+            checkpoint: str | os.PathLike | None = None,
+            checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
             resume: str | os.PathLike | None = None) -> Autoencoder:
         """Train on the rows of ``X``.
 
@@ -166,19 +168,20 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         penalties = Penalties(float(self.l1), float(self.contractive), float(self.weight_decay))
         noise = parse_noise(self.noise)
         if self.dtype not in ("float32", "float64"):
-            raise EmbedkitError(f"dtype {self.dtype!r} is not one of float32, float64")
+            raise EmbedkitError(f"dtype {self.dtype!r} is not one of float32, float64",
+                                params=("dtype",))
         rng = _generator(self.random_state)
         dtype = np.dtype(self.dtype)
         center = arch.linear if self.center == "auto" else bool(self.center)
         # the data are centred batch by batch, never copied whole (a memory map streams)
         mean = (blocks.column_mean(X) if center else np.zeros(X.shape[1])).astype(X.dtype)
         params = arch.init_params(X.shape[1], int(self.n_components), rng, dtype)
+        checkpoints = Checkpoints(checkpoint, checkpoint_every)
         context = self._run_context(X, mean, dtype) if checkpoint or resume else {}
         self.history_ = train(
             arch, params, X, settings, rng, noise=noise, penalties=penalties,
             callback=callback, resume=load_checkpoint(resume, context) if resume else None,
-            checkpoint=Checkpointing(checkpoint, checkpoint_every, context) if checkpoint
-            else None, mean=mean)
+            checkpoints=checkpoints, context=context, mean=mean)
         if self.polish and arch.linear and self.epochs:
             polish_linear(arch, params, X, penalties, mean=mean)
         self.mean_ = mean.astype(dtype)

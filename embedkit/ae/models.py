@@ -82,7 +82,8 @@ class Architecture:
                                       ("output_activation", self.output_activation,
                                        OUTPUT_ACTIVATIONS)):
             if value not in allowed:
-                raise EmbedkitError(f"{field} {value!r} is not one of {', '.join(allowed)}")
+                raise EmbedkitError(f"{field} {value!r} is not one of {', '.join(allowed)}",
+                                    params=(field,))
 
     @property
     def linear(self) -> bool:

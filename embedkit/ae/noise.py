@@ -21,11 +21,13 @@ class Noise:
 
     def __post_init__(self) -> None:
         if self.kind not in NOISE_KINDS:
-            raise EmbedkitError(f"noise {self.kind!r}: expected gaussian:SIGMA or mask:P")
+            raise EmbedkitError(f"noise {self.kind!r}: expected gaussian:SIGMA or mask:P",
+                                params=("noise",))
         if not np.isfinite(self.level) or self.level < 0 or (self.kind == "mask"
                                                              and self.level >= 1):
             expected = "a probability in [0, 1)" if self.kind == "mask" else "a finite SIGMA ≥ 0"
-            raise EmbedkitError(f"noise {self.kind}:{self.level}: expected {expected}")
+            raise EmbedkitError(f"noise {self.kind}:{self.level}: expected {expected}",
+                                params=("noise",))
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A corrupted copy of ``x`` (fresh noise on every call)."""
@@ -48,5 +50,5 @@ def parse_noise(spec: str | None) -> Noise | None:
         value = None
     if not sep or value is None:
         raise EmbedkitError(f"noise {spec!r}: expected gaussian:SIGMA or mask:P, "
-                            "e.g. gaussian:0.1 or mask:0.3")
+                            "e.g. gaussian:0.1 or mask:0.3", params=("noise",))
     return Noise(kind, value)

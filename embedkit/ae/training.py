@@ -12,15 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from embedkit.ae import blocks
-from embedkit.ae.checkpoint import Checkpointing, TrainingState
+from embedkit.ae.checkpoint import TrainingState, save_checkpoint
 from embedkit.ae.models import Architecture
 from embedkit.ae.noise import Noise
 from embedkit.ae.regularizers import Penalties, objective
 from embedkit.core import Tensor, no_grad
 from embedkit.core.optim import SGD, Adagrad, Adam, Optimizer, RMSProp
 from embedkit.core.schedules import Schedule, cosine
-from embedkit.errors import DivergenceError, EmbedkitError, Interrupted
-from embedkit.io import describe
+from embedkit.errors import DivergenceError, EmbedkitError
+from embedkit.training import Checkpoints, training_stopped
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"adam": Adam, "sgd": SGD, "rmsprop": RMSProp,
                                           "adagrad": Adagrad}
@@ -51,16 +51,16 @@ class TrainingSettings:
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise EmbedkitError(f"optimizer {self.optimizer!r} is not one of "
-                                f"{', '.join(OPTIMIZERS)}")
+                                f"{', '.join(OPTIMIZERS)}", params=("optimizer",))
         checks = (("lr", self.lr > 0 and np.isfinite(self.lr), "a number > 0"),
                   ("epochs", self.epochs >= 0, "an integer ≥ 0"),
-                  ("batch-size", self.batch_size >= 1, "an integer ≥ 1"),
-                  ("val-split", 0 <= self.val_split < 1, "a fraction in [0, 1)"),
+                  ("batch_size", self.batch_size >= 1, "an integer ≥ 1"),
+                  ("val_split", 0 <= self.val_split < 1, "a fraction in [0, 1)"),
                   ("patience", self.patience >= 1, "an integer ≥ 1"))
         for name, ok, expected in checks:
             if not ok:
-                value = getattr(self, name.replace("-", "_"))
-                raise EmbedkitError(f"--{name} must be {expected}, got {value}")
+                raise EmbedkitError(f"{name} must be {expected}, got {getattr(self, name)}",
+                                    params=(name,))
 
 
 def split_validation(n_rows: int, fraction: float, rng: np.random.Generator
@@ -69,8 +69,8 @@ def split_validation(n_rows: int, fraction: float, rng: np.random.Generator
     order = rng.permutation(n_rows)
     n_val = int(round(fraction * n_rows)) if fraction else 0
     if fraction and not 1 <= n_val < n_rows:
-        raise EmbedkitError(f"--val-split {fraction} leaves no rows for training or validation "
-                            f"out of {n_rows}")
+        raise EmbedkitError(f"val_split {fraction} leaves no rows for training or validation "
+                            f"out of {n_rows}", params=("val_split",))
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
@@ -91,8 +91,9 @@ def learning_rate(lr: float, total_steps: int) -> Schedule:
 def train(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
           settings: TrainingSettings, rng: np.random.Generator, *, noise: Noise | None = None,
           penalties: Penalties = Penalties(), callback: Callback | None = None,
-          checkpoint: Checkpointing | None = None, resume: TrainingState | None = None,
-          schedule: Schedule | None = None, mean: np.ndarray | None = None) -> list[dict]:
+          checkpoints: Checkpoints | None = None, context: dict | None = None,
+          resume: TrainingState | None = None, schedule: Schedule | None = None,
+          mean: np.ndarray | None = None) -> list[dict]:
     """Fit ``params`` (updated in place) to reconstruct the rows of ``X``.
 
     Parameters
@@ -119,8 +120,11 @@ def train(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
         ``{"event": "epoch", "epoch", "epochs", "train_loss", "train_mse", "val_mse", "lr",
         "seconds"}`` after every epoch (``val_mse`` is None without a split), once the epoch's
         checkpoint is written.
-    checkpoint : Checkpointing, optional
-        Save the training state every ``checkpoint.every`` epochs.
+    checkpoints : Checkpoints, optional
+        Where and how often to save the training state.
+    context : dict, optional
+        Saved with it: what a resuming run must share (see
+        :func:`~embedkit.ae.checkpoint.load_checkpoint`).
     resume : TrainingState, optional
         Continue from this state (it replaces ``params`` and the state of ``rng``); with the
         same ``X`` and settings the result is bit-identical to an uninterrupted run.
@@ -164,7 +168,8 @@ def train(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
     if callback:
         callback({"event": "start", "total_steps": settings.epochs * n_batches,
                   "steps_done": optimizer.steps})
-    saved = state.epoch if checkpoint else None
+    if checkpoints is not None:
+        checkpoints.holds = state.epoch
     try:
         while state.epoch < settings.epochs and state.waited < settings.patience:
             # overflow happens only on the way to a non-finite loss or weights, which stop
@@ -175,22 +180,15 @@ def train(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
             _update_best(state, tensors, record["val_mse"])
             state.history.append(record)
             last = state.epoch == settings.epochs or state.waited >= settings.patience
-            if checkpoint and checkpoint.due(state.epoch, last):
-                checkpoint.save(_snapshot(state, tensors, optimizer, rng))
-                saved = state.epoch
+            if checkpoints is not None:
+                checkpoints.after_epoch(state.epoch, last, lambda path: save_checkpoint(
+                    path, _snapshot(state, tensors, optimizer, rng), context or {}))
             if callback:
                 callback(record)
     except KeyboardInterrupt:
         batch = optimizer.steps - state.epoch * n_batches
-        where = (f"training stopped in epoch {state.epoch + 1} of {settings.epochs}"
-                 + (f", after batch {batch} of {n_batches}" if 0 < batch <= n_batches else ""))
-        if saved is None:
-            kept = ""
-        elif saved:
-            kept = f"; the checkpoint {describe(checkpoint.path)} holds epoch {saved}"
-        else:
-            kept = "; no checkpoint written yet"
-        raise Interrupted(where + kept) from None
+        within = f"batch {batch} of {n_batches}" if 0 < batch <= n_batches else None
+        raise training_stopped(state.epoch, settings.epochs, within, checkpoints) from None
     for name, t in tensors.items():
         params[name] = state.best[name] if state.best is not None else t.data
     return state.history
@@ -242,7 +240,7 @@ def _epoch(arch: Architecture, tensors: dict[str, Tensor], data: _Rows,
         loss_value = loss.item()
         if not np.isfinite(loss_value):
             raise DivergenceError(f"training diverged at epoch {epoch} (loss {loss_value}); "
-                                  "nothing was written: try a smaller --lr")
+                                  "nothing was written: try a smaller lr", params=("lr",))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -252,7 +250,7 @@ def _epoch(arch: Architecture, tensors: dict[str, Tensor], data: _Rows,
             callback({"event": "batch", "steps": 1})
     if not all(np.isfinite(t.data).all() for t in tensors.values()):
         raise DivergenceError(f"training diverged at epoch {epoch} (weights are not "
-                              "finite); nothing was written: try a smaller --lr")
+                              "finite); nothing was written: try a smaller lr", params=("lr",))
     state.epoch = epoch
     val_mse = data.error(arch, tensors, state.val_rows) if len(state.val_rows) else None
     return {"event": "epoch", "epoch": epoch, "epochs": settings.epochs,

@@ -12,9 +12,13 @@ from embedkit.ae.data import output_format, read_matrix, write_matrix
 from embedkit.ae.models import ACTIVATIONS, KINDS, OUTPUT_ACTIVATIONS
 from embedkit.ae.pca import SOLVERS, Comparison, compare_with_pca
 from embedkit.ae.plot import INSTALL_HINT, plot_comparison, plot_format, plotting_available
+from embedkit.ae.training import FINAL_LR_FRACTION, HOLD_FRACTION
 from embedkit.cli.options import checkpoint_options, json_option, progress_bar, seed_option
 from embedkit.errors import EmbedkitError
 from embedkit.io import atomic_output, atomic_outputs, check_writable, describe
+
+#: The library's defaults, which the options show and pass on.
+DEFAULTS = Autoencoder()
 
 key_option = click.option("--key", default=None, metavar="NAME",
                           help="Array to read from an .npz archive holding several.")
@@ -45,32 +49,35 @@ def _fit(model: Autoencoder, data, **fit_options) -> list[dict]:
 @click.argument("data", metavar="DATA")
 @click.option("--hidden", type=click.IntRange(min=1), required=True, metavar="K",
               help="Size of the code (below the number of features for linear models).")
-@click.option("--kind", type=click.Choice(KINDS), default="linear",
+@click.option("--kind", type=click.Choice(KINDS), default=DEFAULTS.kind,
               help="linear: x̂ = WᵀWx (tied) or UWx; nonlinear: x̂ = g(U f(Wx + b) + c).")
-@click.option("--tied/--untied", default=True, help="Decoder weights are the encoder's "
-                                                    "transposed.")
-@click.option("--activation", type=click.Choice(list(ACTIVATIONS)), default="sigmoid",
+@click.option("--tied/--untied", default=DEFAULTS.tied,
+              help="Decoder weights are the encoder's transposed.")
+@click.option("--activation", type=click.Choice(list(ACTIVATIONS)), default=DEFAULTS.activation,
               help="Hidden activation f of the nonlinear kind.")
 @click.option("--output-activation", type=click.Choice(OUTPUT_ACTIVATIONS),
-              default="identity", help="Output activation g of the nonlinear kind.")
+              default=DEFAULTS.output_activation,
+              help="Output activation g of the nonlinear kind.")
 @click.option("--noise", default=None, metavar="gaussian:SIGMA|mask:P",
               help="Denoising: corrupt each batch's input, reconstruct the clean one.")
-@click.option("--l1", type=float, default=0.0, metavar="LAMBDA",
+@click.option("--l1", type=float, default=DEFAULTS.l1, metavar="LAMBDA",
               help="L1 penalty on the codes (mean over rows of Σ|h|).")
-@click.option("--contractive", type=float, default=0.0, metavar="LAMBDA",
+@click.option("--contractive", type=float, default=DEFAULTS.contractive, metavar="LAMBDA",
               help="Penalty on the squared Frobenius norm of the encoder's Jacobian.")
-@click.option("--weight-decay", type=float, default=0.0, metavar="LAMBDA",
+@click.option("--weight-decay", type=float, default=DEFAULTS.weight_decay, metavar="LAMBDA",
               help="Penalty Σw² on the weight matrices.")
-@click.option("--lr", type=float, default=1e-3, metavar="RATE",
-              help="Adam learning rate, held for 80% of the steps, then annealed along a "
-                   "cosine to RATE/1000.")
-@click.option("--epochs", type=click.IntRange(min=0), default=50, metavar="N",
+@click.option("--lr", type=float, default=DEFAULTS.lr, metavar="RATE",
+              help=f"Adam learning rate, held for {HOLD_FRACTION:.0%} of the steps, then "
+                   f"annealed along a cosine to RATE/{1 / FINAL_LR_FRACTION:g}.")
+@click.option("--epochs", type=click.IntRange(min=0), default=DEFAULTS.epochs, metavar="N",
               help="Passes over the data.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, metavar="N",
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size,
+              metavar="N",
               help="Rows per minibatch (reshuffled each epoch).")
-@click.option("--val-split", type=click.FloatRange(0, 1, max_open=True), default=0.0,
-              metavar="FRACTION", help="Hold out this share of rows; stop after 10 epochs "
-                                       "without a lower validation error, keep the best.")
+@click.option("--val-split", type=click.FloatRange(0, 1, max_open=True),
+              default=DEFAULTS.val_split, metavar="FRACTION",
+              help=f"Hold out this share of rows; stop after {DEFAULTS.patience} epochs "
+                   "without a lower validation error, keep the best.")
 @seed_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               metavar="MODEL.npz", help="Write the model here instead of stdout.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 
 import click
@@ -54,7 +55,9 @@ class Group(click.Group):
             # The reader went away (`| head`): stop quietly, as Unix tools do.
             _silence_stdout()
             ctx.exit(0)
-        except (EmbedkitError, ValueError, OSError, MemoryError) as exc:
+        except EmbedkitError as exc:
+            _fail(ctx, exc, message=_option_names(self, ctx, exc))
+        except (ValueError, OSError, MemoryError) as exc:
             _fail(ctx, exc)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
             if os.environ.get("EMBEDKIT_DEBUG"):
@@ -62,10 +65,25 @@ class Group(click.Group):
             _fail(ctx, exc, prefix="internal error (set EMBEDKIT_DEBUG=1 for a traceback): ")
 
 
-def _fail(ctx: click.Context, exc: BaseException, prefix: str = "") -> None:
-    message = " ".join(str(exc).split()) or type(exc).__name__
-    click.echo(f"embedkit: error: {prefix}{message}", err=True)
+def _fail(ctx: click.Context, exc: BaseException, prefix: str = "",
+          message: str | None = None) -> None:
+    message = " ".join((str(exc) if message is None else message).split())
+    click.echo(f"embedkit: error: {prefix}{message or type(exc).__name__}", err=True)
     ctx.exit(1)
+
+
+def _option_names(group: click.Group, ctx: click.Context, exc: EmbedkitError) -> str:
+    """The message of ``exc`` with each library parameter it names (``batch_size``) replaced
+    by the running command's option of that name (``--batch-size``); names the command has no
+    option for stay as they are."""
+    command = group.get_command(ctx, ctx.invoked_subcommand or "")
+    options = {param.name: max(param.opts, key=len) for param in
+               (command.params if command is not None else ()) if isinstance(param, click.Option)}
+    message = str(exc)
+    for name in exc.params:
+        if name in options:
+            message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", options[name], message)
+    return message
 
 
 def _silence_stdout() -> None:

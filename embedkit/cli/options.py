@@ -8,6 +8,8 @@ from collections.abc import Callable
 import click
 from tqdm import tqdm
 
+from embedkit.training import DEFAULT_CHECKPOINT_EVERY
+
 seed_option = click.option("--seed", type=int, default=1, metavar="INT",
                            help="Seed of the random generator: same seed, same bits.")
 json_option = click.option("--json", "as_json", is_flag=True,
@@ -26,7 +28,8 @@ def checkpoint_options(data: str) -> Callable:
         click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
                      metavar="FILE", help="Save the training state here (atomically) every "
                      "--checkpoint-every epochs and at the end, to continue with --resume."),
-        click.option("--checkpoint-every", type=click.IntRange(min=1), default=1,
+        click.option("--checkpoint-every", type=click.IntRange(min=1),
+                     default=DEFAULT_CHECKPOINT_EVERY,
                      metavar="N", help="Epochs between checkpoints."),
         click.option("--resume", type=click.Path(dir_okay=False), default=None,
                      metavar="FILE", help=f"Continue from a checkpoint of a run on the same "

@@ -23,15 +23,15 @@ from embedkit.text.stream import DEFAULT_MAX_SENTENCE_LENGTH
 from embedkit.text.subsample import DEFAULT_SUBSAMPLE
 from embedkit.text.synthetic import write_planted_corpus
 from embedkit.text.tokenize import TOKENIZERS, Tokenizer
-from embedkit.text.vocab import DEFAULT_MAX_SIZE, Vocabulary, build_vocabulary
-from embedkit.text.windows import MODELS, iter_windows
+from embedkit.text.vocab import DEFAULT_MAX_SIZE, DEFAULT_MIN_COUNT, Vocabulary, build_vocabulary
+from embedkit.text.windows import DEFAULT_WINDOW, MODELS, iter_windows
 
 corpus_argument = click.argument("corpus", nargs=-1, required=True, metavar="CORPUS...")
 
 #: How lines become words, and how many distinct words counting holds.
 _TOKENIZER_OPTIONS = (
     click.option("--no-lowercase", is_flag=True, help="Keep the case of the text."),
-    click.option("--tokenizer", type=click.Choice(TOKENIZERS), default="regex",
+    click.option("--tokenizer", type=click.Choice(TOKENIZERS), default=Tokenizer().kind,
                  help="regex: words of letters, digits and combining marks with inner ', - "
                       "and _, punctuation dropped; whitespace: split on white space only. "
                       "Both compare words in Unicode NFC."),
@@ -56,7 +56,8 @@ def corpus_options(command):
     """The corpus argument and the options that decide the vocabulary."""
     return _decorate(command, (
         corpus_argument,
-        click.option("--min-count", type=click.IntRange(min=1), default=5, metavar="N",
+        click.option("--min-count", type=click.IntRange(min=1), default=DEFAULT_MIN_COUNT,
+                     metavar="N",
                      help="Ignore words seen fewer than N times."),
         click.option("--max-vocab", type=click.IntRange(min=1), default=None, metavar="N",
                      help="Keep only the N most frequent words (ties broken by word)."),
@@ -101,7 +102,7 @@ def vocab(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, ou
 @click.option("--model", type=click.Choice(MODELS), default="skipgram",
               help="skipgram: one (centre, context) pair per line; cbow: a centre and the "
                    "bag of its context words.")
-@click.option("--window", type=click.IntRange(min=1), default=5, metavar="W",
+@click.option("--window", type=click.IntRange(min=1), default=DEFAULT_WINDOW, metavar="W",
               help="Largest distance between a centre and a context word.")
 @click.option("--fixed-window", is_flag=True,
               help="Use W for every centre instead of drawing it from 1..W (word2vec).")

@@ -11,12 +11,13 @@ from embedkit.cli.options import checkpoint_options, progress_bar, seed_option
 from embedkit.cli.text import corpus_options, corpus_vocabulary
 from embedkit.io import atomic_output, check_writable
 from embedkit.text.corpus import spool_stdin
-from embedkit.text.noise import DEFAULT_NS_EXPONENT
-from embedkit.text.subsample import DEFAULT_SUBSAMPLE
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.windows import MODELS
 from embedkit.w2v.config import DEFAULT_BATCH_SIZE, DEFAULT_LR, Word2VecConfig
 from embedkit.w2v.train import train_word2vec
+
+#: The library's defaults, which the options show and pass on.
+DEFAULTS = Word2VecConfig()
 
 
 def _per_model(defaults: dict) -> str:
@@ -26,30 +27,30 @@ def _per_model(defaults: dict) -> str:
 
 @click.command("train-w2v")
 @corpus_options
-@click.option("--model", type=click.Choice(MODELS), default="skipgram",
+@click.option("--model", type=click.Choice(MODELS), default=DEFAULTS.model,
               help="skipgram: each word predicts its context words; cbow: the mean of the "
                    "context predicts the word.")
-@click.option("--dim", type=click.IntRange(min=1), default=100, metavar="D",
+@click.option("--dim", type=click.IntRange(min=1), default=DEFAULTS.dim, metavar="D",
               help="Vector dimension.")
-@click.option("--window", type=click.IntRange(min=1), default=5, metavar="W",
+@click.option("--window", type=click.IntRange(min=1), default=DEFAULTS.window, metavar="W",
               help="Largest distance between a word and a context word (drawn from 1..W "
                    "per word, as word2vec does).")
-@click.option("--negative", type=click.IntRange(min=0), default=5, metavar="K",
+@click.option("--negative", type=click.IntRange(min=0), default=DEFAULTS.negative, metavar="K",
               help="Noise words per training pair.")
-@click.option("--ns-exponent", type=float, default=DEFAULT_NS_EXPONENT, metavar="X",
+@click.option("--ns-exponent", type=float, default=DEFAULTS.ns_exponent, metavar="X",
               help="Noise words are drawn with probability proportional to count^X.")
-@click.option("--subsample", type=click.FloatRange(min=0), default=DEFAULT_SUBSAMPLE,
+@click.option("--subsample", type=click.FloatRange(min=0), default=DEFAULTS.subsample,
               metavar="T", help="Threshold of frequent-word subsampling (0: off).")
-@click.option("--epochs", type=click.IntRange(min=1), default=5, metavar="N",
+@click.option("--epochs", type=click.IntRange(min=1), default=DEFAULTS.epochs, metavar="N",
               help="Passes over the corpus.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="RATE", help=f"Starting learning rate  [default: {_per_model(DEFAULT_LR)}]")
-@click.option("--min-lr", type=click.FloatRange(min=0), default=1e-4, metavar="RATE",
+@click.option("--min-lr", type=click.FloatRange(min=0), default=DEFAULTS.min_lr, metavar="RATE",
               help="The learning rate decays linearly to this over all epochs.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",
               help="Pairs (skipgram) or context bags (cbow) per minibatch  "
                    f"[default: {_per_model(DEFAULT_BATCH_SIZE)}]")
-@click.option("--cbow-mean/--cbow-sum", default=True,
+@click.option("--cbow-mean/--cbow-sum", default=DEFAULTS.cbow_mean,
               help="CBOW averages (or sums) the context vectors.")
 @seed_option
 @click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",

@@ -17,6 +17,8 @@ from embedkit.text.tokenize import SENTENCE_END, Tokenizer, normalize_word
 #: Distinct words held while counting before the rarest are pruned (about 0.2 GB of Python
 #: objects): memory grows with the vocabulary, never with the corpus.
 DEFAULT_MAX_SIZE = 2_000_000
+#: Words seen fewer times are left out of the vocabulary (word2vec's default).
+DEFAULT_MIN_COUNT = 5
 
 
 @dataclass
@@ -169,8 +171,9 @@ def select_vocabulary(word_counts: WordCounts, min_count: int = 5,
                       pruned_below=word_counts.pruned_below)
 
 
-def build_vocabulary(paths: CorpusPaths, min_count: int = 5, max_vocab: int | None = None,
-                     tokenizer: Tokenizer = Tokenizer(), max_size: int = DEFAULT_MAX_SIZE,
+def build_vocabulary(paths: CorpusPaths, min_count: int = DEFAULT_MIN_COUNT,
+                     max_vocab: int | None = None, tokenizer: Tokenizer = Tokenizer(),
+                     max_size: int = DEFAULT_MAX_SIZE,
                      chunk_chars: int = DEFAULT_CHUNK_CHARS) -> Vocabulary:
     """Count the words of a corpus in one streaming pass and select the vocabulary.
 

@@ -23,6 +23,8 @@ from embedkit.text.vocab import Vocabulary
 
 #: The models whose training samples this module builds.
 MODELS = ("skipgram", "cbow")
+#: Largest distance between a centre and a context word (word2vec's default).
+DEFAULT_WINDOW = 5
 
 
 class SkipgramPairs(NamedTuple):

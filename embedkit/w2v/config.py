@@ -7,7 +7,10 @@ import os
 from dataclasses import asdict, dataclass
 
 from embedkit.errors import EmbedkitError
-from embedkit.text.windows import MODELS
+from embedkit.text.noise import DEFAULT_NS_EXPONENT
+from embedkit.text.subsample import DEFAULT_SUBSAMPLE
+from embedkit.text.vocab import DEFAULT_MIN_COUNT
+from embedkit.text.windows import DEFAULT_WINDOW, MODELS
 
 #: word2vec's starting learning rates.
 DEFAULT_LR = {"skipgram": 0.025, "cbow": 0.05}
@@ -56,12 +59,12 @@ class Word2VecConfig:
 
     model: str = "skipgram"
     dim: int = 100
-    window: int = 5
+    window: int = DEFAULT_WINDOW
     negative: int = 5
-    ns_exponent: float = 0.75
-    min_count: int = 5
+    ns_exponent: float = DEFAULT_NS_EXPONENT
+    min_count: int = DEFAULT_MIN_COUNT
     max_vocab: int | None = None
-    subsample: float = 1e-3
+    subsample: float = DEFAULT_SUBSAMPLE
     epochs: int = 5
     lr: float | None = None
     min_lr: float = 1e-4
@@ -79,7 +82,8 @@ class Word2VecConfig:
             Naming the first invalid hyper-parameter.
         """
         if self.model not in MODELS:
-            raise EmbedkitError(f"model {self.model!r}: expected one of {', '.join(MODELS)}")
+            raise EmbedkitError(f"model {self.model!r}: expected one of {', '.join(MODELS)}",
+                                params=("model",))
         filled = Word2VecConfig(**{
             **asdict(self),
             "lr": DEFAULT_LR[self.model] if self.lr is None else self.lr,
@@ -89,16 +93,20 @@ class Word2VecConfig:
         for name, low in (("dim", 1), ("window", 1), ("negative", 0), ("epochs", 1),
                           ("min_count", 1), ("batch_size", 1), ("threads", 1)):
             if getattr(filled, name) < low:
-                raise EmbedkitError(f"{name} {getattr(filled, name)}: expected at least {low}")
+                raise EmbedkitError(f"{name} {getattr(filled, name)}: expected at least {low}",
+                                    params=(name,))
         if filled.max_vocab is not None and filled.max_vocab < 1:
-            raise EmbedkitError(f"max_vocab {filled.max_vocab}: expected at least 1")
+            raise EmbedkitError(f"max_vocab {filled.max_vocab}: expected at least 1",
+                                params=("max_vocab",))
         if not filled.lr > 0:
-            raise EmbedkitError(f"lr {filled.lr}: expected a learning rate > 0")
+            raise EmbedkitError(f"lr {filled.lr}: expected a learning rate > 0", params=("lr",))
         if not 0 <= filled.min_lr <= filled.lr:
             raise EmbedkitError(f"min_lr {filled.min_lr}: expected between 0 and lr "
-                                f"({filled.lr})")
+                                f"({filled.lr})", params=("min_lr", "lr"))
         if not filled.subsample >= 0:
-            raise EmbedkitError(f"subsample {filled.subsample}: expected a threshold >= 0")
+            raise EmbedkitError(f"subsample {filled.subsample}: expected a threshold >= 0",
+                                params=("subsample",))
         if not math.isfinite(filled.ns_exponent):
-            raise EmbedkitError(f"ns_exponent {filled.ns_exponent}: expected a finite number")
+            raise EmbedkitError(f"ns_exponent {filled.ns_exponent}: expected a finite number",
+                                params=("ns_exponent",))
         return filled

@@ -35,14 +35,14 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from embedkit.core.schedules import linear_decay
-from embedkit.errors import DivergenceError, EmbedkitError, Interrupted
-from embedkit.io import describe
+from embedkit.errors import DivergenceError
 from embedkit.text.corpus import CorpusPaths
 from embedkit.text.idcache import IdCache
 from embedkit.text.noise import NoiseDistribution
 from embedkit.text.subsample import keep_probabilities
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.vocab import Vocabulary, build_vocabulary
+from embedkit.training import DEFAULT_CHECKPOINT_EVERY, Checkpoints, training_stopped
 from embedkit.vectors.formats import save_vectors
 from embedkit.w2v.checkpoint import Word2VecState, load_checkpoint, run_context, save_checkpoint
 from embedkit.w2v.config import Word2VecConfig
@@ -93,7 +93,8 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
                    vocab: Vocabulary | None = None, tokenizer: Tokenizer = Tokenizer(),
                    callback: Callable[[dict], None] | None = None,
                    progress: Callable[[dict], None] | None = None, *,
-                   checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 1,
+                   checkpoint: str | os.PathLike | None = None,
+                   checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
                    resume: str | os.PathLike | None = None) -> Word2Vec:
     """Train word vectors on a corpus (one sentence per line; ``.gz``/``.bz2`` read directly).
 
@@ -142,8 +143,7 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
         epoch the checkpoint holds.
     """
     config = config.resolved()
-    if checkpoint_every < 1:
-        raise EmbedkitError(f"checkpoint_every {checkpoint_every}: expected at least 1")
+    checkpoints = Checkpoints(checkpoint, checkpoint_every)
     if vocab is None:
         vocab = build_vocabulary(paths, config.min_count, config.max_vocab, tokenizer)
     context = run_context(config, vocab) if checkpoint or resume else {}
@@ -159,10 +159,10 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
         loaded = load_checkpoint(resume, context)
         vectors[:], output[:] = loaded.vectors, loaded.output
         state.epoch, state.history = loaded.epoch, loaded.history
+        checkpoints.holds = state.epoch
     noise = NoiseDistribution(vocab.counts, config.ns_exponent)
     keep = keep_probabilities(vocab.counts, config.subsample) if config.subsample else None
     rate = linear_decay(config.lr, config.min_lr, max(1, vocab.total * config.epochs))
-    saved = state.epoch if checkpoint else None
     epoch_words = 0.0  # in-vocabulary words of the current epoch trained so far
 
     def advance(step: dict) -> None:
@@ -203,23 +203,15 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
                           "elapsed": elapsed_before + time.perf_counter() - start,
                           "lr": rate(state.epoch * vocab.total)}
                 state.history.append(record)
-                last = state.epoch == config.epochs
-                if checkpoint and (last or state.epoch % checkpoint_every == 0):
-                    save_checkpoint(checkpoint, state, context)
-                    saved = state.epoch
+                checkpoints.after_epoch(state.epoch, state.epoch == config.epochs,
+                                        lambda path: save_checkpoint(path, state, context))
                 if callback is not None:
                     callback(record)
     except KeyboardInterrupt:
-        where = (f"training stopped in epoch {state.epoch + 1} of {config.epochs}, after "
-                 f"{epoch_words:,.0f} of {vocab.total:,} words"
-                 if epoch_words or not state.epoch
-                 else f"training stopped after epoch {state.epoch} of {config.epochs}")
-        if saved:
-            where += f"; the checkpoint {describe(checkpoint)} holds epoch {saved}"
-        elif saved is not None:
-            where += "; no checkpoint written yet"
-        raise Interrupted(where) from None
+        within = f"{epoch_words:,.0f} of {vocab.total:,} words" if epoch_words else None
+        raise training_stopped(state.epoch, config.epochs, within, checkpoints) from None
     if not (np.isfinite(vectors).all() and np.isfinite(output).all()):
-        raise DivergenceError("training diverged (non-finite weights): lower --lr")
+        raise DivergenceError("training diverged (non-finite weights): lower lr",
+                              params=("lr",))
     return Word2Vec(vocab, vectors, output, config, state.history)
 

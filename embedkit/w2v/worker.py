@@ -136,8 +136,8 @@ class Worker:
                     else self._cbow(samples, lo, hi))
             if not math.isfinite(loss):
                 raise DivergenceError(f"training diverged (loss {loss}) at learning rate "
-                                      f"{self.rate(self.words_done):.4g}: lower --lr or "
-                                      "--batch-size")
+                                      f"{self.rate(self.words_done):.4g}: lower lr or "
+                                      "batch_size", params=("lr", "batch_size"))
             self.tally.loss += loss
             self.tally.pairs += hi - lo
 

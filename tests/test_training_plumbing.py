@@ -1,0 +1,85 @@
+"""The training plumbing both models share: checkpoint cadence, the Ctrl-C message, library
+errors that name library parameters and the CLI's option names for them, CLI defaults."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from embedkit.ae import Autoencoder
+from embedkit.cli import main
+from embedkit.errors import EmbedkitError, Interrupted
+from embedkit.training import Checkpoints, training_stopped
+from embedkit.w2v.config import Word2VecConfig
+
+
+def test_checkpoints_are_due_every_n_epochs_and_after_the_last():
+    checkpoints, saved = Checkpoints("ck.npz", every=2), []
+    for epoch in range(1, 6):
+        checkpoints.after_epoch(epoch, epoch == 5, saved.append)
+        assert checkpoints.holds == max([0] + [e for e in (2, 4, 5) if e <= epoch])
+    assert saved == ["ck.npz"] * 3
+    nowhere = Checkpoints(None)
+    nowhere.after_epoch(1, True, saved.append)
+    assert len(saved) == 3 and nowhere.holds == 0
+
+
+def test_checkpoint_every_below_one_names_the_library_parameter():
+    with pytest.raises(EmbedkitError, match=r"^checkpoint_every 0: expected at least 1$") as info:
+        Checkpoints("ck.npz", every=0)
+    assert info.value.params == ("checkpoint_every",)
+
+
+@pytest.mark.parametrize("done, within, holds, expected", [
+    (2, "batch 3 of 10", 2, "training stopped in epoch 3 of 4, after batch 3 of 10; the "
+                            "checkpoint ck.npz holds epoch 2"),
+    (1, None, 0, "training stopped after epoch 1 of 4; no checkpoint written yet"),
+    (0, None, 0, "training stopped in epoch 1 of 4; no checkpoint written yet"),
+])
+def test_the_interrupt_message(done, within, holds, expected):
+    error = training_stopped(done, 4, within, Checkpoints("ck.npz", holds=holds))
+    assert isinstance(error, Interrupted) and str(error) == expected
+    without = training_stopped(done, 4, within, None)
+    assert str(without) == expected.split(";")[0]
+
+
+@pytest.mark.parametrize("settings, name", [
+    ({"batch_size": 0}, "batch_size"), ({"val_split": 1.5}, "val_split"),
+    ({"optimizer": "lbfgs"}, "optimizer"), ({"noise": "salt:0.1"}, "noise"),
+    ({"activation": "cube", "kind": "nonlinear"}, "activation"),
+])
+def test_autoencoder_errors_name_its_parameters(settings, name):
+    with pytest.raises(EmbedkitError) as info:
+        Autoencoder(2, **settings).fit(np.random.default_rng(0).random((20, 5)))
+    message = str(info.value)
+    assert message.startswith(name) and "--" not in message
+    assert info.value.params == (name,)
+
+
+def test_word2vec_config_errors_name_its_parameters():
+    with pytest.raises(EmbedkitError, match=r"^min_lr 0.5: expected between 0 and lr \(0.1\)$"):
+        Word2VecConfig(lr=0.1, min_lr=0.5).resolved()
+
+
+def test_the_cli_says_option_names_for_library_parameters(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c d\n" * 20)
+    result = CliRunner().invoke(main, ["train-w2v", str(corpus), "--min-count", "1", "--lr",
+                                       "0.1", "--min-lr", "0.5", "-o", str(tmp_path / "v.vec")])
+    assert result.exit_code == 1
+    assert result.output.strip() == ("embedkit: error: --min-lr 0.5: expected between 0 and "
+                                     "--lr (0.1)")
+
+
+def test_cli_defaults_are_the_librarys():
+    commands = {name: main.get_command(None, name) for name in ("train-w2v", "autoencode")}
+    defaults = {name: {p.name: p.default for p in command.params}
+                for name, command in commands.items()}
+    w2v, ae = Word2VecConfig(), Autoencoder()
+    for field in ("model", "dim", "window", "negative", "ns_exponent", "subsample", "epochs",
+                  "min_lr", "cbow_mean", "min_count", "seed"):
+        assert defaults["train-w2v"][field] == getattr(w2v, field), field
+    for field in ("kind", "tied", "activation", "output_activation", "l1", "contractive",
+                  "weight_decay", "lr", "epochs", "batch_size", "val_split"):
+        assert defaults["autoencode"][field] == getattr(ae, field), field
