@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import bz2
+import codecs
 import contextlib
 import dataclasses
 import fcntl
@@ -42,7 +43,8 @@ def open_input(path: str | os.PathLike, binary: bool = False, encoding: str = "u
     binary : bool
         Return a binary stream instead of text.
     encoding, errors : str
-        Text decoding settings (ignored when ``binary``).
+        Text decoding settings (ignored when ``binary``). A UTF-8 text stream skips a
+        leading byte-order mark (as Windows editors and Excel's "CSV UTF-8" write).
 
     Returns
     -------
@@ -77,7 +79,7 @@ def open_input(path: str | os.PathLike, binary: bool = False, encoding: str = "u
             raise EmbedkitError(f"{name}: cannot read ({exc.strerror or exc})") from None
     if binary:
         return stream
-    return _TextInput(stream, path, encoding=encoding, errors=errors, newline=None)
+    return _TextInput(stream, path, encoding=encoding, errors=errors)
 
 
 def _decompressed(stream: IO[bytes], name: str) -> IO[bytes]:
@@ -107,9 +109,14 @@ class _CheckedRaw(io.RawIOBase):
 class _TextInput(io.TextIOWrapper):
     """A text stream whose undecodable bytes raise an error naming the file and line."""
 
-    def __init__(self, stream: IO[bytes], path: str | os.PathLike, **kwargs) -> None:
-        super().__init__(stream, **kwargs)
-        self._path = path
+    def __init__(self, stream: IO[bytes], path: str | os.PathLike, encoding: str,
+                 errors: str) -> None:
+        # utf-8-sig: UTF-8 that drops a byte-order mark at the start, and only there.
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+        super().__init__(stream, encoding="utf-8-sig" if utf8 else encoding, errors=errors,
+                         newline=None)
+        # Positions are counted in the plain codec: utf-8-sig's would start after the mark.
+        self._path, self._codec = path, "utf-8" if utf8 else encoding
 
     def read(self, size: int | None = -1) -> str:
         try:
@@ -133,9 +140,8 @@ class _TextInput(io.TextIOWrapper):
         where = describe(self._path)
         if os.fspath(self._path) != STDIO:
             # The decoder works on large chunks; find the line by reading the file again.
-            where = f"{where}: {_locate_undecodable(os.fspath(self._path), self.encoding)}"
-        return EmbedkitError(f"{where}: not valid {self.encoding.upper()} text "
-                             f"({exc.reason})")
+            where = f"{where}: {_locate_undecodable(os.fspath(self._path), self._codec)}"
+        return EmbedkitError(f"{where}: not valid {self._codec.upper()} text ({exc.reason})")
 
 
 def _locate_undecodable(path: str, encoding: str) -> str:

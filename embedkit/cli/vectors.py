@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import select
@@ -41,17 +42,25 @@ def vector_options(command: Callable) -> Callable:
 
 def _stdin_batches() -> Iterator[list[str]]:
     """Lines of stdin in batches: whatever has arrived (up to STDIN_BATCH lines), so a pipe
-    fed by hand is answered line by line and a file is answered in large batches."""
+    fed by hand is answered line by line and a file is answered in large batches. A leading
+    UTF-8 byte-order mark is skipped."""
     stream = sys.stdin.buffer
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
+        first = True
         while batch := list(islice(stream, STDIN_BATCH)):
+            if first:
+                batch[0], first = batch[0].removeprefix(codecs.BOM_UTF8), False
             yield [line.decode("utf-8", "replace") for line in batch]
         return
-    pending = b""
+    pending, started = b"", False
     while chunk := os.read(fd, 1 << 16):
         pending += chunk
+        if not started:
+            if len(pending) < len(codecs.BOM_UTF8) and codecs.BOM_UTF8.startswith(pending):
+                continue  # not enough bytes yet to tell a byte-order mark
+            pending, started = pending.removeprefix(codecs.BOM_UTF8), True
         while pending.count(b"\n") < STDIN_BATCH and select.select([fd], [], [], 0)[0]:
             more = os.read(fd, 1 << 16)
             if not more:
