@@ -437,7 +437,7 @@ def test_read_only_directory_refuses_new_files(tmp_path):
 
 def test_failure_in_the_middle_of_writing_leaves_no_file(tmp_path):
     """A NaN in a later block fails after earlier blocks were written: nothing remains."""
-    from embedkit.vectors.formats import TEXT_BLOCK
+    from embedkit.formats.word2vec import TEXT_BLOCK
     vectors = np.ones((TEXT_BLOCK + 5, 2), dtype=np.float32)
     vectors[-1, 1] = np.nan
     words = [f"w{i}" for i in range(len(vectors))]

@@ -166,7 +166,10 @@ def test_npy_without_vocabulary_is_a_clear_error(tmp_path, vectors):
     assert "needs a vocabulary file: give --vocab FILE" in result.stderr
 
 
-def test_save_rejects_words_with_spaces(tmp_path, vectors):
-    with pytest.raises(ValueError, match="contains whitespace"):
-        save_vectors(tmp_path / "v.txt", ["a b", *WORDS[1:]], vectors)
-    assert not list(tmp_path.iterdir())
+def test_words_with_spaces_round_trip_in_text_and_are_refused_by_binary(tmp_path, vectors):
+    words = ["a b", " ", "x\u00a0y", *WORDS[3:]]
+    save_vectors(tmp_path / "v.txt", words, vectors)
+    assert load_vectors(tmp_path / "v.txt").words == words
+    with pytest.raises(ValueError, match="'a b' .row 1.*ASCII space"):
+        save_vectors(tmp_path / "v.bin", words, vectors)
+    assert not (tmp_path / "v.bin").exists()

@@ -9,6 +9,7 @@ import click
 
 from embedkit.cli.options import checkpoint_options, progress_bar, seed_option
 from embedkit.cli.text import corpus_options, corpus_vocabulary
+from embedkit.formats import output_format
 from embedkit.io import atomic_output, check_writable
 from embedkit.text.corpus import spool_stdin
 from embedkit.text.tokenize import Tokenizer
@@ -96,6 +97,7 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
     settings = Tokenizer(tokenizer, not no_lowercase)
     with spool_stdin(corpus) as paths:
         vocab = corpus_vocabulary(paths, min_count, max_vocab, settings, count_limit)
+        output_format(output, vocab.words, need_words=True)  # before training, not after it
         def report(record: dict) -> None:
             bar.write(f"epoch {record['epoch']}/{epochs}  loss {record['loss']:.6f}  "
                       f"{record['words_per_sec']:,.0f} words/s  {record['elapsed']:.1f} s",

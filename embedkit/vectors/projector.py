@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 
 from embedkit.errors import EmbedkitError
+from embedkit.formats.word2vec import TEXT_BLOCK, format_rows
 from embedkit.io import atomic_output, atomic_outputs
-from embedkit.vectors.formats import TEXT_BLOCK, format_rows
 from embedkit.vectors.keyed import KeyedVectors
 
 TENSORS = "tensors.tsv"

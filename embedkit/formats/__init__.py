@@ -1,0 +1,384 @@
+"""One table of file formats: what each suffix means, and its reader and writer.
+
+Every command reads and writes matrices and word vectors through :func:`read_table` and
+:func:`write_table`, so a suffix means the same to all of them (``train-w2v -o vectors.txt``
+writes what ``neighbors`` and ``autoencode`` both read as word2vec text). The suffix is taken
+after any ``.gz``/``.bz2``, which compress any format but ``.npz`` (already a zip archive):
+
+======  =====================  ======================================================
+format  suffixes               content
+======  =====================  ======================================================
+text    .vec .txt .w2v         word2vec text: optional header, ``word v1 ... vdim``
+binary  .bin                   word2vec binary: header, word, space, float32 values
+npz     .npz                   NumPy archive: ``words`` + ``vectors`` (+ ``counts``,
+                               ``output``), or a single matrix (or one named by ``key``)
+npy     .npy                   NumPy matrix; its words, if any, in ``<stem>.vocab``
+csv     .csv                   comma-separated numbers, header line detected
+tsv     .tsv                   tab-separated numbers, header line detected
+======  =====================  ======================================================
+
+Standard input and files with any other suffix are recognised by their content: a NumPy
+``.npy`` or zip magic number, a word2vec header or first vector line, or else delimited
+numbers. Writing to standard output or to another suffix (``/dev/stdout``, a FIFO) uses the
+command's own stream format (word2vec text for word vectors, CSV for matrices).
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import gzip
+import io
+import os
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import IO
+
+import numpy as np
+
+from embedkit.errors import EmbedkitError
+from embedkit.formats import arrays, delimited, word2vec
+from embedkit.formats.delimited import check_matrix, is_number
+from embedkit.io import STDIO, atomic_output, describe, open_input
+
+__all__ = ["COMPRESSIONS", "FORMATS", "Format", "Table", "check_matrix", "format_of",
+           "output_format", "read_table", "suffix_of", "write_table"]
+
+
+@dataclass(frozen=True)
+class Format:
+    """A file format of the table.
+
+    Attributes
+    ----------
+    name : str
+        ``text``, ``binary``, ``npz``, ``npy``, ``csv`` or ``tsv``.
+    suffixes : tuple of str
+        The suffixes that mean this format.
+    label : str
+        How messages name it.
+    words : str
+        ``"always"`` (a word per row is part of the format), ``"optional"`` or ``"never"``.
+    """
+
+    name: str
+    suffixes: tuple[str, ...]
+    label: str
+    words: str
+
+
+FORMATS: dict[str, Format] = {f.name: f for f in (
+    Format("text", (".vec", ".txt", ".w2v"), "word2vec text", "always"),
+    Format("binary", (".bin",), "word2vec binary", "always"),
+    Format("npz", (".npz",), "NumPy .npz", "optional"),
+    Format("npy", (".npy",), "NumPy .npy", "optional"),
+    Format("csv", (".csv",), "CSV", "never"),
+    Format("tsv", (".tsv",), "TSV", "never"),
+)}
+_BY_SUFFIX = {suffix: f for f in FORMATS.values() for suffix in f.suffixes}
+COMPRESSIONS = (".gz", ".bz2")
+#: Content sniffed as delimited numbers whose delimiter the first line shows (stdin, other
+#: suffixes).
+_DELIMITED = Format("delimited", (), "delimited text", "never")
+_DELIMITERS = {"csv": ",", "tsv": "\t", "delimited": None}
+#: Bytes looked at to recognise content.
+_SNIFF_BYTES = 1 << 16
+
+
+@dataclass
+class Table:
+    """What a file holds: a matrix and, when the format has them, the word of each row.
+
+    Attributes
+    ----------
+    values : ndarray, shape (rows, columns)
+        Finite real numbers (not checked when memory-mapped).
+    words : list of str or None
+        NFC-normalised, one per row.
+    counts : ndarray of int64 or None
+        Corpus frequencies (``.npz`` and ``.npy`` vocabularies).
+    output : ndarray or None
+        Output-layer weights (``.npz`` written by ``train-w2v``).
+    format : str
+        The format read.
+    """
+
+    values: np.ndarray
+    words: list[str] | None = None
+    counts: np.ndarray | None = None
+    output: np.ndarray | None = None
+    format: str = ""
+
+
+def suffix_of(path: str | os.PathLike) -> str:
+    """The lower-case suffix that names the format of ``path``, after any compression suffix."""
+    name = os.fspath(path).lower()
+    for compression in COMPRESSIONS:
+        name = name.removesuffix(compression)
+    return os.path.splitext(name)[1]
+
+
+def format_of(path: str | os.PathLike) -> Format | None:
+    """The format the suffix of ``path`` names, or None (stdin, other suffixes: by content)."""
+    if os.fspath(path) == STDIO:
+        return None
+    return _BY_SUFFIX.get(suffix_of(path))
+
+
+def _format(fmt: str | None, path: str | os.PathLike) -> Format | None:
+    if fmt is None:
+        return format_of(path)
+    if fmt not in FORMATS:
+        raise EmbedkitError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    return FORMATS[fmt]
+
+
+def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int | None = None,
+               mmap: bool = False, unicode_errors: str = "strict",
+               vocab: str | os.PathLike | None = None, key: str | None = None,
+               header: bool | None = None, fmt: str | None = None) -> Table:
+    """Read a matrix or word vectors from any format of the table.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file, or ``-`` for standard input.
+    need_words : bool
+        The caller needs a word per row: formats without words are an error saying so.
+    limit : int, optional
+        Read only the first ``limit`` rows.
+    mmap : bool
+        Memory-map ``.npy``/``.npz`` matrices (uncompressed files only) instead of reading them.
+    unicode_errors : str
+        Undecodable bytes in words: ``strict`` (an error naming the line), ``replace`` or
+        ``ignore``.
+    vocab : str or path-like, optional
+        Vocabulary of a ``.npy`` matrix (default: ``<stem>.vocab`` when it exists).
+    key : str, optional
+        The array of an ``.npz`` archive to read as the matrix.
+    header : bool, optional
+        word2vec text only: None detects the header line, False says there is none.
+    fmt : str, optional
+        A name of :data:`FORMATS` that overrides the suffix.
+
+    Returns
+    -------
+    Table
+
+    Raises
+    ------
+    EmbedkitError
+        For a missing or malformed file, naming the file and the line, record or field at fault.
+    """
+    if limit is not None and limit < 1:
+        raise EmbedkitError(f"--limit must be at least 1, got {limit}")
+    name = describe(path)
+    given = _format(fmt, path)
+    sniffed = given is None
+    compressed = os.fspath(path).lower().endswith(COMPRESSIONS)
+    extra: dict
+    with open_input(path, binary=True) as stream:
+        if given is None:
+            head = stream.read(_SNIFF_BYTES)
+            given = _sniff(head)
+            stream = io.BufferedReader(_Prefixed(head, stream))
+        known = given
+        if known.name in ("npz", "npy") and (sniffed or compressed):
+            raw = stream.read()  # not a file that can be opened by name or mapped
+            values, extra = (arrays.read_npz(raw, name, key, limit, False, need_words)
+                             if known.name == "npz" else
+                             arrays.read_npy(path, limit, False, unicode_errors, vocab,
+                                             need_words, raw))
+        elif known.name == "npz":
+            values, extra = arrays.read_npz(path, name, key, limit, mmap, need_words)
+        elif known.name == "npy":
+            values, extra = arrays.read_npy(path, limit, mmap, unicode_errors, vocab, need_words)
+        elif known.name == "text":  # checks its values itself, naming lines
+            read, values = word2vec.read_text(stream, name, limit, unicode_errors, header)
+            extra = {"words": read}
+        elif known.name == "binary":
+            count, dim, size = word2vec.read_header(stream, name)
+            wanted = count if limit is None else min(count, limit)
+            read, values, rest = word2vec.read_binary(stream, name, wanted, dim,
+                                                      unicode_errors, size)
+            if wanted == count and (rest + stream.read(1 << 16)).strip():
+                raise EmbedkitError(f"{name}: more than the {count} vectors the header "
+                                    f"announces")
+            extra = {"words": read}
+        else:
+            values = delimited.read_delimited(stream.read(), name, _DELIMITERS[known.name])
+            extra = {}
+    words: list[str] | None = extra.get("words")
+    if need_words and words is None:
+        raise EmbedkitError(f"{name}: {known.label} holds no words: word vectors are read from "
+                            f"{_suffixes('always', 'optional')}")
+    if words is not None and len(words) != len(values):
+        raise EmbedkitError(f"{name}: {len(words)} words but a matrix of shape "
+                            f"{values.shape}: expected one row per word")
+    # A memory map is never read whole, so it is not checked.
+    if known.name != "text" and not isinstance(values, np.memmap):
+        noun = "vector" if known.name == "binary" else "row"
+        values = check_matrix(values, name, lambda row: f"{noun} {row + 1}", allow_empty=True)
+    return Table(values, _normalised(words), extra.get("counts"), extra.get("output"),
+                 known.name)
+
+
+def _normalised(words: list[str] | None) -> list[str] | None:
+    """Words in NFC, so composed and decomposed spellings are one word."""
+    if words is None:
+        return None
+    return [unicodedata.normalize("NFC", word) for word in words]
+
+
+def _sniff(head: bytes) -> Format:
+    """The format of content with no telling suffix, from its first bytes."""
+    if head.startswith(b"\x93NUMPY"):
+        return FORMATS["npy"]
+    if head.startswith(b"PK\x03\x04"):
+        return FORMATS["npz"]
+    first, _, rest = head.removeprefix(word2vec.BOM).partition(b"\n")
+    fields = first.split()
+    if word2vec._header_fields(first) is not None and rest:
+        try:
+            rest[:-8].decode("utf-8")  # the end may cut a character
+        except UnicodeDecodeError:
+            return FORMATS["binary"]
+        return FORMATS["binary"] if b"\0" in rest else FORMATS["text"]
+    if len(fields) >= 2 and not is_number(fields[0]) and all(map(is_number, fields[1:])):
+        return FORMATS["text"]
+    return _DELIMITED
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that yields ``head`` and then the rest of ``stream``."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self._head = memoryview(head)
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._stream.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def _suffixes(*words: str) -> str:
+    suffixes = [s for f in FORMATS.values() if f.words in words for s in f.suffixes]
+    return ", ".join(suffixes[:-1]) + " or " + suffixes[-1]
+
+
+def output_format(path: str | os.PathLike | None, words: Sequence[str] | None = None, *,
+                  need_words: bool = False, stdout: str = "text",
+                  fmt: str | None = None) -> Format:
+    """The format :func:`write_table` will write to ``path``, after checking that it can.
+
+    Call it before long work (training) so that a wrong suffix or a word the format cannot
+    hold costs nothing.
+
+    Parameters
+    ----------
+    path : str, path-like or None
+        The destination; None or ``-`` is standard output.
+    words : sequence of str, optional
+        The words that will be written with the rows.
+    need_words : bool
+        The caller writes word vectors: formats without words are refused.
+    stdout : str
+        The format for standard output and for suffixes outside the table.
+    fmt : str, optional
+        A name of :data:`FORMATS` that overrides the suffix.
+
+    Raises
+    ------
+    EmbedkitError
+        For a format that needs words when there are none, one that holds none when they are
+        needed, or a word it cannot hold, naming the path and the word.
+    """
+    name = STDIO if path is None else os.fspath(path)
+    target = _format(fmt, name) or FORMATS[stdout]
+    shown = "<stdout>" if name == STDIO else name
+    if target.words == "always" and words is None and not need_words:
+        raise EmbedkitError(f"{shown}: word vector output ({target.label}) needs word vectors "
+                            f"as input; write a matrix to {_suffixes('optional', 'never')}")
+    if need_words and target.words == "never":
+        raise EmbedkitError(f"{shown}: {target.label} holds no words: write word vectors to "
+                            f"{_suffixes('always', 'optional')}")
+    if target.name == "npz" and name.lower().endswith(COMPRESSIONS):
+        raise EmbedkitError(f"{shown}: an .npz is a zip archive already: drop the "
+                            f"{os.path.splitext(name)[1]} suffix")
+    if words is not None and target.words != "never":
+        problem = (arrays.check_vocab_words(words) if target.name == "npy"
+                   else word2vec.check_words(words, target.name == "binary")
+                   if target.words == "always" else None)
+        if problem:
+            raise EmbedkitError(f"{shown}: cannot write {problem} in {target.label} format")
+    return target
+
+
+def write_table(path: str | os.PathLike | None, values: np.ndarray,
+                words: Sequence[str] | None = None, *, counts: np.ndarray | None = None,
+                output: np.ndarray | None = None, need_words: bool = False,
+                stdout: str = "text", fmt: str | None = None) -> None:
+    """Write a matrix (and its words) atomically in the format :func:`output_format` picks.
+
+    Parameters
+    ----------
+    path : str, path-like or None
+        Destination; None or ``-`` is standard output.
+    values : ndarray, shape (rows, columns)
+    words : sequence of str, optional
+        One per row; written by the formats that hold words (``.npy``: the vocabulary file).
+    counts : ndarray, optional
+        Frequencies, kept by ``.npz`` and the ``.npy`` vocabulary file.
+    output : ndarray, optional
+        Output-layer weights, kept by ``.npz`` only.
+    need_words, stdout, fmt
+        As for :func:`output_format`.
+
+    Raises
+    ------
+    EmbedkitError
+        As :func:`output_format`, for a shape that does not match the words, and when the
+        destination cannot be written.
+    """
+    target = output_format(path, words, need_words=need_words, stdout=stdout, fmt=fmt)
+    if words is not None:
+        words = list(words)
+        if values.ndim != 2 or values.shape[0] != len(words):
+            raise EmbedkitError(f"cannot save {len(words)} words with a matrix of shape "
+                                f"{values.shape}: expected one row per word")
+    with atomic_output(path, binary=True) as raw, _compressing(raw, path) as out:
+        if target.name == "npz":
+            arrays.write_npz(out, values, words, counts, output)
+        elif target.name == "npy":
+            np.save(out, values)
+        elif target.name in ("text", "binary"):
+            assert words is not None  # output_format refuses word2vec formats without words
+            vectors = np.asarray(values, dtype=np.float32)
+            out.write(f"{len(words)} {vectors.shape[1]}\n".encode())
+            writer = word2vec.write_binary if target.name == "binary" else word2vec.write_text
+            writer(out, words, vectors)
+        else:
+            delimited.write_delimited(out, values, _DELIMITERS[target.name])
+    if target.name == "npy" and words is not None and path not in (None, STDIO):
+        arrays.write_vocab(arrays.vocab_path(path), words, counts)
+
+
+def _compressing(out: IO[bytes], path: str | os.PathLike | None):
+    """``out`` itself, or a gzip/bz2 writer over it when ``path`` ends in ``.gz``/``.bz2``."""
+    name = "" if path is None else os.fspath(path).lower()
+    if name.endswith(".gz"):
+        return gzip.GzipFile(fileobj=out, mode="wb", mtime=0)
+    if name.endswith(".bz2"):
+        return bz2.BZ2File(out, mode="wb")
+    return contextlib.nullcontext(out)
+

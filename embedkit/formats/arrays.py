@@ -1,0 +1,146 @@
+"""NumPy files: ``.npz`` archives and ``.npy`` matrices with a vocabulary file beside them.
+
+An ``.npz`` holds ``words`` and ``vectors`` (and optionally ``counts`` and ``output``), or any
+arrays of which one is the matrix (``key``). A ``.npy`` holds the matrix; its words, when it has
+any, are in ``<stem>.vocab``: one word per line, optionally followed by its count, as the C
+tool's ``-save-vocab`` writes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from itertools import islice
+from typing import IO
+
+import numpy as np
+
+from embedkit.errors import EmbedkitError
+from embedkit.formats.word2vec import BOM, decode_words
+from embedkit.io import atomic_output, describe, open_input
+from embedkit.npyfile import NpzArchive, load_npy, parse_npy
+
+#: Bytes that separate fields in a vocabulary file (what ``bytes.split()`` splits on).
+_VOCAB_SEPARATORS = " \t\n\r\x0b\x0c"
+
+
+def vocab_path(path: str | os.PathLike) -> str:
+    """The vocabulary file that goes with a ``.npy`` matrix: same stem, ``.vocab``."""
+    return os.path.splitext(os.fspath(path))[0] + ".vocab"
+
+
+def read_npz(source: str | os.PathLike | bytes, where: str, key: str | None, limit: int | None,
+             mmap: bool, need_words: bool) -> tuple[np.ndarray, dict]:
+    """The matrix of an archive and, as a dict, its ``words``, ``counts`` and ``output``.
+
+    Without ``key``, an archive holding ``words`` and ``vectors`` is word vectors, and any other
+    must hold a single array.
+    """
+    with NpzArchive(source, where) as archive:
+        names = archive.names
+        if key is None and ({"words", "vectors"} <= set(names) or need_words):
+            missing = {"words", "vectors"} - set(names)
+            if missing:
+                raise EmbedkitError(f"{where}: archive lacks {', '.join(sorted(missing))}: "
+                                    f"expected arrays 'words' and 'vectors'")
+            words = archive.read("words")[:limit]
+            if words.ndim != 1 or words.dtype.kind != "U":
+                raise EmbedkitError(f"{where}[words]: expected a 1-D array of strings, got "
+                                    f"{words.dtype} of shape {words.shape}")
+            extra = {"words": words.tolist()}
+            if "counts" in names:
+                extra["counts"] = archive.read("counts")[:limit]
+            if "output" in names:
+                extra["output"] = archive.read("output")
+            vectors = archive.mapped("vectors") if mmap else archive.read("vectors")
+            return vectors[:limit], extra
+        if key is None and len(names) != 1:
+            raise EmbedkitError(f"{where}: holds {len(names)} arrays "
+                                f"({', '.join(names) or 'none'}); name one with --key")
+        name = key or names[0]
+        matrix = archive.mapped(name) if mmap else archive.read(name)
+        return matrix[:limit], {}
+
+
+def write_npz(out: IO[bytes], values: np.ndarray, words: Sequence[str] | None, counts,
+              output) -> None:
+    """``vectors`` and, when given, ``words``, ``counts`` and ``output``."""
+    arrays: dict[str, np.ndarray] = {"vectors": values}
+    if words is not None:
+        arrays["words"] = np.array(list(words), dtype=str)
+    if counts is not None:
+        arrays["counts"] = np.asarray(counts, dtype=np.int64)
+    if output is not None:
+        arrays["output"] = np.asarray(output, dtype=np.float32)
+    np.savez(out, **arrays)  # type: ignore[arg-type]
+
+
+def read_npy(path: str | os.PathLike, limit: int | None, mmap: bool, errors: str,
+             vocab: str | os.PathLike | None, need_words: bool,
+             raw: bytes | None = None) -> tuple[np.ndarray, dict]:
+    """The matrix (from ``raw`` when given, else from ``path``) and, when there is a vocabulary
+    file (required by ``need_words``), its words and counts."""
+    name = describe(path)
+    vocab_name = os.fspath(vocab) if vocab is not None else vocab_path(name)
+    if vocab is None and (name == "<stdin>" or not os.path.exists(vocab_name)):
+        if need_words:
+            default = "" if name == "<stdin>" else f" (default {vocab_name} does not exist)"
+            raise EmbedkitError(f"{name}: a .npy matrix needs a vocabulary file: give --vocab "
+                                f"FILE{default}")
+        vocab_name = None
+    values = parse_npy(raw, name) if raw is not None else load_npy(path, mmap)
+    if vocab_name is None:
+        return values[:limit], {}
+    words, counts = read_vocab(vocab_name, limit, errors)
+    return values[:limit], {"words": words, "counts": counts}
+
+
+def write_vocab(path: str | os.PathLike, words: Sequence[str], counts) -> None:
+    """The vocabulary file: ``word`` or ``word count`` per line."""
+    with atomic_output(path) as out:
+        lines = words if counts is None else [f"{w} {int(c)}"
+                                              for w, c in zip(words, counts, strict=True)]
+        out.write("".join(f"{line}\n" for line in lines))
+
+
+def check_vocab_words(words: Sequence[str]) -> str | None:
+    """Why some word cannot be written to a vocabulary file (it splits on ASCII whitespace)."""
+    if not all(words):
+        return f"an empty word (row {list(words).index('') + 1})"
+    joined = "".join(words)
+    if any(character in joined for character in _VOCAB_SEPARATORS):
+        row = next(i for i, word in enumerate(words) if len(word.encode().split()) != 1)
+        return f"the word {words[row]!r} (row {row + 1}), which holds ASCII whitespace"
+    return None
+
+
+def read_vocab(path: str | os.PathLike, limit: int | None = None,
+               unicode_errors: str = "strict") -> tuple[list[str], np.ndarray | None]:
+    """Read a vocabulary file: ``word`` or ``word count`` per line.
+
+    Returns
+    -------
+    words : list of str
+    counts : ndarray of int64 or None
+        None when no line has a count.
+    """
+    name = describe(path)
+    with open_input(path, binary=True) as stream:
+        lines = list(islice(stream, limit))
+    if lines:
+        lines[0] = lines[0].removeprefix(BOM)
+    words_raw: list[bytes] = []
+    counts: list[int] = []
+    for number, line in enumerate(lines, start=1):
+        fields = line.split()
+        if len(fields) not in (1, 2) or (counts and len(fields) != 2):
+            raise EmbedkitError(f"{name}: line {number}: expected 'word' or 'word count', "
+                                f"found {len(fields)} fields")
+        words_raw.append(fields[0])
+        if len(fields) == 2:
+            if len(counts) != number - 1 or not fields[1].isdigit():
+                raise EmbedkitError(f"{name}: line {number}: expected 'word count' with a "
+                                    f"non-negative integer count on every line")
+            counts.append(int(fields[1]))
+    words = decode_words(words_raw, name, unicode_errors, lambda i: f"line {i + 1}")
+    return words, np.array(counts, dtype=np.int64) if counts else None

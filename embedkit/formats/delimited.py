@@ -1,0 +1,117 @@
+"""Delimited text matrices (CSV, TSV, whitespace) and the checks every matrix passes."""
+
+from __future__ import annotations
+
+from typing import IO
+
+import numpy as np
+
+from embedkit.errors import EmbedkitError
+
+
+def read_delimited(raw: bytes, where: str, delimiter: str | None) -> np.ndarray:
+    """The numbers of a delimited text file (``delimiter`` None: tab, comma or whitespace, as
+    the first data line shows).
+
+    Lines starting with ``#`` and blank lines are skipped, as is a leading UTF-8 byte-order
+    mark. The first line is a header only when none of its fields is a number: a first line with
+    numbers and a missing value is data, and gets the error any other line would.
+
+    Raises
+    ------
+    EmbedkitError
+        Naming the line and field of the first ragged or non-numeric row, or the first NaN.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise EmbedkitError(f"{where}: line {line}, byte "
+                            f"{exc.start + 1}: not valid UTF-8 text ({exc.reason})") from None
+    lines = text.removeprefix("\ufeff").splitlines()
+    numbers = [i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")]
+    if not numbers:
+        raise EmbedkitError(f"{where}: no data rows")
+    first = lines[numbers[0]]
+    if delimiter is None:
+        delimiter = "\t" if "\t" in first else "," if "," in first else None
+    if not any(is_number(field) for field in first.split(delimiter)):
+        numbers = numbers[1:]  # a header line
+    rows = [lines[i] for i in numbers]
+    if not rows:
+        raise EmbedkitError(f"{where}: a header but no data rows")
+    try:
+        values = np.loadtxt(rows, delimiter=delimiter, dtype=np.float64, ndmin=2,
+                            comments=None)
+    except ValueError:
+        _explain_bad_row(rows, numbers, delimiter, where)
+        raise
+    line_of_row = np.asarray(numbers) + 1
+    return check_matrix(values, where, lambda row: f"line {line_of_row[row]}")
+
+
+def is_number(field: str | bytes) -> bool:
+    """Whether ``float`` reads ``field``."""
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
+
+
+def _explain_bad_row(rows: list[str], numbers: list[int], delimiter: str | None,
+                     where: str) -> None:
+    """Raise the one-line error for the first ragged or non-numeric row."""
+    width = len(rows[0].split(delimiter))
+    for row, number in zip(rows, numbers, strict=True):
+        fields = row.split(delimiter)
+        if len(fields) != width:
+            raise EmbedkitError(f"{where}: line {number + 1}: {len(fields)} fields, expected "
+                                f"{width} like line {numbers[0] + 1}")
+        for j, field in enumerate(fields):
+            if not is_number(field):
+                raise EmbedkitError(f"{where}: line {number + 1}, field {j + 1}: {field!r} is "
+                                    "not a number")
+
+
+def write_delimited(out: IO[bytes], values: np.ndarray, delimiter: str | None) -> None:
+    """Numbers with nine significant digits, one row per line (``delimiter`` None: spaces)."""
+    np.savetxt(out, values, delimiter=delimiter or " ", fmt="%.9g")
+
+
+def check_matrix(values, where: str, row_name=lambda row: f"row {row + 1}",
+                 allow_empty: bool = False) -> np.ndarray:
+    """``values`` as a 2-D float array, all finite, with at least one row and column unless
+    ``allow_empty``.
+
+    Parameters
+    ----------
+    values : array-like
+    where : str
+        The file name for messages.
+    row_name : callable
+        Maps a row index to how messages name it (e.g. a line number in a text file).
+    allow_empty : bool
+        Accept a matrix without rows (a vector file may announce 0 vectors).
+
+    Raises
+    ------
+    EmbedkitError
+        Naming the first NaN or infinite entry, or the wrong shape.
+    """
+    array = np.asarray(values)
+    if array.ndim != 2:
+        raise EmbedkitError(f"{where}: expected a 2-D matrix (rows × features), got a "
+                            f"{array.ndim}-D array of shape {array.shape}")
+    if not allow_empty and (array.shape[0] == 0 or array.shape[1] == 0):
+        raise EmbedkitError(f"{where}: empty matrix of shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+        raise EmbedkitError(f"{where}: expected real numbers, got dtype {array.dtype}")
+    if not np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float64)
+    finite = np.isfinite(array)
+    if not finite.all():
+        row, column = np.argwhere(~finite)[0]
+        raise EmbedkitError(f"{where}: {row_name(row)}, column {column + 1}: "
+                            f"{array[row, column]}; expected finite numbers")
+    return array
