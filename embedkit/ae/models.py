@@ -34,26 +34,17 @@ def linear(x, w):
 linear.defvjp(lambda g, ans, x, w: g @ w, lambda g, ans, x, w: g.T @ x)
 
 
-def _constant(values: np.ndarray, like: Tensor) -> Tensor:
-    return Tensor(values.astype(like.dtype, copy=False))
-
-
-#: Hidden activations ``f``: the forward op, and the derivative ``f'(a)`` as a graph built from
-#: the pre-activation ``a`` and the activation ``h`` (the contractive penalty differentiates it).
-ACTIVATIONS: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor, Tensor], Tensor]]] = {
-    "sigmoid": (ops.sigmoid, lambda a, h: h * (1 - h)),
-    "tanh": (ops.tanh, lambda a, h: 1 - h * h),
-    "relu": (ops.relu, lambda a, h: _constant(a.data > 0, a)),
-    "leaky_relu": (ops.leaky_relu, lambda a, h: _constant(np.where(a.data > 0, 1, 0.1), a)),
-    # elu with alpha 1: f'(a) = 1 for a > 0, else e^a = h + 1
-    "elu": (ops.elu, lambda a, h: 1 + h * _constant(a.data <= 0, a)),
-    "swish": (ops.swish, lambda a, h: _swish_derivative(a)),
+#: Hidden activations ``f``: the forward op, and its derivative ``f'(a, h)`` from the
+#: pre-activation ``a`` and the activation ``h``, as a graph (the contractive penalty
+#: differentiates it); both from :mod:`embedkit.core.ops`.
+ACTIVATIONS: dict[str, tuple[Callable[..., Tensor], Callable[[Tensor, Tensor], Tensor]]] = {
+    "sigmoid": (ops.sigmoid, ops.sigmoid_derivative),
+    "tanh": (ops.tanh, ops.tanh_derivative),
+    "relu": (ops.relu, ops.relu_derivative),
+    "leaky_relu": (ops.leaky_relu, ops.leaky_relu_derivative),
+    "elu": (ops.elu, ops.elu_derivative),
+    "swish": (ops.swish, ops.swish_derivative),
 }
-
-
-def _swish_derivative(a: Tensor) -> Tensor:
-    s = ops.sigmoid(a)
-    return s + a * s * (1 - s)
 
 
 @dataclass(frozen=True)

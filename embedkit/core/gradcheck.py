@@ -295,10 +295,10 @@ def _softmax_like(op: Callable) -> CaseMaker:
 
 def _register_primitives() -> None:
     for op in (ops.add, ops.sub, ops.mul, ops.div):
-        register_check(op.op_name, _binary(op))
+        register_check(op.name, _binary(op))
     for op in (ops.neg, ops.square, ops.abs, ops.exp, ops.sigmoid, ops.tanh, ops.relu,
                ops.swish, ops.softplus, ops.log_sigmoid):
-        register_check(op.op_name, _unary(op))
+        register_check(op.name, _unary(op))
     register_check("log", _unary(ops.log, positive=True))
     register_check("leaky_relu", lambda rng: _unary(ops.leaky_relu)(rng)
                    + _unary(ops.leaky_relu, slope=0.3)(rng)[:1])

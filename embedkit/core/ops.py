@@ -179,6 +179,10 @@ mean.defvjp(lambda g, ans, x, axis=None, keepdims=False:
 
 
 # ---------------------------------------------------------------- activations
+#
+# Each activation's derivative f'(x) is written once, as a function of the input ``x`` and the
+# output ``y = f(x)`` that works on arrays (the VJP: ``g * f'(x)``) and on tensors (a graph, for
+# penalties that differentiate f' itself, like the contractive autoencoder's).
 
 def _sigmoid(x):
     # exp of a non-positive number only, so neither branch overflows
@@ -186,12 +190,46 @@ def _sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def _piecewise(x, positive, other):
+    """``positive`` where ``x > 0``, else ``other``, in the kind and dtype of ``x``: an array, or
+    a constant tensor (no gradient flows through a step)."""
+    data = x.data if isinstance(x, Tensor) else x
+    values = np.where(data > 0, positive, other).astype(data.dtype)
+    return Tensor(values) if isinstance(x, Tensor) else values
+
+
+def sigmoid_derivative(x, y):
+    return y * (1 - y)
+
+
+def tanh_derivative(x, y):
+    return 1 - y * y
+
+
+def relu_derivative(x, y):  # 0 at exactly 0
+    return _piecewise(x, 1, 0)
+
+
+def leaky_relu_derivative(x, y, slope=0.1):
+    return _piecewise(x, 1, slope)
+
+
+def elu_derivative(x, y, alpha=1.0):
+    # e^x·alpha = y + alpha below 0
+    return _piecewise(x, 1, 0) + (y + alpha) * _piecewise(x, 0, 1)
+
+
+def swish_derivative(x, y):
+    s = sigmoid(x) if isinstance(x, Tensor) else _sigmoid(x)
+    return s + x * s * (1 - s)
+
+
 @primitive
 def sigmoid(x):
     return _sigmoid(x)
 
 
-sigmoid.defvjp(lambda g, ans, x: g * ans * (1 - ans))
+sigmoid.defvjp(lambda g, ans, x: g * sigmoid_derivative(x, ans))
 
 
 @primitive
@@ -199,7 +237,7 @@ def tanh(x):
     return np.tanh(x)
 
 
-tanh.defvjp(lambda g, ans, x: g * (1 - ans * ans))
+tanh.defvjp(lambda g, ans, x: g * tanh_derivative(x, ans))
 
 
 @primitive
@@ -207,7 +245,7 @@ def relu(x):
     return np.maximum(x, 0)
 
 
-relu.defvjp(lambda g, ans, x: g * (x > 0))  # derivative at exactly 0 taken as 0
+relu.defvjp(lambda g, ans, x: g * relu_derivative(x, ans))
 
 
 @primitive
@@ -216,7 +254,7 @@ def leaky_relu(x, slope=0.1):
     return np.where(x > 0, x, slope * x)
 
 
-leaky_relu.defvjp(lambda g, ans, x, slope=0.1: g * np.where(x > 0, 1, slope).astype(x.dtype))
+leaky_relu.defvjp(lambda g, ans, x, slope=0.1: g * leaky_relu_derivative(x, ans, slope))
 
 
 @primitive
@@ -224,17 +262,16 @@ def elu(x, alpha=1.0):
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
 
-elu.defvjp(lambda g, ans, x, alpha=1.0: g * np.where(x > 0, 1, ans + alpha).astype(x.dtype))
+elu.defvjp(lambda g, ans, x, alpha=1.0: g * elu_derivative(x, ans, alpha))
 
 
-@primitive(saves=True)
+@primitive
 def swish(x):
     """``x σ(x)``; its derivative is ``σ(x) + x σ(x)(1 − σ(x))``."""
-    s = _sigmoid(x)
-    return x * s, s
+    return x * _sigmoid(x)
 
 
-swish.defvjp(lambda g, s, x: g * (s + x * s * (1 - s)))
+swish.defvjp(lambda g, ans, x: g * swish_derivative(x, ans))
 
 
 @primitive
@@ -383,32 +420,3 @@ def rowdot(x, y):
 
 rowdot.defvjp(lambda g, ans, x, y: _same(g[..., np.newaxis] * y, x),
               lambda g, ans, x, y: _same(g[..., np.newaxis] * x, y))
-
-
-# ---------------------------------------------------------------- operators on Tensor
-
-def _install_operators() -> None:
-    """Give :class:`Tensor` the usual Python operators, each one of the primitives above."""
-    def flip(op):
-        return lambda self, other: op(other, self)
-
-    Tensor.__add__ = add
-    Tensor.__radd__ = flip(add)
-    Tensor.__sub__ = sub
-    Tensor.__rsub__ = flip(sub)
-    Tensor.__mul__ = mul
-    Tensor.__rmul__ = flip(mul)
-    Tensor.__truediv__ = div
-    Tensor.__rtruediv__ = flip(div)
-    Tensor.__matmul__ = matmul
-    Tensor.__rmatmul__ = flip(matmul)
-    Tensor.__neg__ = neg
-    Tensor.__pow__ = power
-    Tensor.T = property(lambda self: transpose(self))
-    Tensor.sum = sum
-    Tensor.mean = mean
-    Tensor.reshape = lambda self, *shape: reshape(
-        self, shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape)
-
-
-_install_operators()

@@ -13,7 +13,7 @@ import contextlib
 import functools
 import math
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -172,6 +172,62 @@ class Tensor:
         """Forget the gradient of the previous backward pass."""
         self.grad = None
 
+    # Python's operators, each one primitive of embedkit.core.ops.
+
+    def __add__(self, other: Any) -> Tensor:
+        return ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ops.sub(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return ops.sub(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ops.mul(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return ops.mul(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return ops.div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return ops.div(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.neg(self)
+
+    def __pow__(self, p: Any) -> Tensor:
+        return ops.power(self, p)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - NumPy's name
+        """The transpose (all axes reversed)."""
+        return ops.transpose(self)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """:func:`embedkit.core.ops.sum`."""
+        return ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """:func:`embedkit.core.ops.mean`."""
+        return ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """:func:`embedkit.core.ops.reshape`; the shape as one tuple or as integers."""
+        return ops.reshape(self, shape[0] if len(shape) == 1 and isinstance(shape[0], tuple)
+                           else shape)
+
     def backward(self, grad: Any = None) -> None:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires it.
 
@@ -240,12 +296,81 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 #: Every primitive by name, so gradient checking can find and test them all.
-PRIMITIVES: dict[str, Callable[..., Tensor]] = {}
+PRIMITIVES: dict[str, Primitive] = {}
+
+#: A VJP: ``vjp(g, ans, *args, **kwargs) -> gradient for one argument``.
+VJP = Callable[..., Any]
 
 
-def primitive(forward: Callable | None = None, *, name: str | None = None,
-              saves: bool = False) -> Callable:
-    """Turn a function on arrays into an operation on tensors; attach VJPs with ``.defvjp``.
+class Primitive:
+    """An operation on tensors made from a function on arrays, with one VJP per argument.
+
+    Calling it unwraps tensor arguments, runs the forward on arrays and, when gradients are
+    recorded and an argument requires one, returns a tensor that remembers its parents, their
+    VJPs and what the VJPs need again. Made with :func:`primitive`; VJPs attached with
+    :meth:`defvjp`.
+
+    Attributes
+    ----------
+    name : str
+        Its key in :data:`PRIMITIVES` (the gradient check's name for it).
+    forward : callable
+        The function on arrays (also reachable as ``__wrapped__``).
+    """
+
+    def __init__(self, forward: Callable[..., Any], name: str | None = None,
+                 saves: bool = False):
+        functools.update_wrapper(self, forward)
+        self.forward = forward
+        self.name = name or forward.__name__
+        self.saves = saves
+        self.vjps: dict[int, VJP] = {}
+        PRIMITIVES[self.name] = self
+
+    def defvjp(self, *makers: VJP | None) -> None:
+        """Attach the VJPs: the i-th for the forward's i-th argument (None: not
+        differentiable in it, e.g. integer ids)."""
+        for i, vjp in enumerate(makers):
+            if vjp is not None:
+                self.vjps[i] = vjp
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
+        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+        result = self.forward(*arrays, **kwargs)
+        ans, saved = result if self.saves else (result, result)
+        if not _grad_enabled:
+            return Tensor(ans)
+        tracked = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+        if not tracked:
+            return Tensor(ans)
+        vjps = self.vjps
+        missing = [i for i in tracked if i not in vjps]
+        if missing:
+            raise NotImplementedError(f"VJP of {self.name} for argument {missing[0]} is not "
+                                      "defined")
+        out = Tensor(ans, requires_grad=True)
+        out._parents = tuple(args[i] for i in tracked)
+        out._vjps = tuple(vjps[i] for i in tracked)
+        out._context = (saved, arrays, kwargs)
+        return out
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+@overload
+def primitive(forward: Callable[..., Any], *, name: str | None = None,
+              saves: bool = False) -> Primitive: ...
+
+
+@overload
+def primitive(forward: None = None, *, name: str | None = None,
+              saves: bool = False) -> Callable[[Callable[..., Any]], Primitive]: ...
+
+
+def primitive(forward: Callable[..., Any] | None = None, *, name: str | None = None,
+              saves: bool = False) -> Primitive | Callable[[Callable[..., Any]], Primitive]:
+    """Turn a function on arrays into a :class:`Primitive`; attach VJPs with ``.defvjp``.
 
     The forward receives arrays (tensors unwrapped) plus keyword options and returns an array,
     or, with ``saves=True``, ``(array, saved)`` where ``saved`` is whatever the VJPs need again.
@@ -261,36 +386,9 @@ def primitive(forward: Callable | None = None, *, name: str | None = None,
     >>> square.defvjp(lambda g, ans, x: 2 * x * g)
     """
     if forward is None:
-        return functools.partial(primitive, name=name, saves=saves)
-    op_name = name or forward.__name__
-    vjps: dict[int, Callable] = {}
+        return functools.partial(Primitive, name=name, saves=saves)
+    return Primitive(forward, name, saves)
 
-    @functools.wraps(forward)
-    def op(*args: Any, **kwargs: Any) -> Tensor:
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        result = forward(*arrays, **kwargs)
-        ans, saved = result if saves else (result, result)
-        if not _grad_enabled:
-            return Tensor(ans)
-        tracked = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
-        if not tracked:
-            return Tensor(ans)
-        missing = [i for i in tracked if i not in vjps]
-        if missing:
-            raise NotImplementedError(f"VJP of {op_name} for argument {missing[0]} is not "
-                                      "defined")
-        out = Tensor(ans, requires_grad=True)
-        out._parents = tuple(args[i] for i in tracked)
-        out._vjps = tuple(vjps[i] for i in tracked)
-        out._context = (saved, arrays, kwargs)
-        return out
 
-    def defvjp(*makers: Callable | None) -> None:
-        for i, vjp in enumerate(makers):
-            if vjp is not None:
-                vjps[i] = vjp
-
-    op.defvjp = defvjp  # type: ignore[attr-defined]
-    op.op_name = op_name  # type: ignore[attr-defined]
-    PRIMITIVES[op_name] = op
-    return op
+# The operators are primitives of ops, which builds on Tensor: imported last.
+from embedkit.core import ops  # noqa: E402
