@@ -3,15 +3,20 @@ results as in memory, never the whole file resident."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from embedkit import streaming
 from embedkit.ae import Autoencoder, blocks
+from embedkit.ae.data import read_matrix
 from embedkit.ae.pca import SOLVERS, compare_with_pca, pca_reference
+from embedkit.cli import main
 from embedkit.errors import EmbedkitError
 from embedkit.npyfile import load_npy
 
@@ -26,14 +31,14 @@ def low_rank(n_rows=3000, n_features=24, k=4, seed=0, dtype=np.float32):
 def mapped(tmp_path, X, name="x.npy"):
     np.save(tmp_path / name, X)
     array = load_npy(tmp_path / name, mmap=True)
-    assert blocks.is_mapped(array)
+    assert streaming.is_mapped(array)
     return array
 
 
 def test_blocks_cover_every_row_once_and_centring_matches_the_whole_matrix(tmp_path):
     X = low_rank(n_rows=1001, dtype=np.float64)
     mean = X.mean(axis=0)
-    seen = np.concatenate([block for _, block in blocks.iter_blocks(mapped(tmp_path, X), 97)])
+    seen = np.concatenate([block for _, block in streaming.iter_blocks(mapped(tmp_path, X), 97)])
     np.testing.assert_array_equal(seen, X)
     rows = np.array([5, 0, 1000, 5])
     np.testing.assert_array_equal(blocks.centred_rows(X, rows, mean, np.float32),
@@ -76,7 +81,7 @@ def test_a_memory_map_trains_the_same_model_as_the_array_in_memory(tmp_path, opt
 def test_runs_of_rows_shuffled_train_to_the_same_subspace(tmp_path, monkeypatch):
     X = low_rank(n_rows=4000)
     full = Autoencoder(4, epochs=4, random_state=1).fit(X)
-    monkeypatch.setattr(blocks, "BLOCK_BYTES", 300 * X.shape[1] * 4)  # 300-row runs
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 300 * X.shape[1] * 4)  # 300-row runs
     runs = Autoencoder(4, epochs=4, random_state=1).fit(mapped(tmp_path, X))
     # another order of the rows: another path, the same end
     assert runs.history_[0]["train_loss"] != full.history_[0]["train_loss"]
@@ -88,7 +93,7 @@ def test_runs_of_rows_shuffled_train_to_the_same_subspace(tmp_path, monkeypatch)
 def test_transform_of_a_memory_map_centres_every_block(tmp_path, monkeypatch):
     X = low_rank(n_rows=500) + 10.0
     model = Autoencoder(3, epochs=2, random_state=0).fit(X)
-    monkeypatch.setattr(blocks, "BLOCK_BYTES", 64 * X.shape[1] * 4)
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 64 * X.shape[1] * 4)
     codes = model.transform(mapped(tmp_path, X))
     np.testing.assert_allclose(codes, (X - model.mean_) @ model.params_["W"].T, rtol=1e-4,
                                atol=1e-4)
@@ -97,7 +102,7 @@ def test_transform_of_a_memory_map_centres_every_block(tmp_path, monkeypatch):
 def test_nan_in_the_middle_of_a_memory_map_is_named(tmp_path, monkeypatch):
     X = low_rank(n_rows=600)
     X[437, 5] = np.nan
-    monkeypatch.setattr(blocks, "BLOCK_BYTES", 100 * X.shape[1] * 4)
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 100 * X.shape[1] * 4)
     with pytest.raises(EmbedkitError, match=r"X: row 438, column 6: nan"):
         Autoencoder(2, epochs=1).fit(mapped(tmp_path, X))
 
@@ -145,7 +150,8 @@ def test_a_memory_map_larger_than_the_address_space_limit_is_streamed(tmp_path):
     script = textwrap.dedent(f"""
         import resource, numpy as np
         from embedkit.npyfile import load_npy
-        from embedkit.ae import Autoencoder, blocks
+        from embedkit import streaming
+from embedkit.ae import Autoencoder
         from embedkit.ae.pca import compare_with_pca
         X = load_npy({str(path)!r}, mmap=True)
         # room for the libraries and a few blocks, not for a 400 MB copy of the data
@@ -163,3 +169,49 @@ def test_a_memory_map_larger_than_the_address_space_limit_is_streamed(tmp_path):
                           timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("\n")[:2] == ["copy refused", "(800000, 4) True"]
+
+
+def test_the_cli_maps_npy_files_and_reads_text_formats(tmp_path):
+    X = low_rank(n_rows=50)
+    np.save(tmp_path / "x.npy", X)
+    np.savez(tmp_path / "x.npz", data=X)
+    np.savetxt(tmp_path / "x.csv", X, delimiter=",")
+    for name in ("x.npy", "x.npz"):
+        matrix = read_matrix(tmp_path / name)
+        assert streaming.is_mapped(matrix.values), name
+        np.testing.assert_array_equal(matrix.values, X)
+    assert not streaming.is_mapped(read_matrix(tmp_path / "x.csv").values)
+
+
+def _run_autoencode(tmp_path, data):
+    out = tmp_path / "out"
+    out.mkdir()
+    result = CliRunner().invoke(main, ["autoencode", str(data), "--hidden", "2", "--epochs",
+                                       "1", "-o", str(out / "m.npz"), "--codes",
+                                       str(out / "c.npy")])
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert list(out.iterdir()) == []
+    return result.output.strip()
+
+
+def test_inf_deep_in_a_mapped_matrix_stops_before_training_and_writes_nothing(tmp_path):
+    X = low_rank(n_rows=100_000)  # 9.6 MB: more than one block
+    X[94_321, 2] = np.inf
+    np.save(tmp_path / "bad.npy", X)
+    assert re.fullmatch(r"embedkit: error: \S*bad\.npy: row 94322, column 3: inf; expected "
+                        r"finite numbers", _run_autoencode(tmp_path, tmp_path / "bad.npy"))
+
+
+def test_a_header_that_promises_more_rows_than_the_file_holds(tmp_path):
+    np.save(tmp_path / "short.npy", low_rank(n_rows=600))
+    raw = (tmp_path / "short.npy").read_bytes()
+    (tmp_path / "short.npy").write_bytes(raw.replace(b"(600, 24)", b"(900, 24)"))
+    message = _run_autoencode(tmp_path, tmp_path / "short.npy")
+    assert "short.npy" in message and "Traceback" not in message
+
+
+def test_a_matrix_of_strings_is_a_one_line_error(tmp_path):
+    np.save(tmp_path / "s.npy", np.array([["a", "b"], ["c", "d"]]))
+    message = _run_autoencode(tmp_path, tmp_path / "s.npy")
+    assert message.endswith("expected real numbers, got dtype <U1")

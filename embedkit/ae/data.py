@@ -6,7 +6,9 @@ archive with ``words`` and ``vectors`` is read as word vectors); ``.csv`` and ``
 line is detected and skipped); word2vec files ``.vec``/``.txt``/``.w2v``/``.bin``, whose words
 are kept so codes can be written as vectors too; standard input and other suffixes by content.
 Outputs without a suffix of the table (and stdout) are CSV. Every reader ends with
-:func:`check_matrix`.
+:func:`check_matrix`. A ``.npy`` file, or an uncompressed ``.npz`` member, that is a regular
+file is memory-mapped, checked block by block and streamed by the autoencoder
+(:mod:`embedkit.streaming`); the other formats are read into memory.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def read_matrix(path: str | os.PathLike, key: str | None = None) -> Matrix:
         One line naming the file (and line, row or field) for a missing or unreadable file,
         a ragged or non-numeric text row, a 1-D or empty array, NaN or infinity.
     """
-    table = read_table(path, key=key)
+    table = read_table(path, key=key, mmap=True)
     return Matrix(check_matrix(table.values, describe(path)), table.words)
 
 

@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_array
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from embedkit import streaming
 from embedkit.ae import blocks
 from embedkit.ae.checkpoint import DATA_KEY, load_checkpoint
 from embedkit.ae.models import Architecture
@@ -202,10 +203,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     def _validated(self, X, reset: bool) -> np.ndarray:
         """``X`` checked as scikit-learn does; a memory-mapped float matrix is checked one
         block at a time and stays mapped (so fit, transform and score stream it)."""
-        if not (blocks.is_mapped(X) and X.ndim == 2 and X.dtype in (np.float32, np.float64)
+        if not (streaming.is_mapped(X) and X.ndim == 2 and X.dtype in (np.float32, np.float64)
                 and X.shape[0] and X.shape[1]):
             return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
-        blocks.check_finite(X, "X")
+        streaming.check_finite(X, "X")
         if reset:
             self.n_features_in_ = X.shape[1]
         elif X.shape[1] != self.n_features_in_:
@@ -224,7 +225,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         tensors = self._tensors(X.dtype)
         codes = []
         with no_grad():
-            for _, block in blocks.iter_blocks(X):
+            for _, block in streaming.iter_blocks(X):
                 centred = blocks.centred_rows(block, slice(None), self.mean_, X.dtype)
                 codes.append(self.architecture.encode(tensors, Tensor(centred))[1].data)
         return codes[0] if len(codes) == 1 else np.concatenate(codes)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sklearn.decomposition import PCA, IncrementalPCA
 
+from embedkit import streaming
 from embedkit.ae import blocks
 from embedkit.ae.estimator import Autoencoder
 from embedkit.errors import EmbedkitError
@@ -73,7 +74,7 @@ def choose_solver(X: np.ndarray) -> str:
     """
     if X.shape[1] <= COVARIANCE_MAX_FEATURES:
         return "covariance"
-    if X.nbytes <= RANDOMIZED_MAX_BYTES and not blocks.is_mapped(X):
+    if X.nbytes <= RANDOMIZED_MAX_BYTES and not streaming.is_mapped(X):
         return "randomized"
     return "incremental"
 
@@ -88,7 +89,7 @@ class _Reference:
 
 
 def pca_reference(X: np.ndarray, n_components: int, solver: str = "auto", seed: int = 0,
-                  progress: blocks.Progress | None = None) -> _Reference:
+                  progress: streaming.Progress | None = None) -> _Reference:
     """The mean, the first ``n_components`` principal axes and their variances.
 
     Parameters
@@ -133,11 +134,11 @@ def pca_reference(X: np.ndarray, n_components: int, solver: str = "auto", seed: 
     return _Reference(pca.mean_, pca.components_, pca.explained_variance_)
 
 
-def _blocks_of_at_least(X: np.ndarray, rows: int, progress: blocks.Progress | None):
+def _blocks_of_at_least(X: np.ndarray, rows: int, progress: streaming.Progress | None):
     """Consecutive row blocks of ``X`` with at least ``rows`` rows each (IncrementalPCA's
     requirement): a short last block is joined to the one before."""
     pending = None
-    for _, block in blocks.iter_blocks(X, max(rows, blocks.block_rows(X)), progress):
+    for _, block in streaming.iter_blocks(X, max(rows, streaming.block_rows(X)), progress):
         if pending is not None:
             if len(block) < rows:
                 block = np.concatenate([pending, block])
@@ -149,7 +150,7 @@ def _blocks_of_at_least(X: np.ndarray, rows: int, progress: blocks.Progress | No
 
 
 def compare_with_pca(model: Autoencoder, X: np.ndarray, solver: str = "auto", seed: int = 0,
-                     progress: blocks.Progress | None = None) -> Comparison:
+                     progress: streaming.Progress | None = None) -> Comparison:
     """Compare a fitted autoencoder's subspace with PCA's on the same data.
 
     PCA has the model's ``k`` and centres the data (as scikit-learn's does). The model's
@@ -211,11 +212,11 @@ def compare_with_pca(model: Autoencoder, X: np.ndarray, solver: str = "auto", se
 
 
 def _sums_of_squares(model: Autoencoder, X: np.ndarray, mean: np.ndarray, basis: np.ndarray,
-                     progress: blocks.Progress | None) -> tuple[float, float, float]:
+                     progress: streaming.Progress | None) -> tuple[float, float, float]:
     """In one pass: ``Σ‖x − μ‖²``, ``Σ‖Qᵀ(x − μ)‖²`` (``Q`` = ``basis``) and the model's
     ``Σ‖x − x̂‖²``, in float64."""
     total = captured = error = 0.0
-    for _, block in blocks.iter_blocks(X, progress=progress):
+    for _, block in streaming.iter_blocks(X, progress=progress):
         centred = block.astype(np.float64) - mean
         total += float(np.sum(centred ** 2))
         captured += float(np.sum((centred @ basis) ** 2))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from embedkit import streaming
 from embedkit.ae import blocks
 from embedkit.ae.checkpoint import TrainingState, save_checkpoint
 from embedkit.ae.models import Architecture
@@ -102,7 +103,7 @@ def train(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
     params : dict of ndarray
         Initial weights (:meth:`Architecture.init_params`); the best ones found are left here.
     X : ndarray, shape (n_rows, n_features)
-        Training data, in memory or memory-mapped (:func:`~embedkit.ae.blocks.is_mapped`):
+        Training data, in memory or memory-mapped (:func:`~embedkit.streaming.is_mapped`):
         a mapped matrix is streamed, each epoch visiting runs of consecutive rows in a random
         order (:func:`~embedkit.ae.blocks.epoch_order`), with at most about two blocks of it
         resident. Batches are cast to the dtype of ``params``.
@@ -200,7 +201,7 @@ class _Rows:
     def __init__(self, X: np.ndarray, mean: np.ndarray | None, dtype: np.dtype) -> None:
         self.X, self.dtype = X, dtype
         self.mean = np.zeros(X.shape[1]) if mean is None else mean
-        self.block = blocks.block_rows(X) if blocks.is_mapped(X) else None
+        self.block = streaming.block_rows(X) if streaming.is_mapped(X) else None
         self._since_release = 0
 
     def batch(self, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -210,7 +211,7 @@ class _Rows:
             # has been read, its pages can go (the file stays in the page cache)
             self._since_release += len(rows)
             if self._since_release >= self.block:
-                blocks.release(self.X)
+                streaming.release(self.X)
                 self._since_release = 0
         return batch
 
@@ -292,14 +293,14 @@ def reconstruction_error(arch: Architecture, params: dict[str, Tensor] | dict[st
                for name, value in params.items()}
     rows = np.arange(len(X)) if rows is None else rows
     mean = np.zeros(X.shape[1]) if mean is None else mean
-    step = blocks.block_rows(X)
+    step = streaming.block_rows(X)
     total = 0.0
     with no_grad():
         for start in range(0, len(rows), step):
             picked = rows[start:start + step]
             batch = blocks.centred_rows(X, picked, mean, dtype or X.dtype)
-            if blocks.is_mapped(X):
-                blocks.release(X)
+            if streaming.is_mapped(X):
+                streaming.release(X)
             _, h = arch.encode(tensors, Tensor(batch))
             total += float(np.sum(np.square(arch.decode(tensors, h).data - batch),
                                   dtype=np.float64))

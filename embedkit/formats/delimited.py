@@ -6,6 +6,7 @@ from typing import IO
 
 import numpy as np
 
+from embedkit import streaming
 from embedkit.errors import EmbedkitError
 
 
@@ -99,7 +100,7 @@ def check_matrix(values, where: str, row_name=lambda row: f"row {row + 1}",
     EmbedkitError
         Naming the first NaN or infinite entry, or the wrong shape.
     """
-    array = np.asarray(values)
+    array = values if streaming.is_mapped(values) else np.asarray(values)
     if array.ndim != 2:
         raise EmbedkitError(f"{where}: expected a 2-D matrix (rows × features), got a "
                             f"{array.ndim}-D array of shape {array.shape}")
@@ -109,9 +110,5 @@ def check_matrix(values, where: str, row_name=lambda row: f"row {row + 1}",
         raise EmbedkitError(f"{where}: expected real numbers, got dtype {array.dtype}")
     if not np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float64)
-    finite = np.isfinite(array)
-    if not finite.all():
-        row, column = np.argwhere(~finite)[0]
-        raise EmbedkitError(f"{where}: {row_name(row)}, column {column + 1}: "
-                            f"{array[row, column]}; expected finite numbers")
+    streaming.check_finite(array, where, row_name)  # a memory map stays one, read by blocks
     return array
