@@ -150,11 +150,10 @@ def test_a_memory_map_larger_than_the_address_space_limit_is_streamed(tmp_path):
     script = textwrap.dedent(f"""
         import resource, numpy as np
         from embedkit.npyfile import load_npy
-        from embedkit import streaming
-from embedkit.ae import Autoencoder
+        from embedkit.ae import Autoencoder
         from embedkit.ae.pca import compare_with_pca
         X = load_npy({str(path)!r}, mmap=True)
-        # room for the libraries and a few blocks, not for a 400 MB copy of the data
+        # room for the libraries and a few blocks, not for a copy of the data
         status = dict(line.split(":", 1) for line in open("/proc/self/status"))
         limit = int(status["VmData"].split()[0]) * 1024 + X.nbytes * 3 // 4
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
