@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from embedkit.cli import main
-from embedkit.text.phrases import PairCounts, learn_phrases, write_phrased
+from embedkit.text.phrases import CodeCache, PairCounts, learn_phrases, write_phrased
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.vocab import build_vocabulary
 from embedkit.vectors.evaluate import evaluate_analogies
@@ -46,6 +46,13 @@ def phrases_of(text: str, tmp_path, min_count=2, threshold=100.0, **kwargs):
                           chunk_chars=chunk_chars, **kwargs)
     out = io.StringIO()
     write_phrased(out, [path], model, tokenizer, chunk_chars)
+    # The same through a code cache, which spares the later readings their tokenising.
+    cache = CodeCache(tmp_path)
+    cached_model = learn_phrases([path], vocab, min_count, threshold, tokenizer=tokenizer,
+                                 chunk_chars=chunk_chars, cache=cache, **kwargs)
+    cached = io.StringIO()
+    write_phrased(cached, [path], cached_model, tokenizer, chunk_chars, cache=cache)
+    assert (cached.getvalue(), cached_model.rows()) == (out.getvalue(), model.rows())
     return out.getvalue(), model.rows()
 
 

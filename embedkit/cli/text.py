@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import click
 import numpy as np
 
@@ -14,6 +16,7 @@ from embedkit.text.phrases import (
     DEFAULT_MAX_PAIRS,
     DEFAULT_THRESHOLDS,
     SCORINGS,
+    CodeCache,
     check_settings,
     learn_phrases,
     read_common_words,
@@ -170,8 +173,8 @@ def synth_corpus(output, sentences, seed) -> None:
 
 @click.command("phrases")
 @corpus_argument
-@click.option("--min-count", type=click.IntRange(min=1), default=5, metavar="N",
-              help="Never join words, or pairs, seen fewer than N times.")
+@click.option("--min-count", type=click.IntRange(min=1), default=DEFAULT_MIN_COUNT,
+              metavar="N", help="Never join words, or pairs, seen fewer than N times.")
 @click.option("--threshold", type=float, default=None, metavar="X",
               help="Join the pairs scoring above X. Default: 100 for word2phrase scores, 0.5 "
                    "for NPMI (which lies in [-1, 1]).")
@@ -204,11 +207,11 @@ def phrases(corpus, min_count, threshold, scoring, passes, delimiter, common_wor
 
     Pairs of words seen at least --min-count times that score above --threshold are joined,
     greedily from left to right (a word joined to its left neighbour is not joined to its
-    right one); a phrase never spans two lines. Each of --passes reads the corpus again and
-    joins pairs of the previous pass's tokens. Stdin (`-`) is spooled to a temporary file,
-    since it is read more than once. The output is tokenised and, unless --no-lowercase,
-    lower-cased: `embedkit phrases c.txt | embedkit phrases - | embedkit train-w2v -` works
-    with the default tokenizer.
+    right one); a phrase never spans two lines. Each of --passes joins pairs of the previous
+    pass's tokens. Stdin (`-`) is spooled to a temporary file, since it is read more than once;
+    word ids are kept in a temporary file (4 bytes a token) between passes. The output is
+    tokenised and, unless --no-lowercase, lower-cased: `embedkit phrases c.txt | embedkit
+    phrases - | embedkit train-w2v -` works with the default tokenizer.
     """
     if threshold is None:
         threshold = DEFAULT_THRESHOLDS[scoring]
@@ -216,12 +219,14 @@ def phrases(corpus, min_count, threshold, scoring, passes, delimiter, common_wor
     check_writable(output, save_phrases)
     settings = Tokenizer(tokenizer, not no_lowercase)
     common = read_common_words(common_words, settings) if common_words else []
-    with spool_stdin(corpus) as paths:
+    with spool_stdin(corpus) as paths, \
+            tempfile.TemporaryDirectory(prefix="embedkit-phrases-") as scratch:
         vocabulary = corpus_vocabulary(paths, min_count, None, settings, count_limit)
+        cache = CodeCache(scratch)
         with progress_bar(unit="tok", unit_scale=True, desc="phrases") as bar:
             model = learn_phrases(paths, vocabulary, min_count, threshold, scoring, passes,
                                   common, delimiter, settings, pair_limit,
-                                  callback=bar.update)
+                                  callback=bar.update, cache=cache)
         for number, done in enumerate(model.passes, 1):
             if done.pruned_below:
                 note(f"pass {number}: more than {pair_limit} distinct pairs; pairs seen at most "
@@ -229,6 +234,6 @@ def phrases(corpus, min_count, threshold, scoring, passes, delimiter, common_wor
                      "--pair-limit to keep them)")
         with atomic_outputs(output, save_phrases) as (corpus_out, phrases_out):
             with atomic_output(corpus_out) as out:
-                write_phrased(out, paths, model, settings)
+                write_phrased(out, paths, model, settings, cache=cache)
             if phrases_out is not None:
                 model.save(phrases_out)

@@ -46,7 +46,7 @@ from embedkit.io import atomic_output, describe, open_input
 from embedkit.text.corpus import DEFAULT_CHUNK_CHARS, CorpusPaths, iter_text_blocks
 from embedkit.text.stream import encode_tokens
 from embedkit.text.tokenize import SENTENCE_END, Tokenizer
-from embedkit.text.vocab import Vocabulary
+from embedkit.text.vocab import DEFAULT_MIN_COUNT, Vocabulary
 
 #: Scoring functions accepted by :func:`learn_phrases` (and ``--scoring``).
 SCORINGS = ("word2phrase", "npmi")
@@ -79,7 +79,8 @@ class PairCounts:
 
     def __init__(self, max_size: int = DEFAULT_MAX_PAIRS) -> None:
         if max_size < 1:
-            raise EmbedkitError(f"pair limit {max_size}: expected at least 1")
+            raise EmbedkitError(f"pair_limit {max_size}: expected at least 1",
+                                params=("pair_limit",))
         self.max_size = max_size
         self.keys = np.empty(0, dtype=np.int64)
         self.counts = np.empty(0, dtype=np.int64)
@@ -188,6 +189,24 @@ class PhrasePass:
     bits: int
     pruned_below: int = 0
     tokens: int = 0
+    _members: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def members(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For pair keys (-1: none), whether the first word begins some accepted phrase, and
+        whether the second ends one: a cheap filter before looking keys up."""
+        mask = (1 << self.bits) - 1
+        if self._members is None:
+            begins = np.zeros(self.first_id + 1, dtype=bool)
+            ends = np.zeros(self.first_id + 1, dtype=bool)
+            begins[(self.keys >> self.bits) & mask] = True
+            ends[self.keys & mask] = True
+            self._members = begins, ends
+        begins, ends = self._members
+        # Keys of -1 look at the spare last slot, which is never a word.
+        valid = keys >= 0
+        first = np.where(valid, (keys >> self.bits) & mask, self.first_id)
+        second = np.where(valid, keys & mask, self.first_id)
+        return begins[first], ends[second]
 
 
 @dataclass
@@ -261,29 +280,30 @@ def check_settings(min_count: int, threshold: float, scoring: str, passes: int,
                    delimiter: str) -> None:
     """Raise :class:`EmbedkitError` for settings :func:`learn_phrases` cannot use."""
     if scoring not in SCORINGS:
-        raise EmbedkitError(f"scoring {scoring!r}: expected one of {', '.join(SCORINGS)}")
+        raise EmbedkitError(f"scoring {scoring!r}: expected one of {', '.join(SCORINGS)}",
+                            params=("scoring",))
     if min_count < 1:
-        raise EmbedkitError(f"min count {min_count}: expected at least 1")
+        raise EmbedkitError(f"min_count {min_count}: expected at least 1", params=("min_count",))
     if passes < 1:
-        raise EmbedkitError(f"passes {passes}: expected at least 1")
+        raise EmbedkitError(f"passes {passes}: expected at least 1", params=("passes",))
     if scoring == "npmi" and not -1 <= threshold <= 1:
         raise EmbedkitError(f"threshold {threshold:g}: NPMI scores lie in [-1, 1], expected a "
-                            "threshold in that range")
+                            "value in that range", params=("threshold",))
     if scoring == "word2phrase" and not threshold >= 0:
         raise EmbedkitError(f"threshold {threshold:g}: expected at least 0 for word2phrase "
-                            "scores")
+                            "scores", params=("threshold",))
     if not delimiter or any(ch.isspace() or ch == SENTENCE_END for ch in delimiter):
         raise EmbedkitError(f"delimiter {delimiter!r}: expected a non-empty string without "
-                            "white space")
+                            "white space", params=("delimiter",))
 
 
-def learn_phrases(paths: CorpusPaths, vocab: Vocabulary, min_count: int = 5,
+def learn_phrases(paths: CorpusPaths, vocab: Vocabulary, min_count: int = DEFAULT_MIN_COUNT,
                   threshold: float = 100.0, scoring: str = "word2phrase", passes: int = 1,
                   common_words: Iterable[str] = (), delimiter: str = "_",
-                  tokenizer: Tokenizer = Tokenizer(), max_pairs: int = DEFAULT_MAX_PAIRS,
+                  tokenizer: Tokenizer = Tokenizer(), pair_limit: int = DEFAULT_MAX_PAIRS,
                   chunk_chars: int = DEFAULT_CHUNK_CHARS,
-                  callback=None) -> Phrases:
-    """Find the phrases of a corpus: one reading per pass.
+                  callback=None, cache: CodeCache | None = None) -> Phrases:
+    """Find the phrases of a corpus: one reading per pass (of the text, or of ``cache``).
 
     Parameters
     ----------
@@ -310,12 +330,15 @@ def learn_phrases(paths: CorpusPaths, vocab: Vocabulary, min_count: int = 5,
     delimiter : str
         Joins the words of a phrase.
     tokenizer : Tokenizer
-    max_pairs : int
+    pair_limit : int
         Distinct pairs held while counting; see :class:`PairCounts`.
     chunk_chars : int
         Characters read per block.
     callback : callable, optional
         Called with the number of tokens of each block read (progress).
+    cache : CodeCache, optional
+        Where the first pass leaves the corpus's codes, so that later passes (and
+        :func:`write_phrased`) do not tokenise it again; without it each pass reads the text.
 
     Returns
     -------
@@ -342,7 +365,7 @@ def learn_phrases(paths: CorpusPaths, vocab: Vocabulary, min_count: int = 5,
     for _ in range(passes):
         bits = max(1, (len(model.names) - 1).bit_length())
         unigrams, tokens, keys, counts, pruned_below = _count_pass(
-            model, paths, bits, tokenizer, max_pairs, chunk_chars, callback)
+            model, paths, bits, tokenizer, pair_limit, chunk_chars, callback, cache)
         accepted, scores = _accept(keys, counts, unigrams, tokens, bits, min_count, threshold,
                                    scoring)
         phrase = PhrasePass(keys[accepted], counts[accepted], scores, len(model.names), bits,
@@ -359,7 +382,7 @@ _CROSSING = np.int64(1 << 62)
 
 
 def _count_pass(model: Phrases, paths: CorpusPaths, bits: int, tokenizer: Tokenizer,
-                max_pairs: int, chunk_chars: int, callback
+                pair_limit: int, chunk_chars: int, callback, cache: CodeCache | None
                 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, int]:
     """Count the words and pairs of the corpus with the phrases of ``model`` applied.
 
@@ -372,12 +395,12 @@ def _count_pass(model: Phrases, paths: CorpusPaths, bits: int, tokenizer: Tokeni
     pair only ever seen across line ends is not kept: it can never be joined.
     """
     n_ids = len(model.names)
-    counter = PairCounts(max_pairs)
+    counter = PairCounts(pair_limit)
     unigrams = np.zeros(n_ids, dtype=np.int64)
     tokens = 0
     carry = np.empty(0, dtype=np.int64)
     carry_closed = True  # whether a line end follows the carried words
-    for codes in _joined_blocks(model, paths, tokenizer, chunk_chars, callback):
+    for codes in _joined_blocks(model, paths, tokenizer, chunk_chars, callback, cache=cache):
         is_end = codes == END
         words = np.concatenate([carry, codes[~is_end]])
         line = np.concatenate([np.full(len(carry), -1 if carry_closed else 0),
@@ -494,10 +517,14 @@ class _Joiner:
     def feed(self, codes: np.ndarray) -> np.ndarray:
         codes = np.concatenate([self.held, codes])
         positions, keys = _pair_keys(self.model, codes, self.phrase.bits)
-        at = np.searchsorted(self.phrase.keys, keys)
-        inside = at < len(self.phrase.keys)
+        # Only pairs whose words both stand in some phrase are looked up.
+        first, second = self.phrase.members(keys)
+        maybe = np.flatnonzero(first & second)
+        at = np.zeros(len(keys), dtype=np.int64)
+        at[maybe] = np.searchsorted(self.phrase.keys, keys[maybe])
         candidate = np.zeros(len(keys), dtype=bool)
-        candidate[inside] = self.phrase.keys[at[inside]] == keys[inside]
+        found = at[maybe] < len(self.phrase.keys)
+        candidate[maybe[found]] = self.phrase.keys[at[maybe[found]]] == keys[maybe[found]]
         join = _greedy(candidate)
         out = codes.copy()
         starts, ends = positions[:-1][join], positions[1:][join]
@@ -529,24 +556,80 @@ def _greedy(candidate: np.ndarray) -> np.ndarray:
     return candidate & ((index - run_start) % 2 == 0)
 
 
+class CodeCache:
+    """The codes of the corpus (vocabulary ids, -1 for unknown words, -2 at line ends) in a
+    temporary file, block by block: the first reading tokenises the text and writes them, later
+    passes read them back instead of tokenising again. 4 bytes per token on disk; memory holds
+    one block.
+
+    Parameters
+    ----------
+    directory : str
+        Where the file goes (a temporary directory the caller removes).
+    """
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.path = os.path.join(directory, "codes.int32")
+        self.sizes: list[int] | None = None  # codes per block, once the file is complete
+
+    def blocks(self, paths: CorpusPaths, lookup: dict[str, int], tokenizer: Tokenizer,
+               chunk_chars: int) -> Iterator[np.ndarray]:
+        """The codes of each block of ``iter_text_blocks(paths, chunk_chars)`` (int32), in
+        the order of :meth:`Tokenizer.tokens`."""
+        if self.sizes is not None:
+            with open(self.path, "rb") as stream:
+                for size in self.sizes:
+                    yield np.fromfile(stream, dtype=np.int32, count=size)
+            return
+        sizes = []
+        with open(self.path, "wb") as stream:
+            for text in iter_text_blocks(paths, chunk_chars):
+                codes = encode_tokens(tokenizer.split(text), lookup, tokenizer)
+                codes.tofile(stream)
+                sizes.append(len(codes))
+                yield codes
+        self.sizes = sizes
+
+
+def _raw_blocks(paths: CorpusPaths, lookup: dict[str, int], tokenizer: Tokenizer,
+                chunk_chars: int, spell: bool, cache: CodeCache | None
+                ) -> Iterator[tuple[np.ndarray, list[str]]]:
+    """The codes of each block, with its tokens when ``spell`` (else an empty list)."""
+    if not spell:
+        if cache is not None:
+            yield from ((codes, []) for codes in cache.blocks(paths, lookup, tokenizer,
+                                                                 chunk_chars))
+        else:
+            yield from ((encode_tokens(tokenizer.split(text), lookup, tokenizer), [])
+                        for text in iter_text_blocks(paths, chunk_chars))
+        return
+    texts = iter_text_blocks(paths, chunk_chars)
+    if cache is not None and cache.sizes is not None:
+        for codes, text in zip(cache.blocks(paths, lookup, tokenizer, chunk_chars), texts,
+                               strict=True):
+            yield codes, tokenizer.tokens(text)
+        return
+    for text in texts:
+        tokens = tokenizer.tokens(text)
+        yield encode_tokens(tokens, lookup, tokenizer), tokens
+
+
 def _joined_blocks(model: Phrases, paths: CorpusPaths, tokenizer: Tokenizer,
-                   chunk_chars: int, callback=None, tokens_out: list | None = None
-                   ) -> Iterator[np.ndarray]:
+                   chunk_chars: int, callback=None, tokens_out: list | None = None,
+                   cache: CodeCache | None = None) -> Iterator[np.ndarray]:
     """Codes of the corpus block by block with every pass of ``model`` applied.
 
-    With ``tokens_out``, each block's tokens are read whole (``Tokenizer.tokens``) and put in
-    it, and unknown words are coded ``-3 - position`` so the writer can spell them.
+    With ``tokens_out``, each block's tokens (``Tokenizer.tokens``) are put in it, and unknown
+    words are coded ``-3 - position`` so the writer can spell them.
     """
     lookup = dict(model.lookup)
     lookup[SENTENCE_END] = END
     joiners = [_Joiner(model, p) for p in model.passes]
-    for text in iter_text_blocks(paths, chunk_chars):
-        if tokens_out is None:
-            codes = encode_tokens(tokenizer.split(text), lookup, tokenizer).astype(np.int64)
-        else:
-            tokens = tokenizer.tokens(text)
+    for block, tokens in _raw_blocks(paths, lookup, tokenizer, chunk_chars,
+                                     tokens_out is not None, cache):
+        codes = block.astype(np.int64)
+        if tokens_out is not None:
             tokens_out[:] = [tokens]
-            codes = encode_tokens(tokens, lookup, tokenizer).astype(np.int64)
             unknown = np.flatnonzero(codes == OOV)
             codes[unknown] = -3 - unknown
         if callback is not None:
@@ -563,9 +646,11 @@ def _joined_blocks(model: Phrases, paths: CorpusPaths, tokenizer: Tokenizer,
 
 def write_phrased(out: IO[str], paths: CorpusPaths, model: Phrases,
                   tokenizer: Tokenizer = Tokenizer(), chunk_chars: int = DEFAULT_CHUNK_CHARS,
-                  callback=None) -> int:
+                  callback=None, cache: CodeCache | None = None) -> int:
     """Write the corpus with the phrases of ``model`` joined: tokens separated by one space,
     one line per input line.
+
+    ``cache``, the one :func:`learn_phrases` filled, spares looking the words up again.
 
     Returns
     -------
@@ -577,28 +662,21 @@ def write_phrased(out: IO[str], paths: CorpusPaths, model: Phrases,
     tokens_box: list[list[str]] = [[]]
     written = 0
     line_open = False
-    for codes in _joined_blocks(model, paths, tokenizer, chunk_chars, callback, tokens_box):
+    for codes in _joined_blocks(model, paths, tokenizer, chunk_chars, callback, tokens_box,
+                                cache):
         if not len(codes):
             continue
-        strings = np.empty(len(codes), dtype=object)
         unknown = codes <= -3
+        strings = names[np.where(unknown | (codes == END), newline, codes)]
         if unknown.any():
-            block_tokens = np.array(tokens_box[0], dtype=object)
-            strings[unknown] = block_tokens[-3 - codes[unknown]]
-        known = ~unknown
-        strings[known] = names[np.where(codes[known] == END, newline, codes[known])]
+            tokens = tokens_box[0]
+            strings[unknown] = [tokens[i] for i in (-3 - codes[unknown]).tolist()]
+        # Tokens joined by spaces, then no space next to a line end (no token holds one).
+        text = " ".join(strings.tolist()).replace(" \n", "\n").replace("\n ", "\n")
         is_end = codes == END
-        # A space before every token that does not start a line.
-        space = np.ones(len(codes), dtype=bool)
-        space[is_end] = False
-        space[1:][is_end[:-1]] = False
-        space[0] &= line_open
-        pieces = np.empty(2 * len(codes), dtype=object)
-        pieces[0::2] = np.where(space, " ", "")
-        pieces[1::2] = strings
-        out.write("".join(pieces.tolist()))
+        out.write(" " + text if line_open and not is_end[0] else text)
         line_open = not is_end[-1]
-        written += int(np.count_nonzero(~is_end))
+        written += len(codes) - int(np.count_nonzero(is_end))
     if line_open:
         out.write("\n")
     return written
