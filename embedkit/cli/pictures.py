@@ -66,7 +66,7 @@ def plot(logs, output, size) -> None:
 @vector_options
 @click.option("-o", "--output", "directory", type=click.Path(file_okay=False), required=True,
               metavar="DIR", help="Directory for the three files (made when missing).")
-def export_projector(vectors, limit, mmap, vocab, unicode_errors, directory) -> None:
+def export_projector(vectors, limit, mmap, vocab, unicode_errors, header, directory) -> None:
     """Write VECTORS as files for the TensorFlow Embedding Projector: DIR/tensors.tsv (one
     vector per line, tab-separated), DIR/metadata.tsv (header `word<TAB>count`; `rank`
     instead of count when VECTORS records no counts) and DIR/projector_config.pbtxt.
@@ -80,6 +80,6 @@ def export_projector(vectors, limit, mmap, vocab, unicode_errors, directory) -> 
     from embedkit.vectors.projector import export_projector as export
 
     kv = load_vectors(vectors, limit=limit, mmap=mmap, unicode_errors=unicode_errors,
-                      vocab=vocab)
+                      vocab=vocab, header=header)
     name = os.path.splitext(os.path.basename(describe(vectors)))[0] or "embedding"
     export(kv, directory, name=name)

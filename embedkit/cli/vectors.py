@@ -35,6 +35,9 @@ def vector_options(command: Callable) -> Callable:
                           "[default: VECTORS with .vocab]."),
         click.option("--unicode-errors", type=click.Choice(["strict", "replace", "ignore"]),
                      default="strict", help="What to do with words that are not valid UTF-8."),
+        click.option("--no-header", "header", flag_value=False, default=None,
+                     help="word2vec text without the '<count> <dim>' line (GloVe); detected "
+                          "from the first line without this option."),
     ]):
         command = option(command)
     return command
@@ -108,7 +111,7 @@ k_option = click.option("-k", "k", type=click.IntRange(min=1), default=10, metav
 @click.argument("queries", nargs=-1, metavar="[QUERY]...")
 @k_option
 @json_option
-def neighbors(vectors, limit, mmap, vocab, unicode_errors, queries, k, as_json):
+def neighbors(vectors, limit, mmap, vocab, unicode_errors, header, queries, k, as_json):
     """Print the nearest neighbours of words by cosine similarity.
 
     Each QUERY argument (or, with none, each line of stdin, answered as it arrives) is one
@@ -120,7 +123,7 @@ def neighbors(vectors, limit, mmap, vocab, unicode_errors, queries, k, as_json):
     per query (JSON lines). A query with an unknown word gets a message on stderr, the others
     are still answered, and the exit status is 1.
     """
-    kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab)
+    kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab, header=header)
     _run_queries(kv, list(queries), k, "add", as_json, parse_query)
 
 
@@ -133,7 +136,7 @@ def neighbors(vectors, limit, mmap, vocab, unicode_errors, queries, k, as_json):
                    "cos' = (1 + cos) / 2.")
 @k_option
 @json_option
-def analogy(vectors, limit, mmap, vocab, unicode_errors, words, method, k, as_json):
+def analogy(vectors, limit, mmap, vocab, unicode_errors, header, words, method, k, as_json):
     """Answer analogies a : b :: c : ? (for example `man king woman` -> queen).
 
     Give A B C as arguments, or none and one `a b c` line per analogy on stdin (answered as it
@@ -141,7 +144,7 @@ def analogy(vectors, limit, mmap, vocab, unicode_errors, words, method, k, as_js
     """
     if words and len(words) != 3:
         raise click.UsageError(f"expected three words A B C or none (stdin), got {len(words)}")
-    kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab)
+    kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab, header=header)
     _run_queries(kv, [" ".join(words)] if words else [], k, method, as_json, parse_analogy)
 
 
@@ -156,7 +159,7 @@ def analogy(vectors, limit, mmap, vocab, unicode_errors, words, method, k, as_js
 @click.option("--restrict-vocab", type=click.IntRange(min=1), default=RESTRICT_VOCAB,
               metavar="N", help="Use only the first N words, as gensim does.")
 @json_option
-def evaluate(vectors, limit, mmap, vocab, unicode_errors, similarity_files, analogy_files,
+def evaluate(vectors, limit, mmap, vocab, unicode_errors, header, similarity_files, analogy_files,
              restrict_vocab, as_json):
     """Score vectors on word-pair similarity and analogy test sets.
 
@@ -169,7 +172,7 @@ def evaluate(vectors, limit, mmap, vocab, unicode_errors, similarity_files, anal
     """
     if not similarity_files and not analogy_files:
         raise click.UsageError("give at least one --similarity or --analogies file")
-    kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab)
+    kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab, header=header)
     similarity = [evaluate_similarity(kv, f, restrict_vocab) for f in similarity_files]
     analogies = [evaluate_analogies(kv, f, restrict_vocab) for f in analogy_files]
     if as_json:

@@ -30,7 +30,7 @@ import contextlib
 import gzip
 import io
 import os
-import unicodedata
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -41,8 +41,10 @@ from embedkit.errors import EmbedkitError
 from embedkit.formats import arrays, delimited, word2vec
 from embedkit.formats.delimited import check_matrix, is_number
 from embedkit.io import STDIO, atomic_output, describe, open_input
+from embedkit.text.tokenize import normalize_word
 
-__all__ = ["COMPRESSIONS", "FORMATS", "Format", "Table", "check_matrix", "format_of",
+__all__ = ["COMPRESSIONS", "FORMATS", "Format", "Table", "check_matrix", "first_occurrences",
+           "format_of",
            "output_format", "read_table", "suffix_of", "write_table"]
 
 
@@ -95,7 +97,8 @@ class Table:
     values : ndarray, shape (rows, columns)
         Finite real numbers (not checked when memory-mapped).
     words : list of str or None
-        NFC-normalised, one per row.
+        NFC-normalised, one per row, distinct: of duplicate words the first row is kept, and a
+        ``UserWarning`` names the word and both places.
     counts : ndarray of int64 or None
         Corpus frequencies (``.npz`` and ``.npy`` vocabularies).
     output : ndarray or None
@@ -195,8 +198,8 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
         elif known.name == "npy":
             values, extra = arrays.read_npy(path, limit, mmap, unicode_errors, vocab, need_words)
         elif known.name == "text":  # checks its values itself, naming lines
-            read, values = word2vec.read_text(stream, name, limit, unicode_errors, header)
-            extra = {"words": read}
+            read, values, first = word2vec.read_text(stream, name, limit, unicode_errors, header)
+            extra = {"words": read, "row": lambda row: f"line {row + first}"}
         elif known.name == "binary":
             count, dim, size = word2vec.read_header(stream, name)
             wanted = count if limit is None else min(count, limit)
@@ -205,7 +208,7 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
             if wanted == count and (rest + stream.read(1 << 16)).strip():
                 raise EmbedkitError(f"{name}: more than the {count} vectors the header "
                                     f"announces")
-            extra = {"words": read}
+            extra = {"words": read, "row": lambda row: f"vector {row + 1}"}
         else:
             values = delimited.read_delimited(stream.read(), name, _DELIMITERS[known.name])
             extra = {}
@@ -220,15 +223,41 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
     if known.name != "text" and not isinstance(values, np.memmap):
         noun = "vector" if known.name == "binary" else "row"
         values = check_matrix(values, name, lambda row: f"{noun} {row + 1}", allow_empty=True)
-    return Table(values, _normalised(words), extra.get("counts"), extra.get("output"),
-                 known.name)
+    counts = extra.get("counts")
+    if words is not None:
+        words = normalize_word("\n".join(words)).split("\n") if words else []
+        keep = first_occurrences(words)
+        if keep is not None:
+            _note_duplicates(words, keep, name, extra.get("row", lambda row: f"row {row + 1}"))
+            words = [word for word, kept in zip(words, keep, strict=True) if kept]
+            values = values[keep]
+            counts = None if counts is None else counts[keep]
+    return Table(values, words, counts, extra.get("output"), known.name)
 
 
-def _normalised(words: list[str] | None) -> list[str] | None:
-    """Words in NFC, so composed and decomposed spellings are one word."""
-    if words is None:
+def first_occurrences(words: Sequence[str]) -> np.ndarray | None:
+    """A mask keeping the first row of each word, or None when every word is distinct.
+
+    Every reader of the table keeps the first of duplicate words (as gensim and the vocabulary
+    order, most frequent first, suggest) and drops the later rows.
+    """
+    if len(set(words)) == len(words):
         return None
-    return [unicodedata.normalize("NFC", word) for word in words]
+    first = {word: row for row, word in reversed(list(enumerate(words)))}
+    keep = np.zeros(len(words), dtype=bool)
+    keep[list(first.values())] = True
+    return keep
+
+
+def _note_duplicates(words: list[str], keep: np.ndarray, name: str, where) -> None:
+    """One warning for a file with duplicate words, naming the first and both its places."""
+    again = int(np.argmin(keep))
+    first = words.index(words[again])
+    others = int((~keep).sum()) - 1
+    more = f" ({others} more duplicate rows dropped likewise)" if others else ""
+    warnings.warn(f"{name}: the word {words[again]!r} of {where(first)} comes again on "
+                  f"{where(again)}: the first is kept, the later one dropped{more}",
+                  UserWarning, stacklevel=3)
 
 
 def _sniff(head: bytes) -> Format:

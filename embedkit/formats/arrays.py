@@ -92,7 +92,8 @@ def read_npy(path: str | os.PathLike, limit: int | None, mmap: bool, errors: str
     if vocab_name is None:
         return values[:limit], {}
     words, counts = read_vocab(vocab_name, limit, errors)
-    return values[:limit], {"words": words, "counts": counts}
+    return values[:limit], {"words": words, "counts": counts,
+                            "row": lambda row: f"line {row + 1} of {vocab_name}"}
 
 
 def write_vocab(path: str | os.PathLike, words: Sequence[str], counts) -> None:

@@ -65,7 +65,7 @@ def decode_words(raw: list[bytes], name: str, errors: str, where) -> list[str]:
 
 
 def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: str = "strict",
-              header: bool | None = None) -> tuple[list[str], np.ndarray]:
+              header: bool | None = None) -> tuple[list[str], np.ndarray, int]:
     """Read a word2vec text file.
 
     Parameters
@@ -85,6 +85,8 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
     -------
     words : list of str
     vectors : ndarray, shape (len(words), dim), float32
+    first_line : int
+        The line number of the first vector: 2 after a header, else 1.
 
     Raises
     ------
@@ -134,7 +136,8 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
         raise EmbedkitError(f"{name}: more than the {count} vectors the header announces")
     vectors.resize((done, dim), refcheck=False)
     check_matrix(vectors, name, lambda row: f"line {row + first_line}", allow_empty=True)
-    return decode_words(raw_words, name, errors, lambda i: f"line {i + first_line}"), vectors
+    words = decode_words(raw_words, name, errors, lambda i: f"line {i + first_line}")
+    return words, vectors, first_line
 
 
 def _parse_block(lines: list[bytes], dim: int, name: str,

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from embedkit.errors import EmbedkitError
+from embedkit.formats import first_occurrences
 
 #: Rows per block when a pass over the matrix must not load it whole (memory-mapped files).
 ROW_BLOCK = 65536
@@ -44,14 +45,12 @@ class KeyedVectors:
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise EmbedkitError(f"{len(words)} words but a vector matrix of shape "
                                 f"{vectors.shape}: expected one row per word")
-        index = {word: row for row, word in reversed(list(enumerate(words)))}
-        if len(index) != len(words):
-            keep = np.zeros(len(words), dtype=bool)
-            keep[list(index.values())] = True
+        keep = first_occurrences(words)
+        if keep is not None:
             vectors = vectors[keep]
             counts = None if counts is None else counts[keep]
             words = [word for word, kept in zip(words, keep, strict=True) if kept]
-            index = {word: row for row, word in enumerate(words)}
+        index = {word: row for row, word in enumerate(words)}
         self.words = words
         self.index = index
         self.vectors = vectors
