@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Mutation testing with mutmut (the [dev] extra), one module at a time, each on its own fast
+# subset of the tests. Usage, from anywhere:
+#
+#   bash benchmarks/mutation.sh                       # every module below, in this order
+#   bash benchmarks/mutation.sh embedkit/text/noise.py embedkit/ae/noise.py
+#
+# Each module runs in a scratch copy of the tracked files (/tmp/embedkit-mutation-NAME, kept for
+# `mutmut results` / `mutmut show MUTANT` there), under `nice -n 15`, with MUTATION_JOBS worker
+# processes (default 2). One line per module: mutants, killed, survived, timeouts, untested.
+# Surviving mutants must be killed by a test or listed in benchmarks/mutation-equivalent.md with
+# the reason they cannot change behaviour. The whole list takes about an hour on 2 cores.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+mutmut=${MUTMUT:-$root/.venv/bin/mutmut}
+jobs=${MUTATION_JOBS:-2}
+[ -x "$mutmut" ] || { echo "mutation.sh: no $mutmut: pip install -e '.[dev]'" >&2; exit 2; }
+
+# module -> the tests that exercise it quickly (mutmut then runs, for each mutant, only those
+# of them that call the mutated function). Most important paths first.
+tests_for() {
+  case "$1" in
+    embedkit/text/windows.py|embedkit/text/subsample.py|embedkit/text/noise.py|\
+    embedkit/text/idcache.py)
+      echo "tests/test_text_windows.py tests/test_w2v_behaviour.py tests/test_bad_input.py" ;;
+    embedkit/text/*)
+      echo "tests/test_text_corpus.py tests/test_text_vocab.py tests/test_text_windows.py" \
+           "tests/test_text_cli.py tests/test_bad_input.py" ;;
+    embedkit/w2v/sgns.py)
+      echo "tests/test_w2v_behaviour.py tests/test_core_gradcheck.py" ;;
+    embedkit/w2v/*)
+      echo "tests/test_w2v_behaviour.py tests/test_w2v.py tests/test_w2v_resume.py" ;;
+    embedkit/ae/*)
+      echo "tests/test_ae_behaviour.py tests/test_ae.py tests/test_pca.py" ;;
+    embedkit/vectors/query.py)
+      echo "tests/test_vectors_query.py" ;;
+    embedkit/vectors/evaluate.py)
+      echo "tests/test_vectors_evaluate.py" ;;
+    embedkit/vectors/formats.py)
+      echo "tests/test_vectors_formats.py tests/test_bad_input.py" ;;
+    embedkit/core/*)
+      echo "tests/test_core_gradcheck.py tests/test_core_optim.py tests/test_core_scatter.py" \
+           "tests/test_core_theory.py" ;;
+    *) echo "mutation.sh: no test subset for $1" >&2; return 1 ;;
+  esac
+}
+
+if [ $# -eq 0 ]; then
+  set -- embedkit/text/windows.py embedkit/text/subsample.py embedkit/text/noise.py \
+    embedkit/w2v/sgns.py embedkit/w2v/worker.py embedkit/w2v/train.py embedkit/w2v/config.py \
+    embedkit/text/idcache.py embedkit/ae/noise.py embedkit/ae/estimator.py \
+    embedkit/vectors/query.py embedkit/core/ops.py embedkit/core/optim.py \
+    embedkit/core/scatter.py embedkit/core/schedules.py embedkit/core/tensor.py \
+    embedkit/vectors/evaluate.py embedkit/ae/training.py embedkit/ae/models.py \
+    embedkit/text/stream.py embedkit/vectors/formats.py
+fi
+
+printf '%-32s %7s %7s %8s %8s %8s %7s\n' module mutants killed survived timeout untested seconds
+for module in "$@"; do
+  [ -f "$root/$module" ] || { echo "mutation.sh: no module $module" >&2; exit 2; }
+  tests=$(tests_for "$module")
+  name=$(basename "${module%.py}")
+  work=/tmp/embedkit-mutation-$(echo "${module%.py}" | tr / -)
+  rm -rf "$work" && mkdir -p "$work"
+  (cd "$root" && git ls-files --cached --others --exclude-standard -z \
+     | tar -c --null --ignore-failed-read -T - 2>/dev/null) | tar -x -C "$work"
+  # this module only, on its tests only (the [tool.mutmut] section of pyproject.toml)
+  "$root/.venv/bin/python" - "$work/pyproject.toml" "$module" $tests <<'PY'
+import re, sys
+path, module, tests = sys.argv[1], sys.argv[2], sys.argv[3:]
+text = open(path).read()
+quoted = lambda items: "[" + ", ".join(f'"{i}"' for i in items) + "]"
+text = re.sub(r"(?ms)^only_mutate = \[.*?\]", f"only_mutate = {quoted([module])}", text)
+text = re.sub(r"(?ms)^pytest_add_cli_args_test_selection = \[.*?\]",
+              f"pytest_add_cli_args_test_selection = {quoted(tests)}", text)
+open(path, "w").write(text)
+PY
+  start=$(date +%s)
+  (cd "$work" && nice -n 15 "$mutmut" run --max-children "$jobs" >mutmut.log 2>&1) || {
+    echo "mutation.sh: mutmut failed on $module, see $work/mutmut.log" >&2; exit 1; }
+  (cd "$work" && "$mutmut" export-cicd-stats >/dev/null 2>&1)
+  "$root/.venv/bin/python" - "$work/mutants/mutmut-cicd-stats.json" "$module" \
+      "$(( $(date +%s) - start ))" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(f"{sys.argv[2]:32s} {s['total']:7d} {s['killed']:7d} {s['survived']:8d} "
+      f"{s['timeout']:8d} {s['no_tests']:8d} {sys.argv[3]:>7s}")
+PY
+done
