@@ -12,8 +12,9 @@ For each size (MB of float32 data, 256 features, rank-32 structure plus noise; w
 - ``embedkit compare-pca model.npz X.npy`` (memory-mapped),
 - scikit-learn ``PCA(k).fit(np.load(X))`` (its ``auto`` solver), the reference for time.
 
-Peak memory is the child's maximum resident set (``wait4``'s ru_maxrss, from this small
-parent); one BLAS thread everywhere. Medians; the load average is printed before each block.
+Peak memory is the child's maximum resident set (``wait4``'s ru_maxrss; the data are written
+by another child, so this parent stays small); one BLAS thread everywhere. Medians; the load
+average is printed before each block.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
 EMBEDKIT = [sys.executable, "-m", "embedkit"]
 
 
-def write_matrix(path: Path, megabytes: int, seed: int = 0) -> int:
+def write_matrix(path: Path, megabytes: int, seed: int = 0) -> None:
     """A low-rank-plus-noise float32 matrix of about ``megabytes``, written in chunks."""
     rows = megabytes * 2**20 // (FEATURES * 4)
     rng = np.random.default_rng(seed)
@@ -49,8 +50,6 @@ def write_matrix(path: Path, megabytes: int, seed: int = 0) -> int:
         chunk = (rng.standard_normal((n, RANK)) * scales) @ basis.T
         out[start:start + n] = chunk + 0.3 * rng.standard_normal((n, FEATURES))
     out.flush()
-    del out
-    return rows
 
 
 def run(command: list[str]) -> tuple[float, float]:
@@ -89,7 +88,11 @@ def main() -> None:
     try:
         for megabytes in args.sizes:
             data = scratch / "X.npy"
-            rows = write_matrix(data, megabytes)
+            # written by a child: a forked child's ru_maxrss starts from its parent's resident
+            # memory, so this parent must stay small
+            subprocess.run([sys.executable, __file__, "--write", str(data), str(megabytes)],
+                           check=True)
+            rows = np.load(data, mmap_mode="r").shape[0]
             data_mb = data.stat().st_size / 2**20
             for k in args.ks:
                 model, plain = scratch / "m.npz", scratch / "plain.npz"
@@ -123,4 +126,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    main()
+    if sys.argv[1:2] == ["--write"]:
+        write_matrix(Path(sys.argv[2]), int(sys.argv[3]))
+    else:
+        main()

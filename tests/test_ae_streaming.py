@@ -214,3 +214,22 @@ def test_a_matrix_of_strings_is_a_one_line_error(tmp_path):
     np.save(tmp_path / "s.npy", np.array([["a", "b"], ["c", "d"]]))
     message = _run_autoencode(tmp_path, tmp_path / "s.npy")
     assert message.endswith("expected real numbers, got dtype <U1")
+
+
+def test_one_pass_moments_equal_the_two_pass_ones():
+    X = low_rank(n_rows=3000, dtype=np.float64) + 1e4  # far from the origin: cancellation
+    mean, gram = blocks.moments(X)
+    centred = X - X.mean(axis=0)
+    np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(gram, centred.T @ centred, rtol=1e-8, atol=1e-8 * len(X))
+
+
+@pytest.mark.parametrize("options", [{}, {"tied": False}])
+def test_a_linear_model_is_measured_from_the_gram_matrix_as_from_the_data(options):
+    X = low_rank(n_rows=2000, n_features=30, dtype=np.float64)
+    model = Autoencoder(3, epochs=1, polish=False, random_state=0, **options).fit(X[:700])
+    from_gram = compare_with_pca(model, X, solver="covariance")   # closed form
+    from_data = compare_with_pca(model, X, solver="incremental")  # one pass over the rows
+    assert from_gram.model_mse == pytest.approx(-model.score(X), rel=1e-9)
+    for key in ("model_mse", "captured_variance_ratio", "pca_mse"):
+        assert getattr(from_gram, key) == pytest.approx(getattr(from_data, key), rel=1e-6)

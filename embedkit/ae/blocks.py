@@ -30,6 +30,28 @@ def centred_gram(X: np.ndarray, mean: np.ndarray, dtype: np.dtype | None = None,
     return gram
 
 
+def moments(X: np.ndarray, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The column means and the centred Gram matrix ``(X − μ)ᵀ(X − μ)`` in one pass, float64.
+
+    The rows are summed around the first block's mean ``s`` and corrected at the end,
+    ``Σ(x − s)(x − s)ᵀ − n (μ − s)(μ − s)ᵀ``: ``s`` is close to ``μ``, so the correction
+    cancels little (Chan, Golub & LeVeque 1983, shifted data).
+    """
+    shift = None
+    total = np.zeros(X.shape[1], dtype=np.float64)
+    gram = np.zeros((X.shape[1], X.shape[1]), dtype=np.float64)
+    for _, block in iter_blocks(X, progress=progress):
+        shifted = block.astype(np.float64)
+        if shift is None:
+            shift = shifted.mean(axis=0)
+        shifted -= shift
+        total += shifted.sum(axis=0)
+        gram += shifted.T @ shifted
+    offset = total / max(1, len(X))
+    gram -= len(X) * np.outer(offset, offset)
+    return (offset if shift is None else shift + offset), gram
+
+
 def centred_rows(X: np.ndarray, rows: np.ndarray | slice, mean: np.ndarray, dtype: np.dtype,
                  out: np.ndarray | None = None) -> np.ndarray:
     """``X[rows] − mean`` (subtracted in ``X``'s dtype), in ``dtype``.

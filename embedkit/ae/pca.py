@@ -81,11 +81,13 @@ def choose_solver(X: np.ndarray) -> str:
 
 @dataclass
 class _Reference:
-    """PCA of the data: mean, top components (rows) and the leading variances."""
+    """PCA of the data: mean, top components (rows) and the leading variances; the centred
+    Gram matrix when the solver formed it."""
 
     mean: np.ndarray
     components: np.ndarray
     variances: np.ndarray
+    gram: np.ndarray | None = None
 
 
 def pca_reference(X: np.ndarray, n_components: int, solver: str = "auto", seed: int = 0,
@@ -115,11 +117,10 @@ def pca_reference(X: np.ndarray, n_components: int, solver: str = "auto", seed: 
     if solver == "auto":
         solver = choose_solver(X)
     if solver == "covariance":
-        mean = blocks.column_mean(X, progress)
-        gram = blocks.centred_gram(X, mean, progress=progress)
+        mean, gram = blocks.moments(X, progress)
         values, vectors = np.linalg.eigh(gram / max(1, len(X) - 1))
         top = np.argsort(values)[::-1][:n_components]
-        return _Reference(mean, vectors[:, top].T, np.maximum(values[top], 0.0))
+        return _Reference(mean, vectors[:, top].T, np.maximum(values[top], 0.0), gram)
     if solver == "incremental":
         pca = IncrementalPCA(n_components)
         for block in _blocks_of_at_least(X, n_components, progress):
@@ -194,7 +195,11 @@ def compare_with_pca(model: Autoencoder, X: np.ndarray, solver: str = "auto", se
         X = X.astype(np.float64)
     reference = pca_reference(X, k + 1, solver, seed, progress)
     basis = np.linalg.qr(model.components_.T.astype(np.float64))[0]
-    total, captured, model_error = _sums_of_squares(model, X, reference.mean, basis, progress)
+    if reference.gram is not None and model.architecture.linear:
+        total, captured, model_error = _linear_sums_of_squares(model, reference, len(X), basis)
+    else:
+        total, captured, model_error = _sums_of_squares(model, X, reference.mean, basis,
+                                                        progress)
     n_rows, n_features = X.shape
     variance = total / max(1, n_rows - 1)
     top = reference.components[:k]
@@ -209,6 +214,22 @@ def compare_with_pca(model: Autoencoder, X: np.ndarray, solver: str = "auto", se
         captured_variance_ratio=captured / total if total else 1.0,
         eigengap=relative_eigengap(reference.variances, k),
     )
+
+
+def _linear_sums_of_squares(model: Autoencoder, reference: _Reference, n_rows: int,
+                            basis: np.ndarray) -> tuple[float, float, float]:
+    """What :func:`_sums_of_squares` computes, exactly and without reading the data, from the
+    centred Gram matrix ``G``: a linear model reconstructs ``x̂ = m + UW(x − m)`` (``m`` its
+    training mean, ``U = Wᵀ`` when tied), so ``Σ‖x − x̂‖² = tr((I − UW)ᵀ(I − UW) S)`` with
+    ``S = G + n(μ − m)(μ − m)ᵀ``, the Gram matrix around ``m``."""
+    gram = reference.gram
+    params = {name: value.astype(np.float64) for name, value in model.params_.items()}
+    decoder = params["W"].T if model.tied else params["U"]
+    residual = np.eye(len(gram)) - decoder @ params["W"]
+    offset = reference.mean - model.mean_.astype(np.float64)
+    around_model_mean = gram + n_rows * np.outer(offset, offset)
+    error = float(np.sum((residual @ around_model_mean) * residual))
+    return float(np.trace(gram)), float(np.sum((gram @ basis) * basis)), error
 
 
 def _sums_of_squares(model: Autoencoder, X: np.ndarray, mean: np.ndarray, basis: np.ndarray,
