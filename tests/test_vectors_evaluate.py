@@ -117,7 +117,7 @@ def test_cli_evaluate_json_and_table(tmp_path, kv):
             "--similarity", str(tmp_path / "p.tsv")]
     result = CliRunner().invoke(main, [*args, "--json"])
     assert result.exit_code == 0, result.output
-    doc = json.loads(result.output)
+    doc = json.loads(result.stdout)  # notes on how the files were read go to stderr
     direct = evaluate_analogies(load_vectors(vectors), tmp_path / "q.txt")
     assert doc["analogies"][0]["total"]["correct"] == direct.overall.correct
     assert doc["similarity"][0]["pairs"] == 3

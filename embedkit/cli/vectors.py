@@ -152,36 +152,56 @@ def analogy(vectors, limit, mmap, vocab, unicode_errors, header, words, method, 
 @vector_options
 @click.option("--similarity", "similarity_files", multiple=True, metavar="FILE",
               type=click.Path(dir_okay=False, allow_dash=True),
-              help="Word-pair file 'word1<TAB>word2<TAB>score' (WordSim353 style); repeatable.")
+              help="Word-pair file: two words and a score per line, tab-, comma- or "
+                   "space-separated, header line optional (WordSim353, SimLex-999, MEN); "
+                   "repeatable.")
+@click.option("--pair-columns", type=str, default=None, metavar="I,J",
+              help="Columns of the two words in --similarity files  [default: 1,2]")
+@click.option("--score-column", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Column of the score in --similarity files  [default: the first column "
+                   "after the words holding a number]")
 @click.option("--analogies", "analogy_files", multiple=True, metavar="FILE",
               type=click.Path(dir_okay=False, allow_dash=True),
               help="Analogy questions (questions-words format); repeatable.")
 @click.option("--restrict-vocab", type=click.IntRange(min=1), default=RESTRICT_VOCAB,
               metavar="N", help="Use only the first N words, as gensim does.")
 @json_option
-def evaluate(vectors, limit, mmap, vocab, unicode_errors, header, similarity_files, analogy_files,
-             restrict_vocab, as_json):
+def evaluate(vectors, limit, mmap, vocab, unicode_errors, header, similarity_files, pair_columns,
+             score_column, analogy_files, restrict_vocab, as_json):
     """Score vectors on word-pair similarity and analogy test sets.
 
     Similarity: Spearman and Pearson correlation between cosine similarity and the human
-    scores, with the pairs used and those skipped as out of vocabulary. Analogies: accuracy
-    per section by 3CosAdd, semantic and syntactic (`gram*` sections) totals, overall, and
-    the questions skipped as out of vocabulary. Words are compared case-insensitively and
-    only the first --restrict-vocab words count; the numbers equal gensim's
-    evaluate_word_pairs and evaluate_word_analogies on the same vectors.
+    scores, with the pairs used and those skipped as out of vocabulary. The delimiter and a
+    header line are detected, and how each file was read is said on stderr. A correlation that
+    is undefined (fewer than two usable pairs, all scores equal) is `undefined` (JSON: null,
+    with a `note` saying why); p-values need three pairs. Analogies: accuracy per section by
+    3CosAdd, semantic and syntactic (`gram*` sections) totals, overall, and the questions
+    skipped as out of vocabulary; blank and malformed lines are ignored and counted. Words are
+    compared case-insensitively in NFC and only the first --restrict-vocab words count; the
+    numbers equal gensim's evaluate_word_pairs and evaluate_word_analogies on the same vectors.
     """
     if not similarity_files and not analogy_files:
         raise click.UsageError("give at least one --similarity or --analogies file")
+    columns = _pair_columns(pair_columns)
     kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab, header=header)
-    similarity = [evaluate_similarity(kv, f, restrict_vocab) for f in similarity_files]
+    similarity = [evaluate_similarity(kv, f, restrict_vocab, pair_columns=columns,
+                                      score_column=score_column) for f in similarity_files]
     analogies = [evaluate_analogies(kv, f, restrict_vocab) for f in analogy_files]
+    for result in similarity:
+        click.echo(f"embedkit: note: {result.path}: {result.layout}", err=True)
+        if result.note:
+            click.echo(f"embedkit: note: {result.path}: {result.note}", err=True)
+    for result in analogies:
+        if result.ignored:
+            click.echo(f"embedkit: note: {result.path}: {result.ignored} lines that are neither "
+                       f"': section' nor 'a b c d' ignored", err=True)
     if as_json:
         click.echo(json.dumps({"similarity": [r.as_dict() for r in similarity],
                                "analogies": [r.as_dict() for r in analogies]}, indent=2))
         return
     for result in similarity:
-        click.echo(f"similarity {result.path}: spearman {result.spearman:.4f}  pearson "
-                   f"{result.pearson:.4f}  pairs {result.pairs}  skipped {result.skipped}")
+        click.echo(f"similarity {result.path}: spearman {_number(result.spearman)}  pearson "
+                   f"{_number(result.pearson)}  pairs {result.pairs}  skipped {result.skipped}")
     for result in analogies:
         click.echo(f"analogies {result.path}: {result.skipped} of {result.questions} "
                    f"questions skipped (out of vocabulary)")
@@ -189,3 +209,18 @@ def evaluate(vectors, limit, mmap, vocab, unicode_errors, header, similarity_fil
         for row in [*result.sections, result.semantic, result.syntactic, result.overall]:
             click.echo(f"  {row.name:<32}{row.correct:>8}{row.total:>8}{row.accuracy:>10.4f}")
 
+
+def _pair_columns(text: str | None) -> tuple[int, int] | None:
+    """``--pair-columns I,J`` as two column numbers."""
+    if text is None:
+        return None
+    try:
+        first, second = (int(field) for field in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected two column numbers I,J, got {text!r}",
+                                 param_hint="--pair-columns") from None
+    return first, second
+
+
+def _number(value: float | None) -> str:
+    return "undefined" if value is None else f"{value:.4f}"

@@ -12,12 +12,15 @@ others semantic, as in the original word2vec ``compute-accuracy``.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from embedkit.errors import EmbedkitError
+from embedkit.formats.delimited import is_number
 from embedkit.io import describe, open_input
+from embedkit.text.tokenize import normalize_word
 from embedkit.vectors.keyed import KeyedVectors
 from embedkit.vectors.query import Query, top_k
 
@@ -54,27 +57,63 @@ class AnalogyResult:
     overall: Accuracy = field(default_factory=lambda: Accuracy("total"))
     questions: int = 0
     skipped: int = 0
+    ignored: int = 0
 
     def as_dict(self) -> dict:
         return {"path": self.path, "questions": self.questions, "skipped": self.skipped,
+                "ignored": self.ignored,
                 "sections": [s.as_dict() for s in self.sections],
                 **{s.name: s.as_dict() for s in (self.semantic, self.syntactic, self.overall)}}
 
 
 @dataclass
 class SimilarityResult:
-    """Correlation of cosine similarities with human judgements in one pair file."""
+    """Correlation of cosine similarities with human judgements in one pair file.
+
+    A correlation is None (``null`` in JSON) when it is undefined: fewer than two usable pairs,
+    or the human scores (or the model's similarities) all equal; ``note`` says which. A
+    p-value is None too with fewer than three pairs.
+    """
 
     path: str
     pairs: int
     skipped: int
-    spearman: float
-    spearman_p: float
-    pearson: float
-    pearson_p: float
+    spearman: float | None
+    spearman_p: float | None
+    pearson: float | None
+    pearson_p: float | None
+    layout: str = ""
+    ignored: int = 0
+    note: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class PairLayout:
+    """How a word-pair file is laid out: delimiter, header, and the columns used (0-based)."""
+
+    delimiter: str | None
+    header: list[str] | None
+    pair_columns: tuple[int, int]
+    score_column: int
+
+    def split(self, line: str) -> list[str]:
+        """The fields of a line."""
+        if self.delimiter is None:
+            return line.split()
+        return [field.strip() for field in line.split(self.delimiter)]
+
+    def describe(self) -> str:
+        """How the file was read, in words."""
+        delimited = {"\t": "tab", ",": "comma", None: "space"}[self.delimiter] + "-separated"
+        header = "no header" if self.header is None else "a header line"
+        a, b = self.pair_columns
+        score = f"scores in column {self.score_column + 1}"
+        if self.header is not None and self.score_column < len(self.header):
+            score += f" ({self.header[self.score_column]})"
+        return f"{delimited}, {header}, words in columns {a + 1} and {b + 1}, {score}"
 
 
 def _vocabulary(kv: KeyedVectors, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
@@ -103,12 +142,13 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike,
     rows, owners = [], []
     with open_input(path) as stream:
         for number, line in enumerate(stream, start=1):
-            if line.startswith(": "):
-                result.sections.append(Accuracy(line.lstrip(": ").strip()))
+            if line.startswith(":"):
+                result.sections.append(Accuracy(line[1:].strip()))
                 continue
-            words = line.split()
+            words = normalize_word(line).split()
             if len(words) != 4:
-                continue  # gensim skips malformed lines
+                result.ignored += not line.isspace() and bool(line)  # gensim skips them too
+                continue
             if not result.sections:
                 raise EmbedkitError(f"{name}: line {number}: question before any "
                                     f"': section' header")
@@ -153,50 +193,150 @@ def _answer(kv: KeyedVectors, vocabulary: dict[str, int], questions: np.ndarray,
     return predicted[np.arange(len(questions)), first] == questions[:, 3]
 
 
-def evaluate_similarity(kv: KeyedVectors, path: str | os.PathLike,
-                        restrict_vocab: int = RESTRICT_VOCAB,
-                        case_insensitive: bool = True) -> SimilarityResult:
-    """Spearman and Pearson correlation with a pair file (``word1<TAB>word2<TAB>score``).
+def read_pairs(path: str | os.PathLike, pair_columns: tuple[int, int] | None = None,
+               score_column: int | None = None
+               ) -> tuple[list[tuple[str, str, float]], PairLayout, list[int]]:
+    """The word pairs and scores of a similarity file, and how it is laid out.
 
-    Lines starting with ``#`` and lines that are not three tab-separated fields with a numeric
-    score are ignored; pairs with a word outside the first ``restrict_vocab`` are skipped.
+    Lines starting with ``#`` and blank lines are skipped. The delimiter is a tab, else a comma,
+    else runs of spaces, as the first data line shows; that line is a header when none of its
+    fields is a number (SimLex-999's original file). The words are in ``pair_columns`` (1-based;
+    default 1 and 2) and the score in ``score_column`` (1-based; default: the first column after
+    the words that holds a number on the first data line: SimLex-999's fourth, after its POS
+    column). Words are NFC-normalised.
+
+    Returns
+    -------
+    pairs : list of (word1, word2, score)
+    layout : PairLayout
+    ignored : list of int
+        The line numbers of data lines without the columns or a numeric score (skipped, as
+        gensim skips them).
 
     Raises
     ------
     EmbedkitError
-        When no pair can be used.
+        For columns that are not positive or distinct, or when no column holds scores.
+    """
+    name = describe(path)
+    if pair_columns is not None and (min(pair_columns) < 1 or len(set(pair_columns)) != 2):
+        raise EmbedkitError(f"--pair-columns must be two different positive column numbers, "
+                            f"got {','.join(map(str, pair_columns))}")
+    if score_column is not None and score_column < 1:
+        raise EmbedkitError(f"--score-column must be a positive column number, got "
+                            f"{score_column}")
+    with open_input(path) as stream:
+        lines = [(number, line) for number, line in enumerate(stream, start=1)
+                 if line.strip() and not line.startswith("#")]
+    if not lines:
+        raise EmbedkitError(f"{name}: no word pairs: expected lines 'word1 word2 score'")
+    first = lines[0][1]
+    delimiter = "\t" if "\t" in first else "," if "," in first else None
+    words = (0, 1) if pair_columns is None else (pair_columns[0] - 1, pair_columns[1] - 1)
+    probe = PairLayout(delimiter, None, words, 0)
+    header = probe.split(first)
+    if any(is_number(field) for field in header):
+        header = None
+    else:
+        lines = lines[1:]
+    if score_column is not None:
+        score = score_column - 1
+    else:
+        fields = probe.split(lines[0][1]) if lines else []
+        score = next((column for column in range(max(words) + 1, len(fields))
+                      if is_number(fields[column])), -1)
+        if score < 0:
+            raise EmbedkitError(f"{name}: line {lines[0][0] if lines else 1}: no column after "
+                                f"the words holds a number: give --score-column")
+    layout = PairLayout(delimiter, header, words, score)
+    needed = max(*words, score) + 1
+    pairs, ignored = [], []
+    for number, line in lines:
+        fields = layout.split(line)
+        if len(fields) < needed or not is_number(fields[score]):
+            ignored.append(number)
+            continue
+        pairs.append((normalize_word(fields[words[0]]), normalize_word(fields[words[1]]),
+                      float(fields[score])))
+    return pairs, layout, ignored
+
+
+def evaluate_similarity(kv: KeyedVectors, path: str | os.PathLike,
+                        restrict_vocab: int = RESTRICT_VOCAB,
+                        case_insensitive: bool = True,
+                        pair_columns: tuple[int, int] | None = None,
+                        score_column: int | None = None) -> SimilarityResult:
+    """Spearman and Pearson correlation with a word-pair file read by :func:`read_pairs`.
+
+    Pairs with a word outside the first ``restrict_vocab`` are skipped and counted. With fewer
+    than two usable pairs, or constant human (or model) scores, the correlations are undefined:
+    None, and ``note`` says why; p-values need three pairs.
+
+    Raises
+    ------
+    EmbedkitError
+        When no pair can be used, or as :func:`read_pairs`.
     """
     name = describe(path)
     vocabulary = _vocabulary(kv, restrict_vocab, case_insensitive)
     fold = str.upper if case_insensitive else str
+    pairs, layout, ignored = read_pairs(path, pair_columns, score_column)
     first, second, gold, skipped = [], [], [], 0
-    with open_input(path) as stream:
-        for line in stream:
-            fields = line.split("\t")
-            if line.startswith("#") or len(fields) != 3:
-                continue
-            try:
-                score = float(fields[2])
-            except ValueError:
-                continue
-            a, b = vocabulary.get(fold(fields[0])), vocabulary.get(fold(fields[1]))
-            if a is None or b is None:
-                skipped += 1
-                continue
-            first.append(a)
-            second.append(b)
-            gold.append(score)
+    for word_a, word_b, score in pairs:
+        a, b = vocabulary.get(fold(word_a)), vocabulary.get(fold(word_b))
+        if a is None or b is None:
+            skipped += 1
+            continue
+        first.append(a)
+        second.append(b)
+        gold.append(score)
+    read = layout.describe()
+    if ignored:
+        read += (f"; {len(ignored)} lines without a numeric score ignored (first: line "
+                 f"{ignored[0]})")
     if not gold:
-        raise EmbedkitError(f"{name}: no usable pairs: expected 'word1<TAB>word2<TAB>score' "
-                            f"lines with both words in the first {restrict_vocab} of the "
-                            f"vocabulary ({skipped} pairs out of vocabulary)")
+        raise EmbedkitError(f"{name}: no usable pairs ({read}; {skipped} pairs out of the first "
+                            f"{restrict_vocab} words of the vocabulary)")
     model = _cosines(kv, np.array(first), np.array(second))
+    result = SimilarityResult(name, len(gold), skipped, None, None, None, None, read,
+                              len(ignored))
+    result.note = _undefined(np.asarray(gold, dtype=np.float64), model)
+    if result.note is None:
+        result.spearman, result.spearman_p, result.pearson, result.pearson_p = \
+            _correlations(np.asarray(gold, dtype=np.float64), model)
+    return result
+
+
+def _undefined(gold: np.ndarray, model: np.ndarray) -> str | None:
+    """Why no correlation of the two can be computed, or None."""
+    if len(gold) < 2:
+        return "one usable pair: a correlation needs two"
+    if np.all(gold == gold[0]):
+        return f"the human scores are all equal ({gold[0]:g}): the correlation is undefined"
+    if np.all(model == model[0]):
+        return "the model's similarities are all equal: the correlation is undefined"
+    return None
+
+
+def _correlations(gold: np.ndarray, model: np.ndarray) -> tuple[float, float | None, float,
+                                                                float | None]:
+    """Spearman's rho and Pearson's r with their two-sided p-values (None below three pairs),
+    by SciPy (``spearmanr``, ``pearsonr``), as gensim computes them."""
     from scipy import stats  # imported here: it costs ~2 s, which queries should not pay
 
-    spearman = stats.spearmanr(gold, model)
-    pearson = stats.pearsonr(gold, model)
-    return SimilarityResult(name, len(gold), skipped, float(spearman[0]), float(spearman[1]),
-                            float(pearson[0]), float(pearson[1]))
+    with warnings.catch_warnings():
+        # The understood cases (constant input, too few pairs) never get here.
+        warnings.simplefilter("ignore")
+        spearman = stats.spearmanr(gold, model)
+        pearson = stats.pearsonr(gold, model)
+    enough = len(gold) >= 3
+    return (_finite(spearman[0]), _finite(spearman[1]) if enough else None,
+            _finite(pearson[0]), _finite(pearson[1]) if enough else None)
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return value if np.isfinite(value) else None
 
 
 def _cosines(kv: KeyedVectors, first: np.ndarray, second: np.ndarray) -> np.ndarray:
