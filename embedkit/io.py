@@ -10,6 +10,8 @@ import dataclasses
 import fcntl
 import gzip
 import io
+import json
+import math
 import os
 import re
 import stat
@@ -17,7 +19,9 @@ import sys
 import tempfile
 import zlib
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
+
+import numpy as np
 
 from embedkit.errors import EmbedkitError
 
@@ -435,3 +439,38 @@ def check_writable(*paths: str | os.PathLike | None) -> None:
             fd, tmp = _temporary(target.path)
             os.close(fd)
             os.unlink(tmp)
+
+
+def to_json(value: Any, indent: int | None = None) -> str:
+    """``value`` as strict JSON (RFC 8259), the text of every ``--json`` and ``--log-json``.
+
+    JSON has no NaN or infinity: a non-finite number (an undefined correlation, a rate over
+    no time) becomes ``null``. NumPy scalars and arrays become numbers and lists.
+
+    Parameters
+    ----------
+    value : any
+        Dicts, lists, tuples, strings, numbers, booleans, None, NumPy scalars and arrays.
+    indent : int, optional
+        As for :func:`json.dumps`.
+
+    Raises
+    ------
+    TypeError
+        For anything else (a bug of the caller, not bad input).
+    """
+    return json.dumps(_jsonable(value), indent=indent, allow_nan=False)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

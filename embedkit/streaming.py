@@ -77,3 +77,15 @@ def check_finite(X: np.ndarray, where: str, row_name: Callable[[int], str] = lam
             row, column = np.argwhere(~finite)[0]
             raise EmbedkitError(f"{where}: {row_name(start + row)}, column {column + 1}: "
                                 f"{block[row, column]}; expected finite numbers")
+
+
+def check_variance(X: np.ndarray, where: str) -> None:
+    """Raise :class:`~embedkit.errors.EmbedkitError` when every row of ``X`` is the same
+    (zero variance in every column: no subspace to learn, PCA's explained-variance ratios
+    are 0/0), reading blocks only until two rows differ."""
+    first = np.array(X[:1])
+    for _, block in iter_blocks(X):
+        if np.any(block != first):
+            return
+    raise EmbedkitError(f"{where}: all {len(X)} rows are the same (every column has zero "
+                        "variance): there is no subspace to learn or to compare with PCA")

@@ -411,6 +411,7 @@ def _check_message(result, status: int, words: list[str]) -> None:
         assert len(errors) == 1 and lines[-1] == errors[0], result.stderr
         assert len(usage) == len(lines) - 1, result.stderr
     message = lines[-1]
+    assert "internal error" not in message, message  # a user error is ours, not a library's
     for word in words:
         assert word in message, (word, message)
 

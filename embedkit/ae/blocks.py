@@ -92,5 +92,3 @@ def epoch_order(rows: np.ndarray, rng: np.random.Generator, block: int | None = 
     starts = np.arange(0, len(rows), block)
     runs = [rows[s:s + block] for s in starts[rng.permutation(len(starts))]]
     return np.concatenate([run[rng.permutation(len(run))] for run in runs])
-
-

@@ -182,7 +182,8 @@ def compare_with_pca(model: Autoencoder, X: np.ndarray, solver: str = "auto", se
     Raises
     ------
     EmbedkitError
-        When the data do not fit the model, or ``k`` is not below both dimensions.
+        When the data do not fit the model, ``k`` is not below both dimensions, or every row
+        is the same (zero variance).
     """
     k = len(model.components_)
     if X.shape[1] != model.n_features_in_:
@@ -191,6 +192,7 @@ def compare_with_pca(model: Autoencoder, X: np.ndarray, solver: str = "auto", se
     if k >= min(X.shape):
         raise EmbedkitError(f"comparing with PCA needs k={k} below the number of features and "
                             f"of rows, got a {X.shape[0]} × {X.shape[1]} matrix")
+    streaming.check_variance(X, "data")
     if not np.issubdtype(X.dtype, np.floating):
         X = X.astype(np.float64)
     reference = pca_reference(X, k + 1, solver, seed, progress)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -15,7 +14,8 @@ from embedkit.ae.plot import INSTALL_HINT, plot_comparison, plot_format, plottin
 from embedkit.ae.training import FINAL_LR_FRACTION, HOLD_FRACTION
 from embedkit.cli.options import checkpoint_options, json_option, progress_bar, seed_option
 from embedkit.errors import EmbedkitError
-from embedkit.io import atomic_output, atomic_outputs, check_writable, describe
+from embedkit.io import atomic_output, atomic_outputs, check_writable, describe, to_json
+from embedkit.streaming import check_variance
 
 #: The library's defaults, which the options show and pass on.
 DEFAULTS = Autoencoder()
@@ -103,6 +103,7 @@ def autoencode(data, hidden, kind, tied, activation, output_activation, noise, l
     """
     check_writable(output, codes, log_json, checkpoint)  # before training, not after it
     matrix = read_matrix(data, key)
+    check_variance(matrix.values, describe(data))
     output_format(codes, matrix.words)
     model = Autoencoder(hidden, kind=kind, tied=tied, activation=activation,
                         output_activation=output_activation, noise=noise, l1=l1,
@@ -117,7 +118,7 @@ def autoencode(data, hidden, kind, tied, activation, output_activation, noise, l
             write_matrix(codes_out, model.transform(matrix.values), matrix.words)
         if log_json:
             with atomic_output(log_out) as out:
-                out.writelines(json.dumps({k: v for k, v in record.items() if k != "event"})
+                out.writelines(to_json({k: v for k, v in record.items() if k != "event"})
                                + "\n" for record in history)
 
 
@@ -132,11 +133,13 @@ def _apply_command(name: str, metavar: str, method: str, doc: str) -> click.Comm
         model = load_model(model_path)
         matrix = read_matrix(data, key)
         output_format(output, matrix.words)
-        try:
-            result = getattr(model, method)(matrix.values)
-        except ValueError as exc:  # a shape that does not fit the model: name the file
-            raise EmbedkitError(f"{describe(data)}: {exc}") from None
-        write_matrix(output, result, matrix.words)
+        # encode reads rows of the model's features, decode rows of its codes
+        width, what = ((model.n_features_in_, "features") if method == "transform"
+                       else (len(model.components_), "columns (one per hidden unit)"))
+        if matrix.values.shape[1] != width:
+            raise EmbedkitError(f"{describe(data)}: rows of {matrix.values.shape[1]} {what}, "
+                                f"the model expects {width} {what}")
+        write_matrix(output, getattr(model, method)(matrix.values), matrix.words)
     return command
 
 
@@ -177,6 +180,7 @@ def compare_pca(inputs, fit_k, key, seed, as_json, plot, solver) -> None:
         plot_format(plot)
         check_writable(plot)
     matrix = read_matrix(inputs[-1], key)
+    check_variance(matrix.values, describe(inputs[-1]))  # before training, not after it
     if fit_k:
         model = Autoencoder(fit_k, random_state=seed)
         _fit(model, matrix.values)
@@ -184,7 +188,7 @@ def compare_pca(inputs, fit_k, key, seed, as_json, plot, solver) -> None:
         model = load_model(inputs[0])
     with progress_bar(unit="row", unit_scale=True, desc="compare-pca (every pass)") as bar:
         comparison = compare_with_pca(model, matrix.values, solver, seed, bar.update)
-    click.echo(json.dumps(comparison.to_dict()) if as_json else _table(comparison))
+    click.echo(to_json(comparison.to_dict()) if as_json else _table(comparison))
     if plot and not plotting_available():
         click.echo(f"embedkit: note: no plot written; --plot needs matplotlib: {INSTALL_HINT}",
                    err=True)

@@ -6,6 +6,7 @@ import importlib
 import os
 import re
 import sys
+import warnings
 
 import click
 
@@ -19,10 +20,13 @@ EXIT_INTERRUPTED = 130
 class Group(click.Group):
     """A group that turns every failure below it into one line on stderr and an exit status.
 
-    Library errors (:class:`EmbedkitError`, ``ValueError``, ``OSError``) exit with 1,
-    Ctrl-C with 130 (saying where it stopped when the command raised
-    :class:`~embedkit.errors.Interrupted`); any other exception is reported as an internal
-    error in one line, with the traceback only when ``EMBEDKIT_DEBUG`` is set.
+    User errors (:class:`EmbedkitError`, raised by embedkit's own checks, and ``OSError``)
+    exit with 1, Ctrl-C with 130 (saying where it stopped when the command raised
+    :class:`~embedkit.errors.Interrupted`); any other exception, a ``ValueError`` of numpy,
+    SciPy or scikit-learn included, is an internal error, reported in one line, with the
+    traceback only when ``EMBEDKIT_DEBUG`` is set. Python warnings (numpy's ``RuntimeWarning``
+    and the like) never reach stderr as Python prints them: the commands turn the ones they
+    expect into their own messages, and any other becomes one ``embedkit: warning:`` line.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -41,6 +45,13 @@ class Group(click.Group):
         return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                return self._invoke(ctx)
+            finally:
+                _report_warnings(caught)
+
+    def _invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
@@ -57,12 +68,18 @@ class Group(click.Group):
             ctx.exit(0)
         except EmbedkitError as exc:
             _fail(ctx, exc, message=_option_names(self, ctx, exc))
-        except (ValueError, OSError, MemoryError) as exc:
+        except (OSError, MemoryError) as exc:
             _fail(ctx, exc)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
             if os.environ.get("EMBEDKIT_DEBUG"):
                 raise
             _fail(ctx, exc, prefix="internal error (set EMBEDKIT_DEBUG=1 for a traceback): ")
+
+
+def _report_warnings(caught: list[warnings.WarningMessage]) -> None:
+    """One line per distinct warning, without the source lines Python would print."""
+    for message in dict.fromkeys(" ".join(str(w.message).split()) for w in caught):
+        click.echo(f"embedkit: warning: {message}", err=True)
 
 
 def _fail(ctx: click.Context, exc: BaseException, prefix: str = "",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import json
 
 import click
 import numpy as np
 
 from embedkit.cli.options import json_option, seed_option
-from embedkit.core.gradcheck import FLOOR, RTOL, CheckResult, run_checks
+from embedkit.core.gradcheck import FLOOR, RTOL, CheckResult, registered_checks, run_checks
+from embedkit.errors import EmbedkitError
+from embedkit.io import to_json
 
 #: Model packages whose import registers their gradient checks with
 #: ``embedkit.core.gradcheck.register_check`` (word2vec losses, autoencoders). Add each package
@@ -34,9 +35,13 @@ def gradcheck(ctx: click.Context, ops: tuple[str, ...], seed: int, as_json: bool
     """
     for package in MODEL_PACKAGES:
         importlib.import_module(package)
+    unknown = [name for name in ops if name not in registered_checks()]
+    if unknown:
+        raise EmbedkitError(f"no gradient check named {unknown[0]!r} (--op); known: "
+                            f"{', '.join(registered_checks())}")
     results = run_checks(np.random.default_rng(seed), ops or None)
     if as_json:
-        click.echo(json.dumps([dataclasses.asdict(r) for r in results], indent=1))
+        click.echo(to_json([dataclasses.asdict(r) for r in results], indent=1))
     else:
         click.echo(_table(results))
     failed = sum(not r.passed for r in results)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import codecs
-import json
 import os
 import select
 import sys
@@ -13,6 +12,7 @@ from itertools import islice
 import click
 
 from embedkit.cli.options import json_option
+from embedkit.io import to_json
 from embedkit.vectors import KeyedVectors, load_vectors
 from embedkit.vectors.evaluate import RESTRICT_VOCAB, evaluate_analogies, evaluate_similarity
 from embedkit.vectors.query import METHODS, Answer, answer, parse_analogy, parse_query
@@ -83,7 +83,7 @@ def _print_answers(answers: list[Answer], as_json: bool) -> bool:
             click.echo(f"embedkit: error: {item.error}", err=True)
             ok = False
         elif as_json:
-            click.echo(json.dumps({"query": item.query, "neighbors": [
+            click.echo(to_json({"query": item.query, "neighbors": [
                 {"word": word, "similarity": sim} for word, sim in item.neighbors]}))
         else:
             click.echo("".join(f"{item.query}\t{rank}\t{word}\t{sim:.6f}\n"
@@ -196,7 +196,7 @@ def evaluate(vectors, limit, mmap, vocab, unicode_errors, header, similarity_fil
             click.echo(f"embedkit: note: {result.path}: {result.ignored} lines that are neither "
                        f"': section' nor 'a b c d' ignored", err=True)
     if as_json:
-        click.echo(json.dumps({"similarity": [r.as_dict() for r in similarity],
+        click.echo(to_json({"similarity": [r.as_dict() for r in similarity],
                                "analogies": [r.as_dict() for r in analogies]}, indent=2))
         return
     for result in similarity:

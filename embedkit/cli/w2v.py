@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -10,7 +9,7 @@ import click
 from embedkit.cli.options import checkpoint_options, progress_bar, seed_option
 from embedkit.cli.text import corpus_options, corpus_vocabulary
 from embedkit.formats import output_format
-from embedkit.io import atomic_output, check_writable
+from embedkit.io import atomic_output, check_writable, to_json
 from embedkit.text.corpus import spool_stdin
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.windows import MODELS
@@ -118,4 +117,4 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
         vocab.save(save_vocab)
     if log_json:
         with atomic_output(log_json) as out:
-            out.writelines(json.dumps(record) + "\n" for record in trained.history)
+            out.writelines(to_json(record) + "\n" for record in trained.history)
