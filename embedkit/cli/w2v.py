@@ -106,8 +106,8 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
                           desc="train-w2v") as bar:
             def advance(step: dict) -> None:
                 bar.update(step["words"])
-                bar.set_postfix(lr=f"{step['lr']:.5f}", loss=f"{step['loss']:.4f}",
-                                refresh=False)
+                loss = "n/a" if step["loss"] is None else f"{step['loss']:.4f}"
+                bar.set_postfix(lr=f"{step['lr']:.5f}", loss=loss, refresh=False)
 
             trained = train_word2vec(paths, config, vocab, settings, callback=report,
                                      progress=advance, checkpoint=checkpoint,

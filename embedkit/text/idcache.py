@@ -80,6 +80,11 @@ class IdCache:
                 position += n
         self.spans = spans
 
+    def has_pairs(self) -> bool:
+        """Whether some sentence holds two ids or more, so that windows find a pair before
+        subsampling (reads the spans back one at a time, stopping at the first)."""
+        return any(np.any(np.diff(self.read(span).sentences) == 0) for span in self.epoch())
+
     def read(self, span: Span) -> IdChunk:
         """The ids and sentence numbers of ``span`` (int32)."""
         ids, sentences = (np.fromfile(path, dtype=np.int32, count=span.stop - span.start,

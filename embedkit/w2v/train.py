@@ -35,8 +35,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from embedkit.core.schedules import linear_decay
-from embedkit.errors import DivergenceError
-from embedkit.text.corpus import CorpusPaths
+from embedkit.errors import DivergenceError, EmbedkitError
+from embedkit.text.corpus import CorpusPaths, corpus_name
 from embedkit.text.idcache import IdCache
 from embedkit.text.noise import NoiseDistribution
 from embedkit.text.subsample import keep_probabilities
@@ -116,8 +116,8 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
     progress : callable, optional
         Called as training advances with ``{"words", "lr", "loss"}``: in-vocabulary words
         since the last call (``vocab.total * epochs`` in all), the current learning rate,
-        the epoch's running mean loss. A resumed run first reports the words of the epochs
-        already done (and the last one's loss).
+        the epoch's running mean loss (None before its first pair). A resumed run first
+        reports the words of the epochs already done (and the last one's loss).
     checkpoint : path, optional
         Save the training state here (atomically) after every ``checkpoint_every`` epochs
         and after the last one.
@@ -134,8 +134,10 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
     Raises
     ------
     EmbedkitError
-        On invalid hyper-parameters, a corpus without any word of ``min_count``, or a
-        checkpoint of other settings or another corpus.
+        On invalid hyper-parameters, a corpus without any word of ``min_count``, a
+        checkpoint of other settings or another corpus, or an epoch without a single
+        training pair (no line with two vocabulary words, or all but lone words subsampled
+        away), which would leave the vectors untrained.
     DivergenceError
         When the loss becomes NaN or infinite.
     Interrupted
@@ -194,10 +196,12 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
                 tokens = round(sum(span.tokens for span in corpus.epoch()))
                 epoch_words = 0.0
                 pairs = sum(t.pairs for t in tallies)
+                if not pairs:
+                    raise _no_pairs(paths, corpus, config, state.epoch + 1)
                 seconds = time.perf_counter() - epoch_start
                 state.epoch += 1
                 record = {"epoch": state.epoch,
-                          "loss": math.fsum(t.loss for t in tallies) / max(pairs, 1),
+                          "loss": math.fsum(t.loss for t in tallies) / pairs,
                           "pairs": pairs, "words": tokens,
                           "words_per_sec": tokens / seconds if seconds > 0 else math.inf,
                           "elapsed": elapsed_before + time.perf_counter() - start,
@@ -215,3 +219,17 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
                               params=("lr",))
     return Word2Vec(vocab, vectors, output, config, state.history)
 
+
+def _no_pairs(paths: CorpusPaths, corpus: IdCache, config: Word2VecConfig,
+              epoch: int) -> EmbedkitError:
+    """The error for an epoch without a single training pair, saying why there was none."""
+    name = corpus_name(paths)
+    if not corpus.has_pairs():
+        return EmbedkitError(f"{name}: no training pairs: no line holds two words of the "
+                             "vocabulary, and windows never reach across lines (one word per "
+                             "line?); put each sentence on one line, or lower min_count",
+                             params=("min_count",))
+    return EmbedkitError(f"{name}: epoch {epoch} has no training pairs: subsampling "
+                         f"(subsample {config.subsample:g}) left no two words of a line; "
+                         "raise subsample, or set it to 0 to keep every word",
+                         params=("subsample",))

@@ -114,7 +114,8 @@ class Worker:
             self._run(task)
         if progress is not None:
             progress({"words": task.words, "lr": self.rate(self.words_done),
-                      "loss": self.tally.loss / max(self.tally.pairs, 1)})
+                      "loss": self.tally.loss / self.tally.pairs if self.tally.pairs
+                      else None})
 
     def _samples(self, task: Task) -> SkipgramPairs | CbowSamples:
         """Read the task's ids, subsample them and window them, as the epoch's first pass
