@@ -22,10 +22,11 @@ tests_for() {
   case "$1" in
     embedkit/text/windows.py|embedkit/text/subsample.py|embedkit/text/noise.py|\
     embedkit/text/idcache.py)
-      echo "tests/test_text_windows.py tests/test_w2v_behaviour.py tests/test_bad_input.py" ;;
+      echo "tests/test_text_windows.py tests/test_text_sampling.py tests/test_w2v_behaviour.py" \
+           "tests/test_text_cli.py tests/test_bad_input.py" ;;
     embedkit/text/*)
       echo "tests/test_text_corpus.py tests/test_text_vocab.py tests/test_text_windows.py" \
-           "tests/test_text_cli.py tests/test_bad_input.py" ;;
+           "tests/test_text_sampling.py tests/test_text_cli.py tests/test_bad_input.py" ;;
     embedkit/w2v/sgns.py)
       echo "tests/test_w2v_behaviour.py tests/test_core_gradcheck.py" ;;
     embedkit/w2v/*)

@@ -9,6 +9,8 @@ import pytest
 from embedkit.errors import EmbedkitError
 from embedkit.text.noise import NoiseDistribution
 from embedkit.text.subsample import keep_probabilities
+from embedkit.text.vocab import build_vocabulary
+from embedkit.text.windows import cbow_samples, iter_windows, skipgram_pairs
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.int64, np.float32, np.float64])
@@ -68,3 +70,86 @@ def test_noise_distribution_rejects_an_exponent_that_is_not_finite(exponent):
 def test_one_word_noise_always_draws_it():
     draws = NoiseDistribution(np.array([7]), 0.75).sample(np.random.default_rng(0), (3, 5))
     assert draws.shape == (3, 5) and not draws.any()
+
+
+# ---------------------------------------------------------------- windows
+
+
+def _corpus(tmp_path, lines):
+    path = tmp_path / "corpus.txt"
+    path.write_text("".join(line + "\n" for line in lines))
+    return path, build_vocabulary([path], min_count=1)
+
+
+def _fixed_pairs(lengths, window):
+    """Pairs of fixed windows over sentences of the given lengths."""
+    return sum(sum(min(i, window) + min(n - 1 - i, window) for i in range(n)) for n in lengths)
+
+
+def test_iter_windows_draws_dynamic_windows_unless_told_not_to(tmp_path):
+    words = [f"w{i}" for i in range(40)]
+    path, vocab = _corpus(tmp_path, [" ".join(words)] * 20)
+    fixed = _fixed_pairs([40] * 20, 5)
+
+    def pairs(**options):
+        return sum(len(p.centres) for p in iter_windows(
+            [path], vocab, "skipgram", 5, np.random.default_rng(0), subsample=0, **options))
+
+    assert pairs(dynamic=False) == fixed
+    # window sizes uniform on 1..5: 3/5 of the fixed pairs on average (far from the ends)
+    assert 0.5 * fixed < pairs() < 0.7 * fixed
+
+
+def test_iter_windows_reports_each_chunk_and_splits_long_lines(tmp_path):
+    path, vocab = _corpus(tmp_path, [" ".join(f"w{i}" for i in range(30))] * 10)
+    records: list = []
+    batches = list(iter_windows([path], vocab, "skipgram", 3, np.random.default_rng(0),
+                                subsample=0, dynamic=False, max_sentence_length=10,
+                                chunk_chars=100, callback=records.append))
+    assert len(batches) == len(records) > 5  # 100-character blocks: many chunks
+    assert all(set(r) == {"tokens", "kept", "samples"} for r in records)
+    assert sum(r["tokens"] for r in records) == sum(r["kept"] for r in records) == 300
+    assert [r["samples"] for r in records] == [len(b.centres) for b in batches]
+    # lines of 30 words are sentences of 10: windows stop at each tenth word
+    assert sum(r["samples"] for r in records) == 30 * _fixed_pairs([10], 3)
+
+
+def test_iter_windows_subsamples_with_the_given_threshold(tmp_path):
+    rng = np.random.default_rng(1)
+    path, vocab = _corpus(tmp_path, [" ".join(f"z{w}" for w in rng.zipf(1.5, 10) % 50)
+                                     for _ in range(2000)])
+    records: list = []
+    for _ in iter_windows([path], vocab, "skipgram", 2, np.random.default_rng(2),
+                          subsample=1e-4, callback=records.append):
+        pass
+    kept = sum(r["kept"] for r in records)
+    expected = np.sum(vocab.counts * keep_probabilities(vocab.counts, 1e-4))
+    assert abs(kept - expected) < 5 * np.sqrt(expected)
+    assert kept < 0.6 * vocab.total
+
+
+def test_cbow_bags_default_to_dynamic_windows_and_skip_lone_words():
+    ids = np.arange(200, dtype=np.int64)
+    sentences = np.zeros(200, dtype=np.int64)
+    bags = cbow_samples(ids, sentences, 5, np.random.default_rng(0))
+    sizes = np.diff(bags.indptr)
+    assert sizes.min() < 10 and len(set(sizes.tolist())) >= 5  # drawn per centre
+    assert bags.centres.dtype == np.int32 and bags.contexts.dtype == np.int32
+    lone = cbow_samples(np.array([7, 8, 9]), np.array([0, 1, 1]), 2, np.random.default_rng(0))
+    assert lone.centres.tolist() == [8, 9]  # 7 is alone in its sentence: no bag
+    assert lone.indptr.tolist() == [0, 1, 2] and lone.contexts.tolist() == [9, 8]
+
+
+def test_pairs_are_int32_whatever_the_input_ids():
+    pairs = skipgram_pairs(np.array([3, 1, 2], dtype=np.int64), np.zeros(3, dtype=np.int64), 1,
+                           np.random.default_rng(0))
+    assert pairs.centres.dtype == pairs.contexts.dtype == np.int32
+    assert list(zip(pairs.centres.tolist(), pairs.contexts.tolist(), strict=True)) == [
+        (3, 1), (1, 3), (1, 2), (2, 1)]
+
+
+def test_unknown_model_is_named_with_the_known_ones(tmp_path):
+    path, vocab = _corpus(tmp_path, ["a b"])
+    with pytest.raises(EmbedkitError) as error:
+        next(iter_windows([path], vocab, "glove", 2, np.random.default_rng(0)))
+    assert str(error.value) == "model 'glove': expected one of skipgram, cbow"
