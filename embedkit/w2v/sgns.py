@@ -180,7 +180,7 @@ context_bags.defvjp(lambda g, weights, rows, indptr, members, mean=True: SparseR
 
 # ---------------------------------------------------------------- gradient checks
 
-def _sgns_cases(rng: np.random.Generator) -> list[Case]:
+def _sgns_cases(rng: np.random.Generator) -> list[Case]:  # pragma: no mutate block
     pair_inputs = np.array([0, 2, 0, 1, 2])      # input rows repeat: their gradients add up
     pair_outputs = np.array([1, 1, 3, 0, 2])
     shared = np.array([[4, 2, 4]])               # a noise word drawn twice, one also a positive
