@@ -50,19 +50,33 @@ def test_sgns_loss_is_the_negative_sampling_loss_by_hand():
     pair_inputs, pair_outputs = np.array([0, 2, 0, 1, 2]), np.array([1, 1, 3, 0, 2])
     negatives = np.array([[4, 2], [0, 4], [3, 3]])  # groups of 2, 2 and 1 pairs
     weight = 0.75
-    loss = sgns_loss(Tensor(inputs), Tensor(outputs), pair_inputs, pair_outputs, negatives,
-                     weight)
+    x_in, y_out = Tensor(inputs, requires_grad=True), Tensor(outputs, requires_grad=True)
+    loss = sgns_loss(x_in, y_out, pair_inputs, pair_outputs, negatives, weight)
 
-    def log_sigmoid(z):
-        return -np.log1p(np.exp(-z))
+    def by_hand(inputs, outputs):
+        def log_sigmoid(z):
+            return -np.log1p(np.exp(-z))
 
-    expected = 0.0
-    for b in range(5):
-        x = inputs[pair_inputs[b]]
-        expected -= log_sigmoid(x @ outputs[pair_outputs[b]])
-        expected -= weight * sum(log_sigmoid(-x @ outputs[n]) for n in negatives[b // 2])
+        total = 0.0
+        for b in range(5):
+            x = inputs[pair_inputs[b]]
+            total -= log_sigmoid(x @ outputs[pair_outputs[b]])
+            total -= weight * sum(log_sigmoid(-x @ outputs[n]) for n in negatives[b // 2])
+        return total
+
     assert loss.data.dtype == np.float64
-    assert float(loss.data) == pytest.approx(expected, rel=1e-12)
+    assert float(loss.data) == pytest.approx(by_hand(inputs, outputs), rel=1e-12)
+    # gradients: central differences of the loss by hand
+    loss.backward()
+    for tensor, array, args in ((x_in, inputs, lambda a: (a, outputs)),
+                                (y_out, outputs, lambda a: (inputs, a))):
+        numeric = np.zeros_like(array)
+        for index in np.ndindex(array.shape):
+            step = np.zeros_like(array)
+            step[index] = 1e-6
+            numeric[index] = (by_hand(*args(array + step)) - by_hand(*args(array - step))) / 2e-6
+        grad = tensor.grad if isinstance(tensor.grad, np.ndarray) else tensor.grad.to_dense()
+        np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
 
 
 def test_sgns_loss_rejects_groups_that_do_not_split_the_pairs():
