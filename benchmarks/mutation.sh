@@ -28,9 +28,9 @@ tests_for() {
       echo "tests/test_text_corpus.py tests/test_text_vocab.py tests/test_text_windows.py" \
            "tests/test_text_sampling.py tests/test_text_cli.py tests/test_bad_input.py" ;;
     embedkit/w2v/sgns.py)
-      echo "tests/test_w2v_behaviour.py tests/test_core_gradcheck.py" ;;
+      echo "tests/test_w2v_sgns.py tests/test_w2v_behaviour.py" ;;
     embedkit/w2v/*)
-      echo "tests/test_w2v_behaviour.py tests/test_w2v.py tests/test_w2v_resume.py" ;;
+      echo "tests/test_w2v_behaviour.py tests/test_w2v_sgns.py tests/test_w2v.py" ;;
     embedkit/ae/*)
       echo "tests/test_ae_behaviour.py tests/test_ae.py tests/test_pca.py" ;;
     embedkit/vectors/query.py)
@@ -48,9 +48,9 @@ tests_for() {
 
 if [ $# -eq 0 ]; then
   set -- embedkit/text/windows.py embedkit/text/subsample.py embedkit/text/noise.py \
-    embedkit/w2v/sgns.py embedkit/w2v/worker.py embedkit/w2v/train.py embedkit/w2v/config.py \
-    embedkit/text/idcache.py embedkit/ae/noise.py embedkit/ae/estimator.py \
-    embedkit/vectors/query.py embedkit/core/ops.py embedkit/core/optim.py \
+    embedkit/w2v/sgns.py embedkit/w2v/worker.py embedkit/ae/noise.py embedkit/ae/estimator.py \
+    embedkit/vectors/query.py embedkit/core/ops.py embedkit/w2v/train.py embedkit/w2v/config.py \
+    embedkit/text/idcache.py embedkit/core/optim.py \
     embedkit/core/scatter.py embedkit/core/schedules.py embedkit/core/tensor.py \
     embedkit/vectors/evaluate.py embedkit/ae/training.py embedkit/ae/models.py \
     embedkit/text/stream.py embedkit/vectors/formats.py
