@@ -22,6 +22,7 @@ main.lazy_commands.update({
     "compare-pca": "embedkit.cli.ae:compare_pca",
     "plot": "embedkit.cli.pictures:plot",
     "export-projector": "embedkit.cli.pictures:export_projector",
+    "map": "embedkit.cli.pictures:map_command",
 })
 
 __all__ = ["main"]

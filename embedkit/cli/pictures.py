@@ -7,9 +7,11 @@ from collections.abc import Callable
 
 import click
 
+from embedkit.cli.options import seed_option
 from embedkit.cli.vectors import vector_options
 from embedkit.io import describe
 from embedkit.plots.render import Fonts, missing_glyphs_message, parse_size
+from embedkit.plots.wordmap import DEFAULT_NEIGHBORS, DEFAULT_TOP, MAP_FORMATS, METHODS
 from embedkit.vectors import load_vectors
 
 
@@ -66,7 +68,7 @@ def plot(logs, output, size) -> None:
 @vector_options
 @click.option("-o", "--output", "directory", type=click.Path(file_okay=False), required=True,
               metavar="DIR", help="Directory for the three files (made when missing).")
-def export_projector(vectors, limit, mmap, vocab, unicode_errors, header, directory) -> None:
+def export_projector(vectors, directory, **loading) -> None:
     """Write VECTORS as files for the TensorFlow Embedding Projector: DIR/tensors.tsv (one
     vector per line, tab-separated), DIR/metadata.tsv (header `word<TAB>count`; `rank`
     instead of count when VECTORS records no counts) and DIR/projector_config.pbtxt.
@@ -79,7 +81,54 @@ def export_projector(vectors, limit, mmap, vocab, unicode_errors, header, direct
     """
     from embedkit.vectors.projector import export_projector as export
 
-    kv = load_vectors(vectors, limit=limit, mmap=mmap, unicode_errors=unicode_errors,
-                      vocab=vocab, header=header)
+    kv = load_vectors(vectors, **loading)  # the options of vector_options, by their names
     name = os.path.splitext(os.path.basename(describe(vectors)))[0] or "embedding"
     export(kv, directory, name=name)
+
+
+@click.command("map")
+@vector_options
+@click.argument("words", nargs=-1, metavar="[WORDS]...")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
+              metavar="FILE", help="The map: .png, .svg, or .html (an interactive page).")
+@click.option("--top", type=click.IntRange(min=2), default=DEFAULT_TOP, metavar="N",
+              help="Without WORDS: map the N most frequent words.")
+@click.option("--neighbors", type=click.IntRange(min=0), default=DEFAULT_NEIGHBORS,
+              metavar="K", help="With WORDS: add the K nearest words of each.")
+@click.option("--method", type=click.Choice(METHODS), default="pca",
+              help="Projection to 2-D: PCA, or t-SNE (keeps neighbourhoods, not distances).")
+@seed_option
+@size_option("1000x800")
+def map_command(vectors, words, output, top, neighbors, method, seed, size, **loading) -> None:
+    """Draw a 2-D map of words from VECTORS: the --top N most frequent, or the given WORDS
+    with their --neighbors K nearest words (one colour per word's group).
+
+    Vectors are scaled to unit length, so that closeness on the map follows cosine
+    similarity, then projected by scikit-learn's PCA or t-SNE (--seed fixes t-SNE). VECTORS
+    is any vector file the other commands read, autoencoder codes written as .vec/.bin too.
+
+    .png/.svg: every point labelled, labels moved apart so none overlaps another (with a
+    leader line when moved away; the font shrinks on crowded maps); needs matplotlib.
+    .html: one self-contained page (no network): pan, zoom, hover a word for its nearest
+    words, search a word (FILE.html#search=WORD searches on opening). Example:
+
+        embedkit map vectors.vec paris king cats --neighbors 8 -o map.html
+    """
+    from embedkit.plots.render import plot_format, require_matplotlib
+    from embedkit.plots.wordmap import draw_map, word_map
+
+    fmt = plot_format(output, MAP_FORMATS)
+    if fmt != "html":
+        require_matplotlib()
+    kv = load_vectors(vectors, **loading)  # the options of vector_options, by their names
+    wmap = word_map(kv, words, top=top, neighbors=neighbors, method=method, seed=seed,
+                    name=describe(vectors))
+    if fmt == "html":
+        from embedkit.plots.page import write_map_page
+        write_map_page(wmap, output)
+        return
+    drawn = draw_map(wmap, output, fmt, size)
+    _warn_missing_glyphs(drawn.fonts)
+    if drawn.overlapping:
+        click.echo(f"embedkit: warning: {drawn.overlapping} of {len(wmap.words)} labels found "
+                   "no free place and overlap: use a larger --size or fewer words", err=True)
