@@ -59,6 +59,15 @@ def test_binary_errors_name_the_record_and_byte(tmp_path):
     (tmp_path / "cut.bin").write_bytes(b"3 2\n" + record * 2 + b"cd " + b"\0\0")
     with pytest.raises(EmbedkitError, match=r"vector 3 \(byte 28\): file is truncated"):
         load_vectors(tmp_path / "cut.bin")
+    nan = b"cd " + struct.pack("<2f", 1, float("nan")) + b"\n"
+    (tmp_path / "nan.bin").write_bytes(b"3 2\n" + record * 2 + nan)
+    with pytest.raises(EmbedkitError, match=r"vector 3 \(byte 28\), column 2: nan"):
+        load_vectors(tmp_path / "nan.bin")
+    # A header announcing 3 values per vector, with records of 2: the second word is garbage.
+    (tmp_path / "dim.bin").write_bytes(b"4 3\n" + record * 4)
+    with pytest.raises(EmbedkitError, match=r"vector 2 \(byte 19\): expected a word, found .* "
+                                            r"do not line up with the header's dimension 3"):
+        load_vectors(tmp_path / "dim.bin")
 
 
 # -- kind 12: GloVe, fastText, CRLF, --no-header -------------------------------------------

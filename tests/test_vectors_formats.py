@@ -139,7 +139,8 @@ MALFORMED = {
     "utf8.txt": (b"2 1\nok 1\nbad\xff 2\n", "utf8.txt: line 3: word is not valid UTF-8"),
     "cut.bin": (b"2 2\na " + struct.pack("<2f", 1, 2) + b"\nb " + b"\0\0\0",
                 "cut.bin: vector 2 (byte 15): file is truncated"),
-    "utf8.bin": (b"1 1\n\xffa " + struct.pack("<f", 1), "utf8.bin: vector 1: word is not valid"),
+    "utf8.bin": (b"1 1\n\xffa " + struct.pack("<f", 1),
+                 "utf8.bin: vector 1 (byte 4): word is not valid"),
     "junk.npz": (b"not a zip", "junk.npz: not a readable .npz archive"),
 }
 

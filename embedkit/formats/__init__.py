@@ -203,12 +203,12 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
         elif known.name == "binary":
             count, dim, size = word2vec.read_header(stream, name)
             wanted = count if limit is None else min(count, limit)
-            read, values, rest = word2vec.read_binary(stream, name, wanted, dim,
-                                                      unicode_errors, size)
+            read, values, rest, starts = word2vec.read_binary(stream, name, wanted, dim,
+                                                              unicode_errors, size)
             if wanted == count and (rest + stream.read(1 << 16)).strip():
                 raise EmbedkitError(f"{name}: more than the {count} vectors the header "
                                     f"announces")
-            extra = {"words": read, "row": lambda row: f"vector {row + 1}"}
+            extra = {"words": read, "row": lambda row: f"vector {row + 1} (byte {starts[row]})"}
         else:
             values = delimited.read_delimited(stream.read(), name, _DELIMITERS[known.name])
             extra = {}
@@ -220,15 +220,15 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
         raise EmbedkitError(f"{name}: {len(words)} words but a matrix of shape "
                             f"{values.shape}: expected one row per word")
     # A memory map is never read whole, so it is not checked.
+    where = extra.get("row", lambda row: f"row {row + 1}")
     if known.name != "text" and not isinstance(values, np.memmap):
-        noun = "vector" if known.name == "binary" else "row"
-        values = check_matrix(values, name, lambda row: f"{noun} {row + 1}", allow_empty=True)
+        values = check_matrix(values, name, where, allow_empty=True)
     counts = extra.get("counts")
     if words is not None:
         words = normalize_word("\n".join(words)).split("\n") if words else []
         keep = first_occurrences(words)
         if keep is not None:
-            _note_duplicates(words, keep, name, extra.get("row", lambda row: f"row {row + 1}"))
+            _note_duplicates(words, keep, name, extra.get("word_at", where))
             words = [word for word, kept in zip(words, keep, strict=True) if kept]
             values = values[keep]
             counts = None if counts is None else counts[keep]

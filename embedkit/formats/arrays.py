@@ -93,7 +93,7 @@ def read_npy(path: str | os.PathLike, limit: int | None, mmap: bool, errors: str
         return values[:limit], {}
     words, counts = read_vocab(vocab_name, limit, errors)
     return values[:limit], {"words": words, "counts": counts,
-                            "row": lambda row: f"line {row + 1} of {vocab_name}"}
+                            "word_at": lambda row: f"line {row + 1} of {vocab_name}"}
 
 
 def write_vocab(path: str | os.PathLike, words: Sequence[str], counts) -> None:

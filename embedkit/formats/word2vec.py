@@ -201,12 +201,14 @@ def _parse_floats(text: bytes) -> np.ndarray | None:
 
 
 def read_binary(stream: IO[bytes], name: str, count: int, dim: int, errors: str,
-                offset: int) -> tuple[list[str], np.ndarray, bytes]:
+                offset: int) -> tuple[list[str], np.ndarray, bytes, list[int]]:
     """Records are a word, a space and ``dim`` little-endian float32; returns the words, the
-    matrix and the bytes read past the last record."""
+    matrix, the bytes read past the last record and the byte offset where each record starts
+    (``offset`` is the header's size)."""
     width = 4 * dim
     raw_words: list[bytes] = []
     records: list[bytes] = []
+    starts: list[int] = []
     buffer, pos = b"", 0
     for record in range(count):
         space = buffer.find(b" ", pos)
@@ -217,19 +219,25 @@ def read_binary(stream: IO[bytes], name: str, count: int, dim: int, errors: str,
             offset += pos
             buffer, pos = buffer[pos:] + chunk, 0
             space = buffer.find(b" ", pos)
+        where = f"{name}: vector {record + 1} (byte {offset + pos})"
         if space < 0 or len(buffer) < space + 1 + width:
-            raise EmbedkitError(f"{name}: vector {record + 1} (byte {offset + pos}): file is "
-                                f"truncated, expected a word, a space and {dim} float32 values "
-                                f"({count} vectors in the header)")
+            raise EmbedkitError(f"{where}: file is truncated, expected a word, a space and {dim} "
+                                f"float32 values ({count} vectors in the header)")
         # The C tool writes a newline after each vector; some files put it before the word.
-        raw_words.append(buffer[pos:space].lstrip(b"\n"))
+        word = buffer[pos:space].lstrip(b"\n")
+        if not word or b"\n" in word:
+            shown = word[:30].decode("utf-8", "replace")
+            raise EmbedkitError(f"{where}: expected a word, found {shown!r}: the records do not "
+                                f"line up with the header's dimension {dim}")
+        starts.append(offset + pos)
+        raw_words.append(word)
         records.append(buffer[space + 1:space + 1 + width])
         pos = space + 1 + width
         if buffer[pos:pos + 1] == b"\n":
             pos += 1
-    words = decode_words(raw_words, name, errors, lambda i: f"vector {i + 1}")
+    words = decode_words(raw_words, name, errors, lambda i: f"vector {i + 1} (byte {starts[i]})")
     vectors = np.frombuffer(b"".join(records), dtype="<f4").reshape(count, dim)
-    return words, vectors.astype(np.float32), buffer[pos:]
+    return words, vectors.astype(np.float32), buffer[pos:], starts
 
 
 def write_binary(out: IO[bytes], words: list[str], vectors: np.ndarray) -> None:
