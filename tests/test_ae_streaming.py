@@ -233,3 +233,21 @@ def test_a_linear_model_is_measured_from_the_gram_matrix_as_from_the_data(option
     assert from_gram.model_mse == pytest.approx(-model.score(X), rel=1e-9)
     for key in ("model_mse", "captured_variance_ratio", "pca_mse"):
         assert getattr(from_gram, key) == pytest.approx(getattr(from_data, key), rel=1e-6)
+
+
+def test_progress_counts_every_row_of_every_pass(tmp_path, monkeypatch):
+    X = low_rank(n_rows=1000)
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 128 * X.shape[1] * 4)
+    events = []
+    model = Autoencoder(3, epochs=1, random_state=0).fit(mapped(tmp_path, X),
+                                                         callback=events.append)
+    # the mean and the polish's XᵀX each read all 1000 rows, in blocks of 128
+    rows = [e["rows"] for e in events if e["event"] == "rows"]
+    assert sum(rows) == 2000 and max(rows) == 128
+    seen = []
+    codes = model.transform(X, progress=seen.append)
+    assert sum(seen) == 1000 and len(seen) == 8
+    seen.clear()
+    np.testing.assert_allclose(model.inverse_transform(codes, progress=seen.append),
+                               model.reconstruct(X), rtol=1e-6)
+    assert sum(seen) == 1000

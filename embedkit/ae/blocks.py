@@ -68,11 +68,12 @@ def centred_rows(X: np.ndarray, rows: np.ndarray | slice, mean: np.ndarray, dtyp
     return out
 
 
-def digest(X: np.ndarray, mean: np.ndarray, dtype: np.dtype) -> str:
+def digest(X: np.ndarray, mean: np.ndarray, dtype: np.dtype,
+           progress: Progress | None = None) -> str:
     """SHA-256 of the shape, the training dtype and the centred values, block by block (to
     recognise the same data when a run resumes)."""
     sha = hashlib.sha256(f"{X.shape}{np.dtype(dtype)}".encode())
-    for _, block in iter_blocks(X):
+    for _, block in iter_blocks(X, progress=progress):
         sha.update(np.ascontiguousarray(centred_rows(block, slice(None), mean, dtype)).data)
     return sha.hexdigest()
 

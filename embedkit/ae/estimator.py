@@ -139,7 +139,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : ignored
         callback : callable, optional
-            Progress hook, see :func:`embedkit.ae.training.train`.
+            Progress hook, see :func:`embedkit.ae.training.train`; also called with
+            ``{"event": "rows", "rows": n}`` as each block of a pass over the data outside
+            training (the mean, the polish's XᵀX, the checkpoint's digest) is done.
         checkpoint : path, optional
             Save the training state here (atomically) every ``checkpoint_every`` epochs and
             after the last one.
@@ -175,16 +177,19 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         dtype = np.dtype(self.dtype)
         center = arch.linear if self.center == "auto" else bool(self.center)
         # the data are centred batch by batch, never copied whole (a memory map streams)
-        mean = (blocks.column_mean(X) if center else np.zeros(X.shape[1])).astype(X.dtype)
+        rows_read = (lambda n: callback({"event": "rows", "rows": n})) if callback else None
+        mean = (blocks.column_mean(X, rows_read) if center else np.zeros(X.shape[1])
+                ).astype(X.dtype)
         params = arch.init_params(X.shape[1], int(self.n_components), rng, dtype)
         checkpoints = Checkpoints(checkpoint, checkpoint_every)
-        context = self._run_context(X, mean, dtype) if checkpoint or resume else {}
+        context = (self._run_context(X, mean, dtype, rows_read) if checkpoint or resume
+                   else {})
         self.history_ = train(
             arch, params, X, settings, rng, noise=noise, penalties=penalties,
             callback=callback, resume=load_checkpoint(resume, context) if resume else None,
             checkpoints=checkpoints, context=context, mean=mean)
         if self.polish and arch.linear and self.epochs:
-            polish_linear(arch, params, X, penalties, mean=mean)
+            polish_linear(arch, params, X, penalties, mean=mean, progress=rows_read)
         self.mean_ = mean.astype(dtype)
         self.params_ = params
         self.n_iter_ = len(self.history_)
@@ -192,12 +197,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             {k: Tensor(v) for k, v in params.items()}).data)
         return self
 
-    def _run_context(self, X: np.ndarray, mean: np.ndarray, dtype: np.dtype) -> dict:
+    def _run_context(self, X: np.ndarray, mean: np.ndarray, dtype: np.dtype,
+                     progress: streaming.Progress | None = None) -> dict:
         """What a checkpoint must share with the run resuming from it: the settings (except
         ``epochs`` and ``random_state``) and the preprocessed data."""
         context = {key: value for key, value in self.get_params().items()
                    if key not in ("epochs", "random_state")}
-        context[DATA_KEY] = blocks.digest(X, mean, dtype)
+        context[DATA_KEY] = blocks.digest(X, mean, dtype, progress)
         return context
 
     def _validated(self, X, reset: bool) -> np.ndarray:
@@ -218,25 +224,34 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return {name: Tensor(value.astype(dtype, copy=False))
                 for name, value in self.params_.items()}
 
-    def transform(self, X) -> np.ndarray:
-        """The codes ``f(W (x − mean) + b)`` of the rows of ``X`` (same float dtype as ``X``)."""
+    def transform(self, X, progress: streaming.Progress | None = None) -> np.ndarray:
+        """The codes ``f(W (x − mean) + b)`` of the rows of ``X`` (same float dtype as ``X``),
+        one block of rows at a time; ``progress`` is called with each block's row count."""
         check_is_fitted(self)
         X = self._validated(X, reset=False)
         tensors = self._tensors(X.dtype)
         codes = []
         with no_grad():
-            for _, block in streaming.iter_blocks(X):
+            for _, block in streaming.iter_blocks(X, progress=progress):
                 centred = blocks.centred_rows(block, slice(None), self.mean_, X.dtype)
                 codes.append(self.architecture.encode(tensors, Tensor(centred))[1].data)
         return codes[0] if len(codes) == 1 else np.concatenate(codes)
 
-    def inverse_transform(self, X) -> np.ndarray:
-        """Reconstructions from codes: ``g(U h + c) + mean``."""
+    def inverse_transform(self, X, progress: streaming.Progress | None = None) -> np.ndarray:
+        """Reconstructions from codes: ``g(U h + c) + mean``, decoded one block of rows at a
+        time into the result; ``progress`` is called with each block's row count."""
         check_is_fitted(self)
         codes = _check_codes(X, len(self.params_["W"]))
+        tensors = self._tensors(codes.dtype)
+        out = np.empty((len(codes), self.n_features_in_), dtype=codes.dtype)
+        step = streaming.block_rows(out)
         with no_grad():
-            out = self.architecture.decode(self._tensors(codes.dtype), Tensor(codes))
-        return out.data + self.mean_.astype(codes.dtype)
+            for start in range(0, len(codes), step):
+                block = Tensor(codes[start:start + step])
+                out[start:start + step] = self.architecture.decode(tensors, block).data
+                if progress:
+                    progress(len(block.data))
+        return out + self.mean_.astype(codes.dtype)
 
     def reconstruct(self, X) -> np.ndarray:
         """``inverse_transform(transform(X))``."""

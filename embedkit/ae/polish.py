@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from embedkit import streaming
 from embedkit.ae import blocks
 from embedkit.ae.models import Architecture
 from embedkit.ae.regularizers import Penalties, objective
@@ -27,7 +28,8 @@ STEP_SCALE = 0.2
 
 
 def covariance_factor(X: np.ndarray, mean: np.ndarray | None = None,
-                      dtype: np.dtype | None = None) -> np.ndarray:
+                      dtype: np.dtype | None = None,
+                      progress: streaming.Progress | None = None) -> np.ndarray:
     """A matrix ``R`` whose rows reproduce the mean squared error of any linear model on the
     data ``X − mean`` (cast to ``dtype``, default ``X``'s).
 
@@ -42,7 +44,7 @@ def covariance_factor(X: np.ndarray, mean: np.ndarray | None = None,
     dtype = np.dtype(dtype or X.dtype)
     if n_rows <= n_features:
         return blocks.centred_rows(X, slice(None), mean, dtype)
-    gram = blocks.centred_gram(X, mean, dtype) * (n_features / n_rows)
+    gram = blocks.centred_gram(X, mean, dtype, progress) * (n_features / n_rows)
     ridge = 1e-10 * max(np.trace(gram) / n_features, np.finfo(np.float64).tiny)
     gram[np.diag_indices_from(gram)] += ridge
     return np.linalg.cholesky(gram).T.astype(dtype)
@@ -50,7 +52,8 @@ def covariance_factor(X: np.ndarray, mean: np.ndarray | None = None,
 
 def polish_linear(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
                   penalties: Penalties = Penalties(), steps: int = POLISH_STEPS,
-                  mean: np.ndarray | None = None) -> None:
+                  mean: np.ndarray | None = None,
+                  progress: streaming.Progress | None = None) -> None:
     """Refine a trained linear model in place: full-batch descent, then exact projection.
 
     Parameters
@@ -67,6 +70,8 @@ def polish_linear(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarr
         Full-batch steps before the projection (0 for the projection alone).
     mean : ndarray, optional
         Subtracted from the rows of ``X`` (the centring of training).
+    progress : callable, optional
+        Called with the row count of each block read to sum ``XᵀX``.
 
     Notes
     -----
@@ -79,7 +84,7 @@ def polish_linear(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarr
         return
     # project first as well: balanced weights (‖U‖ = ‖W‖ = 1) keep the fixed step stable
     _project(arch, params)
-    R = covariance_factor(X, mean, params["W"].dtype)
+    R = covariance_factor(X, mean, params["W"].dtype, progress)
     largest = np.linalg.norm(R, 2) ** 2 / len(R)
     if steps and largest > 0:
         # copies: a diverging descent must leave the trained weights untouched

@@ -28,10 +28,14 @@ output_option = click.option("-o", "--output", type=click.Path(dir_okay=False), 
 
 
 def _fit(model: Autoencoder, data, **fit_options) -> list[dict]:
-    """Train with a progress bar and one log line per epoch on stderr."""
-    with progress_bar(unit="batch", desc="autoencode") as bar:
+    """Train with progress bars (batches; rows of the other passes over the data) and one log
+    line per epoch on stderr."""
+    with progress_bar(unit="batch", desc="autoencode") as bar, \
+            progress_bar(unit="row", unit_scale=True, desc="other passes") as rows:
         def report(record: dict) -> None:
-            if record["event"] == "start":
+            if record["event"] == "rows":
+                rows.update(record["rows"])
+            elif record["event"] == "start":
                 bar.reset(total=record["total_steps"])
                 bar.update(record["steps_done"])
             elif record["event"] == "batch":
@@ -139,7 +143,10 @@ def _apply_command(name: str, metavar: str, method: str, doc: str) -> click.Comm
         if matrix.values.shape[1] != width:
             raise EmbedkitError(f"{describe(data)}: rows of {matrix.values.shape[1]} {what}, "
                                 f"the model expects {width} {what}")
-        write_matrix(output, getattr(model, method)(matrix.values), matrix.words)
+        with progress_bar(unit="row", unit_scale=True, desc=name,
+                          total=len(matrix.values)) as bar:
+            result = getattr(model, method)(matrix.values, progress=bar.update)
+        write_matrix(output, result, matrix.words)
     return command
 
 
