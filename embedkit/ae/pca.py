@@ -198,7 +198,8 @@ def compare_with_pca(model: Autoencoder, X: np.ndarray, solver: str = "auto", se
     reference = pca_reference(X, k + 1, solver, seed, progress)
     basis = np.linalg.qr(model.components_.T.astype(np.float64))[0]
     if reference.gram is not None and model.architecture.linear:
-        total, captured, model_error = _linear_sums_of_squares(model, reference, len(X), basis)
+        total, captured, model_error = _linear_sums_of_squares(
+            model, reference.gram, reference.mean, len(X), basis)
     else:
         total, captured, model_error = _sums_of_squares(model, X, reference.mean, basis,
                                                         progress)
@@ -218,17 +219,16 @@ def compare_with_pca(model: Autoencoder, X: np.ndarray, solver: str = "auto", se
     )
 
 
-def _linear_sums_of_squares(model: Autoencoder, reference: _Reference, n_rows: int,
-                            basis: np.ndarray) -> tuple[float, float, float]:
+def _linear_sums_of_squares(model: Autoencoder, gram: np.ndarray, mean: np.ndarray,
+                            n_rows: int, basis: np.ndarray) -> tuple[float, float, float]:
     """What :func:`_sums_of_squares` computes, exactly and without reading the data, from the
     centred Gram matrix ``G``: a linear model reconstructs ``x̂ = m + UW(x − m)`` (``m`` its
     training mean, ``U = Wᵀ`` when tied), so ``Σ‖x − x̂‖² = tr((I − UW)ᵀ(I − UW) S)`` with
     ``S = G + n(μ − m)(μ − m)ᵀ``, the Gram matrix around ``m``."""
-    gram = reference.gram
     params = {name: value.astype(np.float64) for name, value in model.params_.items()}
     decoder = params["W"].T if model.tied else params["U"]
     residual = np.eye(len(gram)) - decoder @ params["W"]
-    offset = reference.mean - model.mean_.astype(np.float64)
+    offset = mean - model.mean_.astype(np.float64)
     around_model_mean = gram + n_rows * np.outer(offset, offset)
     error = float(np.sum((residual @ around_model_mean) * residual))
     return float(np.trace(gram)), float(np.sum((gram @ basis) * basis)), error
