@@ -85,8 +85,10 @@ def test_gradcheck_json_is_strict_json():
 def test_log_json_of_both_trainings_is_strict_json(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("the cat sat on the mat\nthe dog sat on the log\n" * 5)
-    result = run(["train-w2v", str(corpus), "--min-count", "1", "--dim", "4", "--epochs", "2",
-                  "--threads", "1", "-o", str(tmp_path / "v.vec"), "--log-json",
+    # --subsample 0: on ten lines every word is frequent, and subsampling may empty an epoch
+    result = run(["train-w2v", str(corpus), "--min-count", "1", "--subsample", "0", "--dim",
+                  "4", "--epochs", "2", "--threads", "1", "-o", str(tmp_path / "v.vec"),
+                  "--log-json",
                   str(tmp_path / "w2v.jsonl")])
     assert result.exit_code == 0, result.output
     np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(20, 4)))
@@ -104,8 +106,9 @@ def test_w2v_log_with_an_infinite_rate_writes_null(tmp_path, monkeypatch):
     monkeypatch.setattr(train.time, "perf_counter", lambda: 0.0)
     corpus = tmp_path / "c.txt"
     corpus.write_text("a b c\nb c a\n" * 5)
-    result = run(["train-w2v", str(corpus), "--min-count", "1", "--dim", "2", "--epochs", "1",
-                  "--threads", "1", "-o", str(tmp_path / "v.vec"), "--log-json",
+    result = run(["train-w2v", str(corpus), "--min-count", "1", "--subsample", "0", "--dim",
+                  "2", "--epochs", "1", "--threads", "1", "-o", str(tmp_path / "v.vec"),
+                  "--log-json",
                   str(tmp_path / "log.jsonl")])
     assert result.exit_code == 0, result.output
     assert strict_json((tmp_path / "log.jsonl").read_text())["words_per_sec"] is None
