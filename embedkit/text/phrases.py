@@ -59,8 +59,8 @@ DEFAULT_THRESHOLDS = {"word2phrase": 100.0, "npmi": 0.5}
 #: 0.3 GB at the limit (gensim's ``Phrases`` holds 40M entries, the C tool up to 350M).
 DEFAULT_MAX_PAIRS = 20_000_000
 
-#: Raw pair keys gathered before they are merged into the sorted table (32 MB).
-_MERGE_EVERY = 1 << 22
+#: Raw pair keys gathered before they are merged into the sorted table (8 MB).
+_MERGE_EVERY = 1 << 20
 
 #: Codes besides vocabulary ids: a line end, and a word outside the vocabulary (the code
 #: :func:`encode_tokens` gives unknown words).
