@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from embedkit import io as eio
 from embedkit.cli import main
 from embedkit.errors import EmbedkitError
+from embedkit.vectors import save_vectors
 
 DATA = Path(__file__).parent / "data"
 CASE11 = DATA / "case11_corpus.txt"
@@ -211,11 +212,14 @@ def inputs(tmp_path_factory):
                      str(model)])
     codes = folder / "c.npy"
     run_cli(folder, ["encode", str(model), str(matrix), "-o", str(codes)])
+    vectors = folder / "v.vec"
+    save_vectors(vectors, [f"w{i}" for i in range(6)],
+                 rng.normal(size=(6, 3)).astype(np.float32))
     log = folder / "log.jsonl"
     run_cli(folder, ["autoencode", str(matrix), "--hidden", "2", "--epochs", "2", "-o",
                      str(folder / "m2.npz"), "--log-json", str(log)])
     return {"corpus": str(corpus), "matrix": str(matrix), "model": str(model),
-            "codes": str(codes), "log": str(log)}
+            "codes": str(codes), "log": str(log), "vectors": str(vectors)}
 
 
 W2V = ["train-w2v", "{corpus}", "--min-count", "1", "--dim", "4", "--epochs", "2",
@@ -239,6 +243,11 @@ OUTPUTS = [
     (["decode", "{model}", "{codes}"], "-o", "rows.npy"),
     (["compare-pca", "{model}", "{matrix}"], "--plot", "plot.svg"),
     (["plot", "{log}"], "-o", "curves.svg"),
+    (["phrases", "{corpus}", "--min-count", "1"], "-o", "joined.txt"),
+    (["phrases", "{corpus}", "--min-count", "1", "--threshold", "0"], "--save-phrases",
+     "phrases.tsv"),
+    (["map", "{vectors}", "--top", "4"], "-o", "map.svg"),
+    (["map", "{vectors}", "--top", "4"], "-o", "map.html"),
 ]
 
 
