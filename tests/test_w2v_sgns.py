@@ -91,3 +91,30 @@ def test_sgns_loss_stays_finite_for_large_scores(z):
     loss = sgns_loss(Tensor(np.array([[z, 0.0]])), Tensor(np.array([[1.0, 0.0]])), None,
                      np.array([0]), np.zeros((1, 0), dtype=int))
     assert float(loss.data) == pytest.approx(np.logaddexp(0, -z), rel=1e-12, abs=1e-300)
+
+
+def _gradients(scale, **weight):
+    rng = np.random.default_rng(3)
+    x = Tensor(rng.normal(0, 0.5, (3, 4)), requires_grad=True)
+    y = Tensor(rng.normal(0, 0.5, (5, 4)), requires_grad=True)
+    loss = sgns_loss(x, y, np.array([0, 2, 1]), np.array([1, 4, 3]), np.array([[2, 0]]),
+                     **weight)
+    (loss * scale if scale != 1 else loss).backward()
+    return [t.grad if isinstance(t.grad, np.ndarray) else t.grad.to_dense() for t in (x, y)]
+
+
+def test_sgns_gradients_scale_with_the_incoming_gradient():
+    for plain, scaled in zip(_gradients(1.0, negative_weight=0.5),
+                             _gradients(3.0, negative_weight=0.5), strict=True):
+        np.testing.assert_allclose(scaled, 3 * plain, rtol=1e-12)
+    for plain, scaled in zip(_gradients(1.0), _gradients(-0.25), strict=True):
+        np.testing.assert_allclose(scaled, -0.25 * plain, rtol=1e-12)
+
+
+def test_sgns_default_negative_weight_is_one_in_both_directions():
+    for default, explicit in zip(_gradients(1.0), _gradients(1.0, negative_weight=1.0),
+                                 strict=True):
+        np.testing.assert_array_equal(default, explicit)
+    for default, explicit in zip(_gradients(1.0), _gradients(1.0, negative_weight=2.0),
+                                 strict=True):
+        assert not np.allclose(default, explicit)
