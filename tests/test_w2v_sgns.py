@@ -104,9 +104,10 @@ def _gradients(scale, **weight):
 
 
 def test_sgns_gradients_scale_with_the_incoming_gradient():
-    for plain, scaled in zip(_gradients(1.0, negative_weight=0.5),
-                             _gradients(3.0, negative_weight=0.5), strict=True):
-        np.testing.assert_allclose(scaled, 3 * plain, rtol=1e-12)
+    for scale in (3.0, 2.0):
+        for plain, scaled in zip(_gradients(1.0, negative_weight=0.5),
+                                 _gradients(scale, negative_weight=0.5), strict=True):
+            np.testing.assert_allclose(scaled, scale * plain, rtol=1e-12)
     for plain, scaled in zip(_gradients(1.0), _gradients(-0.25), strict=True):
         np.testing.assert_allclose(scaled, -0.25 * plain, rtol=1e-12)
 
