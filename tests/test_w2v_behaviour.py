@@ -286,3 +286,15 @@ def test_updates_are_word2vec_sgd(tmp_path, model, cbow_mean, decay):
     moved = np.abs(expected - start).max()
     assert moved > 0.05  # the rows did move: the comparison below is not trivially true
     np.testing.assert_allclose(trained.vectors, expected, atol=1e-4)
+
+
+def test_progress_reports_the_running_mean_loss_of_the_epoch(many_tasks):
+    steps: list = []
+    trained = train_word2vec(
+        [many_tasks], Word2VecConfig(dim=4, epochs=2, min_count=1, threads=1),
+        progress=lambda step: steps.append(step), callback=lambda record: steps.append(record))
+    last_of_epoch = [steps[i - 1]["loss"] for i, step in enumerate(steps) if "epoch" in step]
+    # one worker: after an epoch's last task its running mean is the epoch's mean loss
+    assert last_of_epoch == [record["loss"] for record in trained.history]
+    assert all(0 < step["loss"] < 10 for step in steps if "epoch" not in step)
+
