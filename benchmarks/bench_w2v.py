@@ -1,22 +1,31 @@
-"""embedkit train-w2v against gensim: same corpus, same settings, one run, each training in a
-fresh process (wall time, peak RSS), both evaluated by the same code.
+"""train-w2v against every word2vec peer, each a whole command measured from outside.
 
-Usage: PY=$(bash benchmarks/venv.sh) && "$PY" benchmarks/bench_w2v.py [--repeat 3]
+Usage: PY=$(bash benchmarks/venv.sh) && "$PY" benchmarks/bench_w2v.py [--repeat 3] [--big]
 
-For each corpus (``../shared/data/wordnet-glosses.txt.gz``, ``lee_background.cor``) and model
-(skip-gram, CBOW), 5 epochs, dim 100, window 5, negative 5, min-count 5, subsample 1e-3,
-starting learning rate 0.025 skip-gram / 0.05 CBOW (word2vec's; gensim's ``alpha`` default is
-0.025 for both, so it is passed explicitly):
-gensim ``Word2Vec(workers=2)`` and embedkit (``threads=2``, and ``threads=1`` on the larger
-corpus for the 1 → 2 thread speed-up). Both read the same pre-tokenised copy of the corpus
-(lower-cased, one sentence per line), and their timings include the vocabulary pass. Peak
-memory is the largest PSS summed over the training process and its children (sampled every
-50 ms by a thread while it trains): gensim's threads live in one process, embedkit's second
-worker is a forked process sharing the matrices, which PSS counts once.
-embedkit's vectors go through its ``.vec`` writer and are read back by gensim's
-``KeyedVectors.load_word2vec_format`` (its ``.bin`` too), so the evaluation (gensim's
-``evaluate_word_pairs`` on WordSim353 and ``evaluate_word_analogies`` on the Google analogies)
-is literally the same code for both. Prints medians over ``--repeat`` runs and the ratios.
+Systems, each run as its own process (the command a user would type, vocabulary pass and
+writing the vectors included): ``embedkit train-w2v --kernel window`` and ``--kernel pair``
+(the two training kernels), gensim 4 ``Word2Vec`` reading a ``LineSentence`` and reading a
+``corpus_file``, the word2vec C tool and pWord2Vec (skip-gram only) built from
+``../shared/peers`` by its ``build.sh`` into ``benchmarks/out/peers``, and fastText
+(``fasttext-wheel``, ``-minn 0 -maxn 0``: no subwords) when it imports. Every system trains on
+the same pre-tokenised copy of the corpus (embedkit's tokenizer, one sentence per line), 5
+epochs, dim 100, window 5, negative 5, min-count 5, sample 1e-3, starting learning rate
+0.025 (skip-gram) / 0.05 (CBOW), with BLAS and OpenMP limited to one thread each
+(``OMP_NUM_THREADS=T`` for pWord2Vec, whose threads are OpenMP's).
+
+Wall time is that of the whole command. Peak memory is the largest sum of PSS (proportional
+set size: pages shared by forked workers count once) over the command's process tree,
+sampled every 50 ms by a separate sampler process; nothing is added to the measured process.
+Every output is a word2vec file read back by embedkit's reader and evaluated by the same code
+(WordSim353 Spearman, Google analogies, embedkit's evaluation), outside the timing.
+
+Runs go round robin (every system once, then again), repeat ``r`` with seed ``r + 1``:
+speed and memory are medians of ``--repeat`` runs, quality the mean ± standard deviation
+over those seeds (the two C tools take no seed: their spread is that of thread timing).
+The load average is printed before each block: this machine is shared, and only ratios
+within one block are comparable. ``--big`` adds a ~32 M-token corpus, the WordNet glosses
+repeated 22 times (``--big-only``: only it; ``--system``, ``--model`` and ``--threads`` narrow
+a run).
 """
 
 from __future__ import annotations
@@ -24,141 +33,245 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-# Same BLAS limits for both systems, set before NumPy is imported (here and in the children).
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent.parent / "shared" / "data"
+PEERS = HERE.parent.parent / "shared" / "peers"
+SETTINGS = dict(dim=100, window=5, negative=5, min_count=5, sample=1e-3, epochs=5)
+LR = {"skipgram": 0.025, "cbow": 0.05}
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-CORPORA = {"glosses": DATA / "wordnet-glosses.txt.gz", "lee": DATA / "lee_background.cor"}
-SETTINGS = dict(dim=100, window=5, negative=5, min_count=5, subsample=1e-3, epochs=5, seed=1,
-                lr={"skipgram": 0.025, "cbow": 0.05})
+SAMPLER = r"""
+import os, sys, time
+root, peak = int(sys.argv[1]), 0
+def tree(pid):
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+def pss(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+sys.stdout.write("ready\n"); sys.stdout.flush()
+while not os.path.exists(sys.argv[2]):
+    peak = max(peak, sum(pss(p) for p in tree(root)))
+    time.sleep(0.05)
+print(peak)
+"""
 
-CHILD = r"""
-import json, os, sys, threading, time
-import psutil
-args = json.loads(sys.argv[1])
-s = args["settings"]
-peak, training = [0], threading.Event()
-def sample():
-    # PSS splits shared pages between their users: memory shared by forked workers counts once
-    me = psutil.Process(os.getpid())
-    while not training.wait(0.05):
-        total = 0
-        for p in [me, *me.children(recursive=True)]:
-            try:
-                total += p.memory_full_info().pss
-            except psutil.NoSuchProcess:
-                pass
-        peak[0] = max(peak[0], total)
-sampler = threading.Thread(target=sample, daemon=True)
-sampler.start()
-def peak_pss_mb():
-    training.set()
-    sampler.join()
-    return peak[0] / 2**20
-start = time.perf_counter()
-if args["system"] == "gensim":
-    from gensim.models import Word2Vec
-    from gensim.models.word2vec import LineSentence
-    model = Word2Vec(LineSentence(args["corpus"]), vector_size=s["dim"], window=s["window"],
-                     negative=s["negative"], min_count=s["min_count"], sample=s["subsample"],
-                     epochs=s["epochs"], sg=int(args["model"] == "skipgram"),
-                     alpha=s["lr"][args["model"]],
-                     workers=args["threads"], seed=s["seed"])
-    seconds = time.perf_counter() - start
-    pss = peak_pss_mb()
-    kv = model.wv
-else:
-    from embedkit.w2v.train import Word2VecConfig, train_word2vec
-    model = train_word2vec([args["corpus"]], Word2VecConfig(
-        model=args["model"], dim=s["dim"], window=s["window"], negative=s["negative"],
-        min_count=s["min_count"], subsample=s["subsample"], epochs=s["epochs"],
-        lr=s["lr"][args["model"]], seed=s["seed"], threads=args["threads"]))
-    seconds = time.perf_counter() - start
-    pss = peak_pss_mb()  # before gensim is imported for the evaluation
-    model.save(args["out"] + ".vec")
-    model.save(args["out"] + ".bin")
-    from gensim.models import KeyedVectors
-    kv = KeyedVectors.load_word2vec_format(args["out"] + ".vec", binary=False)
-    binary = KeyedVectors.load_word2vec_format(args["out"] + ".bin", binary=True)
-    assert binary.index_to_key == kv.index_to_key
-    import numpy as np
-    assert np.allclose(binary.vectors, kv.vectors, rtol=1e-5, atol=1e-7)
-spearman = kv.evaluate_word_pairs(args["wordsim"], delimiter="\t")[1][0]
-analogy = kv.evaluate_word_analogies(args["analogies"])[0]
-print(json.dumps({"seconds": seconds, "pss_mb": pss, "wordsim": float(spearman),
-                  "analogy": float(analogy), "vocab": len(kv.index_to_key)}))
+GENSIM = r"""
+import json, sys
+from gensim.models import Word2Vec
+from gensim.models.word2vec import LineSentence
+a = json.loads(sys.argv[1])
+source = {"corpus_file": a["corpus"]} if a["mode"] == "file" else {
+    "sentences": LineSentence(a["corpus"])}
+model = Word2Vec(**source, vector_size=a["dim"], window=a["window"], negative=a["negative"],
+                 min_count=a["min_count"], sample=a["sample"], epochs=a["epochs"],
+                 sg=int(a["model"] == "skipgram"), alpha=a["lr"], workers=a["threads"],
+                 seed=a["seed"])
+model.wv.save_word2vec_format(a["out"], binary=True)
+"""
+
+FASTTEXT = r"""
+import json, sys
+import fasttext
+a = json.loads(sys.argv[1])
+model = fasttext.train_unsupervised(a["corpus"], model=a["model"], dim=a["dim"], ws=a["window"],
+                                    neg=a["negative"], minCount=a["min_count"], t=a["sample"],
+                                    epoch=a["epochs"], lr=a["lr"], thread=a["threads"],
+                                    minn=0, maxn=0, verbose=0)
+words = model.get_words()
+with open(a["out"], "w", encoding="utf-8") as out:
+    out.write(f"{len(words)} {a['dim']}\n")
+    for w in words:
+        out.write(w + " " + " ".join(f"{v:.6g}" for v in model.get_word_vector(w)) + "\n")
 """
 
 
-def tokenised_copy(source: Path, directory: str) -> tuple[str, int]:
-    """The corpus tokenised by embedkit's tokenizer, one sentence per line, and its word count."""
+def tokenised_copy(source: Path, target: str, copies: int = 1) -> int:
+    """Write ``source`` tokenised by embedkit's tokenizer, one sentence per line, ``copies``
+    times over; return the number of words written."""
     from embedkit.io import open_input
     from embedkit.text.tokenize import SENTENCE_END, Tokenizer
 
-    tokenizer = Tokenizer()
-    target = os.path.join(directory, source.name.removesuffix(".gz") + ".tok")
-    words = 0
-    with open_input(source) as lines, open(target, "w", encoding="utf-8") as out:
-        for line in lines:
+    tokenizer, words, lines = Tokenizer(), 0, []
+    with open_input(source) as stream:
+        for line in stream:
             tokens = [t for t in tokenizer.tokens(line) if t != SENTENCE_END]
             words += len(tokens)
-            out.write(" ".join(tokens) + "\n")
-    return target, words
+            lines.append(" ".join(tokens) + "\n")
+    with open(target, "w", encoding="utf-8") as out:
+        for _ in range(copies):
+            out.writelines(lines)
+    return words * copies
 
 
-def run(system: str, model: str, corpus: str, threads: int, out: str) -> dict:
-    args = {"system": system, "model": model, "corpus": corpus, "threads": threads,
-            "settings": SETTINGS, "out": out, "wordsim": str(DATA / "wordsim353.tsv"),
-            "analogies": str(DATA / "questions-words.txt")}
-    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)],
+def build_peers(directory: Path) -> Path | None:
+    """The C peers, built once by ../shared/peers/build.sh (None when they cannot be)."""
+    if (directory / "pWord2Vec").exists() and (directory / "word2vec").exists():
+        return directory
+    done = subprocess.run(["bash", str(PEERS / "build.sh"), str(directory)],
                           capture_output=True, text=True)
     if done.returncode:
-        sys.exit(f"bench_w2v: {system} {model} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"# C peers not built ({done.stderr.strip().splitlines()[-1:]}): skipped")
+        return None
+    return directory
+
+
+def command(system: str, model: str, threads: int, corpus: str, out: str, seed: int,
+            peers: Path | None) -> tuple[list[str], dict[str, str]]:
+    """The command line and extra environment of one training."""
+    s, lr = SETTINGS, LR[model]
+    env = {var: "1" for var in THREAD_VARS}
+    if system.startswith("embedkit"):
+        kernel = ["--kernel", system.removeprefix("embedkit-")]
+        return [sys.executable, "-m", "embedkit", "train-w2v", corpus, "--model", model,
+                "--dim", str(s["dim"]), "--window", str(s["window"]),
+                "--negative", str(s["negative"]), "--min-count", str(s["min_count"]),
+                "--subsample", str(s["sample"]), "--epochs", str(s["epochs"]), "--lr", str(lr),
+                "--threads", str(threads), "--seed", str(seed), *kernel, "-o", out], env
+    if system.startswith("gensim") or system == "fasttext":
+        args = dict(s, model=model, lr=lr, threads=threads, seed=seed, corpus=corpus, out=out,
+                    mode=system.removeprefix("gensim-"))
+        child = FASTTEXT if system == "fasttext" else GENSIM
+        return [sys.executable, "-c", child, json.dumps(args)], env
+    assert peers is not None
+    flags = ["-train", corpus, "-output", out, "-binary", "1", "-size", str(s["dim"]),
+             "-window", str(s["window"]), "-negative", str(s["negative"]),
+             "-sample", str(s["sample"]), "-iter", str(s["epochs"]),
+             "-min-count", str(s["min_count"]), "-threads", str(threads), "-alpha", str(lr)]
+    if system == "pword2vec":
+        env["OMP_NUM_THREADS"] = str(threads)
+        return [str(peers / "pWord2Vec"), *flags], env
+    return [str(peers / "word2vec"), *flags, "-cbow", str(int(model == "cbow")), "-hs", "0"], env
+
+
+def measure(cmd: list[str], env: dict[str, str], scratch: str) -> tuple[float, float]:
+    """Wall seconds of ``cmd`` and the peak PSS (MB) of its process tree."""
+    stop = os.path.join(scratch, "stop")
+    if os.path.exists(stop):
+        os.remove(stop)
+    start = time.perf_counter()
+    process = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    sampler = subprocess.Popen([sys.executable, "-c", SAMPLER, str(process.pid), stop],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert sampler.stdout is not None
+        sampler.stdout.readline()  # "ready": the sampler runs before the command has gone far
+        _, err = process.communicate()
+        seconds = time.perf_counter() - start
+        open(stop, "w").close()
+        peak = int(sampler.communicate()[0].strip() or 0)
+    finally:  # on Ctrl-C or an error, leave nothing running
+        for child in (process, sampler):
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    if process.returncode:
+        sys.exit(f"bench_w2v: {' '.join(cmd[:4])} ... failed:\n{err[-2000:]}")
+    return seconds, peak / 2**20
+
+
+def evaluate(path: str) -> tuple[float, float]:
+    """WordSim353 Spearman and analogy accuracy of a word2vec file (embedkit's code)."""
+    from embedkit.vectors.evaluate import evaluate_analogies, evaluate_similarity
+    from embedkit.vectors.formats import load_vectors
+
+    kv = load_vectors(path)
+    return (evaluate_similarity(kv, DATA / "wordsim353.tsv").spearman,
+            evaluate_analogies(kv, DATA / "questions-words.txt").overall.accuracy)
+
+
+def spread(values: list[float]) -> str:
+    mean = statistics.fmean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{mean:.3f}±{sd:.3f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="runs per configuration")
-    parser.add_argument("--corpus", choices=list(CORPORA), action="append",
-                        help="only this corpus (repeatable)")
-    parser.add_argument("--model", choices=["skipgram", "cbow"], action="append",
-                        help="only this model (repeatable)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs (seeds) per configuration")
+    parser.add_argument("--model", choices=list(LR), action="append", help="only this model")
+    parser.add_argument("--threads", type=int, action="append", help="only these (1, 2)")
+    parser.add_argument("--system", action="append", help="only these systems")
+    parser.add_argument("--big", action="store_true",
+                        help="also the ~30 M-token corpus (the glosses repeated 22 times)")
+    parser.add_argument("--big-only", action="store_true", help="only the 30 M-token corpus")
     options = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"bench_w2v: {DATA} not found")
-    header = (f"{'corpus':8} {'model':8} {'system':14} {'words/s':>9} {'ratio':>6} "
-              f"{'PSS MB':>7} {'WS353':>6} {'analogy':>7} {'vocab':>6}")
-    print(header)
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in options.corpus or list(CORPORA):
-            corpus, words = tokenised_copy(CORPORA[name], tmp)
-            for model in options.model or ["skipgram", "cbow"]:
-                systems = [("gensim", 2), ("embedkit", 2)]
-                if name == "glosses":
-                    systems.append(("embedkit", 1))
-                runs: dict = {key: [] for key in systems}
-                for _ in range(options.repeat):  # round robin: load changes hit all alike
-                    for key in systems:
-                        runs[key].append(run(key[0], model, corpus, key[1],
-                                             os.path.join(tmp, "v")))
-                medians = {key: {field: statistics.median(r[field] for r in results)
-                                 for field in results[0]} for key, results in runs.items()}
-                base = words * SETTINGS["epochs"] / medians[("gensim", 2)]["seconds"]
-                for (system, threads), m in medians.items():
-                    speed = words * SETTINGS["epochs"] / m["seconds"]
-                    print(f"{name:8} {model:8} {f'{system} x{threads}':14} {speed:9.0f} "
-                          f"{speed / base:6.2f} {m['pss_mb']:7.0f} {m['wordsim']:6.3f} "
-                          f"{m['analogy']:7.3f} {round(m['vocab']):6d}", flush=True)
-    print(f"medians of {options.repeat} runs; words/s = corpus words x epochs / wall time "
-          "(vocabulary pass included); ratio = words/s over gensim x2 in the same run")
+    peers = build_peers(HERE / "out" / "peers") if shutil.which("gcc") else None
+    try:
+        import fasttext  # noqa: F401
+        has_fasttext = True
+    except ImportError:
+        print("# fastText not importable (pip install fasttext-wheel): skipped")
+        has_fasttext = False
+    systems = ["embedkit-window", "embedkit-pair", "gensim-line", "gensim-file"]
+    systems += ["word2vec-c", "pword2vec"] if peers else []
+    systems += ["fasttext"] if has_fasttext else []
+    if options.system:
+        systems = [s for s in systems if s in options.system]
+    corpora = [] if options.big_only else [("glosses", 1)]
+    corpora += [("glosses×22", 22)] if options.big or options.big_only else []
+    print(f"{'corpus':11} {'model':8} {'T':>1} {'system':14} {'M words/s':>9} {'ratio':>6} "
+          f"{'PSS MB':>7} {'WS353':>11} {'analogy':>11}")
+    with tempfile.TemporaryDirectory(prefix="bench-w2v-") as tmp:
+        for name, copies in corpora:
+            corpus = os.path.join(tmp, f"{name}.txt")
+            words = tokenised_copy(DATA / "wordnet-glosses.txt.gz", corpus, copies)
+            for model in options.model or list(LR):
+                for threads in options.threads or [1, 2]:
+                    block = [s for s in systems if not (s == "pword2vec" and model == "cbow")]
+                    load = os.getloadavg()
+                    print(f"# {name} ({words / 1e6:.1f} M words), {model}, {threads} "
+                          f"thread(s): load average before {load[0]:.2f} {load[1]:.2f} "
+                          f"{load[2]:.2f}", flush=True)
+                    runs: dict[str, list] = {s: [] for s in block}
+                    for r in range(options.repeat):  # round robin: load changes hit all alike
+                        for system in block:
+                            out = os.path.join(tmp, f"{system}.vec" if system == "fasttext"
+                                               else f"{system}.bin")
+                            cmd, env = command(system, model, threads, corpus, out, r + 1,
+                                               peers)
+                            seconds, pss = measure(cmd, env, tmp)
+                            runs[system].append((seconds, pss, *evaluate(out)))
+                    base = statistics.median(r[0] for r in runs.get("gensim-file") or
+                                             next(iter(runs.values())))
+                    for system, results in runs.items():
+                        seconds = statistics.median(r[0] for r in results)
+                        speed = words * SETTINGS["epochs"] / seconds / 1e6
+                        print(f"{name:11} {model:8} {threads:1d} {system:14} {speed:9.2f} "
+                              f"{base / seconds:6.2f} "
+                              f"{statistics.median(r[1] for r in results):7.0f} "
+                              f"{spread([r[2] for r in results]):>11} "
+                              f"{spread([r[3] for r in results]):>11}", flush=True)
+                    load = os.getloadavg()
+                    print(f"# load average after {load[0]:.2f}", flush=True)
+    print(f"words/s: corpus words x epochs / wall time of the whole command, median of "
+          f"{options.repeat}; ratio: over gensim corpus_file in the same block; PSS: median "
+          "of the peak of the process tree; WS353 / analogy: mean±sd over the seeds")
 
 
 if __name__ == "__main__":
