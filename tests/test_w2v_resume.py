@@ -52,9 +52,10 @@ def _stop_after_words(words: float):
     return progress
 
 
+@pytest.mark.parametrize("kernel", ["pair", "window"])
 @pytest.mark.parametrize("model", ["skipgram", "cbow"])
-def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(small, tmp_path, model):
-    config = Word2VecConfig(model=model, dim=16, epochs=3, threads=1, seed=4)
+def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(small, tmp_path, model, kernel):
+    config = Word2VecConfig(model=model, dim=16, epochs=3, threads=1, seed=4, kernel=kernel)
     full = train_word2vec([small], config)
     checkpoint = tmp_path / "ck.npz"
     with pytest.raises(Interrupted, match=r"after epoch 1 of 3; the checkpoint .*ck\.npz holds "

@@ -13,7 +13,7 @@ from embedkit.io import atomic_output, check_writable, to_json
 from embedkit.text.corpus import spool_stdin
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.windows import MODELS
-from embedkit.w2v.config import DEFAULT_BATCH_SIZE, DEFAULT_LR, Word2VecConfig
+from embedkit.w2v.config import DEFAULT_BATCH_SIZE, DEFAULT_LR, KERNELS, Word2VecConfig
 from embedkit.w2v.train import train_word2vec
 
 #: The library's defaults, which the options show and pass on.
@@ -52,6 +52,10 @@ def _per_model(defaults: dict) -> str:
                    f"[default: {_per_model(DEFAULT_BATCH_SIZE)}]")
 @click.option("--cbow-mean/--cbow-sum", default=DEFAULTS.cbow_mean,
               help="CBOW averages (or sums) the context vectors.")
+@click.option("--kernel", type=click.Choice(KERNELS), default=DEFAULTS.kernel,
+              help="pair: noise words shared by groups of consecutive pairs (bags); window: "
+                   "drawn once per window (per CBOW bag), windows trained by batched matrix "
+                   "products (better skip-gram analogies).")
 @seed_option
 @click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
               help="Worker threads  [default: all cores]; only --threads 1 is "
@@ -68,7 +72,7 @@ def _per_model(defaults: dict) -> str:
 @checkpoint_options("CORPUS")
 def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, model, dim,
               window, negative, ns_exponent, subsample, epochs, lr, min_lr, batch_size,
-              cbow_mean, seed, threads, output, save_vocab, log_json, checkpoint,
+              cbow_mean, kernel, seed, threads, output, save_vocab, log_json, checkpoint,
               checkpoint_every, resume) -> None:
     """Train word vectors on CORPUS with word2vec (negative sampling) and write them.
 
@@ -77,8 +81,10 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
     on stderr gives the exact mean loss per training pair (summed in float64), the corpus
     words per second and the elapsed time; a progress bar shows on a terminal.
 
-    Minibatches of pairs run on embedkit's backprop core with sparse SGD updates; the noise
-    words are shared by groups of 16 consecutive pairs. Example:
+    Minibatches run on embedkit's backprop core with sparse SGD updates; the noise words are
+    shared by groups of 16 consecutive pairs (CBOW: 4 bags). --kernel window trains whole
+    windows whose pairs share noise words drawn for that window alone (pWord2Vec's
+    formulation), as batched matrix products. Example:
 
         embedkit train-w2v corpora/planted.txt -o vectors.vec
 
@@ -92,7 +98,7 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
                             ns_exponent=ns_exponent, min_count=min_count, max_vocab=max_vocab,
                             subsample=subsample, epochs=epochs, lr=lr, min_lr=min_lr,
                             batch_size=batch_size, cbow_mean=cbow_mean, seed=seed,
-                            threads=threads).resolved()
+                            threads=threads, kernel=kernel).resolved()
     settings = Tokenizer(tokenizer, not no_lowercase)
     with spool_stdin(corpus) as paths:
         vocab = corpus_vocabulary(paths, min_count, max_vocab, settings, count_limit)

@@ -8,7 +8,10 @@ on those rows, repeated ids and all, which a plain SGD step adds straight into t
 - skip-gram: pair ``b`` scores input row ``pair_inputs[b]`` against output row
   ``pair_outputs[b]`` (the positive) and against the noise rows of its group;
 - CBOW: the input of sample ``b`` is the mean (or sum) of its context rows
-  (:func:`context_bags`), then the same loss with ``pair_inputs=None``.
+  (:func:`context_bags`), then the same loss with ``pair_inputs=None``;
+- :func:`window_loss` (the default kernel of training): a minibatch of windows, each
+  centre's context rows scored against the centre's output row and ``k`` negatives drawn for
+  that window alone, as batched matrix products over runs of windows of one size.
 
 Negatives are shared by a group of consecutive pairs (Ji et al. 2016 share them across a
 window): the ``S`` noise rows of a group form one matrix, so the noise scores of its pairs are
@@ -21,6 +24,8 @@ larger than word2vec's, and training diverges. Rows are summed by sparse matrix 
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -178,6 +183,103 @@ context_bags.defvjp(lambda g, weights, rows, indptr, members, mean=True: SparseR
     members, g, rows.shape, indptr, weights))
 
 
+def _equal_size_runs(indptr: np.ndarray) -> list[tuple[int, int, int]]:
+    """``(first window, end window, size)`` of each run of consecutive windows of one size."""
+    sizes = indptr[1:] - indptr[:-1]
+    if not len(sizes):
+        return []
+    starts = [0, *(np.flatnonzero(sizes[1:] != sizes[:-1]) + 1).tolist(), len(sizes)]
+    return [(a, b, int(sizes[a])) for a, b in itertools.pairwise(starts)]
+
+
+@primitive(saves=True)
+def window_loss(inputs, outputs, indptr, members, targets):
+    """Summed negative-sampling loss of a minibatch of windows whose words share negatives.
+
+    Window ``b`` has input rows ``x = inputs[members[indptr[b]:indptr[b + 1]]]`` (its context
+    words; with ``members`` None, the single row ``inputs[b]``) and output rows
+    ``y = outputs[targets[b]]``: its centre word (column 0, the positive) then its ``k``
+    negatives. Every input row of the window is scored against all of them::
+
+        Σ_b Σ_{i ∈ b} [−log σ(x_i·y_b0) − Σ_{s≥1} log σ(−x_i·y_bs)]
+
+    which is word2vec's loss over the window's pairs with the ``k`` noise words drawn once per
+    window instead of once per pair (pWord2Vec's formulation, Ji et al. 2016, "Parallelizing
+    Word2Vec in Shared and Distributed Memory"). The scores of a run of windows of one size
+    ``c`` are one batched product ``(n, c, d) × (n, d, 1 + k)``, and both gradients are two
+    more; each window's ``1 + k`` output rows are read, and their gradients written, once
+    per window rather than once per pair. Windows sorted by size give one run per size.
+
+    Parameters
+    ----------
+    inputs : ndarray, shape (n_in, d)
+        Input rows: the input matrix (skip-gram) or the minibatch's context means (CBOW).
+    outputs : ndarray, shape (n_out, d)
+        The output matrix.
+    indptr : ndarray of int, shape (B + 1,)
+        Compressed-row layout of the windows' input rows (``indptr[0] == 0``); ignored with
+        ``members`` None. Empty windows contribute nothing.
+    members : ndarray of int, shape (indptr[-1],), or None
+        Input row ids, window after window; None: window ``b`` is input row ``b``.
+    targets : ndarray of int, shape (B, 1 + k)
+        Per window, its positive output row then its negatives (repeats allowed).
+
+    Returns
+    -------
+    Tensor
+        The loss, float64, summed over pairs.
+    """
+    n_windows, n_outputs = targets.shape
+    if members is None:
+        x, runs = inputs, [(0, n_windows, 1)]
+    else:
+        x, runs = take_rows(inputs, members), _equal_size_runs(indptr)
+    y = take_rows(outputs, targets)                       # (B, 1 + k, d)
+    y_t = y.transpose(0, 2, 1)
+    scores = np.empty((len(x), n_outputs), dtype=x.dtype)  # one row per (window, input row)
+    for a, b, size in runs:
+        if size:
+            first, last = (a, b) if members is None else (indptr[a], indptr[b])
+            np.matmul(x[first:last].reshape(b - a, size, -1), y_t[a:b],
+                      out=scores[first:last].reshape(b - a, size, n_outputs))
+    scores[:, 0] *= -1                                    # column 0: minus the positive score
+    softplus, sigmoid = _softplus_and_sigmoid(scores)
+    sigmoid[:, 0] *= -1                                   # d loss / d score: −σ(−z), then σ(z)
+    return np.asarray(np.sum(softplus, dtype=np.float64)), (x, y, runs, sigmoid)
+
+
+def _window_runs(saved, indptr, members):
+    """Per run of one size: windows ``a:b``, rows ``first:last`` of x and of the score
+    gradients, and the run's size."""
+    for a, b, size in saved[2]:
+        if size:
+            yield (a, b, *((a, b) if members is None else (indptr[a], indptr[b])), size)
+
+
+def _window_inputs_vjp(g, saved, inputs, outputs, indptr, members, targets):
+    x, y, _, d_scores = saved
+    d_scores = d_scores * float(g) if float(g) != 1.0 else d_scores
+    d_x = np.empty_like(x)
+    for a, b, first, last, size in _window_runs(saved, indptr, members):
+        np.matmul(d_scores[first:last].reshape(b - a, size, -1), y[a:b],
+                  out=d_x[first:last].reshape(b - a, size, -1))
+    return d_x if members is None else SparseRows(members, d_x, inputs.shape)
+
+
+def _window_outputs_vjp(g, saved, inputs, outputs, indptr, members, targets):
+    x, y, _, d_scores = saved
+    d_scores = d_scores * float(g) if float(g) != 1.0 else d_scores
+    empty = any(not size for *_, size in saved[2])
+    d_y = np.zeros_like(y) if empty else np.empty_like(y)  # an empty window's rows stay zero
+    for a, b, first, last, size in _window_runs(saved, indptr, members):
+        np.matmul(d_scores[first:last].reshape(b - a, size, -1).transpose(0, 2, 1),
+                  x[first:last].reshape(b - a, size, -1), out=d_y[a:b])
+    return SparseRows(targets, d_y, outputs.shape)
+
+
+window_loss.defvjp(_window_inputs_vjp, _window_outputs_vjp)
+
+
 # ---------------------------------------------------------------- gradient checks
 
 def _sgns_cases(rng: np.random.Generator) -> list[Case]:  # pragma: no mutate block
@@ -205,3 +307,29 @@ def _sgns_cases(rng: np.random.Generator) -> list[Case]:  # pragma: no mutate bl
 
 
 register_check("w2v.sgns_loss", _sgns_cases)
+
+
+def _window_cases(rng: np.random.Generator) -> list[Case]:
+    # windows of sizes 2, 3, 0, 3, 1 (runs of one size: 2 | 3 | 0 | 3 | 1); word 1 twice in
+    # the second window; the third window is empty
+    indptr = np.array([0, 2, 5, 5, 8, 9])
+    members = np.array([0, 2, 1, 3, 1, 2, 0, 3, 1])
+    targets = np.array([[1, 4, 2], [0, 0, 3],    # second window: a negative equal to its centre
+                        [2, 3, 4], [4, 2, 2],    # fourth: a noise word drawn twice
+                        [3, 1, 0]])
+    cases = [Case(lambda x, y: window_loss(x, y, indptr, members, targets),
+                  (rng.normal(0, 0.7, (4, 4)), rng.normal(0, 0.7, (5, 4))),
+                  "skip-gram windows of uneven sizes"),
+             Case(lambda x, y: window_loss(x, y, None, None, targets[:4]),
+                  (rng.normal(0, 0.7, (4, 4)), rng.normal(0, 0.7, (5, 4))), "one row each")]
+    bags = np.array([0, 2, 5, 6])
+    for mean in (True, False):
+        cases.append(Case(
+            lambda x, y, mean=mean: window_loss(context_bags(x, bags, members[:6], mean=mean),
+                                                y, None, None, targets[:3]),
+            (rng.normal(0, 0.7, (4, 3)), rng.normal(0, 0.7, (5, 3))),
+            f"CBOW {'mean' if mean else 'sum'}"))
+    return cases
+
+
+register_check("w2v.window_loss", _window_cases)

@@ -3,8 +3,10 @@ trains their minibatches on the core.
 
 A task's subsampling, windows and negatives come from a generator seeded by the run's seed,
 the epoch and the task's number, so what a task trains on does not depend on which worker
-takes it. Each minibatch runs the fused :func:`~embedkit.w2v.sgns.sgns_loss` (and
-:func:`~embedkit.w2v.sgns.context_bags` for CBOW), which reads the rows of its word ids straight
+takes it. Each minibatch runs the fused :func:`~embedkit.w2v.sgns.sgns_loss` over pairs (or,
+with ``kernel="window"``, :func:`~embedkit.w2v.sgns.window_loss` over whole windows, each
+with negatives drawn for it alone: pWord2Vec's formulation), after
+:func:`~embedkit.w2v.sgns.context_bags` for CBOW, which reads the rows of its word ids straight
 from the two matrices; ``backward()`` returns sparse-row gradients on those ids, and a sparse
 :class:`~embedkit.core.optim.SGD` step adds them back (repeated ids and all: no ``np.unique``,
 no gathered copies, no merging pass) at the learning rate of the words processed so far.
@@ -12,6 +14,7 @@ no gathered copies, no merging pass) at the learning rate of the words processed
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,12 +29,12 @@ from embedkit.text.idcache import IdCache, Span
 from embedkit.text.noise import NoiseDistribution
 from embedkit.text.windows import CbowSamples, SkipgramPairs, chunk_samples
 from embedkit.w2v.config import Word2VecConfig
-from embedkit.w2v.sgns import context_bags, sgns_loss
+from embedkit.w2v.sgns import context_bags, sgns_loss, window_loss
 
-#: Consecutive pairs (bags) that share their noise words, and noise words per group per
-#: word2vec negative (see :mod:`embedkit.w2v.sgns`). CBOW shares less: on wordnet-glosses
-#: (1 worker, seed 1) groups of 16 / 4 / 1 bags scored 0.040 / 0.053 / 0.059 on the
-#: analogies (gensim 0.064), and 4 costs about a quarter of an epoch's time over 16.
+#: With ``kernel="pair"``: consecutive pairs (bags) that share their noise words, and noise
+#: words per group per word2vec negative (see :mod:`embedkit.w2v.sgns`). CBOW shares less: on
+#: wordnet-glosses (1 worker, seed 1) groups of 16 / 4 / 1 bags scored 0.040 / 0.053 / 0.059
+#: on the analogies (gensim 0.064), and 4 costs about a quarter of an epoch's time over 16.
 NOISE_GROUP = {"skipgram": 16, "cbow": 4}
 NOISE_PER_NEGATIVE = 1
 
@@ -119,20 +122,29 @@ class Worker:
 
     def _samples(self, task: Task) -> SkipgramPairs | CbowSamples:
         """Read the task's ids, subsample them and window them, as the epoch's first pass
-        over the corpus would (CBOW's bags then sorted by size)."""
+        over the corpus would: skip-gram pairs for the pair kernel, else each centre's
+        window (CBOW's bag layout), sorted by size."""
         self.rng = np.random.default_rng(np.random.SeedSequence(
             self.config.seed, spawn_key=(task.epoch, task.index)))
-        samples, _ = chunk_samples(self.corpus.read(task.span), self.config.model,
-                                   self.config.window, self.keep, self.rng)
-        return samples if self.config.model == "skipgram" else by_bag_size(samples)
+        layout = "cbow" if self.config.kernel == "window" else self.config.model
+        samples, _ = chunk_samples(self.corpus.read(task.span), layout, self.config.window,
+                                   self.keep, self.rng)
+        return samples if layout == "skipgram" else by_bag_size(samples)
 
     def _run(self, task: Task) -> None:
         samples = self._samples(task)
         step, n = self.config.batch_size, len(samples.centres)
-        per_sample = task.words / max(n, 1)
-        for lo in range(0, n, step):
-            hi = min(lo + step, n)
-            self.words_done = task.words_before + lo * per_sample
+        if self.config.model == "skipgram" and self.config.kernel == "window":
+            # whole windows, about `step` pairs per minibatch; positions count pairs
+            positions = samples.indptr
+            bounds = np.union1d(np.searchsorted(positions, np.arange(0, positions[-1], step)),
+                                [n]).tolist()
+        else:
+            positions = np.arange(n + 1)
+            bounds = [*range(0, n, step), n]
+        per_position = task.words / max(int(positions[-1]), 1)
+        for lo, hi in itertools.pairwise(bounds):
+            self.words_done = task.words_before + int(positions[lo]) * per_position
             loss = (self._skipgram(samples, lo, hi) if self.config.model == "skipgram"
                     else self._cbow(samples, lo, hi))
             if not math.isfinite(loss):
@@ -140,12 +152,19 @@ class Worker:
                                       f"{self.rate(self.words_done):.4g}: lower lr or "
                                       "batch_size", params=("lr", "batch_size"))
             self.tally.loss += loss
-            self.tally.pairs += hi - lo
+            self.tally.pairs += int(positions[hi] - positions[lo])
 
     def _negatives(self, n: int) -> np.ndarray:
         """Noise words for ``n`` pairs: one row of shared draws per group of pairs."""
         groups = -(-n // NOISE_GROUP[self.config.model])
         return self.noise.sample(self.rng, (groups, self.shared if self.config.negative else 0))
+
+    def _targets(self, centres: np.ndarray) -> np.ndarray:
+        """Per window (bag): its centre, then ``negative`` noise words of its own."""
+        targets = np.empty((len(centres), 1 + self.config.negative), dtype=np.int32)
+        targets[:, 0] = centres
+        targets[:, 1:] = self.noise.sample(self.rng, (len(centres), self.config.negative))
+        return targets
 
     def _step(self, loss: Tensor, input_gain: float = 1.0) -> float:
         """Backpropagate ``loss`` and update both matrices: the output one at the current
@@ -158,9 +177,14 @@ class Worker:
         self.output_sgd.step(lr=rate)
         return float(loss.data)
 
-    def _skipgram(self, pairs, lo: int, hi: int) -> float:
+    def _skipgram(self, samples, lo: int, hi: int) -> float:
         # word2vec's orientation: the context word's vector predicts the centre word
-        centres, contexts = pairs.centres[lo:hi], pairs.contexts[lo:hi]
+        if self.config.kernel == "window":  # samples: windows lo:hi
+            first, last = samples.indptr[lo], samples.indptr[hi]
+            return self._step(window_loss(
+                self.vectors, self.output, samples.indptr[lo:hi + 1] - first,
+                samples.contexts[first:last], self._targets(samples.centres[lo:hi])))
+        centres, contexts = samples.centres[lo:hi], samples.contexts[lo:hi]  # pairs lo:hi
         loss = sgns_loss(self.vectors, self.output, contexts, centres,
                          self._negatives(len(centres)), self.config.negative / self.shared)
         return self._step(loss)
@@ -176,7 +200,12 @@ class Worker:
         # learning rate; with bags of mixed sizes and their mean size, Lee's CBOW scored
         # 0.05 lower than with one size per minibatch.
         mean_size = (last - first) / (hi - lo)
-        loss = sgns_loss(hidden, self.output, None, bags.centres[lo:hi],
-                         self._negatives(hi - lo), self.config.negative / self.shared)
-        return self._step(loss, mean_size if self.config.cbow_mean else 1 / mean_size)
+        gain = mean_size if self.config.cbow_mean else 1 / mean_size
+        centres = bags.centres[lo:hi]
+        if self.config.kernel == "window":
+            return self._step(window_loss(hidden, self.output, None, None,
+                                          self._targets(centres)), gain)
+        loss = sgns_loss(hidden, self.output, None, centres, self._negatives(hi - lo),
+                         self.config.negative / self.shared)
+        return self._step(loss, gain)
 
