@@ -136,8 +136,8 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
         raise EmbedkitError(f"{name}: more than the {count} vectors the header announces")
     vectors.resize((done, dim), refcheck=False)
     check_matrix(vectors, name, lambda row: f"line {row + first_line}", allow_empty=True)
-    words = decode_words(raw_words, name, errors, lambda i: f"line {i + first_line}")
-    return words, vectors, first_line
+    decoded = decode_words(raw_words, name, errors, lambda i: f"line {i + first_line}")
+    return decoded, vectors, first_line
 
 
 def _parse_block(lines: list[bytes], dim: int, name: str,
