@@ -234,8 +234,9 @@ def read_pairs(path: str | os.PathLike, pair_columns: tuple[int, int] | None = N
     delimiter = "\t" if "\t" in first else "," if "," in first else None
     words = (0, 1) if pair_columns is None else (pair_columns[0] - 1, pair_columns[1] - 1)
     probe = PairLayout(delimiter, None, words, 0)
-    header = probe.split(first)
-    if any(is_number(field) for field in header):
+    fields_of_first = probe.split(first)
+    header: list[str] | None = fields_of_first
+    if any(is_number(field) for field in fields_of_first):
         header = None
     else:
         lines = lines[1:]
@@ -318,8 +319,8 @@ def _undefined(gold: np.ndarray, model: np.ndarray) -> str | None:
     return None
 
 
-def _correlations(gold: np.ndarray, model: np.ndarray) -> tuple[float, float | None, float,
-                                                                float | None]:
+def _correlations(gold: np.ndarray, model: np.ndarray
+                  ) -> tuple[float | None, float | None, float | None, float | None]:
     """Spearman's rho and Pearson's r with their two-sided p-values (None below three pairs),
     by SciPy (``spearmanr``, ``pearsonr``), as gensim computes them."""
     from scipy import stats  # imported here: it costs ~2 s, which queries should not pay
