@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,8 @@ def write_archive(path: str | os.PathLike | None, meta: dict,
                   arrays: dict[str, np.ndarray]) -> None:
     """Write ``meta`` (JSON-able) and named arrays atomically (None or ``-``: stdout)."""
     with atomic_output(path, binary=True) as out:
-        np.savez(out, meta=np.array(json.dumps(meta)), **arrays)
+        members: dict[str, Any] = {"meta": np.array(json.dumps(meta)), **arrays}
+        np.savez(out, **members)
 
 
 def read_archive(path: str | os.PathLike, what: str, fmt: int

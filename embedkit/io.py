@@ -19,7 +19,7 @@ import sys
 import tempfile
 import zlib
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import numpy as np
 
@@ -86,13 +86,19 @@ def open_input(path: str | os.PathLike, binary: bool = False, encoding: str = "u
     return _TextInput(stream, path, encoding=encoding, errors=errors)
 
 
-def _decompressed(stream: IO[bytes], name: str) -> IO[bytes]:
+class _RawReadable(Protocol):
+    def readinto(self, buffer: Any) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def _decompressed(stream: _RawReadable, name: str) -> IO[bytes]:
     """A gzip/bz2 stream whose corrupt or truncated data raises an error naming the file."""
     return io.BufferedReader(_CheckedRaw(stream, name), buffer_size=1 << 16)
 
 
 class _CheckedRaw(io.RawIOBase):
-    def __init__(self, stream: IO[bytes], name: str) -> None:
+    def __init__(self, stream: _RawReadable, name: str) -> None:
         self._stream, self._name = stream, name
 
     def readable(self) -> bool:
@@ -128,13 +134,13 @@ class _TextInput(io.TextIOWrapper):
         except UnicodeDecodeError as exc:
             raise self._undecodable(exc) from None
 
-    def readline(self, size: int = -1) -> str:
+    def readline(self, size: int = -1) -> str:  # type: ignore[override]  # typeshed: _IOBase
         try:
             return super().readline(size)
         except UnicodeDecodeError as exc:
             raise self._undecodable(exc) from None
 
-    def __next__(self) -> str:
+    def __next__(self) -> str:  # type: ignore[override]  # typeshed: _IOBase
         try:
             return super().__next__()
         except UnicodeDecodeError as exc:
@@ -332,9 +338,9 @@ def atomic_output(path: str | os.PathLike | None, binary: bool = False,
     name = target.path
     fd, tmp = _temporary(name)
     try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else
-                                                        {"encoding": encoding,
-                                                         "newline": "\n"})) as out:
+        opened: IO[Any] = (os.fdopen(fd, "wb") if binary
+                           else os.fdopen(fd, "w", encoding=encoding, newline="\n"))
+        with opened as out:
             yield out
         os.replace(tmp, name)
     except BaseException:

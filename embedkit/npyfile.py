@@ -165,11 +165,15 @@ class NpzArchive:
 
     def __init__(self, source: str | os.PathLike | bytes | bytearray,
                  where: str | None = None) -> None:
-        binary = isinstance(source, (bytes, bytearray))
-        self.where = where or ("<data>" if binary else describe(source))
-        self._path = None if binary else os.fspath(source)
+        archive: IO[bytes] | str
+        if isinstance(source, (bytes, bytearray)):
+            self.where, self._path = where or "<data>", None
+            archive = io.BytesIO(source)
+        else:
+            self.where, self._path = where or describe(source), os.fspath(source)
+            archive = self._path
         with _damage(self.where, "not a readable .npz archive"):
-            self._zip = zipfile.ZipFile(io.BytesIO(source) if binary else self._path)
+            self._zip = zipfile.ZipFile(archive)
         self._members = {name.removesuffix(".npy"): info for info in self._zip.infolist()
                          if (name := info.filename).endswith(".npy")}
 
@@ -219,6 +223,9 @@ class NpzArchive:
         """
         member = self._member(name)
         where = f"{self.where}[{name}]"
+        if self._path is None:
+            raise EmbedkitError(f"{where}: only an archive read from a file can be "
+                                "memory-mapped")
         if member.compress_type != zipfile.ZIP_STORED:
             raise EmbedkitError(f"{self.where}: '{name}' is compressed and cannot be "
                                 "memory-mapped (save with numpy.savez, not savez_compressed, "

@@ -83,3 +83,16 @@ def test_cli_defaults_are_the_librarys():
     for field in ("kind", "tied", "activation", "output_activation", "l1", "contractive",
                   "weight_decay", "lr", "epochs", "batch_size", "val_split"):
         assert defaults["autoencode"][field] == getattr(ae, field), field
+
+
+def test_an_archive_read_from_bytes_cannot_be_memory_mapped(tmp_path):
+    import io
+
+    from embedkit.npyfile import NpzArchive
+
+    buffer = io.BytesIO()
+    np.savez(buffer, x=np.arange(3))
+    archive = NpzArchive(buffer.getvalue())
+    assert archive.read("x").tolist() == [0, 1, 2]
+    with pytest.raises(EmbedkitError, match=r"^<data>\[x\]: only an archive read from a file"):
+        archive.mapped("x")

@@ -16,7 +16,9 @@ error instead of a silently different model.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +60,7 @@ class TrainingState:
     epoch: int
     params: dict[str, np.ndarray]
     optimizer: dict[str, np.ndarray]
-    rng: dict
+    rng: Mapping[str, Any]
     train_rows: np.ndarray
     val_rows: np.ndarray
     history: list[dict] = field(default_factory=list)

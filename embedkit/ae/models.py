@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from embedkit.core import Tensor, ops, primitive
 from embedkit.errors import EmbedkitError
@@ -81,7 +82,7 @@ class Architecture:
         return self.kind == "linear"
 
     def init_params(self, n_features: int, n_hidden: int, rng: np.random.Generator,
-                    dtype: np.dtype) -> dict[str, np.ndarray]:
+                    dtype: DTypeLike) -> dict[str, np.ndarray]:
         """Glorot-uniform weights and zero biases.
 
         Raises

@@ -80,8 +80,9 @@ def render(command: click.Command, path: list[str],
         lines.append(".SH COMMANDS")
         for sub_name in command.list_commands(ctx):
             sub = command.get_command(ctx, sub_name)
-            lines += [".TP", f"\\fB{_escape(sub_name)}\\fR",
-                      _escape(sub.get_short_help_str(limit=200))]
+            if sub is not None:
+                lines += [".TP", f"\\fB{_escape(sub_name)}\\fR",
+                          _escape(sub.get_short_help_str(limit=200))]
         lines += [".SH SEE ALSO",
                   ", ".join(f"\\fB{_escape(name)}\\-{_escape(s)}\\fR(1)"
                             for s in command.list_commands(ctx))]
@@ -95,7 +96,9 @@ def pages(group: click.Group, prog: str = "embedkit") -> dict[str, str]:
     ctx = click.Context(group, info_name=prog, **group.context_settings)
     result = {f"{prog}.1": render(group, [prog])}
     for name in group.list_commands(ctx):
-        result[f"{prog}-{name}.1"] = render(group.get_command(ctx, name), [prog, name], ctx)
+        command = group.get_command(ctx, name)
+        if command is not None:
+            result[f"{prog}-{name}.1"] = render(command, [prog, name], ctx)
     return result
 
 

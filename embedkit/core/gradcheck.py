@@ -135,7 +135,7 @@ def _dense(grad: np.ndarray | SparseRows | None, x: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- the registry
 
-CaseMaker = Callable[[np.random.Generator], Sequence[Case]]
+CaseMaker = Callable[[np.random.Generator], list[Case]]
 _CHECKS: dict[str, CaseMaker] = {}
 
 

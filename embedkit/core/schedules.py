@@ -1,7 +1,8 @@
 """Learning-rate schedules: callables mapping the optimizer's step count to a learning rate.
 
-Any ``Callable[[int], float]`` is a schedule; these are the ones embedkit ships. An optimizer
-given a schedule asks it for the rate before every step, with the number of steps already taken.
+Any ``Callable[[float], float]`` is a schedule; these are the ones embedkit ships. An optimizer
+given a schedule asks it for the rate before every step, with the number of steps already taken;
+word2vec asks its own with the number of words processed.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-#: A learning rate as a function of the number of optimizer steps already taken.
-Schedule = Callable[[int], float]
+#: A learning rate as a function of the progress: optimizer steps (or words) already taken.
+Schedule = Callable[[float], float]
 
 
 def constant(lr: float) -> Schedule:

@@ -20,6 +20,8 @@ import numpy as np
 from embedkit.core.scatter import sparse_times
 
 _grad_enabled = True
+#: The context of a tensor no primitive made (a leaf): its VJPs are never called.
+_NO_CONTEXT: tuple[Any, list, dict] = (None, [], {})
 
 
 @contextlib.contextmanager
@@ -70,7 +72,8 @@ class SparseRows:
         ids = self.ids.reshape(-1)
         if self.indptr is None:
             return ids, np.arange(len(ids) + 1), np.ones(len(ids), self.dtype), self._rows()
-        return ids, self.indptr, self.weights, self._rows()
+        weights = np.ones(len(ids), self.dtype) if self.weights is None else self.weights
+        return ids, self.indptr, weights, self._rows()
 
     def __add__(self, other: SparseRows | np.ndarray) -> SparseRows | np.ndarray:
         if not isinstance(other, SparseRows):
@@ -146,7 +149,7 @@ class Tensor:
         self.requires_grad = requires_grad
         self._parents: tuple[Tensor, ...] = ()
         self._vjps: tuple[Callable[..., Any], ...] = ()
-        self._context: tuple[Any, list, dict] | None = None  # (ans or saved, args, kwargs)
+        self._context: tuple[Any, list, dict] = _NO_CONTEXT  # (ans or saved, args, kwargs)
 
     shape = property(lambda self: self.data.shape)
     dtype = property(lambda self: self.data.dtype)

@@ -133,7 +133,9 @@ class Vocabulary:
         EmbedkitError
             Naming the file and line when a line is not ``word<TAB>count``.
         """
-        words, counts, lines = [], [], {}
+        words: list[str] = []
+        counts: list[int] = []
+        lines: dict[str, int] = {}  # word -> the line it was first seen on
         with open_input(path) as stream:
             for number, line in enumerate(stream, 1):
                 line = normalize_word(line.rstrip("\n"))

@@ -162,15 +162,15 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike,
     if result.questions == 0:
         raise EmbedkitError(f"{name}: no questions found: expected lines 'a b c d' after "
                             f"': section' headers")
-    for section, right in zip(owners, _answer(kv, vocabulary, np.array(rows, dtype=np.intp),
-                                              restrict_vocab, fold), strict=True):
-        result.sections[section].total += 1
-        result.sections[section].correct += int(right)
+    for owner, right in zip(owners, _answer(kv, vocabulary, np.array(rows, dtype=np.intp),
+                                            restrict_vocab, fold), strict=True):
+        result.sections[owner].total += 1
+        result.sections[owner].correct += int(right)
     for section in result.sections:
         group = result.syntactic if section.name.startswith("gram") else result.semantic
-        for total in (group, result.overall):
-            total.correct += section.correct
-            total.total += section.total
+        for tally in (group, result.overall):
+            tally.correct += section.correct
+            tally.total += section.total
     return result
 
 

@@ -96,7 +96,8 @@ def answer(kv: KeyedVectors, lines: Sequence[str], k: int = 10, method: str = "a
             except EmbedkitError as exc:
                 parsed.append(Answer(line.strip(), [], f"query {line.strip()!r}: {exc}"))
     valid = [q for q in parsed if isinstance(q, Query)]
-    rows, similarities = top_k(kv, valid, k, method) if valid else (None, None)
+    rows, similarities = (top_k(kv, valid, k, method) if valid
+                          else (np.empty((0, k), dtype=np.intp), np.empty((0, k))))
     answers, done = [], 0
     for item in parsed:
         if isinstance(item, Answer):

@@ -86,6 +86,21 @@ class Word2VecConfig:
     threads: int | None = None
     kernel: str = "pair"
 
+    @property
+    def initial_lr(self) -> float:
+        """``lr``, or the model's default when it is None."""
+        return DEFAULT_LR[self.model] if self.lr is None else self.lr
+
+    @property
+    def minibatch_size(self) -> int:
+        """``batch_size``, or the model's default when it is None."""
+        return DEFAULT_BATCH_SIZE[self.model] if self.batch_size is None else self.batch_size
+
+    @property
+    def worker_count(self) -> int:
+        """``threads``, or every core when it is None."""
+        return (os.cpu_count() or 1) if self.threads is None else self.threads
+
     def resolved(self) -> Word2VecConfig:
         """The configuration with defaults filled in, validated.
 
@@ -100,23 +115,22 @@ class Word2VecConfig:
         if self.kernel not in KERNELS:
             raise EmbedkitError(f"kernel {self.kernel!r}: expected one of {', '.join(KERNELS)}",
                                 params=("kernel",))
-        filled = Word2VecConfig(**{
-            **asdict(self),
-            "lr": DEFAULT_LR[self.model] if self.lr is None else self.lr,
-            "batch_size": (DEFAULT_BATCH_SIZE[self.model] if self.batch_size is None
-                           else self.batch_size),
-            "threads": (os.cpu_count() or 1) if self.threads is None else self.threads})
-        for name, low in (("dim", 1), ("window", 1), ("negative", 0), ("epochs", 1),
-                          ("min_count", 1), ("batch_size", 1), ("threads", 1)):
-            if getattr(filled, name) < low:
-                raise EmbedkitError(f"{name} {getattr(filled, name)}: expected at least {low}",
-                                    params=(name,))
+        filled = Word2VecConfig(**{**asdict(self), "lr": self.initial_lr,
+                                   "batch_size": self.minibatch_size,
+                                   "threads": self.worker_count})
+        for name, value, low in (("dim", filled.dim, 1), ("window", filled.window, 1),
+                                 ("negative", filled.negative, 0), ("epochs", filled.epochs, 1),
+                                 ("min_count", filled.min_count, 1),
+                                 ("batch_size", filled.minibatch_size, 1),
+                                 ("threads", filled.worker_count, 1)):
+            if value < low:
+                raise EmbedkitError(f"{name} {value}: expected at least {low}", params=(name,))
         if filled.max_vocab is not None and filled.max_vocab < 1:
             raise EmbedkitError(f"max_vocab {filled.max_vocab}: expected at least 1",
                                 params=("max_vocab",))
-        if not filled.lr > 0:
+        if not filled.initial_lr > 0:
             raise EmbedkitError(f"lr {filled.lr}: expected a learning rate > 0", params=("lr",))
-        if not 0 <= filled.min_lr <= filled.lr:
+        if not 0 <= filled.min_lr <= filled.initial_lr:
             raise EmbedkitError(f"min_lr {filled.min_lr}: expected between 0 and lr "
                                 f"({filled.lr})", params=("min_lr", "lr"))
         if not filled.subsample >= 0:

@@ -149,8 +149,8 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
     if vocab is None:
         vocab = build_vocabulary(paths, config.min_count, config.max_vocab, tokenizer)
     context = run_context(config, vocab) if checkpoint or resume else {}
-    vectors = shared_zeros((len(vocab), config.dim), config.threads > 1)
-    output = shared_zeros(vectors.shape, config.threads > 1)
+    vectors = shared_zeros((len(vocab), config.dim), config.worker_count > 1)
+    output = shared_zeros(vectors.shape, config.worker_count > 1)
     state = Word2VecState(0, vectors, output, vocab)
     if resume is None:
         # word2vec's initialisation: input rows uniform in ±0.5/dim, output rows zero
@@ -164,7 +164,7 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
         checkpoints.holds = state.epoch
     noise = NoiseDistribution(vocab.counts, config.ns_exponent)
     keep = keep_probabilities(vocab.counts, config.subsample) if config.subsample else None
-    rate = linear_decay(config.lr, config.min_lr, max(1, vocab.total * config.epochs))
+    rate = linear_decay(config.initial_lr, config.min_lr, max(1, vocab.total * config.epochs))
     epoch_words = 0.0  # in-vocabulary words of the current epoch trained so far
 
     def advance(step: dict) -> None:
@@ -184,7 +184,7 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
                 interrupt_between_tasks() as interrupted:
             corpus = IdCache(paths, vocab, tokenizer, tmp, TASK_TOKENS)
             workers = [Worker(config, corpus, vectors, output, noise, keep, rate)
-                       for _ in range(config.threads)]
+                       for _ in range(config.worker_count)]
             while state.epoch < config.epochs:
                 epoch_words, epoch_start = 0.0, time.perf_counter()
                 for worker in workers:

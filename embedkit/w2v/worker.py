@@ -43,7 +43,7 @@ class Task(NamedTuple):
     """A span for a worker to train in a given epoch (a few numbers: cheap to send)."""
 
     epoch: int
-    index: int            # the span's number: with the seed and epoch, seeds its generator
+    number: int           # the span's number: with the seed and epoch, seeds its generator
     span: Span
     words_before: float   # in-vocabulary words processed before this task (for the rate)
 
@@ -94,7 +94,7 @@ class Worker:
         self.corpus = corpus
         self.noise = noise
         self.keep = keep
-        self.rng: np.random.Generator | None = None  # the current task's (see _samples)
+        self.rng = np.random.default_rng(config.seed)  # replaced by each task's (_samples)
         self.rate = rate
         self.words_done = 0.0
         self.shared = max(1, config.negative * NOISE_PER_NEGATIVE)
@@ -102,8 +102,8 @@ class Worker:
         self.vectors = Tensor(vectors, requires_grad=True)
         self.output = Tensor(output, requires_grad=True)
         # the rate of every step is given to step(): word2vec's decays with the words done
-        self.input_sgd = SGD([self.vectors], config.lr)
-        self.output_sgd = SGD([self.output], config.lr)
+        self.input_sgd = SGD([self.vectors], config.initial_lr)
+        self.output_sgd = SGD([self.output], config.initial_lr)
         self.tally = Tally()
 
     def start_epoch(self) -> None:
@@ -125,17 +125,18 @@ class Worker:
         over the corpus would: skip-gram pairs for the pair kernel, else each centre's
         window (CBOW's bag layout), sorted by size."""
         self.rng = np.random.default_rng(np.random.SeedSequence(
-            self.config.seed, spawn_key=(task.epoch, task.index)))
+            self.config.seed, spawn_key=(task.epoch, task.number)))
         layout = "cbow" if self.config.kernel == "window" else self.config.model
         samples, _ = chunk_samples(self.corpus.read(task.span), layout, self.config.window,
                                    self.keep, self.rng)
-        return samples if layout == "skipgram" else by_bag_size(samples)
+        return by_bag_size(samples) if isinstance(samples, CbowSamples) else samples
 
     def _run(self, task: Task) -> None:
         samples = self._samples(task)
-        step, n = self.config.batch_size, len(samples.centres)
-        if self.config.model == "skipgram" and self.config.kernel == "window":
-            # whole windows, about `step` pairs per minibatch; positions count pairs
+        step, n = self.config.minibatch_size, len(samples.centres)
+        if isinstance(samples, CbowSamples) and self.config.model == "skipgram":
+            # the window kernel: whole windows, about `step` pairs per minibatch; positions
+            # count pairs
             positions = samples.indptr
             bounds = np.union1d(np.searchsorted(positions, np.arange(0, positions[-1], step)),
                                 [n]).tolist()
