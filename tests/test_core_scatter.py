@@ -68,3 +68,38 @@ def test_take_rows_copies_rows_for_any_shape_of_ids(contiguous):
     np.testing.assert_array_equal(got, table[ids])
     got[0, 0] = -1
     assert table[3, 0] != -1  # a copy, not a view
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_without_the_private_kernels_the_public_product_gives_the_same_sums(transpose,
+                                                                             monkeypatch):
+    from embedkit.core import scatter
+
+    rng = np.random.default_rng(4)
+    a = sparse.random(20, 15, density=0.3, format="csr", random_state=2)
+    values = rng.standard_normal((20 if transpose else 15, 3))
+    start = rng.standard_normal((15 if transpose else 20, 3))
+    args = (a.indptr, a.indices, a.data, values, len(start))
+    kernel = sparse_times(*args, transpose=transpose, out=start.copy())
+    monkeypatch.setattr(scatter, "_kernels", None)
+    public = sparse_times(*args, transpose=transpose, out=start.copy())
+    np.testing.assert_allclose(public, kernel, rtol=1e-12, atol=1e-12)
+    assert not np.allclose(public, start)  # the product was added
+
+
+def test_embedkit_imports_and_trains_when_scipy_moves_its_private_kernels():
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import scipy.sparse
+sys.modules["scipy.sparse._sparsetools"] = None  # as if a SciPy release had moved it
+from embedkit.core import SparseRows, scatter
+assert scatter._kernels is None
+import numpy as np
+print(SparseRows(np.array([2, 0, 2]), np.ones((3, 2)), (3, 2)).to_dense().tolist())
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[[1.0, 1.0], [0.0, 0.0], [2.0, 2.0]]"

@@ -7,12 +7,29 @@ than the product itself at minibatch sizes. The kernels are called directly: one
 the entries, in order, so results are deterministic. They check nothing, so every index must
 lie inside the shapes (the callers build them; a test pins the kernels to SciPy's public
 product).
+
+The kernels are private to SciPy: if a release moves them, the public sparse product takes
+over (same sums, slower), so ``import embedkit`` does not break.
 """
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 import numpy as np
-from scipy.sparse import _sparsetools
+import scipy.sparse
+
+
+def _private_kernels() -> ModuleType | None:
+    """SciPy's compressed-sparse kernels, or None where this SciPy has moved them."""
+    try:
+        return importlib.import_module("scipy.sparse._sparsetools")
+    except ImportError:
+        return None
+
+
+_kernels = _private_kernels()
 
 
 def sparse_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
@@ -23,11 +40,16 @@ def sparse_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
     values = np.ascontiguousarray(values)
     if out is None:
         out = np.zeros((n_out, values.shape[1]), dtype=values.dtype)
-    kernel = _sparsetools.csc_matvecs if transpose else _sparsetools.csr_matvecs
     n_rows, n_cols = len(indptr) - 1, len(values)
-    kernel(*((n_out, n_cols) if transpose else (n_rows, n_cols)), values.shape[1],
-           indptr.astype(np.int64, copy=False), indices.astype(np.int64, copy=False),
-           data.astype(values.dtype, copy=False), values.reshape(-1), out.reshape(-1))
+    shape = (n_out, n_cols) if transpose else (n_rows, n_cols)
+    indptr, indices = indptr.astype(np.int64, copy=False), indices.astype(np.int64, copy=False)
+    data = data.astype(values.dtype, copy=False)
+    if _kernels is None:
+        matrix = scipy.sparse.csc_matrix if transpose else scipy.sparse.csr_matrix
+        out += matrix((data, indices, indptr), shape=shape) @ values
+        return out
+    kernel = _kernels.csc_matvecs if transpose else _kernels.csr_matvecs
+    kernel(*shape, values.shape[1], indptr, indices, data, values.reshape(-1), out.reshape(-1))
     return out
 
 
