@@ -298,3 +298,16 @@ def test_progress_reports_the_running_mean_loss_of_the_epoch(many_tasks):
     assert last_of_epoch == [record["loss"] for record in trained.history]
     assert all(0 < step["loss"] < 10 for step in steps if "epoch" not in step)
 
+
+
+def test_divergence_names_the_settings_to_lower(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c d\nb c d a\n" * 50)
+    out = tmp_path / "v.vec"
+    result = CliRunner().invoke(main, ["train-w2v", str(corpus), "--lr", "1e30", "--threads", "1",
+                                       "--epochs", "1", "--min-count", "1", "--subsample", "0",
+                                       "--batch-size", "2", "-o", str(out)])
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("embedkit: error: training diverged (loss ")
+    assert line.endswith(": lower --lr or --batch-size")
