@@ -311,3 +311,14 @@ def test_divergence_names_the_settings_to_lower(tmp_path):
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("embedkit: error: training diverged (loss ")
     assert line.endswith(": lower --lr or --batch-size")
+
+
+def test_a_first_task_without_pairs_reports_the_starting_rate(tmp_path):
+    """The first task holds only one-word lines (no pairs): its progress step still reports
+    the rate at the start of training."""
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a\n" * 9000 + "a b\n" * 500)
+    steps: list = []
+    train_word2vec([corpus], Word2VecConfig(dim=4, epochs=1, min_count=1, subsample=0, lr=0.02,
+                                            threads=1), progress=steps.append)
+    assert len(steps) >= 2 and steps[0]["lr"] == 0.02
