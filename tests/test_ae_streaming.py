@@ -251,3 +251,25 @@ def test_progress_counts_every_row_of_every_pass(tmp_path, monkeypatch):
     np.testing.assert_allclose(model.inverse_transform(codes, progress=seen.append),
                                model.reconstruct(X), rtol=1e-6)
     assert sum(seen) == 1000
+
+
+def test_a_finite_but_exploding_loss_is_divergence_and_writes_nothing(tmp_path):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((200, 10)))
+    out = tmp_path / "out"
+    out.mkdir()
+    result = CliRunner().invoke(main, ["autoencode", str(tmp_path / "x.npy"), "--hidden", "3",
+                                       "--epochs", "20", "--kind", "nonlinear", "--lr", "1e6",
+                                       "-o", str(out / "m.npz")])
+    assert result.exit_code == 1
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("embedkit: error: training diverged at epoch"), last
+    assert "times the" in last and "--lr" in last
+    assert list(out.iterdir()) == []
+
+
+def test_the_epoch_record_holds_the_learning_rate_at_the_epoch_end():
+    model = Autoencoder(2, epochs=3, lr=1e-2, batch_size=50, random_state=0,
+                        polish=False).fit(low_rank(n_rows=200))
+    # the schedule ends at lr / 1000 after the last step
+    assert model.history_[-1]["lr"] == pytest.approx(1e-5)
+    assert model.history_[0]["lr"] == pytest.approx(1e-2)

@@ -209,3 +209,12 @@ def test_read_log_reads_a_stream_given_as_dash(logs, monkeypatch):
     parsed = read_log("-")
     assert parsed.command == "autoencode" and parsed.validation is not None
     assert parsed.penalised is not None and len(parsed.epoch) == 4
+
+
+@pytest.mark.parametrize("size", ["99x600", "900x8001", "100000x100000"])
+def test_a_size_outside_100_to_8000_pixels_is_refused_before_drawing(tmp_path, size):
+    result = CliRunner().invoke(main, ["plot", str(tmp_path / "missing.jsonl"), "-o",
+                                       str(tmp_path / "p.png"), "--size", size])
+    assert result.exit_code == 2
+    assert "each from 100 to 8000" in result.output
+    assert not (tmp_path / "p.png").exists()

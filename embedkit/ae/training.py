@@ -28,6 +28,9 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {"adam": Adam, "sgd": SGD, "rmsprop": R
 #: The learning rate ends at ``lr * FINAL_LR_FRACTION``: constant-lr Adam stalls at its noise
 #: floor, degrees away from the optimum subspace (MEASUREMENTS.md).
 FINAL_LR_FRACTION = 1e-3
+#: An epoch whose mean squared error exceeds this multiple of the error training started from
+#: has diverged, even while every number is still finite.
+DIVERGED = 1e4
 #: Share of the steps at the full learning rate before the cosine anneal (see learning_rate).
 HOLD_FRACTION = 0.8
 
@@ -119,7 +122,8 @@ def train(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
         Called with ``{"event": "start", "total_steps", "steps_done"}`` first, ``{"event":
         "batch", "steps": 1}`` after every step and with
         ``{"event": "epoch", "epoch", "epochs", "train_loss", "train_mse", "val_mse", "lr",
-        "seconds"}`` after every epoch (``val_mse`` is None without a split), once the epoch's
+        "seconds"}`` after every epoch (``val_mse`` is None without a split, ``lr`` the rate
+        at the epoch's end), once the epoch's
         checkpoint is written.
     checkpoints : Checkpoints, optional
         Where and how often to save the training state.
@@ -227,7 +231,7 @@ def _epoch(arch: Architecture, tensors: dict[str, Tensor], data: _Rows,
            callback: Callback | None) -> dict:
     """One pass over the training rows in a fresh order; returns the epoch's record."""
     started = time.perf_counter()
-    epoch, lr = state.epoch + 1, optimizer.lr
+    epoch = state.epoch + 1
     order = blocks.epoch_order(state.train_rows, rng, data.block)
     sum_loss = sum_mse = 0.0
     # Batches are gathered into one buffer: a fresh array per step page-faults its memory
@@ -247,16 +251,26 @@ def _epoch(arch: Architecture, tensors: dict[str, Tensor], data: _Rows,
         optimizer.step()
         sum_loss += loss_value * len(batch)
         sum_mse += mse.item() * len(batch)
+        if start == 0:
+            first_mse = mse.item()
         if callback:
             callback({"event": "batch", "steps": 1})
     if not all(np.isfinite(t.data).all() for t in tensors.values()):
         raise DivergenceError(f"training diverged at epoch {epoch} (weights are not "
                               "finite); nothing was written: try a smaller lr", params=("lr",))
+    # finite but exploding: the error far above where training started (the first epoch's
+    # mean, or within the first epoch its first batch) is divergence too
+    reference = state.history[0]["train_mse"] if state.history else first_mse
+    if reference > 0 and sum_mse / len(order) > DIVERGED * reference:
+        raise DivergenceError(f"training diverged at epoch {epoch} (mean squared error "
+                              f"{sum_mse / len(order):.3g}, over {DIVERGED:g} times the "
+                              f"{reference:.3g} it started from); nothing was written: try a "
+                              "smaller lr", params=("lr",))
     state.epoch = epoch
     val_mse = data.error(arch, tensors, state.val_rows) if len(state.val_rows) else None
     return {"event": "epoch", "epoch": epoch, "epochs": settings.epochs,
             "train_loss": sum_loss / len(order), "train_mse": sum_mse / len(order),
-            "val_mse": val_mse, "lr": lr, "seconds": time.perf_counter() - started}
+            "val_mse": val_mse, "lr": optimizer.lr, "seconds": time.perf_counter() - started}
 
 
 def _update_best(state: TrainingState, tensors: dict[str, Tensor], val_mse: float | None

@@ -50,7 +50,9 @@ def _option_record(param: click.Parameter, ctx: click.Context) -> tuple[str, str
                                           else param.type.name.upper()))
     help_text = param.help or ""
     default = param.default
-    if not param.is_flag and default not in (None, "", ()) and not callable(default):
+    # Click 8.2+ marks an option without a default by a sentinel, older releases by None
+    unset = default is None or default is getattr(click.core, "UNSET", None)
+    if not param.is_flag and not unset and default not in ("", ()) and not callable(default):
         help_text += f" [default: {default}]"
     elif param.is_flag and param.secondary_opts:
         help_text += f" [default: {param.opts[0] if default else param.secondary_opts[0]}]"

@@ -35,7 +35,7 @@ def _per_model(defaults: dict) -> str:
 @click.option("--window", type=click.IntRange(min=1), default=DEFAULTS.window, metavar="W",
               help="Largest distance between a word and a context word (drawn from 1..W "
                    "per word, as word2vec does).")
-@click.option("--negative", type=click.IntRange(min=0), default=DEFAULTS.negative, metavar="K",
+@click.option("--negative", type=click.IntRange(min=1), default=DEFAULTS.negative, metavar="K",
               help="Noise words per training pair.")
 @click.option("--ns-exponent", type=float, default=DEFAULTS.ns_exponent, metavar="X",
               help="Noise words are drawn with probability proportional to count^X.")

@@ -74,18 +74,22 @@ def plot_format(path: str | os.PathLike, formats: Iterable[str] = ("png", "svg")
     return extension
 
 
+#: The largest side of a picture: an 8000 × 8000 image already holds 256 MB of pixels.
+MAX_PIXELS = 8000
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """``WIDTHxHEIGHT`` in pixels, e.g. ``900x600``, as two integers.
 
     Raises
     ------
     EmbedkitError
-        When the text is not two integers of at least 100 joined by ``x``.
+        When the text is not two integers from 100 to :data:`MAX_PIXELS` joined by ``x``.
     """
     match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
-    if not match or min(int(match[1]), int(match[2])) < 100:
-        raise EmbedkitError(f"--size {text!r}: expected WIDTHxHEIGHT in pixels, each at "
-                            "least 100, e.g. 900x600")
+    if not match or not all(100 <= int(side) <= MAX_PIXELS for side in match.groups()):
+        raise EmbedkitError(f"--size {text!r}: expected WIDTHxHEIGHT in pixels, each from "
+                            f"100 to {MAX_PIXELS}, e.g. 900x600")
     return int(match[1]), int(match[2])
 
 
