@@ -46,8 +46,8 @@ class Word2VecConfig:
         Largest distance between a centre and a context word (drawn per centre from
         ``1..window``).
     negative : int
-        Noise words per training pair (at least 1: without noise words nothing keeps the
-        vectors apart).
+        Noise words per training pair (0: positives only, for tests; the command asks for at
+        least 1, since without noise words nothing keeps the vectors apart).
     ns_exponent : float
         Noise distribution ∝ count ** ns_exponent.
     min_count, max_vocab : int
