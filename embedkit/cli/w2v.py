@@ -86,7 +86,7 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
     windows whose pairs share noise words drawn for that window alone (pWord2Vec's
     formulation), as batched matrix products. Example:
 
-        embedkit train-w2v corpora/planted.txt -o vectors.vec
+        embedkit train-w2v corpora/kjv.txt.gz -o vectors.vec
 
     Long runs: --checkpoint FILE saves the state after every --checkpoint-every epochs;
     --resume FILE continues it (with --threads 1 and the same --epochs, bit-identical to an
