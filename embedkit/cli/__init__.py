@@ -14,6 +14,7 @@ main.lazy_commands.update({
     "synth-corpus": "embedkit.cli.text:synth_corpus",
     "train-w2v": "embedkit.cli.w2v:train_w2v",
     "neighbors": "embedkit.cli.vectors:neighbors",
+    "index": "embedkit.cli.vectors:index_command",
     "analogy": "embedkit.cli.vectors:analogy",
     "evaluate": "embedkit.cli.vectors:evaluate",
     "autoencode": "embedkit.cli.ae:autoencode",

@@ -10,6 +10,7 @@ positive words divided by that with the negative words (plus 1e-6). Both follow 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -72,6 +73,10 @@ def parse_analogy(kv: KeyedVectors, text: str) -> Query:
     return analogy_query(kv, *words)
 
 
+#: How queries are answered: (queries, k) -> (rows, similarities), as :func:`top_k` returns.
+Search = Callable[[Sequence[Query], int], tuple[np.ndarray, np.ndarray]]
+
+
 @dataclass(frozen=True)
 class Answer:
     """The neighbours found for one query, or why it could not be answered."""
@@ -82,11 +87,14 @@ class Answer:
 
 
 def answer(kv: KeyedVectors, lines: Sequence[str], k: int = 10, method: str = "add",
-           parse: Callable[[KeyedVectors, str], Query] = parse_query) -> list[Answer]:
+           parse: Callable[[KeyedVectors, str], Query] = parse_query,
+           search: Search | None = None) -> list[Answer]:
     """Answer query lines together: one :func:`top_k` call for all the valid ones.
 
     Blank lines are dropped; a line that ``parse`` rejects (unknown word, wrong shape) gets an
-    :class:`Answer` with its ``error`` set and no neighbours.
+    :class:`Answer` with its ``error`` set and no neighbours. ``search(queries, k)``, when
+    given, replaces exact search (``method`` is then unused): an approximate index's
+    ``top_k`` (:class:`embedkit.vectors.ann.VectorIndex`).
     """
     parsed: list[Query | Answer] = []
     for line in lines:
@@ -96,7 +104,9 @@ def answer(kv: KeyedVectors, lines: Sequence[str], k: int = 10, method: str = "a
             except EmbedkitError as exc:
                 parsed.append(Answer(line.strip(), [], f"query {line.strip()!r}: {exc}"))
     valid = [q for q in parsed if isinstance(q, Query)]
-    rows, similarities = (top_k(kv, valid, k, method) if valid
+    if search is None:
+        search = functools.partial(top_k, kv, method=method)
+    rows, similarities = (search(valid, k) if valid
                           else (np.empty((0, k), dtype=np.intp), np.empty((0, k))))
     answers, done = [], 0
     for item in parsed:
@@ -116,7 +126,7 @@ def query_vectors(kv: KeyedVectors, queries: Sequence[Query]) -> np.ndarray:
     Terms are summed in order, positive then negative, in float32, and the mean is normalised
     in float64, exactly as gensim's ``get_mean_vector`` does, so scores agree bit for bit.
     """
-    terms, signs = _padded(queries)
+    terms, signs = padded(queries)
     mean = np.zeros((len(queries), kv.dim), dtype=np.float32)
     for slot in range(terms.shape[1]):
         mean += signs[:, slot, None] * kv.unit(terms[:, slot])
@@ -126,7 +136,7 @@ def query_vectors(kv: KeyedVectors, queries: Sequence[Query]) -> np.ndarray:
     return (as64 / np.where(length > 0, length, 1)).astype(np.float32)
 
 
-def _padded(queries: Sequence[Query]) -> tuple[np.ndarray, np.ndarray]:
+def padded(queries: Sequence[Query]) -> tuple[np.ndarray, np.ndarray]:
     """Each query's rows (positive then negative) padded with row 0, and signs (0 = padding)."""
     width = max(len(q.positive) + len(q.negative) for q in queries)
     terms = np.zeros((len(queries), width), dtype=np.intp)
@@ -157,7 +167,7 @@ def scores(kv: KeyedVectors, queries: Sequence[Query], method: str = "add",
     if method == "add":
         result = matrix @ query_vectors(kv, queries).T
         return np.divide(result, norms, out=result)
-    terms, signs = _padded(queries)
+    terms, signs = padded(queries)
     unique, where = np.unique(terms, return_inverse=True)
     shifted = matrix @ kv.unit(unique).T
     shifted = (1 + np.divide(shifted, norms, out=shifted)) / 2
@@ -205,7 +215,7 @@ def top_k(kv: KeyedVectors, queries: Sequence[Query], k: int = 10, method: str =
 
 def _best(matrix: np.ndarray, queries: Sequence[Query], k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exclude each query's words from its column, then take the ``k`` highest scores in order."""
-    terms, signs = _padded(queries)
+    terms, signs = padded(queries)
     column = np.repeat(np.arange(len(queries)), terms.shape[1])
     own = (signs != 0).ravel() & (terms.ravel() < matrix.shape[0])
     matrix[terms.ravel()[own], column[own]] = -np.inf
