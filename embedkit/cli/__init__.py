@@ -15,6 +15,7 @@ main.lazy_commands.update({
     "train-w2v": "embedkit.cli.w2v:train_w2v",
     "neighbors": "embedkit.cli.vectors:neighbors",
     "index": "embedkit.cli.vectors:index_command",
+    "convert": "embedkit.cli.vectors:convert",
     "analogy": "embedkit.cli.vectors:analogy",
     "evaluate": "embedkit.cli.vectors:evaluate",
     "autoencode": "embedkit.cli.ae:autoencode",

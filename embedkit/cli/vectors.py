@@ -13,7 +13,7 @@ import click
 
 from embedkit.cli.options import json_option
 from embedkit.io import check_writable, to_json
-from embedkit.vectors import KeyedVectors, load_vectors
+from embedkit.vectors import VECTOR_FORMATS, KeyedVectors, load_vectors
 from embedkit.vectors.ann import (
     CONNECTIVITY,
     EXPANSION_ADD,
@@ -23,6 +23,7 @@ from embedkit.vectors.ann import (
     build_index,
 )
 from embedkit.vectors.evaluate import RESTRICT_VOCAB, evaluate_analogies, evaluate_similarity
+from embedkit.vectors.formats import convert_vectors
 from embedkit.vectors.query import METHODS, Answer, Search, answer, parse_analogy, parse_query
 
 #: Most stdin lines answered together when more are already waiting.
@@ -275,3 +276,27 @@ def _pair_columns(text: str | None) -> tuple[int, int] | None:
 
 def _number(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.4f}"
+
+
+@click.command()
+@vector_options
+@click.argument("output", metavar="OUT", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--format", "fmt", type=click.Choice(VECTOR_FORMATS), metavar="FORMAT",
+              help=f"Format of OUT ({', '.join(VECTOR_FORMATS)}) [default: from its suffix, "
+                   f"word2vec text for stdout and other suffixes].")
+def convert(vectors, limit, mmap, vocab, unicode_errors, header, output, fmt):
+    """Convert the word vectors VECTORS into another format, OUT.
+
+    Formats come from the suffixes, as for every command: word2vec text (.vec, .txt, .w2v)
+    and binary (.bin), optionally .gz/.bz2; .npz (words, vectors, counts); .npy with its
+    vocabulary written beside it as <stem>.vocab. --limit N keeps the first (most frequent)
+    N words and stops reading there. Binary formats round-trip exactly; word2vec text keeps
+    six significant digits.
+
+    Large files: `embedkit convert GoogleNews-vectors-negative300.bin.gz vectors.npy` once,
+    then `neighbors vectors.npy --mmap` maps the matrix instead of reading it (the first
+    query of a 3 M x 300 file in about a second, the vocabulary read in full).
+    """
+    check_writable(output)
+    convert_vectors(vectors, output, limit=limit, mmap=mmap, unicode_errors=unicode_errors,
+                    vocab=vocab, header=header, fmt=fmt)

@@ -204,11 +204,20 @@ def read_binary(stream: IO[bytes], name: str, count: int, dim: int, errors: str,
                 offset: int) -> tuple[list[str], np.ndarray, bytes, list[int]]:
     """Records are a word, a space and ``dim`` little-endian float32; returns the words, the
     matrix, the bytes read past the last record and the byte offset where each record starts
-    (``offset`` is the header's size)."""
+    (``offset`` is the header's size).
+
+    Each record's values are copied once, from the chunk just read into their row of one
+    float32 matrix: no list of records, no joined copy. The matrix grows by doubling (from
+    :data:`PREALLOCATE_BYTES`, never trusting a header's count for more) through
+    ``ndarray.resize``, which the C library does by remapping pages rather than copying them,
+    and is cut to the records read at the end; peak memory is the matrix, the words and one
+    chunk.
+    """
     width = 4 * dim
     raw_words: list[bytes] = []
-    records: list[bytes] = []
     starts: list[int] = []
+    vectors = np.empty((min(count, max(1, PREALLOCATE_BYTES // width)), dim), dtype="<f4")
+    flat = vectors.reshape(-1).view(np.uint8).data
     buffer, pos = b"", 0
     for record in range(count):
         space = buffer.find(b" ", pos)
@@ -229,15 +238,20 @@ def read_binary(stream: IO[bytes], name: str, count: int, dim: int, errors: str,
             shown = word[:30].decode("utf-8", "replace")
             raise EmbedkitError(f"{where}: expected a word, found {shown!r}: the records do not "
                                 f"line up with the header's dimension {dim}")
+        if record == len(vectors):
+            flat.release()
+            vectors.resize((min(count, 2 * record), dim), refcheck=False)
+            flat = vectors.reshape(-1).view(np.uint8).data
         starts.append(offset + pos)
         raw_words.append(word)
-        records.append(buffer[space + 1:space + 1 + width])
+        flat[record * width:(record + 1) * width] = buffer[space + 1:space + 1 + width]
         pos = space + 1 + width
         if buffer[pos:pos + 1] == b"\n":
             pos += 1
+    flat.release()
+    vectors.resize((count, dim), refcheck=False)
     words = decode_words(raw_words, name, errors, lambda i: f"vector {i + 1} (byte {starts[i]})")
-    vectors = np.frombuffer(b"".join(records), dtype="<f4").reshape(count, dim)
-    return words, vectors.astype(np.float32), buffer[pos:], starts
+    return words, vectors.astype(np.float32, copy=False), buffer[pos:], starts
 
 
 def write_binary(out: IO[bytes], words: list[str], vectors: np.ndarray) -> None:

@@ -22,8 +22,8 @@ from embedkit.vectors.keyed import KeyedVectors
 #: The formats that hold words, hence word vectors.
 VECTOR_FORMATS = tuple(name for name, f in FORMATS.items() if f.words != "never")
 
-__all__ = ["VECTOR_FORMATS", "format_rows", "load_vectors", "read_vocab", "save_vectors",
-           "vocab_path"]
+__all__ = ["VECTOR_FORMATS", "convert_vectors", "format_rows", "load_vectors", "read_vocab",
+           "save_vectors", "vocab_path"]
 
 
 def load_vectors(path: str | os.PathLike, limit: int | None = None, mmap: bool = False,
@@ -96,3 +96,35 @@ def save_vectors(path: str | os.PathLike | None, words: Sequence[str], vectors: 
     """
     write_table(path, np.asarray(vectors, dtype=np.float32), list(words), counts=counts,
                 output=output, need_words=True, stdout="text", fmt=fmt)
+
+
+def convert_vectors(source: str | os.PathLike, target: str | os.PathLike | None, *,
+                    fmt: str | None = None, **load) -> KeyedVectors:
+    """Read the vectors of ``source`` and write them to ``target`` in another format.
+
+    Parameters
+    ----------
+    source : str or path-like
+        Any vector file :func:`load_vectors` reads (``-``: standard input).
+    target : str, path-like or None
+        Destination; its suffix picks the format unless ``fmt`` is given.
+    fmt : str, optional
+        One of :data:`VECTOR_FORMATS` for ``target``.
+    **load
+        Passed to :func:`load_vectors`: ``limit`` (stop after that many vectors), ``mmap``,
+        ``unicode_errors``, ``vocab``, ``header``.
+
+    Returns
+    -------
+    KeyedVectors
+        What was read and written: words (first of duplicates), vectors, counts and, for
+        ``.npz`` to ``.npz``, the output matrix.
+
+    Raises
+    ------
+    EmbedkitError
+        As :func:`load_vectors` and :func:`save_vectors`.
+    """
+    kv = load_vectors(source, **load)
+    save_vectors(target, kv.words, kv.vectors, counts=kv.counts, fmt=fmt, output=kv.output)
+    return kv

@@ -1,0 +1,87 @@
+"""`convert` between every vector format, and the word2vec readers on files larger than their
+buffers (the growing matrix and chunked reads give the same bits as one small read)."""
+
+import itertools
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from embedkit.cli import main
+from embedkit.formats import word2vec
+from embedkit.vectors import load_vectors, save_vectors
+from embedkit.vectors.formats import convert_vectors
+
+#: A suffix per format the readers know; text (word2vec .vec) keeps six significant digits.
+SUFFIXES = [".vec", ".vec.gz", ".bin", ".bin.bz2", ".npz", ".npy"]
+TEXT = (".vec", ".vec.gz")
+COUNTED = (".npz", ".npy")
+
+
+@pytest.fixture(scope="module")
+def original():
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(50)] + ["naïve", "東京", "x-ray"]
+    vectors = (rng.standard_normal((len(words), 7)) * 10.0 ** rng.integers(-8, 8, (1, 7)))
+    counts = np.arange(len(words), 0, -1, dtype=np.int64) * 3
+    return words, vectors.astype(np.float32), counts
+
+
+@pytest.mark.parametrize("source, target", list(itertools.permutations(SUFFIXES, 2)))
+def test_convert_round_trips_every_pair_of_formats(original, tmp_path, source, target):
+    words, vectors, counts = original
+    src, dst = tmp_path / f"in{source}", tmp_path / f"out{target}"
+    save_vectors(src, words, vectors, counts=counts)
+    convert_vectors(src, dst)
+    back = load_vectors(dst)
+    assert back.words == words
+    if source in TEXT or target in TEXT:
+        np.testing.assert_allclose(back.vectors, vectors, rtol=5e-6, atol=0)
+    else:
+        assert back.vectors.dtype == np.float32
+        assert back.vectors.tobytes() == vectors.tobytes()
+    if source in COUNTED and target in COUNTED:
+        np.testing.assert_array_equal(back.counts, counts)
+
+
+def test_convert_limit_and_format_from_the_cli(original, tmp_path):
+    words, vectors, _ = original
+    save_vectors(tmp_path / "v.bin", words, vectors)
+    result = CliRunner().invoke(main, ["convert", str(tmp_path / "v.bin"),
+                                       str(tmp_path / "out.data"), "--format", "npz",
+                                       "--limit", "5"])
+    assert result.exit_code == 0, result.output
+    back = load_vectors(tmp_path / "out.data", fmt="npz")
+    assert back.words == words[:5]
+    assert back.vectors.tobytes() == vectors[:5].tobytes()
+    bad = CliRunner().invoke(main, ["convert", str(tmp_path / "v.bin"),
+                                    str(tmp_path / "m.csv")])
+    assert bad.exit_code == 1
+    assert bad.output.startswith("embedkit: error:") and bad.output.count("\n") == 1
+    assert not (tmp_path / "m.csv").exists()
+
+
+@pytest.mark.parametrize("suffix", [".bin", ".bin.gz", ".vec", ".vec.bz2"])
+def test_readers_grow_and_chunk_to_the_same_bits(tmp_path, monkeypatch, suffix):
+    """3,000 vectors through a matrix that starts at 8 rows and doubles, read in chunks
+    smaller than a record: the same bits as the matrix written (binary) or as the default
+    buffers read (text), and --limit stops on a row that is not a power of two."""
+    rng = np.random.default_rng(5)
+    rows, dim = 3_000, 40
+    words = [f"word{i}" for i in range(rows)]
+    vectors = rng.standard_normal((rows, dim)).astype(np.float32)
+    path = tmp_path / f"big{suffix}"
+    save_vectors(path, words, vectors)
+    usual = load_vectors(path)
+    monkeypatch.setattr(word2vec, "PREALLOCATE_BYTES", 8 * 4 * dim)
+    monkeypatch.setattr(word2vec, "BINARY_CHUNK", 97)
+    monkeypatch.setattr(word2vec, "TEXT_BLOCK", 33)
+    small = load_vectors(path)
+    assert small.words == usual.words == words
+    assert small.vectors.tobytes() == usual.vectors.tobytes()
+    if suffix.startswith(".bin"):
+        assert usual.vectors.tobytes() == vectors.tobytes()
+    limited = load_vectors(path, limit=1_234)
+    assert limited.words == words[:1_234]
+    assert limited.vectors.tobytes() == usual.vectors[:1_234].tobytes()
+    assert limited.vectors.shape == (1_234, dim)
