@@ -4,6 +4,11 @@ Run: PY=$(bash benchmarks/venv.sh) && "$PY" benchmarks/bench_vectors.py [--runs 
 Both sides use the same BLAS thread limit (BENCH_THREADS, default 2) and the same vectors:
 word2vec trained by gensim on ../shared/data/wordnet-glosses.txt.gz (analogies), and random
 100,000 x 300 vectors (queries, loading). Prints medians and ratios.
+
+With --sizes (100k,1M,3M): vector files at download size instead (benchmarks/_scale.py): load
+time and peak memory against gensim's load_word2vec_format for binary, text and .bin.gz, the
+first query with --mmap after `embedkit convert` to .npy, exact and --index query times and the
+index's recall@10. The files are generated in --tmp and deleted after each size.
 """
 
 import os
@@ -19,6 +24,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from _gensim_vectors import DATA, trained_vectors  # noqa: E402
+from _scale import bench_size, parse_size  # noqa: E402
 from gensim.models import KeyedVectors as GensimVectors  # noqa: E402
 
 from embedkit.vectors import load_vectors, save_vectors  # noqa: E402
@@ -88,8 +94,19 @@ def queries_and_loading(workdir, runs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--sizes", help="vector files at these sizes instead, e.g. 100k,1M,3M")
+    parser.add_argument("--formats", default="bin,txt,bin.gz", help="with --sizes")
+    parser.add_argument("--index-sizes", default="100k,1M", help="with --sizes: also --index")
+    parser.add_argument("--tmp", default="/tmp", help="with --sizes: where files are generated")
     args = parser.parse_args()
-    print(f"BLAS threads: {THREADS}; medians of {args.runs} runs")
+    print(f"BLAS threads: {THREADS}; medians of {args.runs} runs; "
+          f"load {os.getloadavg()[0]:.1f}")
+    if args.sizes:
+        indexed = {parse_size(s) for s in args.index_sizes.split(",") if s}
+        for size in args.sizes.split(","):
+            rows = parse_size(size)
+            bench_size(rows, args.formats.split(","), args.runs, rows in indexed, args.tmp)
+        return
     with tempfile.TemporaryDirectory() as workdir:
         queries_and_loading(workdir, args.runs)
         analogies(workdir, args.runs)
