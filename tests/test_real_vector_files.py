@@ -232,3 +232,14 @@ def test_composed_and_decomposed_spellings_are_one_word(tmp_path):
     with pytest.warns(UserWarning, match="'café' of line 2 comes again on line 3"):
         kv = load_vectors(tmp_path / "v.vec")
     assert kv.words == ["caf\u00e9"] and kv.vectors[0, 0] == 1
+
+
+def test_duplicates_are_one_warning_line_from_every_command(tmp_path):
+    (tmp_path / "d.vec").write_text("4 2\na 1 0\nb 0 1\na 3 3\nc 1 1\n", encoding="utf-8")
+    expected = (f"embedkit: warning: {tmp_path / 'd.vec'}: the word 'a' of line 2 comes again "
+                f"on line 4: the first is kept, the later one dropped")
+    neighbors = run("neighbors", tmp_path / "d.vec", "a", "-k", "1")
+    assert neighbors.exit_code == 0 and neighbors.stdout == "a\t1\tc\t0.707107\n"
+    encode = run("compare-pca", "--fit", "1", tmp_path / "d.vec", "--json")
+    for result in (neighbors, encode):
+        assert [line for line in result.stderr.splitlines() if "'a'" in line] == [expected]
