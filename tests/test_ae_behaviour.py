@@ -8,6 +8,7 @@ import pytest
 
 from embedkit.ae import Autoencoder
 from embedkit.ae.noise import Noise, parse_noise
+from embedkit.errors import EmbedkitError
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +84,21 @@ def test_noise_is_fresh_on_every_call_and_follows_the_generator():
     first, second = noise(x, rng), noise(x, rng)
     assert not np.array_equal(first, second)
     np.testing.assert_array_equal(first, noise(x, np.random.default_rng(5)))
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("gauss:0.1", "noise 'gauss': expected gaussian:SIGMA or mask:P"),
+    ("mask:1.5", "noise mask:1.5: expected a probability in [0, 1)"),
+    ("mask:1", "noise mask:1.0: expected a probability in [0, 1)"),
+    ("mask:-0.1", "noise mask:-0.1: expected a probability in [0, 1)"),
+    ("gaussian:-1", "noise gaussian:-1.0: expected a finite SIGMA ≥ 0"),
+    ("gaussian:inf", "noise gaussian:inf: expected a finite SIGMA ≥ 0"),
+    ("mask", "noise 'mask': expected gaussian:SIGMA or mask:P, e.g. gaussian:0.1 or mask:0.3"),
+    ("mask:x", "noise 'mask:x': expected gaussian:SIGMA or mask:P, e.g. gaussian:0.1 or "
+               "mask:0.3"),
+])
+def test_bad_noise_specs_name_the_noise_parameter_exactly(spec, message):
+    with pytest.raises(EmbedkitError) as error:
+        parse_noise(spec)
+    assert str(error.value) == message
+    assert error.value.params == ("noise",)
