@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from embedkit.cli import main
 from embedkit.core import PRIMITIVES, SparseRows, Tensor, ops, primitive
@@ -155,11 +154,6 @@ def test_sparse_and_dense_gradients_of_one_table_add_up():
 
 
 # ---------------------------------------------------------------- the command
-
-@pytest.fixture
-def runner():
-    return CliRunner()
-
 
 def test_cli_gradcheck_passes_every_primitive(runner):
     result = runner.invoke(main, ["gradcheck"])

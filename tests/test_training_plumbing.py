@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from embedkit.ae import Autoencoder
 from embedkit.cli import main
@@ -62,11 +61,11 @@ def test_word2vec_config_errors_name_its_parameters():
         Word2VecConfig(lr=0.1, min_lr=0.5).resolved()
 
 
-def test_the_cli_says_option_names_for_library_parameters(tmp_path):
+def test_the_cli_says_option_names_for_library_parameters(tmp_path, cli):
     corpus = tmp_path / "c.txt"
     corpus.write_text("a b c d\n" * 20)
-    result = CliRunner().invoke(main, ["train-w2v", str(corpus), "--min-count", "1", "--lr",
-                                       "0.1", "--min-lr", "0.5", "-o", str(tmp_path / "v.vec")])
+    result = cli("train-w2v", corpus, "--min-count", 1, "--lr", 0.1, "--min-lr", 0.5, "-o",
+                 tmp_path / "v.vec")
     assert result.exit_code == 1
     assert result.output.strip() == ("embedkit: error: --min-lr 0.5: expected between 0 and "
                                      "--lr (0.1)")
