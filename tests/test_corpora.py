@@ -125,7 +125,7 @@ KJV_NEIGHBOURS = {
 }
 
 
-@pytest.mark.slow  # ~6 s: trains on the whole Bible (3 epochs, one thread)
+# ~6 s: trains on the whole Bible (3 epochs, one thread)
 def test_kjv_training_finds_the_neighbours_the_readme_shows():
     model = train_word2vec([KJV], Word2VecConfig(epochs=3, threads=1))
     kv = KeyedVectors(model.vocab.words, model.vectors)
