@@ -19,16 +19,20 @@ from embedkit.errors import EmbedkitError
 #: Bytes of data per block (of the stored dtype).
 BLOCK_BYTES = 8 * 2**20
 
+
 Progress = Callable[[int], None]
+
 
 def block_rows(X: np.ndarray) -> int:
     """Rows per block: at least one, about :data:`BLOCK_BYTES` of ``X``'s rows."""
     row_bytes = max(1, int(np.prod(X.shape[1:], dtype=np.int64)) * X.dtype.itemsize)
     return max(1, BLOCK_BYTES // row_bytes)
 
+
 def is_mapped(X: np.ndarray) -> bool:
     """Whether ``X`` reads a file through a memory map (and is then streamed)."""
     return isinstance(X, np.memmap) or isinstance(getattr(X, "base", None), mmap.mmap)
+
 
 def release(X: np.ndarray) -> None:
     """Drop the pages of ``X`` (a view of a memory map) from the process's resident memory.
@@ -47,6 +51,7 @@ def release(X: np.ndarray) -> None:
         mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
     except (OSError, ValueError):  # a platform without it: memory is then the OS's business
         pass
+
 
 def iter_blocks(X: np.ndarray, rows: int | None = None, progress: Progress | None = None
                 ) -> Iterator[tuple[int, np.ndarray]]:
@@ -67,6 +72,7 @@ def iter_blocks(X: np.ndarray, rows: int | None = None, progress: Progress | Non
         if progress:
             progress(len(block))
 
+
 def check_finite(X: np.ndarray, where: str, row_name: Callable[[int], str] = lambda row:
                  f"row {row + 1}") -> None:
     """Raise :class:`~embedkit.errors.EmbedkitError` naming the first NaN or infinite entry of
@@ -77,6 +83,7 @@ def check_finite(X: np.ndarray, where: str, row_name: Callable[[int], str] = lam
             row, column = np.argwhere(~finite)[0]
             raise EmbedkitError(f"{where}: {row_name(start + row)}, column {column + 1}: "
                                 f"{block[row, column]}; expected finite numbers")
+
 
 
 def check_variance(X: np.ndarray, where: str) -> None:
