@@ -1,0 +1,88 @@
+"""fastText's n-grams and hashes (values from benchmarks/check_fasttext_compat.py --print,
+which checks them against gensim's ft_hash_bytes and fastText's own get_subwords)."""
+
+import numpy as np
+import pytest
+
+from embedkit.errors import EmbedkitError
+from embedkit.text.subwords import (
+    Subwords,
+    expand_rows,
+    fnv1a,
+    ngram_hashes,
+    ngrams,
+    parse_range,
+    subword_rows,
+)
+
+#: fastText's hash of these strings (bytes >= 0x80 enter as signed chars).
+KNOWN_HASHES = [
+    ("", 2166136261),
+    ("a", 3826002220),
+    ("<wh", 1048167652),
+    ("where>", 4012121234),
+    ("<é", 672036627),
+    ("naïve", 3440832043),
+    ("日本語", 308035559),
+    ("<🙂>", 63851421),
+    ("\x7f", 4195109838),
+    ("straße", 3998610456),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), KNOWN_HASHES)
+def test_hash_of_known_strings_equals_fasttexts(text, expected):
+    assert fnv1a(text) == expected
+
+
+def test_vectorised_hashes_equal_the_hash_of_each_ngram():
+    words = ["where", "naïve", "日本語", "🙂", "a", "straße"]
+    indptr, hashes = ngram_hashes(words, 2, 5)
+    for i, word in enumerate(words):
+        assert hashes[indptr[i]:indptr[i + 1]].tolist() == [fnv1a(g) for g in
+                                                           ngrams(word, 2, 5)]
+
+
+def test_ngrams_of_an_ascii_word_in_fasttexts_order():
+    assert ngrams("where", 3, 4) == [b"<wh", b"<whe", b"whe", b"wher", b"her", b"here",
+                                     b"ere", b"ere>", b"re>"]
+
+
+def test_ngrams_of_a_word_with_multibyte_characters_are_whole_characters():
+    # 'é' is 2 bytes, '日' 3, '🙂' 4: n counts characters, never a byte in the middle
+    assert ngrams("né", 2, 3) == [b"<n", "<né".encode(), "né".encode(),
+                                  "né>".encode(), "é>".encode()]
+    assert ngrams("日🙂", 3, 3) == ["<日🙂".encode(), "日🙂>".encode()]
+
+
+def test_single_brackets_are_no_ngrams():
+    # fastText skips the 1-grams '<' and '>' (minn 1), keeps the inner characters
+    assert ngrams("ab", 1, 1) == [b"a", b"b"]
+
+
+def test_rows_of_vocabulary_and_unseen_words():
+    settings = Subwords(3, 3, 10)
+    indptr, members = subword_rows(["ab", "</s>", "abc"], settings, 3)
+    assert indptr.tolist() == [0, 3, 4, 8]  # '<ab' 'ab>'; none for </s>; 3 n-grams of abc
+    assert members[[0, 3, 4]].tolist() == [0, 1, 2]  # each word's own row first
+    assert members[1:3].tolist() == [3 + fnv1a("<ab") % 10, 3 + fnv1a("ab>") % 10]
+    unseen_indptr, unseen = subword_rows(["ab", "x", "zzzz"], settings, 3, own_rows=False)
+    assert unseen_indptr.tolist() == [0, 2, 3, 7] and unseen[:2].tolist() == members[1:3].tolist()
+
+
+def test_expand_rows_gathers_each_words_rows_repeats_and_all():
+    indptr, members = np.array([0, 2, 3, 6]), np.array([0, 5, 1, 2, 7, 8])
+    out_indptr, out = expand_rows(indptr, members, np.array([2, 0, 2, 1]))
+    assert out_indptr.tolist() == [0, 3, 5, 8, 9]
+    assert out.tolist() == [2, 7, 8, 0, 5, 2, 7, 8, 1]
+
+
+@pytest.mark.parametrize(("text", "expected"), [("3-6", (3, 6)), ("4", (4, 4))])
+def test_parse_range(text, expected):
+    assert parse_range(text) == expected
+
+
+@pytest.mark.parametrize("text", ["6-3", "0-2", "a-b", "3-", ""])
+def test_parse_range_refuses_nonsense(text):
+    with pytest.raises(EmbedkitError, match="MIN-MAX"):
+        parse_range(text)
