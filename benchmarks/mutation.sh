@@ -30,15 +30,17 @@ tests_for() {
     embedkit/w2v/sgns.py)
       echo "tests/test_w2v_sgns.py tests/test_w2v_behaviour.py" ;;
     embedkit/w2v/*)
-      echo "tests/test_w2v_behaviour.py tests/test_w2v_sgns.py tests/test_w2v.py" ;;
+      echo "tests/test_w2v_behaviour.py tests/test_w2v_sgns.py tests/test_w2v.py" \
+           "tests/test_w2v_window.py tests/test_w2v_no_pairs.py tests/test_w2v_resume.py" ;;
     embedkit/ae/*)
       echo "tests/test_ae_behaviour.py tests/test_ae.py tests/test_pca.py" ;;
     embedkit/vectors/query.py)
       echo "tests/test_vectors_query.py" ;;
     embedkit/vectors/evaluate.py)
       echo "tests/test_vectors_evaluate.py" ;;
-    embedkit/vectors/formats.py)
-      echo "tests/test_vectors_formats.py tests/test_bad_input.py" ;;
+    embedkit/vectors/formats.py|embedkit/formats/*)
+      echo "tests/test_formats.py tests/test_vectors_formats.py tests/test_vectors_convert.py" \
+           "tests/test_bad_input.py" ;;
     embedkit/core/*)
       echo "tests/test_core_gradcheck.py tests/test_core_optim.py tests/test_core_scatter.py" \
            "tests/test_core_theory.py" ;;
@@ -56,7 +58,8 @@ if [ $# -eq 0 ]; then
     embedkit/text/stream.py embedkit/vectors/formats.py
 fi
 
-printf '%-32s %7s %7s %8s %8s %8s %7s\n' module mutants killed survived timeout untested seconds
+printf '%-32s %7s %7s %8s %8s %8s %7s  %s\n' module mutants killed survived timeout untested seconds \
+  'load (1/5/15 min, at the end)'
 for module in "$@"; do
   [ -f "$root/$module" ] || { echo "mutation.sh: no module $module" >&2; exit 2; }
   tests=$(tests_for "$module")
@@ -82,9 +85,10 @@ PY
   (cd "$work" && "$mutmut" export-cicd-stats >/dev/null 2>&1)
   "$root/.venv/bin/python" - "$work/mutants/mutmut-cicd-stats.json" "$module" \
       "$(( $(date +%s) - start ))" <<'PY'
-import json, sys
+import json, os, sys
 s = json.load(open(sys.argv[1]))
+load = "/".join(f"{x:.1f}" for x in os.getloadavg())
 print(f"{sys.argv[2]:32s} {s['total']:7d} {s['killed']:7d} {s['survived']:8d} "
-      f"{s['timeout']:8d} {s['no_tests']:8d} {sys.argv[3]:>7s}")
+      f"{s['timeout']:8d} {s['no_tests']:8d} {sys.argv[3]:>7s}  {load}")
 PY
 done

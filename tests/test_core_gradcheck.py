@@ -74,6 +74,25 @@ def test_check_gradient_reports_a_gradient_of_the_wrong_shape():
         PRIMITIVES.pop("_test_bad_shape")
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_check_gradient_fails_a_vjp_that_is_not_finite(bad):
+    # NaN compares false with everything: a largest-error test that skips it passes the case
+    @primitive(name="_test_not_finite")
+    def double(x):
+        return 2 * x
+
+    double.defvjp(lambda g, ans, x: np.where(x > 0, bad, 2 * g))
+    register_check("_test_not_finite", lambda rng: [Case(double, (np.linspace(-1, 1, 4),))])
+    try:
+        errs = check_gradient(double, [np.linspace(-1, 1, 4)], np.random.default_rng(0))
+        assert errs == (np.inf, np.inf)
+        [result] = run_checks(np.random.default_rng(0), ["_test_not_finite"])
+        assert not result.passed
+    finally:
+        PRIMITIVES.pop("_test_not_finite")
+        unregister_check("_test_not_finite")
+
+
 def test_unknown_check_name_is_an_error():
     with pytest.raises(ValueError, match="no gradient check named 'nope'"):
         run_checks(np.random.default_rng(0), ["nope"])

@@ -204,3 +204,37 @@ def test_full_multiclass_loss_with_weight_decay(rng):
     active = (margins > 0).astype(float)
     active[np.arange(6), labels] = -active.sum(1)
     np.testing.assert_allclose(w.grad, x.T @ active / 6 + 2 * lam * w.data)
+
+
+ACTIVATIONS = [(ops.sigmoid, ops.sigmoid_derivative), (ops.tanh, ops.tanh_derivative),
+               (ops.relu, ops.relu_derivative), (ops.leaky_relu, ops.leaky_relu_derivative),
+               (ops.elu, ops.elu_derivative), (ops.swish, ops.swish_derivative)]
+
+
+@pytest.mark.parametrize("op, derivative", ACTIVATIONS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_activation_derivative_with_its_defaults_is_the_ops_gradient(op, derivative, dtype):
+    # the contractive penalty calls f'(a, f(a)) with its defaults: a slope or alpha other than
+    # the forward op's would penalise a different function; a float64 f' upcasts float32 models
+    x = np.array([-2.0, -0.7, -0.1, 0.3, 1.5], dtype=dtype)
+    t = Tensor(x.copy(), requires_grad=True)
+    op(t).backward(np.ones_like(x))
+    slope = derivative(x, op(Tensor(x)).data)
+    assert slope.dtype == dtype
+    np.testing.assert_allclose(slope, t.grad, rtol=1e-6)
+
+
+def test_elu_derivative_as_a_graph_has_the_second_derivative():
+    # the contractive penalty differentiates f'(a): for ELU below 0 that is alpha·eˣ
+    x = np.array([-1.5, -0.4, 0.5, 2.0])
+    for alpha in (1.0, 0.5):
+        a = leaf(x)
+        ops.sum(ops.elu_derivative(a, ops.elu(a, alpha), alpha)).backward()
+        np.testing.assert_allclose(a.grad, np.where(x > 0, 0, alpha * np.exp(x)))
+
+
+@pytest.mark.parametrize("loss", [ops.svm_hinge, ops.softmax_cross_entropy])
+def test_losses_take_labels_as_a_column(loss):
+    column = loss(leaf(SCORES), LABELS[:, None])
+    assert column.shape == ()
+    np.testing.assert_allclose(column.data, loss(leaf(SCORES), LABELS).data)

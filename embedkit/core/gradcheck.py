@@ -90,7 +90,8 @@ def check_gradient(fn: Callable[..., Tensor], inputs: Sequence[np.ndarray],
     Returns
     -------
     max_abs_err, max_rel_err : float
-        See the module docstring; ``inf`` when a gradient has the wrong shape.
+        See the module docstring; ``inf`` when a gradient has the wrong shape or is not finite
+        (NaN or infinite, analytic or numeric).
     """
     arrays = [np.array(x, dtype=np.float64) for x in inputs]
     tensors = [Tensor(x.copy(), requires_grad=True) for x in arrays]
@@ -118,6 +119,8 @@ def check_gradient(fn: Callable[..., Tensor], inputs: Sequence[np.ndarray],
             flat[j] = original
             numeric.flat[j] = (plus - minus) / (2 * h)
         err = np.abs(analytic - numeric)
+        if not np.isfinite(err).all():  # NaN compares false: max() would pass it silently
+            return math.inf, math.inf
         scale = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), FLOOR)
         max_abs = max(max_abs, float(err.max(initial=0.0)))
         max_rel = max(max_rel, float((err / scale).max(initial=0.0)))
@@ -308,6 +311,7 @@ def _register_primitives() -> None:
         (ops.matmul, [(3, 4), (4, 2)], ""), (ops.matmul, [(4,), (4, 2)], ""),
         (ops.matmul, [(3, 4), (4,)], ""), (ops.matmul, [(2, 3, 4), (4, 5)], "batched"),
         (ops.matmul, [(2, 3, 4), (1, 4, 2)], "batch broadcast"),
+        (ops.matmul, [(2, 3, 4), (4,)], "batched times a vector"),
         (lambda x: ops.matmul(x, x), [(3, 3)], "x on two paths")))
     register_check("transpose", _cases(
         (lambda x: ops.transpose(x), [(3, 4)], ""),
