@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,6 +126,23 @@ def test_truncated_vector_files_fail_cleanly(workdir, extension, content, cut):
     valid = vector_file_bytes(*content, extension, workdir)
     cut %= len(valid)
     survives(load_vectors, write(workdir, f"cut.{extension}", valid[:cut]))
+
+
+# -- fastText models ----------------------------------------------------------------------------
+
+FASTTEXT_MODEL = (Path(__file__).parent / "data" / "fasttext" / "tiny.bin").read_bytes()
+
+
+@fuzz(150)
+@given(data=st.data())
+def test_fasttext_reader_on_mutated_models(workdir, data):
+    """A fastText model (trained by fastText's tool) with bytes flipped, inserted, deleted or
+    cut: vectors of the right shape (finite or not: a flipped float may be infinite) or an
+    EmbedkitError."""
+    kv = survives(load_vectors, write(workdir, "mutated.model",
+                                      data.draw(mutated(FASTTEXT_MODEL))))
+    if kv is not None:
+        assert kv.vectors.ndim == 2 and len(kv.words) == kv.vectors.shape[0]
 
 
 @fuzz(200)

@@ -8,10 +8,19 @@ from collections.abc import Callable
 import click
 from tqdm import tqdm
 
+from embedkit.formats import ALIASES
 from embedkit.training import DEFAULT_CHECKPOINT_EVERY
+from embedkit.vectors.formats import VECTOR_FORMATS
 
 seed_option = click.option("--seed", type=int, default=1, metavar="INT",
                            help="Seed of the random generator: same seed, same bits.")
+#: What --format accepts for word vector output: the table's names and their aliases.
+VECTOR_FORMAT_CHOICES = (*ALIASES, *VECTOR_FORMATS)
+vector_format_option = click.option(
+    "--format", "fmt", type=click.Choice(VECTOR_FORMAT_CHOICES), metavar="FORMAT",
+    help=f"Format of the output, overriding its suffix ({', '.join(VECTOR_FORMAT_CHOICES)}; "
+         "word2vec is text, word2vec-binary is binary, fasttext is Facebook's .bin model) "
+         "[default: from the suffix, word2vec text for stdout and other suffixes].")
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print JSON instead of a table.")
 

@@ -11,9 +11,9 @@ from itertools import islice
 
 import click
 
-from embedkit.cli.options import json_option
+from embedkit.cli.options import json_option, vector_format_option
 from embedkit.io import check_writable, to_json
-from embedkit.vectors import VECTOR_FORMATS, KeyedVectors, load_vectors
+from embedkit.vectors import KeyedVectors, load_vectors
 from embedkit.vectors.ann import (
     CONNECTIVITY,
     EXPANSION_ADD,
@@ -281,17 +281,16 @@ def _number(value: float | None) -> str:
 @click.command()
 @vector_options
 @click.argument("output", metavar="OUT", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--format", "fmt", type=click.Choice(VECTOR_FORMATS), metavar="FORMAT",
-              help=f"Format of OUT ({', '.join(VECTOR_FORMATS)}) [default: from its suffix, "
-                   f"word2vec text for stdout and other suffixes].")
+@vector_format_option
 def convert(vectors, limit, mmap, vocab, unicode_errors, header, output, fmt):
     """Convert the word vectors VECTORS into another format, OUT.
 
     Formats come from the suffixes, as for every command: word2vec text (.vec, .txt, .w2v)
     and binary (.bin), optionally .gz/.bz2; .npz (words, vectors, counts); .npy with its
-    vocabulary written beside it as <stem>.vocab. --limit N keeps the first (most frequent)
-    N words and stops reading there. Binary formats round-trip exactly; word2vec text keeps
-    six significant digits.
+    vocabulary written beside it as <stem>.vocab; a fastText model (--format fasttext; read
+    by its magic number whatever the suffix) keeps its n-gram rows in .npz and fasttext
+    output. --limit N keeps the first (most frequent) N words and stops reading there.
+    Binary formats round-trip exactly; word2vec text keeps six significant digits.
 
     Large files: `embedkit convert GoogleNews-vectors-negative300.bin.gz vectors.npy` once,
     then `neighbors vectors.npy --mmap` maps the matrix instead of reading it (the first

@@ -15,7 +15,14 @@ npz     .npz                   NumPy archive: ``words`` + ``vectors`` (+ ``count
 npy     .npy                   NumPy matrix; its words, if any, in ``<stem>.vocab``
 csv     .csv                   comma-separated numbers, header line detected
 tsv     .tsv                   tab-separated numbers, header line detected
+fasttext (none: by content)    Facebook fastText's binary model: words, n-gram rows,
+                               both matrices (see :mod:`embedkit.formats.fasttext`)
 ======  =====================  ======================================================
+
+A fastText model is recognised by its magic number whatever its suffix (``.bin`` is shared
+with word2vec binary); its word vectors are fastText's (each the mean of the word's own row
+and its n-gram rows), and :attr:`Table.subwords` keeps the rows that give vectors to unseen
+words. ``fmt`` also accepts ``word2vec`` (text) and ``word2vec-binary`` (binary).
 
 Standard input and files with any other suffix are recognised by their content: a NumPy
 ``.npy`` or zip magic number, a word2vec header or first vector line, or else delimited
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import dataclasses
 import gzip
 import io
 import os
@@ -38,9 +46,10 @@ from typing import IO
 import numpy as np
 
 from embedkit.errors import EmbedkitError
-from embedkit.formats import arrays, delimited, word2vec
+from embedkit.formats import arrays, delimited, fasttext, word2vec
 from embedkit.formats.delimited import check_matrix, is_number
 from embedkit.io import STDIO, atomic_output, describe, open_input
+from embedkit.text.subwords import SubwordModel
 from embedkit.text.tokenize import normalize_word
 
 __all__ = ["COMPRESSIONS", "FORMATS", "Format", "Table", "check_matrix", "first_occurrences",
@@ -77,7 +86,10 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("npy", (".npy",), "NumPy .npy", "optional"),
     Format("csv", (".csv",), "CSV", "never"),
     Format("tsv", (".tsv",), "TSV", "never"),
+    Format("fasttext", (), "fastText model", "always"),
 )}
+#: Other names of formats, as the ``--format`` options spell them.
+ALIASES = {"word2vec": "text", "word2vec-binary": "binary"}
 _BY_SUFFIX = {suffix: f for f in FORMATS.values() for suffix in f.suffixes}
 COMPRESSIONS = (".gz", ".bz2")
 #: Content sniffed as delimited numbers whose delimiter the first line shows (stdin, other
@@ -102,9 +114,12 @@ class Table:
     counts : ndarray of int64 or None
         Corpus frequencies (``.npz`` and ``.npy`` vocabularies).
     output : ndarray or None
-        Output-layer weights (``.npz`` written by ``train-w2v``).
+        Output-layer weights (``.npz`` written by ``train-w2v``, fastText models).
     format : str
         The format read.
+    subwords : SubwordModel or None
+        The words' own rows and the n-gram rows of a subword model (fastText models, ``.npz``
+        written by ``train-w2v --subwords``), whose word vectors ``values`` are.
     """
 
     values: np.ndarray
@@ -112,6 +127,7 @@ class Table:
     counts: np.ndarray | None = None
     output: np.ndarray | None = None
     format: str = ""
+    subwords: SubwordModel | None = None
 
 
 def suffix_of(path: str | os.PathLike) -> str:
@@ -132,8 +148,10 @@ def format_of(path: str | os.PathLike) -> Format | None:
 def _format(fmt: str | None, path: str | os.PathLike) -> Format | None:
     if fmt is None:
         return format_of(path)
+    fmt = ALIASES.get(fmt, fmt)
     if fmt not in FORMATS:
-        raise EmbedkitError(f"unknown format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        raise EmbedkitError(f"unknown format {fmt!r}: expected one of "
+                            f"{', '.join([*FORMATS, *ALIASES])}")
     return FORMATS[fmt]
 
 
@@ -186,8 +204,17 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
             head = stream.read(_SNIFF_BYTES)
             given = _sniff(head)
             stream = io.BufferedReader(_Prefixed(head, stream))
+        elif given.name not in ("npz", "npy") and fasttext.is_fasttext(_peek(stream)):
+            given = FORMATS["fasttext"]  # whatever the suffix
         known = given
-        if known.name in ("npz", "npy") and (sniffed or compressed):
+        if known.name == "fasttext":
+            model = fasttext.read_fasttext(
+                fasttext.buffer_of(stream, not (sniffed or compressed)), name, limit,
+                unicode_errors)
+            values = model.model.word_vectors(model.words)
+            extra = {"words": model.words, "counts": model.counts, "output": model.output,
+                     "subwords": model.model, "row": lambda row: f"word {row + 1}"}
+        elif known.name in ("npz", "npy") and (sniffed or compressed):
             raw = stream.read()  # not a file that can be opened by name or mapped
             values, extra = (arrays.read_npz(raw, name, key, limit, False, need_words)
                              if known.name == "npz" else
@@ -224,6 +251,7 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
     if known.name != "text" and not isinstance(values, np.memmap):
         values = check_matrix(values, name, where, allow_empty=True)
     counts = extra.get("counts")
+    subwords: SubwordModel | None = extra.get("subwords")
     if words is not None:
         words = normalize_word("\n".join(words)).split("\n") if words else []
         keep = first_occurrences(words)
@@ -232,7 +260,9 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
             words = [word for word, kept in zip(words, keep, strict=True) if kept]
             values = values[keep]
             counts = None if counts is None else counts[keep]
-    return Table(values, words, counts, extra.get("output"), known.name)
+            if subwords is not None:
+                subwords = dataclasses.replace(subwords, word_rows=subwords.word_rows[keep])
+    return Table(values, words, counts, extra.get("output"), known.name, subwords)
 
 
 def first_occurrences(words: Sequence[str]) -> np.ndarray | None:
@@ -266,6 +296,8 @@ def _sniff(head: bytes) -> Format:
         return FORMATS["npy"]
     if head.startswith(b"PK\x03\x04"):
         return FORMATS["npz"]
+    if fasttext.is_fasttext(head):
+        return FORMATS["fasttext"]
     first, _, rest = head.removeprefix(word2vec.BOM).partition(b"\n")
     fields = first.split()
     if word2vec._header_fields(first) is not None and rest:
@@ -277,6 +309,12 @@ def _sniff(head: bytes) -> Format:
     if len(fields) >= 2 and not is_number(fields[0]) and all(map(is_number, fields[1:])):
         return FORMATS["text"]
     return _DELIMITED
+
+
+def _peek(stream: IO[bytes]) -> bytes:
+    """The first bytes of a stream, left unread (nothing from one that cannot peek)."""
+    peek = getattr(stream, "peek", None)
+    return peek(8)[:8] if peek is not None else b""
 
 
 class _Prefixed(io.RawIOBase):
@@ -346,6 +384,7 @@ def output_format(path: str | os.PathLike | None, words: Sequence[str] | None = 
                             f"{os.path.splitext(name)[1]} suffix")
     if words is not None and target.words != "never":
         problem = (arrays.check_vocab_words(words) if target.name == "npy"
+                   else fasttext.check_words(words) if target.name == "fasttext"
                    else word2vec.check_words(words, target.name == "binary")
                    if target.words == "always" else None)
         if problem:
@@ -356,7 +395,8 @@ def output_format(path: str | os.PathLike | None, words: Sequence[str] | None = 
 def write_table(path: str | os.PathLike | None, values: np.ndarray,
                 words: Sequence[str] | None = None, *, counts: np.ndarray | None = None,
                 output: np.ndarray | None = None, need_words: bool = False,
-                stdout: str = "text", fmt: str | None = None) -> None:
+                stdout: str = "text", fmt: str | None = None,
+                subwords: SubwordModel | None = None) -> None:
     """Write a matrix (and its words) atomically in the format :func:`output_format` picks.
 
     Parameters
@@ -369,7 +409,10 @@ def write_table(path: str | os.PathLike | None, values: np.ndarray,
     counts : ndarray, optional
         Frequencies, kept by ``.npz`` and the ``.npy`` vocabulary file.
     output : ndarray, optional
-        Output-layer weights, kept by ``.npz`` only.
+        Output-layer weights, kept by ``.npz`` and fastText models.
+    subwords : SubwordModel, optional
+        The words' own rows and n-gram rows of a subword model (``values`` are its word
+        vectors), kept by ``.npz`` and fastText models.
     need_words, stdout, fmt
         As for :func:`output_format`.
 
@@ -387,7 +430,11 @@ def write_table(path: str | os.PathLike | None, values: np.ndarray,
                                 f"{values.shape}: expected one row per word")
     with atomic_output(path, binary=True) as raw, _compressing(raw, path) as out:
         if target.name == "npz":
-            arrays.write_npz(out, values, words, counts, output)
+            arrays.write_npz(out, values, words, counts, output, subwords)
+        elif target.name == "fasttext":
+            assert words is not None  # output_format refuses it without words
+            fasttext.write_fasttext(out, words, np.asarray(values, dtype=np.float32), counts,
+                                    output, subwords)
         elif target.name == "npy":
             np.save(out, values)
         elif target.name in ("text", "binary"):

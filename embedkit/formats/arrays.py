@@ -1,13 +1,16 @@
 """NumPy files: ``.npz`` archives and ``.npy`` matrices with a vocabulary file beside them.
 
-An ``.npz`` holds ``words`` and ``vectors`` (and optionally ``counts`` and ``output``), or any
-arrays of which one is the matrix (``key``). A ``.npy`` holds the matrix; its words, when it has
+An ``.npz`` holds ``words`` and ``vectors`` (and optionally ``counts`` and ``output``; a subword
+model adds ``word_rows``, ``ngrams``, ``subwords`` (its n-gram lengths and bucket count) and
+``subword_args`` (fastText's other header arguments, as JSON)), or any arrays of which one is the
+matrix (``key``). A ``.npy`` holds the matrix; its words, when it has
 any, are in ``<stem>.vocab``: one word per line, optionally followed by its count, as the C
 tool's ``-save-vocab`` writes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from itertools import islice
@@ -19,6 +22,7 @@ from embedkit.errors import EmbedkitError
 from embedkit.formats.word2vec import BOM, decode_words
 from embedkit.io import atomic_output, describe, open_input
 from embedkit.npyfile import NpzArchive, load_npy, parse_npy
+from embedkit.text.subwords import SubwordModel, Subwords
 
 #: Bytes that separate fields in a vocabulary file (what ``bytes.split()`` splits on).
 _VOCAB_SEPARATORS = " \t\n\r\x0b\x0c"
@@ -52,6 +56,8 @@ def read_npz(source: str | os.PathLike | bytes, where: str, key: str | None, lim
                 extra["counts"] = archive.read("counts")[:limit]
             if "output" in names:
                 extra["output"] = archive.read("output")
+            if "ngrams" in names:
+                extra["subwords"] = _subword_model(archive, where, limit, mmap)
             vectors = archive.mapped("vectors") if mmap else archive.read("vectors")
             return vectors[:limit], extra
         if key is None and len(names) != 1:
@@ -62,10 +68,30 @@ def read_npz(source: str | os.PathLike | bytes, where: str, key: str | None, lim
         return matrix[:limit], {}
 
 
+def _subword_model(archive: NpzArchive, where: str, limit: int | None,
+                   mmap: bool) -> SubwordModel:
+    """The word rows, n-gram rows and settings a subword model's archive holds."""
+    settings = archive.read("subwords")
+    word_rows, ngrams = ((archive.mapped(key) if mmap else archive.read(key))
+                         for key in ("word_rows", "ngrams"))
+    if settings.shape != (3,) or len(ngrams) != settings[2] or ngrams.ndim != 2:
+        raise EmbedkitError(f"{where}[subwords]: expected minn, maxn and the bucket count of "
+                            f"the {len(ngrams)} rows of 'ngrams'")
+    args = json.loads(str(archive.read("subword_args"))) if "subword_args" in archive.names \
+        else {}
+    return SubwordModel(Subwords(*map(int, settings)), word_rows[:limit], ngrams, args)
+
+
 def write_npz(out: IO[bytes], values: np.ndarray, words: Sequence[str] | None, counts,
-              output) -> None:
-    """``vectors`` and, when given, ``words``, ``counts`` and ``output``."""
+              output, subwords: SubwordModel | None = None) -> None:
+    """``vectors`` and, when given, ``words``, ``counts``, ``output`` and a subword model's
+    ``word_rows``, ``ngrams``, ``subwords`` (minn, maxn, buckets) and ``subword_args``."""
     arrays: dict[str, np.ndarray] = {"vectors": values}
+    if subwords is not None:
+        arrays["word_rows"] = np.asarray(subwords.word_rows, dtype=np.float32)
+        arrays["ngrams"] = np.asarray(subwords.ngrams, dtype=np.float32)
+        arrays["subwords"] = np.array(subwords.subwords, dtype=np.int64)
+        arrays["subword_args"] = np.array(json.dumps(subwords.args))
     if words is not None:
         arrays["words"] = np.array(list(words), dtype=str)
     if counts is not None:

@@ -17,14 +17,16 @@ are a compressed-row (CSR) layout: word ``i`` has rows ``members[indptr[i]:indpt
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
+from embedkit.core.scatter import sparse_times
 from embedkit.errors import EmbedkitError
 
-__all__ = ["EOS", "FNV_OFFSET", "FNV_PRIME", "Subwords", "expand_rows", "fnv1a", "ngram_hashes",
-           "ngrams", "parse_range", "subword_rows"]
+__all__ = ["EOS", "FNV_OFFSET", "FNV_PRIME", "SubwordModel", "Subwords", "expand_rows", "fnv1a",
+           "ngram_hashes", "ngrams", "parse_range", "subword_rows"]
 
 FNV_OFFSET = 2166136261
 FNV_PRIME = 16777619
@@ -214,3 +216,59 @@ def expand_rows(indptr: np.ndarray, members: np.ndarray, ids: np.ndarray
     np.cumsum(sizes, out=out[1:])
     return out, members[np.repeat(indptr[ids] - out[:-1], sizes) + np.arange(out[-1])]
 
+
+
+#: Words composed per block, so that a memory-mapped model is read a block at a time.
+COMPOSE_BLOCK = 65536
+
+
+@dataclass
+class SubwordModel:
+    """The input rows of a subword model: each word's own row and the hashed n-gram rows.
+
+    A word's vector is the mean of its own row and its n-gram rows; an unseen word's, the mean
+    of its n-gram rows (fastText's ``getWordVector``: the rows added in order to zero, then
+    multiplied by the float32 ``1 / count``, which this reproduces bit for bit).
+
+    Attributes
+    ----------
+    subwords : Subwords
+    word_rows : ndarray, shape (nwords, dim)
+        The words' own input rows (may be memory-mapped).
+    ngrams : ndarray, shape (buckets, dim)
+        The n-gram rows (may be memory-mapped).
+    args : dict
+        fastText's header arguments kept for writing the model again (``ws``, ``epoch``, ...).
+    """
+
+    subwords: Subwords
+    word_rows: np.ndarray
+    ngrams: np.ndarray
+    args: dict = field(default_factory=dict)
+
+    def word_vectors(self, words: Sequence[str]) -> np.ndarray:
+        """The vectors of the vocabulary ``words`` (row ``i`` is ``word_rows[i]``), float32,
+        composed block by block."""
+        out = np.empty((len(words), self.word_rows.shape[1]), dtype=np.float32)
+        for start in range(0, len(words), COMPOSE_BLOCK):
+            block = words[start:start + COMPOSE_BLOCK]
+            own = np.array(self.word_rows[start:start + len(block)], dtype=np.float32)
+            out[start:start + len(block)] = self._compose(block, own, 1)[0]
+        return out
+
+    def unseen_vectors(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors of words outside the vocabulary from their n-grams alone, and how many
+        n-grams each has (a word without any gets a zero vector)."""
+        zeros = np.zeros((len(words), self.word_rows.shape[1]), dtype=np.float32)
+        return self._compose(words, zeros, 0)
+
+    def _compose(self, words: Sequence[str], own: np.ndarray, own_count: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """``own`` (the words' own rows, or zeros: ``own_count`` 1 or 0) plus their n-gram rows
+        added in fastText's order, times the float32 ``1 / count``; and the n-gram counts."""
+        indptr, members = subword_rows(words, self.subwords, 0, own_rows=False)
+        sparse_times(indptr, members, np.ones(len(members), dtype=np.float32), self.ngrams,
+                     len(words), out=own)
+        counts = np.diff(indptr)
+        own *= (1.0 / np.maximum(counts + own_count, 1)).astype(np.float32)[:, None]
+        return own, counts

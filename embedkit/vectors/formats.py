@@ -4,7 +4,7 @@ The format comes from the suffix, as for every command (see :mod:`embedkit.forma
 text (``.vec``, ``.txt``, ``.w2v``), word2vec binary (``.bin``), ``.npz`` (``words``,
 ``vectors``, optional ``counts`` and ``output``) and ``.npy`` with a vocabulary file beside it
 (``<stem>.vocab``), each optionally ``.gz``/``.bz2``; standard input and other suffixes are
-recognised by content.
+recognised by content, and fastText models by their magic number whatever the suffix.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 from embedkit.formats import FORMATS, read_table, write_table
 from embedkit.formats.arrays import read_vocab, vocab_path
 from embedkit.formats.word2vec import format_rows
+from embedkit.text.subwords import SubwordModel
 from embedkit.vectors.keyed import KeyedVectors
 
 #: The formats that hold words, hence word vectors.
@@ -65,12 +66,13 @@ def load_vectors(path: str | os.PathLike, limit: int | None = None, mmap: bool =
     vectors = table.values
     if not isinstance(vectors, np.memmap):
         vectors = vectors.astype(np.float32, copy=False)
-    return KeyedVectors(table.words, vectors, table.counts, table.output)
+    return KeyedVectors(table.words, vectors, table.counts, table.output, table.subwords)
 
 
 def save_vectors(path: str | os.PathLike | None, words: Sequence[str], vectors: np.ndarray,
                  counts: np.ndarray | None = None, fmt: str | None = None,
-                 output: np.ndarray | None = None) -> None:
+                 output: np.ndarray | None = None,
+                 subwords: SubwordModel | None = None) -> None:
     """Write vectors atomically; ``None``, ``-`` and suffixes outside the table get word2vec
     text.
 
@@ -86,7 +88,10 @@ def save_vectors(path: str | os.PathLike | None, words: Sequence[str], vectors: 
     fmt : str, optional
         One of :data:`VECTOR_FORMATS`, overriding the suffix.
     output : ndarray, optional
-        Output-layer weights, stored only by ``.npz``.
+        Output-layer weights, stored by ``.npz`` and fastText models.
+    subwords : SubwordModel, optional
+        A subword model's own word rows and n-gram rows (``vectors`` are its word vectors),
+        stored by ``.npz`` and fastText models.
 
     Raises
     ------
@@ -95,7 +100,7 @@ def save_vectors(path: str | os.PathLike | None, words: Sequence[str], vectors: 
         does not have one row per word.
     """
     write_table(path, np.asarray(vectors, dtype=np.float32), list(words), counts=counts,
-                output=output, need_words=True, stdout="text", fmt=fmt)
+                output=output, need_words=True, stdout="text", fmt=fmt, subwords=subwords)
 
 
 def convert_vectors(source: str | os.PathLike, target: str | os.PathLike | None, *,
@@ -126,5 +131,6 @@ def convert_vectors(source: str | os.PathLike, target: str | os.PathLike | None,
         As :func:`load_vectors` and :func:`save_vectors`.
     """
     kv = load_vectors(source, **load)
-    save_vectors(target, kv.words, kv.vectors, counts=kv.counts, fmt=fmt, output=kv.output)
+    save_vectors(target, kv.words, kv.vectors, counts=kv.counts, fmt=fmt, output=kv.output,
+                 subwords=kv.subwords)
     return kv

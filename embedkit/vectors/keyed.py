@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 
 from embedkit.errors import EmbedkitError
 from embedkit.formats import first_occurrences
+from embedkit.text.subwords import SubwordModel
 
 #: Rows per block when a pass over the matrix must not load it whole (memory-mapped files).
 ROW_BLOCK = 65536
@@ -30,6 +32,9 @@ class KeyedVectors:
         Corpus frequencies, when the file records them.
     output : ndarray, optional
         Output-layer weights of the model, when the file holds them (``.npz`` from training).
+    subwords : SubwordModel, optional
+        The own rows and n-gram rows of a subword model (fastText), which give vectors to
+        words outside the vocabulary (:meth:`unseen`).
 
     Attributes
     ----------
@@ -37,10 +42,12 @@ class KeyedVectors:
     index : dict of str to int
         Row of each word.
     vectors, counts, output : ndarray or None
+    subwords : SubwordModel or None
     """
 
     def __init__(self, words: Sequence[str], vectors: np.ndarray,
-                 counts: np.ndarray | None = None, output: np.ndarray | None = None) -> None:
+                 counts: np.ndarray | None = None, output: np.ndarray | None = None,
+                 subwords: SubwordModel | None = None) -> None:
         words = list(words)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise EmbedkitError(f"{len(words)} words but a vector matrix of shape "
@@ -50,12 +57,15 @@ class KeyedVectors:
             vectors = vectors[keep]
             counts = None if counts is None else counts[keep]
             words = [word for word, kept in zip(words, keep, strict=True) if kept]
+            if subwords is not None:
+                subwords = dataclasses.replace(subwords, word_rows=subwords.word_rows[keep])
         index = {word: row for row, word in enumerate(words)}
         self.words = words
         self.index = index
         self.vectors = vectors
         self.counts = counts
         self.output = output
+        self.subwords = subwords
         self._norms: np.ndarray | None = None
 
     def __len__(self) -> int:
