@@ -6,11 +6,17 @@ import sys
 
 import click
 
-from embedkit.cli.options import checkpoint_options, progress_bar, seed_option
+from embedkit.cli.options import (
+    checkpoint_options,
+    progress_bar,
+    seed_option,
+    vector_format_option,
+)
 from embedkit.cli.text import corpus_options, corpus_vocabulary
 from embedkit.formats import output_format
 from embedkit.io import atomic_output, check_writable, to_json
 from embedkit.text.corpus import spool_stdin
+from embedkit.text.subwords import MAX_BUCKETS, parse_range
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.windows import MODELS
 from embedkit.w2v.config import DEFAULT_BATCH_SIZE, DEFAULT_LR, KERNELS, Word2VecConfig
@@ -56,6 +62,14 @@ def _per_model(defaults: dict) -> str:
               help="pair: noise words shared by groups of consecutive pairs (bags); window: "
                    "drawn once per window (per CBOW bag), windows trained by batched matrix "
                    "products (better skip-gram analogies).")
+@click.option("--subwords", "subwords", default=None, metavar="MIN-MAX",
+              help="fastText's subword model: a word's input vector is the mean of its own "
+                   "row and the rows of its character n-grams of MIN to MAX characters (such "
+                   "as 3-6), which also give vectors to unseen words  [default: none, plain "
+                   "word2vec]")
+@click.option("--buckets", type=click.IntRange(min=1, max=MAX_BUCKETS),
+              default=DEFAULTS.buckets, metavar="N",
+              help="With --subwords: rows the n-grams are hashed into.")
 @seed_option
 @click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
               help="Worker threads  [default: all cores]; only --threads 1 is "
@@ -63,8 +77,10 @@ def _per_model(defaults: dict) -> str:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
               default=None, metavar="FILE",
               help="Write the vectors here (.vec/.txt: word2vec text, .bin: word2vec "
-                   "binary, .npz: vocabulary, counts and both matrices)  [default: text on "
+                   "binary, .npz: vocabulary, counts and both matrices, with --subwords the "
+                   "n-gram rows; --format fasttext: fastText's .bin model)  [default: text on "
                    "stdout]")
+@vector_format_option
 @click.option("--save-vocab", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write the vocabulary (word<TAB>count lines) here.")
 @click.option("--log-json", type=click.Path(dir_okay=False), default=None, metavar="FILE",
@@ -72,8 +88,8 @@ def _per_model(defaults: dict) -> str:
 @checkpoint_options("CORPUS")
 def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, model, dim,
               window, negative, ns_exponent, subsample, epochs, lr, min_lr, batch_size,
-              cbow_mean, kernel, seed, threads, output, save_vocab, log_json, checkpoint,
-              checkpoint_every, resume) -> None:
+              cbow_mean, kernel, subwords, buckets, seed, threads, output, fmt, save_vocab,
+              log_json, checkpoint, checkpoint_every, resume) -> None:
     """Train word vectors on CORPUS with word2vec (negative sampling) and write them.
 
     CORPUS is one or more files (plain, .gz or .bz2; `-` for stdin, spooled to a temporary
@@ -94,15 +110,17 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
     training stopped, stops the worker processes and exits with 130.
     """
     check_writable(output, save_vocab, log_json, checkpoint)
+    minn, maxn = parse_range(subwords) if subwords is not None else (0, 0)
     config = Word2VecConfig(model=model, dim=dim, window=window, negative=negative,
                             ns_exponent=ns_exponent, min_count=min_count, max_vocab=max_vocab,
                             subsample=subsample, epochs=epochs, lr=lr, min_lr=min_lr,
                             batch_size=batch_size, cbow_mean=cbow_mean, seed=seed,
-                            threads=threads, kernel=kernel).resolved()
+                            threads=threads, kernel=kernel, minn=minn, maxn=maxn,
+                            buckets=buckets).resolved()
     settings = Tokenizer(tokenizer, not no_lowercase)
     with spool_stdin(corpus) as paths:
         vocab = corpus_vocabulary(paths, min_count, max_vocab, settings, count_limit)
-        output_format(output, vocab.words, need_words=True)  # before training, not after it
+        output_format(output, vocab.words, need_words=True, fmt=fmt)  # before training
         def report(record: dict) -> None:
             bar.write(f"epoch {record['epoch']}/{epochs}  loss {record['loss']:.6f}  "
                       f"{record['words_per_sec']:,.0f} words/s  {record['elapsed']:.1f} s",
@@ -118,7 +136,7 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
             trained = train_word2vec(paths, config, vocab, settings, callback=report,
                                      progress=advance, checkpoint=checkpoint,
                                      checkpoint_every=checkpoint_every, resume=resume)
-    trained.save(output)
+    trained.save(output, fmt)
     if save_vocab:
         vocab.save(save_vocab)
     if log_json:

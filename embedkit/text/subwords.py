@@ -34,6 +34,8 @@ FNV_PRIME = 16777619
 EOS = "</s>"
 #: fastText's defaults for unsupervised models (``-minn 3 -maxn 6 -bucket 2000000``).
 DEFAULT_MINN, DEFAULT_MAXN, DEFAULT_BUCKETS = 3, 6, 2_000_000
+#: fastText keeps row ids in int32.
+MAX_BUCKETS = 2**31 - 1
 
 
 class Subwords(NamedTuple):

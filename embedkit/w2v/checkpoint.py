@@ -38,7 +38,9 @@ class Word2VecState:
     Attributes
     ----------
     epoch : int
-    vectors, output : ndarray, shape (len(vocab), dim), float32
+    vectors : ndarray, shape (len(vocab) (+ buckets with subwords), dim), float32
+        The input matrix.
+    output : ndarray, shape (len(vocab), dim), float32
     vocab : Vocabulary
     history : list of dict
         The epoch records so far.
@@ -51,11 +53,17 @@ class Word2VecState:
     history: list[dict] = field(default_factory=list)
 
 
+#: Settings of subword training, left out of the context of runs without subwords (so their
+#: checkpoints read as before).
+SUBWORD_KEYS = ("minn", "maxn", "buckets")
+
+
 def run_context(config, vocab: Vocabulary) -> dict:
     """What a checkpoint must share with the run resuming from it: the resolved settings
     (``epochs`` may differ), the vocabulary's size, the corpus's in-vocabulary words and a
     digest of the words and counts (other data), in the order they are compared."""
-    settings = {key: value for key, value in asdict(config).items() if key != "epochs"}
+    settings = {key: value for key, value in asdict(config).items() if key != "epochs"
+                and (config.maxn or key not in SUBWORD_KEYS)}
     digest = hashlib.sha256("\n".join(vocab.words).encode())
     digest.update(vocab.counts.astype("<i8").tobytes())
     return {**settings, "vocabulary_size": len(vocab), "corpus_words": vocab.total,
@@ -86,8 +94,10 @@ def load_checkpoint(path: str | os.PathLike, context: dict) -> Word2VecState:
     try:
         vocab = Vocabulary([str(w) for w in arrays["words"]], arrays["counts"])
         shape = (context["vocabulary_size"], context["dim"])
-        if arrays["vectors"].shape != shape or arrays["output"].shape != shape:
-            raise ValueError(f"matrices of shape {arrays['vectors'].shape}, expected {shape}")
+        rows = shape[0] + (context["buckets"] if context.get("maxn") else 0)
+        if arrays["vectors"].shape != (rows, shape[1]) or arrays["output"].shape != shape:
+            raise ValueError(f"matrices of shape {arrays['vectors'].shape}, expected "
+                             f"{(rows, shape[1])}")
         return Word2VecState(int(meta["epoch"]), arrays["vectors"], arrays["output"], vocab,
                              list(meta["history"]))
     except (KeyError, TypeError, ValueError) as exc:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from embedkit.errors import EmbedkitError
 from embedkit.text.noise import DEFAULT_NS_EXPONENT
 from embedkit.text.subsample import DEFAULT_SUBSAMPLE
+from embedkit.text.subwords import DEFAULT_BUCKETS, MAX_BUCKETS, Subwords
 from embedkit.text.vocab import DEFAULT_MIN_COUNT
 from embedkit.text.windows import DEFAULT_WINDOW, MODELS
 
@@ -68,6 +69,11 @@ class Word2VecConfig:
         Parallel workers (None: every core); more than one runs forked processes.
     kernel : {"window", "pair"}
         How noise words are shared and pairs batched (see :data:`KERNELS`).
+    minn, maxn : int
+        Subword n-gram lengths in characters, fastText's way (``maxn`` 0: no subwords, plain
+        word2vec): a word's input vector is the mean of its own row and its n-gram rows.
+    buckets : int
+        Hashed n-gram rows of the input matrix (used only with subwords).
     """
 
     model: str = "skipgram"
@@ -86,6 +92,14 @@ class Word2VecConfig:
     seed: int = 1
     threads: int | None = None
     kernel: str = "pair"
+    minn: int = 0
+    maxn: int = 0
+    buckets: int = DEFAULT_BUCKETS
+
+    @property
+    def subwords(self) -> Subwords | None:
+        """The n-gram settings, or None without subwords."""
+        return Subwords(self.minn, self.maxn, self.buckets) if self.maxn else None
 
     @property
     def initial_lr(self) -> float:
@@ -126,6 +140,12 @@ class Word2VecConfig:
                                  ("threads", filled.worker_count, 1)):
             if value < low:
                 raise EmbedkitError(f"{name} {value}: expected at least {low}", params=(name,))
+        if filled.maxn and not 1 <= filled.minn <= filled.maxn:
+            raise EmbedkitError(f"subwords {filled.minn}-{filled.maxn}: expected n-gram "
+                                "lengths MIN-MAX with 1 <= MIN <= MAX", params=("subwords",))
+        if filled.maxn and not 1 <= filled.buckets <= MAX_BUCKETS:
+            raise EmbedkitError(f"buckets {filled.buckets}: expected 1 to {MAX_BUCKETS}",
+                                params=("buckets",))
         if filled.max_vocab is not None and filled.max_vocab < 1:
             raise EmbedkitError(f"max_vocab {filled.max_vocab}: expected at least 1",
                                 params=("max_vocab",))

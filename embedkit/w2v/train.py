@@ -40,6 +40,7 @@ from embedkit.text.corpus import CorpusPaths, corpus_name
 from embedkit.text.idcache import IdCache
 from embedkit.text.noise import NoiseDistribution
 from embedkit.text.subsample import keep_probabilities
+from embedkit.text.subwords import SubwordModel, subword_rows
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.vocab import Vocabulary, build_vocabulary
 from embedkit.training import DEFAULT_CHECKPOINT_EVERY, Checkpoints, training_stopped
@@ -55,6 +56,8 @@ __all__ = ["TASK_TOKENS", "Word2Vec", "Word2VecConfig", "train_word2vec"]
 #: read, subsampled, windowed and trained by one worker, so the training process only
 #: tokenises the text (first epoch) and hands out a few numbers per task.
 TASK_TOKENS = 8192
+#: Rows of the input matrix initialised per random draw (subwords: millions of n-gram rows).
+INIT_BLOCK = 1 << 16
 
 
 @dataclass
@@ -65,13 +68,16 @@ class Word2Vec:
     ----------
     vocab : Vocabulary
     vectors : ndarray, shape (len(vocab), dim), float32
-        The word vectors (input matrix), most frequent word first.
+        The word vectors (input matrix; with subwords, the mean of each word's own row and
+        n-gram rows), most frequent word first.
     output : ndarray, shape (len(vocab), dim), float32
         The output (context) matrix of negative sampling.
     config : Word2VecConfig
         The resolved hyper-parameters.
     history : list of dict
         One record per epoch (see :func:`train_word2vec`).
+    subwords : SubwordModel or None
+        With subwords: the words' own rows and the n-gram rows (vectors for unseen words).
     """
 
     vocab: Vocabulary
@@ -79,13 +85,14 @@ class Word2Vec:
     output: np.ndarray
     config: Word2VecConfig
     history: list[dict] = field(default_factory=list)
+    subwords: SubwordModel | None = None
 
     def save(self, path: str | os.PathLike | None, fmt: str | None = None) -> None:
         """Write the vectors (format from the extension: ``.vec``/``.txt`` text, ``.bin``
-        binary, ``.npz`` with counts and the output matrix); see
-        :func:`embedkit.vectors.formats.save_vectors`."""
+        binary, ``.npz`` with counts, the output matrix and any n-gram rows; ``fmt``
+        ``fasttext``: fastText's model); see :func:`embedkit.vectors.formats.save_vectors`."""
         save_vectors(path, self.vocab.words, self.vectors, counts=self.vocab.counts, fmt=fmt,
-                     output=self.output)
+                     output=self.output, subwords=self.subwords)
 
 
 
@@ -149,10 +156,14 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
     if vocab is None:
         vocab = build_vocabulary(paths, config.min_count, config.max_vocab, tokenizer)
     context = run_context(config, vocab) if checkpoint or resume else {}
-    vectors = shared_zeros((len(vocab), config.dim), config.worker_count > 1)
-    output = shared_zeros(vectors.shape, config.worker_count > 1)
+    subwords = config.subwords
+    rows = len(vocab) + (subwords.buckets if subwords else 0)
+    vectors = shared_zeros((rows, config.dim), config.worker_count > 1)
+    output = shared_zeros((len(vocab), config.dim), config.worker_count > 1)
     state = Word2VecState(0, vectors, output, vocab)
-    if resume is None:
+    if resume is None and subwords:
+        fasttext_init(vectors, np.random.default_rng(config.seed))
+    elif resume is None:
         # word2vec's initialisation: input rows uniform in ±0.5/dim, output rows zero
         vectors[:] = (np.random.default_rng(config.seed).random(vectors.shape, dtype=np.float32)
                       - np.float32(0.5))
@@ -183,7 +194,8 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
         with threadpool_limits(limits=1), tempfile.TemporaryDirectory(prefix="embedkit-") as tmp, \
                 interrupt_between_tasks() as interrupted:
             corpus = IdCache(paths, vocab, tokenizer, tmp, TASK_TOKENS)
-            workers = [Worker(config, corpus, vectors, output, noise, keep, rate)
+            word_rows = subword_rows(vocab.words, subwords, len(vocab)) if subwords else None
+            workers = [Worker(config, corpus, vectors, output, noise, keep, rate, word_rows)
                        for _ in range(config.worker_count)]
             while state.epoch < config.epochs:
                 epoch_words, epoch_start = 0.0, time.perf_counter()
@@ -217,7 +229,30 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
     if not (np.isfinite(vectors).all() and np.isfinite(output).all()):
         raise DivergenceError("training diverged (non-finite weights): lower lr",
                               params=("lr",))
+    if subwords:
+        model = SubwordModel(subwords, vectors[:len(vocab)], vectors[len(vocab):],
+                             fasttext_args(config))
+        return Word2Vec(vocab, model.word_vectors(vocab.words), output, config, state.history,
+                        model)
     return Word2Vec(vocab, vectors, output, config, state.history)
+
+
+def fasttext_init(vectors: np.ndarray, rng: np.random.Generator) -> None:
+    """fastText's initialisation of the input matrix, in place: uniform in ±1/dim, drawn
+    block by block (no second matrix of the full size)."""
+    bound = np.float32(1.0 / vectors.shape[1])
+    for start in range(0, len(vectors), INIT_BLOCK):
+        block = vectors[start:start + INIT_BLOCK]
+        block[:] = rng.random(block.shape, dtype=np.float32)
+        block *= 2 * bound
+        block -= bound
+
+
+def fasttext_args(config: Word2VecConfig) -> dict:
+    """The settings a fastText model file records, from ours."""
+    return {"ws": config.window, "epoch": config.epochs, "minCount": config.min_count,
+            "neg": config.negative, "model": 1 if config.model == "cbow" else 2,
+            "t": config.subsample}
 
 
 def _no_pairs(paths: CorpusPaths, corpus: IdCache, config: Word2VecConfig,

@@ -23,13 +23,14 @@ from typing import NamedTuple
 import numpy as np
 
 from embedkit.core.optim import SGD
-from embedkit.core.tensor import Tensor
+from embedkit.core.tensor import SparseRows, Tensor
 from embedkit.errors import DivergenceError
 from embedkit.text.idcache import IdCache, Span
 from embedkit.text.noise import NoiseDistribution
 from embedkit.text.windows import CbowSamples, SkipgramPairs, chunk_samples
 from embedkit.w2v.config import Word2VecConfig
 from embedkit.w2v.sgns import context_bags, sgns_loss, window_loss
+from embedkit.w2v.subwords import bag_rows, subword_mean, whole_rows
 
 #: With ``kernel="pair"``: consecutive pairs (bags) that share their noise words, and noise
 #: words per group per word2vec negative (see :mod:`embedkit.w2v.sgns`). CBOW shares less: on
@@ -89,8 +90,11 @@ class Worker:
 
     def __init__(self, config: Word2VecConfig, corpus: IdCache, vectors: np.ndarray,
                  output: np.ndarray, noise: NoiseDistribution, keep: np.ndarray | None,
-                 rate: Callable[[float], float]):
+                 rate: Callable[[float], float],
+                 subword_rows: tuple[np.ndarray, np.ndarray] | None = None):
         self.config = config
+        # with subwords: each word's rows of the input matrix (indptr, members)
+        self.subword_rows = subword_rows
         self.corpus = corpus
         self.noise = noise
         self.keep = keep
@@ -173,6 +177,9 @@ class Worker:
         self.input_sgd.zero_grad()
         self.output_sgd.zero_grad()
         loss.backward()
+        if self.subword_rows is not None:
+            assert isinstance(self.vectors.grad, SparseRows)
+            self.vectors.grad = whole_rows(self.vectors.grad)
         rate = self.rate(self.words_done)
         self.input_sgd.step(lr=rate * input_gain)
         self.output_sgd.step(lr=rate)
@@ -182,18 +189,34 @@ class Worker:
         # word2vec's orientation: the context word's vector predicts the centre word
         if self.config.kernel == "window":  # samples: windows lo:hi
             first, last = samples.indptr[lo], samples.indptr[hi]
+            inputs, members = self.vectors, samples.contexts[first:last]
+            if self.subword_rows is not None:  # the window's words, by position
+                inputs = subword_mean(self.vectors, members, *self.subword_rows)
+                members = np.arange(len(members))
             return self._step(window_loss(
-                self.vectors, self.output, samples.indptr[lo:hi + 1] - first,
-                samples.contexts[first:last], self._targets(samples.centres[lo:hi])))
+                inputs, self.output, samples.indptr[lo:hi + 1] - first, members,
+                self._targets(samples.centres[lo:hi])))
         centres, contexts = samples.centres[lo:hi], samples.contexts[lo:hi]  # pairs lo:hi
-        loss = sgns_loss(self.vectors, self.output, contexts, centres,
-                         self._negatives(len(centres)), self.config.negative / self.shared)
+        if self.subword_rows is not None:
+            loss = sgns_loss(subword_mean(self.vectors, contexts, *self.subword_rows),
+                             self.output, None, centres, self._negatives(len(centres)),
+                             self.config.negative / self.shared)
+        else:
+            loss = sgns_loss(self.vectors, self.output, contexts, centres,
+                             self._negatives(len(centres)), self.config.negative / self.shared)
         return self._step(loss)
 
     def _cbow(self, bags, lo: int, hi: int) -> float:
         first, last = bags.indptr[lo], bags.indptr[hi]
-        hidden = context_bags(self.vectors, bags.indptr[lo:hi + 1] - first,
-                              bags.contexts[first:last], mean=self.config.cbow_mean)
+        indptr, contexts = bags.indptr[lo:hi + 1] - first, bags.contexts[first:last]
+        centres = bags.centres[lo:hi]
+        if self.subword_rows is not None:
+            # fastText's bag: the mean of every row of every context word, each row moved by
+            # the bag's whole gradient (whole_rows in _step)
+            hidden = context_bags(self.vectors, *bag_rows(*self.subword_rows, indptr,
+                                                          contexts))
+            return self._finish_cbow(hidden, centres, 1.0)
+        hidden = context_bags(self.vectors, indptr, contexts, mean=self.config.cbow_mean)
         # word2vec moves every context row by the hidden layer's full gradient with a mean
         # (by 1/size of it with a sum): the true gradient times the bag size, which is one
         # size for the whole minibatch (by_bag_size) but where sizes change. With the
@@ -201,12 +224,15 @@ class Worker:
         # learning rate; with bags of mixed sizes and their mean size, Lee's CBOW scored
         # 0.05 lower than with one size per minibatch.
         mean_size = (last - first) / (hi - lo)
-        gain = mean_size if self.config.cbow_mean else 1 / mean_size
-        centres = bags.centres[lo:hi]
+        return self._finish_cbow(hidden, centres,
+                                 mean_size if self.config.cbow_mean else 1 / mean_size)
+
+    def _finish_cbow(self, hidden: Tensor, centres: np.ndarray, gain: float) -> float:
+        """The loss of the bags' hidden vectors against their centres, one step."""
         if self.config.kernel == "window":
             return self._step(window_loss(hidden, self.output, None, None,
                                           self._targets(centres)), gain)
-        loss = sgns_loss(hidden, self.output, None, centres, self._negatives(hi - lo),
+        loss = sgns_loss(hidden, self.output, None, centres, self._negatives(len(centres)),
                          self.config.negative / self.shared)
         return self._step(loss, gain)
 

@@ -1,0 +1,162 @@
+"""train-w2v --subwords: fastText's model trained on the core, its files and its unseen words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from embedkit.core.gradcheck import run_checks
+from embedkit.core.tensor import Tensor
+from embedkit.errors import EmbedkitError
+from embedkit.formats import read_table
+from embedkit.text.subwords import Subwords, subword_rows
+from embedkit.vectors import load_vectors
+from embedkit.w2v.subwords import subword_mean
+from embedkit.w2v.train import Word2VecConfig, train_word2vec
+
+#: Stems of made-up words; each is used in the sentences of one topic, inflected.
+STEMS = ["belokar", "sumitra", "ganovel", "pirusta", "keladom", "toravin", "mesurak", "dufanel",
+         "runamek", "halipos", "zorenta", "vikudan"]
+ENDINGS = ["", "s", "ed", "ing", "er"]
+#: Forms held out of the corpus, queried afterwards: their stems' other forms are seen.
+HELD_OUT = "ers"
+
+
+def _corpus(path, rng: np.random.Generator) -> None:
+    """Sentences of a topic's filler words around one inflected form of one of its stems; each
+    topic (three stems) has its own filler words, so only a stem's own forms share n-grams and
+    context."""
+    topics = [[f"{chr(97 + t)}{chr(97 + w)}x" for w in range(6)] for t in range(4)]
+    lines = []
+    for _ in range(6000):
+        stem = int(rng.integers(len(STEMS)))
+        form = STEMS[stem] + ENDINGS[int(rng.integers(len(ENDINGS)))]
+        words = list(rng.choice(topics[stem % 4], 5))
+        words.insert(int(rng.integers(6)), form)
+        lines.append(" ".join(words))
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def inflected(tmp_path_factory):
+    path = tmp_path_factory.mktemp("subwords") / "inflected.txt"
+    _corpus(path, np.random.default_rng(3))
+    return path
+
+
+def _trained(corpus, **settings):
+    config = Word2VecConfig(**{"dim": 24, "epochs": 4, "threads": 1, "min_count": 1,
+                               "minn": 3, "maxn": 5, "buckets": 20_000, "subsample": 0,
+                               **settings})
+    return train_word2vec([corpus], config)
+
+
+def test_the_subword_loss_passes_its_gradient_checks():
+    results = run_checks(np.random.default_rng(0), ["w2v.subword_loss"])
+    assert results and all(r.passed for r in results)
+
+
+def test_subword_mean_is_the_mean_of_each_words_rows():
+    rows = np.arange(18, dtype=np.float64).reshape(6, 3)
+    indptr, members = np.array([0, 2, 3, 6]), np.array([0, 4, 1, 2, 5, 5])
+    out = subword_mean(Tensor(rows), np.array([2, 0, 2]), indptr, members).data
+    np.testing.assert_allclose(out, [(rows[2] + 2 * rows[5]) / 3, (rows[0] + rows[4]) / 2,
+                                     (rows[2] + 2 * rows[5]) / 3])
+
+
+@pytest.mark.parametrize("kernel", ["pair", "window"])
+@pytest.mark.parametrize("model", ["skipgram", "cbow"])
+def test_unseen_inflected_forms_land_near_their_base_forms(inflected, model, kernel):
+    # a vocabulary of 84 words puts every row in hundreds of a minibatch's bags at once: CBOW
+    # needs small minibatches here not to diverge
+    trained = _trained(inflected, model=model, kernel=kernel,
+                       batch_size=64 if model == "cbow" else None)
+    assert trained.subwords is not None
+    assert trained.history[-1]["loss"] < trained.history[0]["loss"]
+    kv = load_vectors_from(trained)
+    unseen = [stem + HELD_OUT for stem in STEMS]
+    assert not set(unseen) & set(kv.words)
+    vectors, counts = kv.subwords.unseen_vectors(unseen)
+    assert (counts > 0).all()
+    unit = kv.vectors / np.linalg.norm(kv.vectors, axis=1, keepdims=True)
+    best = np.argmax(vectors @ unit.T, axis=1)
+    hits = sum(kv.words[row].startswith(stem) for row, stem in zip(best, STEMS, strict=True))
+    assert hits >= len(STEMS) - 2, [kv.words[row] for row in best]
+
+
+def load_vectors_from(trained):
+    from embedkit.vectors import KeyedVectors
+    return KeyedVectors(trained.vocab.words, trained.vectors, trained.vocab.counts,
+                        trained.output, trained.subwords)
+
+
+def test_word_vectors_are_the_means_of_their_trained_rows(inflected):
+    trained = _trained(inflected, epochs=1)
+    model = trained.subwords
+    indptr, members = subword_rows(trained.vocab.words, model.subwords, len(trained.vocab))
+    matrix = np.concatenate([model.word_rows, model.ngrams])
+    word = 5
+    np.testing.assert_allclose(trained.vectors[word],
+                               matrix[members[indptr[word]:indptr[word + 1]]].mean(axis=0),
+                               rtol=1e-5, atol=1e-7)
+
+
+def test_without_subwords_the_input_matrix_is_the_vocabulary(inflected):
+    trained = _trained(inflected, epochs=1, maxn=0)
+    assert trained.subwords is None and trained.vectors.shape == (len(trained.vocab), 24)
+
+
+def test_two_threads_share_the_subword_rows(inflected):
+    trained = _trained(inflected, epochs=2, threads=2)
+    assert trained.history[-1]["loss"] < trained.history[0]["loss"]
+    assert np.isfinite(trained.vectors).all()
+
+
+def test_resumed_subword_run_is_bit_identical(inflected, tmp_path):
+    full = _trained(inflected, epochs=2, seed=5)
+    checkpoint = tmp_path / "ck.npz"
+    with pytest.raises(KeyboardInterrupt):
+        _trained_with(inflected, tmp_path, checkpoint)
+    resumed = train_word2vec([inflected], _config(epochs=2, seed=5), resume=checkpoint)
+    np.testing.assert_array_equal(resumed.vectors, full.vectors)
+    np.testing.assert_array_equal(resumed.subwords.ngrams, full.subwords.ngrams)
+
+
+def _config(**settings):
+    return Word2VecConfig(**{"dim": 24, "epochs": 4, "threads": 1, "min_count": 1, "minn": 3,
+                             "maxn": 5, "buckets": 20_000, "subsample": 0, **settings})
+
+
+def _trained_with(corpus, tmp_path, checkpoint):
+    def stop(record):
+        raise KeyboardInterrupt
+    train_word2vec([corpus], _config(epochs=2, seed=5), callback=stop, checkpoint=checkpoint)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("minn", 4, "subwords 4-3"), ("minn", 0, "subwords 0-3"), ("buckets", 0, "buckets 0")])
+def test_invalid_subword_settings_are_refused(field, value, message):
+    config = Word2VecConfig(**{"minn": 1, "maxn": 3, field: value})
+    with pytest.raises(EmbedkitError, match=message):
+        config.resolved()
+
+
+def test_cli_trains_subwords_and_writes_a_fasttext_model(inflected, tmp_path, cli):
+    out = tmp_path / "model.bin"
+    result = cli("train-w2v", inflected, "--subwords", "3-5", "--buckets", "5000", "--dim", "8",
+                 "--epochs", "1", "--threads", "1", "--min-count", "1", "-o", out,
+                 "--format", "fasttext")
+    assert result.exit_code == 0, result.output
+    table = read_table(out)
+    assert table.format == "fasttext" and table.subwords is not None
+    assert table.subwords.subwords == Subwords(3, 5, 5000) and table.subwords.ngrams.shape == (
+        5000, 8)
+    npz = tmp_path / "model.npz"
+    assert cli("convert", out, npz).exit_code == 0
+    assert load_vectors(npz).subwords.subwords == Subwords(3, 5, 5000)
+
+
+@pytest.mark.parametrize("value", ["6-3", "x", "0-2"])
+def test_cli_refuses_bad_subword_ranges(inflected, cli, value):
+    result = cli("train-w2v", inflected, "--subwords", value)
+    assert result.exit_code != 0 and "--subwords" in result.stderr
