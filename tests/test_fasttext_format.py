@@ -8,6 +8,7 @@ fastText's own ``get_word_vector`` of its words and of unseen words (both made b
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import struct
 import tracemalloc
@@ -200,3 +201,32 @@ def test_reading_commands_read_a_fasttext_model(cli, expected):
     result = cli("neighbors", TINY, "café", "-k", "3")
     assert result.exit_code == 0, result.output
     assert len(result.stdout.splitlines()) == 3
+
+
+def test_neighbors_of_an_unseen_word_come_from_its_ngrams_and_stderr_says_so(cli, expected):
+    word = str(expected["unseen_words"][0])
+    result = cli("neighbors", TINY, word, "-k", "2", "--json")
+    assert result.exit_code == 0, result.output
+    assert f"{word!r} is not in the vocabulary" in result.stderr and "n-grams" in result.stderr
+    kv = load_vectors(TINY)
+    vector = expected["unseen"][0]
+    cosines = kv.vectors @ vector / np.linalg.norm(kv.vectors, axis=1) / np.linalg.norm(vector)
+    best = [kv.words[i] for i in np.argsort(-cosines)[:2]]
+    assert [n["word"] for n in json.loads(result.stdout)["neighbors"]] == best
+
+
+def test_unseen_words_stay_unknown_without_a_subword_model(cli, tmp_path):
+    save_vectors(tmp_path / "plain.vec", ["a", "b", "c"], np.eye(3, dtype=np.float32))
+    result = cli("neighbors", tmp_path / "plain.vec", "zzz")
+    assert result.exit_code == 1 and "unknown word 'zzz'" in result.stderr
+
+
+def test_evaluate_scores_unseen_words_from_ngrams_and_reports_both_counts(cli, tmp_path):
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("café\tcoffee\t7\nthe\tand\t2\nbrûléé\tcrème\t8\nstraßen\tgröße\t4\n"
+                     "zzzz\tand\t1\n")
+    skip = cli("evaluate", TINY, "--similarity", pairs, "--json")
+    ngrams = cli("evaluate", TINY, "--similarity", pairs, "--json", "--oov", "ngrams")
+    skipped, scored = (json.loads(r.stdout)["similarity"][0] for r in (skip, ngrams))
+    assert (skipped["pairs"], skipped["skipped"], skipped["from_ngrams"]) == (2, 3, 0)
+    assert (scored["pairs"], scored["skipped"], scored["from_ngrams"]) == (5, 0, 3)

@@ -22,7 +22,12 @@ from embedkit.vectors.ann import (
     VectorIndex,
     build_index,
 )
-from embedkit.vectors.evaluate import RESTRICT_VOCAB, evaluate_analogies, evaluate_similarity
+from embedkit.vectors.evaluate import (
+    OOV_RULES,
+    RESTRICT_VOCAB,
+    evaluate_analogies,
+    evaluate_similarity,
+)
 from embedkit.vectors.formats import convert_vectors
 from embedkit.vectors.query import METHODS, Answer, Search, answer, parse_analogy, parse_query
 
@@ -105,8 +110,14 @@ def _run_queries(kv: KeyedVectors, given: list[str], k: int, method: str, as_jso
                  parse, search: Search | None = None) -> None:
     batches = iter([given]) if given else _stdin_batches()
     ok = True
+    kv.oov_ngrams = kv.subwords is not None  # a subword model answers for unseen words
     for lines in batches:
-        ok &= _print_answers(answer(kv, lines, k, method, parse, search), as_json)
+        told = len(kv.ngram_words)
+        answers = answer(kv, lines, k, method, parse, search)
+        for word in list(kv.ngram_words)[told:]:
+            click.echo(f"embedkit: note: {word!r} is not in the vocabulary: its vector is the "
+                       f"mean of its character n-grams", err=True)
+        ok &= _print_answers(answers, as_json)
     if not ok:
         raise click.exceptions.Exit(1)
 
@@ -133,7 +144,9 @@ def neighbors(vectors, limit, mmap, vocab, unicode_errors, header, queries, k, i
     Each QUERY argument (or, with none, each line of stdin, answered as it arrives) is one
     query: a word, or several words whose unit vectors are averaged; a word written `-word`
     is subtracted instead (`"king -man woman"`; put queries starting with `-` after `--`).
-    The query words themselves are never listed.
+    The query words themselves are never listed. A word outside the vocabulary of a subword
+    model (a fastText .bin, an .npz from train-w2v --subwords) gets the mean of its character
+    n-gram rows as its vector, fastText's way, and a note on stderr says so.
 
     Output: TSV lines `query<TAB>rank<TAB>word<TAB>similarity`, or with --json one JSON object
     per query (JSON lines). A query with an unknown word gets a message on stderr, the others
@@ -217,9 +230,13 @@ def analogy(vectors, limit, mmap, vocab, unicode_errors, header, words, method, 
               help="Analogy questions (questions-words format); repeatable.")
 @click.option("--restrict-vocab", type=click.IntRange(min=1), default=RESTRICT_VOCAB,
               metavar="N", help="Use only the first N words, as gensim does.")
+@click.option("--oov", type=click.Choice(OOV_RULES), default="skip",
+              help="Pairs and questions with words outside the vocabulary: skip them (as "
+                   "gensim), or score them with the words' n-gram vectors (subword models: "
+                   "fastText .bin, train-w2v --subwords).")
 @json_option
 def evaluate(vectors, limit, mmap, vocab, unicode_errors, header, similarity_files, pair_columns,
-             score_column, analogy_files, restrict_vocab, as_json):
+             score_column, analogy_files, restrict_vocab, oov, as_json):
     """Score vectors on word-pair similarity and analogy test sets.
 
     Similarity: Spearman and Pearson correlation between cosine similarity and the human
@@ -236,9 +253,13 @@ def evaluate(vectors, limit, mmap, vocab, unicode_errors, header, similarity_fil
         raise click.UsageError("give at least one --similarity or --analogies file")
     columns = _pair_columns(pair_columns)
     kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab, header=header)
+    if oov == "ngrams" and kv.subwords is None:
+        click.echo(f"embedkit: note: {vectors}: not a subword model: --oov ngrams skips "
+                   "unseen words", err=True)
     similarity = [evaluate_similarity(kv, f, restrict_vocab, pair_columns=columns,
-                                      score_column=score_column) for f in similarity_files]
-    analogies = [evaluate_analogies(kv, f, restrict_vocab) for f in analogy_files]
+                                      score_column=score_column, oov=oov)
+                  for f in similarity_files]
+    analogies = [evaluate_analogies(kv, f, restrict_vocab, oov=oov) for f in analogy_files]
     for result in similarity:
         click.echo(f"embedkit: note: {result.path}: {result.layout}", err=True)
         if result.note:
@@ -252,11 +273,14 @@ def evaluate(vectors, limit, mmap, vocab, unicode_errors, header, similarity_fil
                                "analogies": [r.as_dict() for r in analogies]}, indent=2))
         return
     for result in similarity:
+        ngrams = f"  from n-grams {result.from_ngrams}" if oov == "ngrams" else ""
         click.echo(f"similarity {result.path}: spearman {_number(result.spearman)}  pearson "
-                   f"{_number(result.pearson)}  pairs {result.pairs}  skipped {result.skipped}")
+                   f"{_number(result.pearson)}  pairs {result.pairs}  skipped {result.skipped}"
+                   f"{ngrams}")
     for result in analogies:
+        ngrams = (f", {result.from_ngrams} answered from n-grams" if oov == "ngrams" else "")
         click.echo(f"analogies {result.path}: {result.skipped} of {result.questions} "
-                   f"questions skipped (out of vocabulary)")
+                   f"questions skipped (out of vocabulary){ngrams}")
         click.echo(f"  {'section':<32}{'correct':>8}{'total':>8}{'accuracy':>10}")
         for row in [*result.sections, result.semantic, result.syntactic, result.overall]:
             click.echo(f"  {row.name:<32}{row.correct:>8}{row.total:>8}{row.accuracy:>10.4f}")

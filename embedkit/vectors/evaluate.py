@@ -11,6 +11,7 @@ others semantic, as in the original word2vec ``compute-accuracy``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -25,6 +26,9 @@ from embedkit.vectors.keyed import KeyedVectors
 from embedkit.vectors.query import Query, top_k
 
 RESTRICT_VOCAB = 300_000
+#: What happens to questions and pairs with words outside the vocabulary: skipped, or (subword
+#: models) scored with the words' n-gram vectors.
+OOV_RULES = ("skip", "ngrams")
 #: gensim looks at this many ranked answers for one that is not a case variant of the question.
 ANALOGY_CANDIDATES = 5
 
@@ -58,10 +62,11 @@ class AnalogyResult:
     questions: int = 0
     skipped: int = 0
     ignored: int = 0
+    from_ngrams: int = 0
 
     def as_dict(self) -> dict:
         return {"path": self.path, "questions": self.questions, "skipped": self.skipped,
-                "ignored": self.ignored,
+                "from_ngrams": self.from_ngrams, "ignored": self.ignored,
                 "sections": [s.as_dict() for s in self.sections],
                 **{s.name: s.as_dict() for s in (self.semantic, self.syntactic, self.overall)}}
 
@@ -85,6 +90,7 @@ class SimilarityResult:
     layout: str = ""
     ignored: int = 0
     note: str | None = None
+    from_ngrams: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -124,11 +130,13 @@ def _vocabulary(kv: KeyedVectors, restrict_vocab: int, case_insensitive: bool) -
 
 def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike,
                        restrict_vocab: int = RESTRICT_VOCAB,
-                       case_insensitive: bool = True) -> AnalogyResult:
+                       case_insensitive: bool = True, oov: str = "skip") -> AnalogyResult:
     """Accuracy on a questions-words file (``: section`` lines, then ``a b c d`` lines).
 
     All questions are answered in batches of matrix products; see the module notes for the
-    rules, which are gensim's.
+    rules, which are gensim's. With ``oov="ngrams"`` and a subword model, a question with
+    words outside the vocabulary is answered with their n-gram vectors (fastText's) instead
+    of being skipped, and counted in ``from_ngrams``; such a word is never an answer.
 
     Raises
     ------
@@ -153,10 +161,11 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike,
                 raise EmbedkitError(f"{name}: line {number}: question before any "
                                     f"': section' header")
             result.questions += 1
-            found = [vocabulary.get(fold(word)) for word in words]
+            found = _rows(kv, vocabulary, words, fold, oov, case_insensitive)
             if None in found:
                 result.skipped += 1
                 continue
+            result.from_ngrams += any(row is not None and row >= len(kv) for row in found)
             rows.append(found)
             owners.append(len(result.sections) - 1)
     if result.questions == 0:
@@ -172,6 +181,23 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike,
             tally.correct += section.correct
             tally.total += section.total
     return result
+
+
+def _rows(kv: KeyedVectors, vocabulary: dict[str, int], words: list[str], fold, oov: str,
+          case_insensitive: bool) -> list[int | None]:
+    """The row of each word; for words outside the vocabulary None, or with ``oov`` ngrams
+    a row from their n-grams (lower-cased when comparing case-insensitively, as corpora
+    are), None when they have none."""
+    if oov not in OOV_RULES:
+        raise EmbedkitError(f"oov {oov!r}: expected one of {', '.join(OOV_RULES)}",
+                            params=("oov",))
+    found = [vocabulary.get(fold(word)) for word in words]
+    if oov == "ngrams" and kv.subwords is not None:
+        for i, row in enumerate(found):
+            if row is None:
+                with contextlib.suppress(EmbedkitError):
+                    found[i] = kv.ngram_row(words[i].lower() if case_insensitive else words[i])
+    return found
 
 
 def _answer(kv: KeyedVectors, vocabulary: dict[str, int], questions: np.ndarray,
@@ -266,10 +292,12 @@ def evaluate_similarity(kv: KeyedVectors, path: str | os.PathLike,
                         restrict_vocab: int = RESTRICT_VOCAB,
                         case_insensitive: bool = True,
                         pair_columns: tuple[int, int] | None = None,
-                        score_column: int | None = None) -> SimilarityResult:
+                        score_column: int | None = None, oov: str = "skip") -> SimilarityResult:
     """Spearman and Pearson correlation with a word-pair file read by :func:`read_pairs`.
 
-    Pairs with a word outside the first ``restrict_vocab`` are skipped and counted. With fewer
+    Pairs with a word outside the first ``restrict_vocab`` are skipped and counted (with
+    ``oov="ngrams"`` and a subword model, scored with the n-gram vectors of those words and
+    counted in ``from_ngrams``, as :func:`evaluate_analogies`). With fewer
     than two usable pairs, or constant human (or model) scores, the correlations are undefined:
     None, and ``note`` says why; p-values need three pairs.
 
@@ -282,12 +310,13 @@ def evaluate_similarity(kv: KeyedVectors, path: str | os.PathLike,
     vocabulary = _vocabulary(kv, restrict_vocab, case_insensitive)
     fold = str.upper if case_insensitive else str
     pairs, layout, ignored = read_pairs(path, pair_columns, score_column)
-    first, second, gold, skipped = [], [], [], 0
+    first, second, gold, skipped, from_ngrams = [], [], [], 0, 0
     for word_a, word_b, score in pairs:
-        a, b = vocabulary.get(fold(word_a)), vocabulary.get(fold(word_b))
+        a, b = _rows(kv, vocabulary, [word_a, word_b], fold, oov, case_insensitive)
         if a is None or b is None:
             skipped += 1
             continue
+        from_ngrams += a >= len(kv) or b >= len(kv)
         first.append(a)
         second.append(b)
         gold.append(score)
@@ -300,7 +329,7 @@ def evaluate_similarity(kv: KeyedVectors, path: str | os.PathLike,
                             f"{restrict_vocab} words of the vocabulary)")
     model = _cosines(kv, np.array(first), np.array(second))
     result = SimilarityResult(name, len(gold), skipped, None, None, None, None, read,
-                              len(ignored))
+                              len(ignored), from_ngrams=from_ngrams)
     result.note = _undefined(np.asarray(gold, dtype=np.float64), model)
     if result.note is None:
         result.spearman, result.spearman_p, result.pearson, result.pearson_p = \
@@ -344,7 +373,7 @@ def _cosines(kv: KeyedVectors, first: np.ndarray, second: np.ndarray) -> np.ndar
     """Cosine of row pairs, each vector normalised in float64 and rounded to float32 first
     (as gensim's ``unitvec``), the products summed in float64."""
     def unit(rows: np.ndarray) -> np.ndarray:
-        vectors = np.asarray(kv.vectors[rows], dtype=np.float64)
+        vectors = kv.row_vectors(rows).astype(np.float64)
         length = np.linalg.norm(vectors, axis=1, keepdims=True)
         return (vectors / np.where(length > 0, length, 1)).astype(np.float32)
     return np.einsum("ij,ij->i", unit(first).astype(np.float64), unit(second).astype(np.float64))

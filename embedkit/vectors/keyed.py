@@ -43,6 +43,12 @@ class KeyedVectors:
         Row of each word.
     vectors, counts, output : ndarray or None
     subwords : SubwordModel or None
+    oov_ngrams : bool
+        :meth:`rows` gives words outside the vocabulary a vector from their n-grams (a
+        subword model only): set by the caller that wants it.
+    ngram_words : dict of str to int
+        The words given a vector from their n-grams so far, and their rows (from
+        ``len(self)`` on: they are never answers, only queries).
     """
 
     def __init__(self, words: Sequence[str], vectors: np.ndarray,
@@ -66,6 +72,9 @@ class KeyedVectors:
         self.counts = counts
         self.output = output
         self.subwords = subwords
+        self.oov_ngrams = False
+        self.ngram_words: dict[str, int] = {}
+        self._ngram_vectors: list[np.ndarray] = []
         self._norms: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -80,11 +89,46 @@ class KeyedVectors:
         return int(self.vectors.shape[1])
 
     def rows(self, words: Sequence[str]) -> list[int]:
-        """Row of each word, raising :class:`UnknownWordError` for the first unknown one."""
+        """Row of each word, raising :class:`UnknownWordError` for the first unknown one
+        (with :attr:`oov_ngrams`, an unknown word gets a row from its n-grams instead)."""
         try:
-            return [self.index[word] for word in words]
+            return [self.index[word] if word in self.index or not self.oov_ngrams
+                    else self.ngram_row(word) for word in words]
         except KeyError as exc:
             raise UnknownWordError(f"unknown word {exc.args[0]!r}") from None
+
+    def ngram_row(self, word: str) -> int:
+        """A row (``len(self)`` or more) holding the vector of ``word`` from its n-grams
+        alone, fastText's vector of an unseen word.
+
+        Raises
+        ------
+        UnknownWordError
+            Without a subword model, or when the word has no n-gram.
+        """
+        if word in self.ngram_words:
+            return self.ngram_words[word]
+        if self.subwords is None:
+            raise UnknownWordError(f"unknown word {word!r}")
+        vector, count = self.subwords.unseen_vectors([word])
+        if not count[0]:
+            settings = self.subwords.subwords
+            raise UnknownWordError(f"unknown word {word!r}, without n-grams of "
+                                   f"{settings.minn}-{settings.maxn} characters")
+        self._ngram_vectors.append(vector[0])
+        self.ngram_words[word] = len(self) + len(self._ngram_vectors) - 1
+        return self.ngram_words[word]
+
+    def row_vectors(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
+        """The vectors of rows, those of :attr:`ngram_words` included (float32 copies)."""
+        rows = np.asarray(rows, dtype=np.intp)
+        inside = rows < len(self)
+        if inside.all():
+            return np.asarray(self.vectors[rows], dtype=np.float32)
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        out[inside] = self.vectors[rows[inside]]
+        out[~inside] = np.array(self._ngram_vectors)[rows[~inside] - len(self)]
+        return out
 
     @property
     def norms(self) -> np.ndarray:
@@ -101,6 +145,11 @@ class KeyedVectors:
         return self._norms
 
     def unit(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
-        """The given rows scaled to unit length (float32)."""
+        """The given rows (those of :attr:`ngram_words` included) scaled to unit length
+        (float32)."""
         rows = np.asarray(rows, dtype=np.intp)
-        return np.asarray(self.vectors[rows], dtype=np.float32) / self.norms[rows, None]
+        if (rows < len(self)).all():
+            return np.asarray(self.vectors[rows], dtype=np.float32) / self.norms[rows, None]
+        vectors = self.row_vectors(rows)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms > 0, norms, 1)
