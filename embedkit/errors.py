@@ -22,6 +22,13 @@ class EmbedkitError(ValueError):
         self.params = params
 
 
+class ParameterError(EmbedkitError):
+    """A parameter's value cannot be used (out of range, unknown name, malformed), whatever
+    the data: the command line's usage error, so the CLI exits with 2 as Click does for the
+    values it checks itself. ``params`` names the parameter at fault first.
+    """
+
+
 class DivergenceError(EmbedkitError):
     """Training produced NaN or infinite values; nothing was written."""
 

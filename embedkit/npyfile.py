@@ -229,7 +229,7 @@ class NpzArchive:
         if member.compress_type != zipfile.ZIP_STORED:
             raise EmbedkitError(f"{self.where}: '{name}' is compressed and cannot be "
                                 "memory-mapped (save with numpy.savez, not savez_compressed, "
-                                "or drop --mmap)")
+                                "or drop mmap)", params=("mmap",))
         with _damage(where, "damaged archive member"):
             with self._zip.open(member) as stream:  # checks the member's local header
                 shape, fortran, dtype = _read_header(stream, where)

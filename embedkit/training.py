@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from embedkit.errors import EmbedkitError, Interrupted
+from embedkit.errors import Interrupted, ParameterError
 from embedkit.io import describe
 
 #: Epochs between checkpoints unless told otherwise.
@@ -43,7 +43,7 @@ class Checkpoints:
     def __init__(self, path: str | os.PathLike | None, every: int = DEFAULT_CHECKPOINT_EVERY,
                  holds: int = 0):
         if every < 1:
-            raise EmbedkitError(f"checkpoint_every {every}: expected at least 1",
+            raise ParameterError(f"checkpoint_every {every}: expected at least 1",
                                 params=("checkpoint_every",))
         self.path, self.every, self.holds = path, every, holds
 

@@ -3,10 +3,11 @@
 Each row of :data:`ROWS` is one command line (``{d}`` is a directory of fixture files, see
 :func:`files`) with the exit status and the words its message must contain. What a row checks:
 
-* the exit status: 1 for errors found by embedkit, 2 for Click's option validation;
-* "one line": with status 1, stderr is exactly one line starting ``embedkit: error:``; with
-  status 2 it is Click's usage error, whose only line after the ``Usage:``/``Try ...`` lines
-  starts ``Error:`` (Click's standard format, e.g. ``Error: Invalid value for '--dim' ...``);
+* the exit status: 1 for errors found by embedkit, 2 for an option's invalid value (found by
+  Click, or by embedkit's own checks: a ``ParameterError``);
+* "one line": stderr is exactly one line starting ``embedkit: error:``, or, for a value Click
+  refused, Click's usage error, whose only line after the ``Usage:``/``Try ...`` lines starts
+  ``Error:`` (Click's standard format, e.g. ``Error: Invalid value for '--dim' ...``);
 * the message names the problem (file name, line, option or field);
 * no traceback on stdout or stderr, and no exception escaped the command;
 * nothing new anywhere under ``{d}``: no output file, no temporary file, no directory.
@@ -159,7 +160,7 @@ ROWS = [
     ("windows-sentence-length-zero", "windows {d}/corpus.txt --max-sentence-length 0", 2,
      ["--max-sentence-length"], None),
     ("windows-ns-exponent-nan", "windows {d}/corpus.txt --ns-exponent nan -o {d}/out/w.npz",
-     1, ["exponent"], None),
+     2, ["--ns-exponent nan"], None),
     ("windows-model-unknown", "windows {d}/corpus.txt --model glove", 2, ["--model"], None),
     ("windows-npz-missing-dir", "windows {d}/corpus.txt -o {d}/missing/w.npz", 1,
      ["w.npz", "does not exist"], None),
@@ -173,19 +174,19 @@ ROWS = [
     ("phrases-junk", "phrases {d}/junk.bin --min-count 1", 1, ["junk.bin", "UTF-8"], None),
     ("phrases-bad-utf8", "phrases {d}/badutf8.txt --min-count 1", 1,
      ["badutf8.txt", "line 3", "UTF-8"], None),
-    ("phrases-npmi-threshold-high", "phrases {d}/corpus.txt --scoring npmi --threshold 1.5", 1,
-     ["threshold 1.5", "[-1, 1]"], None),
-    ("phrases-npmi-threshold-low", "phrases {d}/corpus.txt --scoring npmi --threshold -2", 1,
-     ["threshold -2", "[-1, 1]"], None),
-    ("phrases-threshold-negative", "phrases {d}/corpus.txt --threshold -1", 1,
+    ("phrases-npmi-threshold-high", "phrases {d}/corpus.txt --scoring npmi --threshold 1.5", 2,
+     ["--threshold 1.5", "[-1, 1]"], None),
+    ("phrases-npmi-threshold-low", "phrases {d}/corpus.txt --scoring npmi --threshold -2", 2,
+     ["--threshold -2", "[-1, 1]"], None),
+    ("phrases-threshold-negative", "phrases {d}/corpus.txt --threshold -1", 2,
      ["threshold -1", "at least 0"], None),
-    ("phrases-threshold-nan", "phrases {d}/corpus.txt --threshold nan", 1,
+    ("phrases-threshold-nan", "phrases {d}/corpus.txt --threshold nan", 2,
      ["threshold nan"], None),
     ("phrases-scoring-unknown", "phrases {d}/corpus.txt --scoring pmi", 2, ["--scoring"], None),
     ("phrases-passes-zero", "phrases {d}/corpus.txt --passes 0", 2, ["--passes"], None),
     ("phrases-pair-limit-zero", "phrases {d}/corpus.txt --pair-limit 0", 2, ["--pair-limit"],
      None),
-    ("phrases-delimiter-empty", "phrases {d}/corpus.txt --delimiter=", 1,
+    ("phrases-delimiter-empty", "phrases {d}/corpus.txt --delimiter=", 2,
      ["delimiter ''", "non-empty"], None),
     ("phrases-common-words-missing", "phrases {d}/corpus.txt --common-words {d}/nope.txt", 1,
      ["nope.txt", "no such file"], None),
@@ -204,7 +205,7 @@ ROWS = [
     ("synth-out-readonly", "synth-corpus --sentences 5 -o {ro}/c.txt", 1,
      ["c.txt", "cannot write"], None),
     # -- gradcheck -----------------------------------------------------------------------------
-    ("gradcheck-unknown-op", "gradcheck --op bogus", 1, ["bogus"], None),
+    ("gradcheck-unknown-op", "gradcheck --op bogus", 2, ["--op 'bogus'"], None),
     # -- neighbors: every malformed vector file ------------------------------------------------
     ("neighbors-missing", "neighbors {d}/nope.vec the", 1, ["nope.vec", "no such file"], None),
     ("neighbors-directory", "neighbors {d}/adir the", 2, ["adir", "directory"], None),
@@ -272,6 +273,8 @@ ROWS = [
      ["empty.txt", "no questions"], None),
     ("evaluate-restrict-zero", "evaluate {d}/good.vec --similarity {d}/sim_none.tsv "
      "--restrict-vocab 0", 2, ["--restrict-vocab"], None),
+    ("evaluate-pair-columns-zero", "evaluate {d}/good.vec --similarity {d}/sim_none.tsv "
+     "--pair-columns 0,1", 2, ["--pair-columns", "got 0,1"], None),
     ("evaluate-wrong-count", "evaluate {d}/count.vec --similarity {d}/sim_none.tsv", 1,
      ["count.vec", "line 3"], None),
     # -- autoencode ----------------------------------------------------------------------------
@@ -308,23 +311,25 @@ ROWS = [
     ("ae-hidden-above-features", "autoencode {d}/data.npy --hidden 9", 1, ["hidden", "9"],
      None),
     ("ae-hidden-zero", "autoencode {d}/data.npy --hidden 0", 2, ["--hidden"], None),
-    ("ae-lr-zero", "autoencode {d}/data.npy --hidden 2 --lr 0", 1, ["--lr"], None),
-    ("ae-lr-negative", "autoencode {d}/data.npy --hidden 2 --lr -1", 1, ["--lr"], None),
-    ("ae-lr-nan", "autoencode {d}/data.npy --hidden 2 --lr nan", 1, ["--lr"], None),
+    ("ae-lr-zero", "autoencode {d}/data.npy --hidden 2 --lr 0", 2, ["--lr"], None),
+    ("ae-lr-negative", "autoencode {d}/data.npy --hidden 2 --lr -1", 2, ["--lr"], None),
+    ("ae-lr-nan", "autoencode {d}/data.npy --hidden 2 --lr nan", 2, ["--lr"], None),
     ("ae-epochs-negative", "autoencode {d}/data.npy --hidden 2 --epochs -1", 2, ["--epochs"],
      None),
     ("ae-batch-size-zero", "autoencode {d}/data.npy --hidden 2 --batch-size 0", 2,
      ["--batch-size"], None),
     ("ae-val-split-one", "autoencode {d}/data.npy --hidden 2 --val-split 1", 2,
      ["--val-split"], None),
-    ("ae-l1-negative", "autoencode {d}/data.npy --hidden 2 --l1 -1", 1, ["l1"], None),
-    ("ae-contractive-negative", "autoencode {d}/data.npy --hidden 2 --contractive -1", 1,
-     ["contractive"], None),
-    ("ae-weight-decay-negative", "autoencode {d}/data.npy --hidden 2 --weight-decay -1", 1,
-     ["weight"], None),
-    ("ae-noise-unknown", "autoencode {d}/data.npy --hidden 2 --noise salt:0.1", 1,
+    ("ae-l1-negative", "autoencode {d}/data.npy --hidden 2 --l1 -1", 2, ["--l1"], None),
+    ("ae-contractive-negative", "autoencode {d}/data.npy --hidden 2 --contractive -1", 2,
+     ["--contractive"], None),
+    ("ae-weight-decay-negative", "autoencode {d}/data.npy --hidden 2 --weight-decay -1", 2,
+     ["--weight-decay"], None),
+    ("ae-noise-unknown", "autoencode {d}/data.npy --hidden 2 --noise salt:0.1", 2,
      ["salt"], None),
-    ("ae-noise-mask-above-one", "autoencode {d}/data.npy --hidden 2 --noise mask:1.5", 1,
+    ("ae-noise-malformed", "autoencode {d}/data.npy --hidden 2 --noise foo:1", 2,
+     ["--noise 'foo'"], None),
+    ("ae-noise-mask-above-one", "autoencode {d}/data.npy --hidden 2 --noise mask:1.5", 2,
      ["mask"], None),
     ("ae-out-missing-dir", "autoencode {d}/data.npy --hidden 2 --epochs 1 "
      "-o {d}/missing/m.npz", 1, ["m.npz", "does not exist"], None),
@@ -381,6 +386,10 @@ ROWS = [
     ("w2v-negative-negative", "train-w2v {d}/corpus.txt --negative -1 -o {d}/out/v.vec", 2,
      ["--negative"], None),
     ("w2v-lr-zero", "train-w2v {d}/corpus.txt --lr 0 -o {d}/out/v.vec", 2, ["--lr"], None),
+    ("w2v-lr-nan", "train-w2v {d}/corpus.txt --lr nan -o {d}/out/v.vec", 2, ["--lr nan"],
+     None),
+    ("w2v-min-lr-above-lr", "train-w2v {d}/corpus.txt --min-lr 1 -o {d}/out/v.vec", 2,
+     ["--min-lr 1", "--lr (0.025)"], None),
     ("w2v-epochs-zero", "train-w2v {d}/corpus.txt --epochs 0 -o {d}/out/v.vec", 2,
      ["--epochs"], None),
     ("w2v-out-missing-dir", "train-w2v {d}/corpus.txt --min-count 1 --epochs 1 --dim 4 "
@@ -403,7 +412,7 @@ def _check_message(result, status: int, words: list[str]) -> None:
         repr(result.exception)
     assert result.exit_code == status, (result.exit_code, result.stderr)
     lines = result.stderr.splitlines()
-    if status == 1:
+    if status == 1 or lines[:1] and lines[0].startswith("embedkit: "):
         assert len(lines) == 1 and lines[0].startswith("embedkit: error: "), result.stderr
     else:
         errors = [line for line in lines if line.startswith("Error: ")]

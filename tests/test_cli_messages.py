@@ -187,3 +187,45 @@ def test_our_own_error_is_a_plain_user_error(tmp_path):
     assert result.exit_code == 1
     assert result.stderr.startswith("embedkit: error: ")
     assert "internal error" not in result.stderr and "missing.txt" in result.stderr
+
+
+def test_a_parameter_error_exits_2_naming_the_option(tmp_path, monkeypatch):
+    """A library ParameterError is a usage error (status 2, as Click's); its parameter names
+    become the command's options, and any other EmbedkitError still exits with 1."""
+    import embedkit.cli.text as text_cli
+    from embedkit.errors import ParameterError
+
+    def refuse(*args, **kwargs):
+        raise ParameterError("min_count 3: expected max_vocab above it (not min_count_x)",
+                             params=("min_count", "max_vocab"))
+
+    monkeypatch.setattr(text_cli, "corpus_vocabulary", refuse)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b\n")
+    result = run(["vocab", str(corpus)])
+    assert result.exit_code == 2
+    assert result.stderr == ("embedkit: error: --min-count 3: expected --max-vocab above it "
+                             "(not min_count_x)\n")
+
+
+def test_library_messages_never_spell_command_line_options():
+    """Below embedkit/cli/ an error names its parameter (``score_column``, listed in
+    ``params``); only the CLI knows it as ``--score-column``, and a library caller never
+    sees an option it has no way to give."""
+    import ast
+    import re
+
+    import embedkit
+
+    root = Path(embedkit.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        if "cli" in path.relative_to(root).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                for part in ast.walk(node.exc):
+                    if (isinstance(part, ast.Constant) and isinstance(part.value, str)
+                            and re.search(r"(?<![\w-])--[a-z]", part.value)):
+                        offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert offenders == []

@@ -199,8 +199,8 @@ def test_cli_gradcheck_json_is_reproducible_and_selectable(runner):
 
 def test_cli_gradcheck_unknown_op_is_a_one_line_error(runner):
     result = runner.invoke(main, ["gradcheck", "--op", "nope"])
-    assert result.exit_code == 1
-    assert result.stderr.startswith("embedkit: error: no gradient check named 'nope'")
+    assert result.exit_code == 2  # a usage error, as Click's
+    assert result.stderr.startswith("embedkit: error: --op 'nope': no such gradient check")
     assert len(result.stderr.splitlines()) == 1
 
 

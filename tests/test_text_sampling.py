@@ -64,7 +64,7 @@ def test_noise_distribution_rejects_bad_counts_with_one_clear_message(counts, me
 def test_noise_distribution_rejects_an_exponent_that_is_not_finite(exponent):
     with pytest.raises(EmbedkitError) as error:
         NoiseDistribution(np.array([1, 2]), exponent)
-    assert str(error.value) == f"noise exponent {exponent}: expected a finite number"
+    assert str(error.value) == f"ns_exponent {exponent}: expected a finite number"
 
 
 def test_one_word_noise_always_draws_it():

@@ -20,7 +20,7 @@ from embedkit.ae.regularizers import Penalties
 from embedkit.ae.training import Callback, TrainingSettings, reconstruction_error, train
 from embedkit.archive import read_archive, with_prefix, write_archive
 from embedkit.core import Tensor, no_grad
-from embedkit.errors import EmbedkitError
+from embedkit.errors import EmbedkitError, ParameterError
 from embedkit.training import DEFAULT_CHECKPOINT_EVERY, Checkpoints
 
 #: Bumped when the layout of saved models changes.
@@ -171,7 +171,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         penalties = Penalties(float(self.l1), float(self.contractive), float(self.weight_decay))
         noise = parse_noise(self.noise)
         if self.dtype not in ("float32", "float64"):
-            raise EmbedkitError(f"dtype {self.dtype!r} is not one of float32, float64",
+            raise ParameterError(f"dtype {self.dtype!r} is not one of float32, float64",
                                 params=("dtype",))
         rng = _generator(self.random_state)
         dtype = np.dtype(self.dtype)

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from embedkit.core import Tensor, ops, primitive
-from embedkit.errors import EmbedkitError
+from embedkit.errors import EmbedkitError, ParameterError
 
 KINDS = ("linear", "nonlinear")
 OUTPUT_ACTIVATIONS = ("identity", "sigmoid")
@@ -74,7 +74,7 @@ class Architecture:
                                       ("output_activation", self.output_activation,
                                        OUTPUT_ACTIVATIONS)):
             if value not in allowed:
-                raise EmbedkitError(f"{field} {value!r} is not one of {', '.join(allowed)}",
+                raise ParameterError(f"{field} {value!r} is not one of {', '.join(allowed)}",
                                     params=(field,))
 
     @property

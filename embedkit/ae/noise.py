@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embedkit.errors import EmbedkitError
+from embedkit.errors import ParameterError
 
 NOISE_KINDS = ("gaussian", "mask")
 
@@ -21,12 +21,12 @@ class Noise:
 
     def __post_init__(self) -> None:
         if self.kind not in NOISE_KINDS:
-            raise EmbedkitError(f"noise {self.kind!r}: expected gaussian:SIGMA or mask:P",
+            raise ParameterError(f"noise {self.kind!r}: expected gaussian:SIGMA or mask:P",
                                 params=("noise",))
         if not np.isfinite(self.level) or self.level < 0 or (self.kind == "mask"
                                                              and self.level >= 1):
             expected = "a probability in [0, 1)" if self.kind == "mask" else "a finite SIGMA ≥ 0"
-            raise EmbedkitError(f"noise {self.kind}:{self.level}: expected {expected}",
+            raise ParameterError(f"noise {self.kind}:{self.level}: expected {expected}",
                                 params=("noise",))
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -49,6 +49,6 @@ def parse_noise(spec: str | None) -> Noise | None:
     except ValueError:
         value = None
     if not sep or value is None:
-        raise EmbedkitError(f"noise {spec!r}: expected gaussian:SIGMA or mask:P, "
+        raise ParameterError(f"noise {spec!r}: expected gaussian:SIGMA or mask:P, "
                             "e.g. gaussian:0.1 or mask:0.3", params=("noise",))
     return Noise(kind, value)

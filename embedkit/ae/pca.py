@@ -10,7 +10,7 @@ from sklearn.decomposition import PCA, IncrementalPCA
 from embedkit import streaming
 from embedkit.ae import blocks
 from embedkit.ae.estimator import Autoencoder
-from embedkit.errors import EmbedkitError
+from embedkit.errors import EmbedkitError, ParameterError
 
 
 def principal_angles(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -131,7 +131,8 @@ def pca_reference(X: np.ndarray, n_components: int, solver: str = "auto", seed: 
         if progress:
             progress(len(X))
     else:
-        raise EmbedkitError(f"solver {solver!r} is not one of {', '.join(SOLVERS)}")
+        raise ParameterError(f"solver {solver!r} is not one of {', '.join(SOLVERS)}",
+                             params=("solver",))
     return _Reference(pca.mean_, pca.components_, pca.explained_variance_)
 
 

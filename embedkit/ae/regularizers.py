@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from embedkit.ae.models import Architecture
 from embedkit.core import Tensor, ops
-from embedkit.errors import EmbedkitError
+from embedkit.errors import ParameterError
 
 
 def contractive_penalty(arch: Architecture, params: dict[str, Tensor], a: Tensor,
@@ -46,8 +46,8 @@ class Penalties:
         for name in ("l1", "contractive", "weight_decay"):
             value = getattr(self, name)
             if not value >= 0 or value == float("inf"):
-                raise EmbedkitError(f"{name.replace('_', '-')} must be a finite number ≥ 0, "
-                                    f"got {value}")
+                raise ParameterError(f"{name} must be a finite number ≥ 0, got {value}",
+                                     params=(name,))
 
     def __call__(self, arch: Architecture, params: dict[str, Tensor], a: Tensor,
                  h: Tensor) -> Tensor | None:

@@ -20,7 +20,7 @@ from embedkit.ae.regularizers import Penalties, objective
 from embedkit.core import Tensor, no_grad
 from embedkit.core.optim import SGD, Adagrad, Adam, Optimizer, RMSProp
 from embedkit.core.schedules import Schedule, cosine
-from embedkit.errors import DivergenceError, EmbedkitError
+from embedkit.errors import DivergenceError, EmbedkitError, ParameterError
 from embedkit.training import Checkpoints, training_stopped
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"adam": Adam, "sgd": SGD, "rmsprop": RMSProp,
@@ -54,7 +54,7 @@ class TrainingSettings:
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
-            raise EmbedkitError(f"optimizer {self.optimizer!r} is not one of "
+            raise ParameterError(f"optimizer {self.optimizer!r} is not one of "
                                 f"{', '.join(OPTIMIZERS)}", params=("optimizer",))
         checks = (("lr", self.lr > 0 and np.isfinite(self.lr), "a number > 0"),
                   ("epochs", self.epochs >= 0, "an integer ≥ 0"),
@@ -63,7 +63,7 @@ class TrainingSettings:
                   ("patience", self.patience >= 1, "an integer ≥ 1"))
         for name, ok, expected in checks:
             if not ok:
-                raise EmbedkitError(f"{name} must be {expected}, got {getattr(self, name)}",
+                raise ParameterError(f"{name} must be {expected}, got {getattr(self, name)}",
                                     params=(name,))
 
 

@@ -11,17 +11,20 @@ import warnings
 import click
 
 from embedkit import __version__
-from embedkit.errors import EmbedkitError
+from embedkit.errors import EmbedkitError, ParameterError
 
 #: Exit status after Ctrl-C, as shells report a process ended by SIGINT.
 EXIT_INTERRUPTED = 130
+#: Exit status of a usage error (an option's value), as Click exits for the values it checks.
+EXIT_USAGE = 2
 
 
 class Group(click.Group):
     """A group that turns every failure below it into one line on stderr and an exit status.
 
     User errors (:class:`EmbedkitError`, raised by embedkit's own checks, and ``OSError``)
-    exit with 1, Ctrl-C with 130 (saying where it stopped when the command raised
+    exit with 1, an option's invalid value (:class:`ParameterError`) with 2 as Click's usage
+    errors do, Ctrl-C with 130 (saying where it stopped when the command raised
     :class:`~embedkit.errors.Interrupted`); any other exception, a ``ValueError`` of numpy,
     SciPy or scikit-learn included, is an internal error, reported in one line, with the
     traceback only when ``EMBEDKIT_DEBUG`` is set. Python warnings (numpy's ``RuntimeWarning``
@@ -67,7 +70,8 @@ class Group(click.Group):
             _silence_stdout()
             ctx.exit(0)
         except EmbedkitError as exc:
-            _fail(ctx, exc, message=_option_names(self, ctx, exc))
+            _fail(ctx, exc, message=_option_names(self, ctx, exc),
+                  status=EXIT_USAGE if isinstance(exc, ParameterError) else 1)
         except (OSError, MemoryError) as exc:
             _fail(ctx, exc)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
@@ -83,10 +87,10 @@ def _report_warnings(caught: list[warnings.WarningMessage]) -> None:
 
 
 def _fail(ctx: click.Context, exc: BaseException, prefix: str = "",
-          message: str | None = None) -> None:
+          message: str | None = None, status: int = 1) -> None:
     message = " ".join((str(exc) if message is None else message).split())
     click.echo(f"embedkit: error: {prefix}{message or type(exc).__name__}", err=True)
-    ctx.exit(1)
+    ctx.exit(status)
 
 
 def _option_names(group: click.Group, ctx: click.Context, exc: EmbedkitError) -> str:

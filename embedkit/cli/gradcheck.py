@@ -10,7 +10,7 @@ import numpy as np
 
 from embedkit.cli.options import json_option, seed_option
 from embedkit.core.gradcheck import FLOOR, RTOL, CheckResult, registered_checks, run_checks
-from embedkit.errors import EmbedkitError
+from embedkit.errors import ParameterError
 from embedkit.io import to_json
 
 #: Model packages whose import registers their gradient checks with
@@ -37,8 +37,8 @@ def gradcheck(ctx: click.Context, ops: tuple[str, ...], seed: int, as_json: bool
         importlib.import_module(package)
     unknown = [name for name in ops if name not in registered_checks()]
     if unknown:
-        raise EmbedkitError(f"no gradient check named {unknown[0]!r} (--op); known: "
-                            f"{', '.join(registered_checks())}")
+        raise ParameterError(f"ops {unknown[0]!r}: no such gradient check; known: "
+                             f"{', '.join(registered_checks())}", params=("ops",))
     results = run_checks(np.random.default_rng(seed), ops or None)
     if as_json:
         click.echo(to_json([dataclasses.asdict(r) for r in results], indent=1))

@@ -45,7 +45,7 @@ from typing import IO
 
 import numpy as np
 
-from embedkit.errors import EmbedkitError
+from embedkit.errors import EmbedkitError, ParameterError
 from embedkit.formats import arrays, delimited, fasttext, word2vec
 from embedkit.formats.delimited import check_matrix, is_number
 from embedkit.io import STDIO, atomic_output, describe, open_input
@@ -193,7 +193,7 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
         For a missing or malformed file, naming the file and the line, record or field at fault.
     """
     if limit is not None and limit < 1:
-        raise EmbedkitError(f"--limit must be at least 1, got {limit}")
+        raise ParameterError(f"limit must be at least 1, got {limit}", params=("limit",))
     name = describe(path)
     given = _format(fmt, path)
     sniffed = given is None

@@ -62,7 +62,8 @@ def read_npz(source: str | os.PathLike | bytes, where: str, key: str | None, lim
             return vectors[:limit], extra
         if key is None and len(names) != 1:
             raise EmbedkitError(f"{where}: holds {len(names)} arrays "
-                                f"({', '.join(names) or 'none'}); name one with --key")
+                                f"({', '.join(names) or 'none'}); name one with key",
+                                params=("key",))
         name = key or names[0]
         matrix = archive.mapped(name) if mmap else archive.read(name)
         return matrix[:limit], {}
@@ -111,8 +112,8 @@ def read_npy(path: str | os.PathLike, limit: int | None, mmap: bool, errors: str
     if vocab is None and (name == "<stdin>" or not os.path.exists(vocab_name)):
         if need_words:
             default = "" if name == "<stdin>" else f" (default {vocab_name} does not exist)"
-            raise EmbedkitError(f"{name}: a .npy matrix needs a vocabulary file: give --vocab "
-                                f"FILE{default}")
+            raise EmbedkitError(f"{name}: a .npy matrix needs a vocabulary file: give vocab "
+                                f"FILE{default}", params=("vocab",))
         vocab_name = None
     values = parse_npy(raw, name) if raw is not None else load_npy(path, mmap)
     if vocab_name is None:

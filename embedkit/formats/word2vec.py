@@ -61,7 +61,8 @@ def decode_words(raw: list[bytes], name: str, errors: str, where) -> list[str]:
     except UnicodeDecodeError as exc:
         bad = b"\n".join(raw)[:exc.start].count(b"\n")
         raise EmbedkitError(f"{name}: {where(bad)}: word is not valid UTF-8 "
-                            f"(use --unicode-errors replace or ignore)") from None
+                            f"(use unicode_errors replace or ignore)",
+                            params=("unicode_errors",)) from None
 
 
 def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: str = "strict",

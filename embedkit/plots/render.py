@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from embedkit.errors import EmbedkitError
+from embedkit.errors import EmbedkitError, ParameterError
 from embedkit.io import atomic_output
 
 INSTALL_HINT = "pip install 'embedkit[plot]'"
@@ -88,8 +88,8 @@ def parse_size(text: str) -> tuple[int, int]:
     """
     match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
     if not match or not all(100 <= int(side) <= MAX_PIXELS for side in match.groups()):
-        raise EmbedkitError(f"--size {text!r}: expected WIDTHxHEIGHT in pixels, each from "
-                            f"100 to {MAX_PIXELS}, e.g. 900x600")
+        raise ParameterError(f"{text!r}: expected WIDTHxHEIGHT in pixels, each from 100 to "
+                             f"{MAX_PIXELS}, e.g. 900x600", params=("size",))
     return int(match[1]), int(match[2])
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embedkit.errors import EmbedkitError
+from embedkit.errors import EmbedkitError, ParameterError
 from embedkit.plots.labels import leader_lines, place_labels
 from embedkit.plots.render import DPI, MARKERS, PALETTE, Fonts, drawing, save_figure
 from embedkit.vectors.keyed import KeyedVectors
@@ -136,12 +136,13 @@ def project(vectors: np.ndarray, method: str = "pca",
     from sklearn.decomposition import PCA
 
     if method not in METHODS:
-        raise EmbedkitError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
+        raise ParameterError(f"method {method!r}: expected one of {', '.join(METHODS)}",
+                             params=("method",))
     n, dim = vectors.shape
     least = 3 if method == "tsne" else 2
     if n < least:
         raise EmbedkitError(f"a {method} map needs at least {least} words, got {n}: give more "
-                            "words or more --neighbors")
+                            "words or more neighbors", params=("neighbors",))
     data = np.asarray(vectors, dtype=np.float64)
     components = min(2, n, dim)
     if method == "pca":

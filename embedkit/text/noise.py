@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from embedkit.errors import EmbedkitError
+from embedkit.errors import EmbedkitError, ParameterError
 
 #: word2vec's exponent: flattens the unigram distribution towards rare words.
 DEFAULT_NS_EXPONENT = 0.75
@@ -34,7 +34,8 @@ class NoiseDistribution:
         if counts.ndim != 1 or not len(counts):
             raise EmbedkitError("noise distribution: expected a non-empty vector of counts")
         if not np.isfinite(exponent):
-            raise EmbedkitError(f"noise exponent {exponent}: expected a finite number")
+            raise ParameterError(f"ns_exponent {exponent}: expected a finite number",
+                                 params=("ns_exponent",))
         if np.any(counts <= 0) or not np.all(np.isfinite(counts)):
             raise EmbedkitError("noise distribution: every count must be positive and finite")
         weights = counts ** exponent

@@ -41,7 +41,7 @@ from typing import IO
 
 import numpy as np
 
-from embedkit.errors import EmbedkitError
+from embedkit.errors import EmbedkitError, ParameterError
 from embedkit.io import atomic_output, describe, open_input
 from embedkit.text.corpus import DEFAULT_CHUNK_CHARS, CorpusPaths, iter_text_blocks
 from embedkit.text.stream import encode_tokens
@@ -79,7 +79,7 @@ class PairCounts:
 
     def __init__(self, max_size: int = DEFAULT_MAX_PAIRS) -> None:
         if max_size < 1:
-            raise EmbedkitError(f"pair_limit {max_size}: expected at least 1",
+            raise ParameterError(f"pair_limit {max_size}: expected at least 1",
                                 params=("pair_limit",))
         self.max_size = max_size
         self.keys = np.empty(0, dtype=np.int64)
@@ -278,22 +278,22 @@ def read_common_words(path: str | os.PathLike, tokenizer: Tokenizer = Tokenizer(
 
 def check_settings(min_count: int, threshold: float, scoring: str, passes: int,
                    delimiter: str) -> None:
-    """Raise :class:`EmbedkitError` for settings :func:`learn_phrases` cannot use."""
+    """Raise :class:`ParameterError` for settings :func:`learn_phrases` cannot use."""
     if scoring not in SCORINGS:
-        raise EmbedkitError(f"scoring {scoring!r}: expected one of {', '.join(SCORINGS)}",
+        raise ParameterError(f"scoring {scoring!r}: expected one of {', '.join(SCORINGS)}",
                             params=("scoring",))
     if min_count < 1:
-        raise EmbedkitError(f"min_count {min_count}: expected at least 1", params=("min_count",))
+        raise ParameterError(f"min_count {min_count}: expected at least 1", params=("min_count",))
     if passes < 1:
-        raise EmbedkitError(f"passes {passes}: expected at least 1", params=("passes",))
+        raise ParameterError(f"passes {passes}: expected at least 1", params=("passes",))
     if scoring == "npmi" and not -1 <= threshold <= 1:
-        raise EmbedkitError(f"threshold {threshold:g}: NPMI scores lie in [-1, 1], expected a "
+        raise ParameterError(f"threshold {threshold:g}: NPMI scores lie in [-1, 1], expected a "
                             "value in that range", params=("threshold",))
     if scoring == "word2phrase" and not threshold >= 0:
-        raise EmbedkitError(f"threshold {threshold:g}: expected at least 0 for word2phrase "
+        raise ParameterError(f"threshold {threshold:g}: expected at least 0 for word2phrase "
                             "scores", params=("threshold",))
     if not delimiter or any(ch.isspace() or ch == SENTENCE_END for ch in delimiter):
-        raise EmbedkitError(f"delimiter {delimiter!r}: expected a non-empty string without "
+        raise ParameterError(f"delimiter {delimiter!r}: expected a non-empty string without "
                             "white space", params=("delimiter",))
 
 

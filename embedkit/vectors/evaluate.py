@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from embedkit.errors import EmbedkitError
+from embedkit.errors import EmbedkitError, ParameterError
 from embedkit.formats.delimited import is_number
 from embedkit.io import describe, open_input
 from embedkit.text.tokenize import normalize_word
@@ -246,11 +246,11 @@ def read_pairs(path: str | os.PathLike, pair_columns: tuple[int, int] | None = N
     """
     name = describe(path)
     if pair_columns is not None and (min(pair_columns) < 1 or len(set(pair_columns)) != 2):
-        raise EmbedkitError(f"--pair-columns must be two different positive column numbers, "
-                            f"got {','.join(map(str, pair_columns))}")
+        raise ParameterError(f"pair_columns must be two different positive column numbers, "
+                             f"got {','.join(map(str, pair_columns))}", params=("pair_columns",))
     if score_column is not None and score_column < 1:
-        raise EmbedkitError(f"--score-column must be a positive column number, got "
-                            f"{score_column}")
+        raise ParameterError(f"score_column must be a positive column number, got "
+                             f"{score_column}", params=("score_column",))
     with open_input(path) as stream:
         lines = [(number, line) for number, line in enumerate(stream, start=1)
                  if line.strip() and not line.startswith("#")]
@@ -274,7 +274,8 @@ def read_pairs(path: str | os.PathLike, pair_columns: tuple[int, int] | None = N
                       if is_number(fields[column])), -1)
         if score < 0:
             raise EmbedkitError(f"{name}: line {lines[0][0] if lines else 1}: no column after "
-                                f"the words holds a number: give --score-column")
+                                f"the words holds a number: give score_column",
+                                params=("score_column",))
     layout = PairLayout(delimiter, header, words, score)
     needed = max(*words, score) + 1
     pairs, ignored = [], []

@@ -6,7 +6,7 @@ import math
 import os
 from dataclasses import asdict, dataclass
 
-from embedkit.errors import EmbedkitError
+from embedkit.errors import ParameterError
 from embedkit.text.noise import DEFAULT_NS_EXPONENT
 from embedkit.text.subsample import DEFAULT_SUBSAMPLE
 from embedkit.text.subwords import DEFAULT_BUCKETS, MAX_BUCKETS, Subwords
@@ -121,14 +121,14 @@ class Word2VecConfig:
 
         Raises
         ------
-        EmbedkitError
+        ParameterError
             Naming the first invalid hyper-parameter.
         """
         if self.model not in MODELS:
-            raise EmbedkitError(f"model {self.model!r}: expected one of {', '.join(MODELS)}",
+            raise ParameterError(f"model {self.model!r}: expected one of {', '.join(MODELS)}",
                                 params=("model",))
         if self.kernel not in KERNELS:
-            raise EmbedkitError(f"kernel {self.kernel!r}: expected one of {', '.join(KERNELS)}",
+            raise ParameterError(f"kernel {self.kernel!r}: expected one of {', '.join(KERNELS)}",
                                 params=("kernel",))
         filled = Word2VecConfig(**{**asdict(self), "lr": self.initial_lr,
                                    "batch_size": self.minibatch_size,
@@ -139,25 +139,25 @@ class Word2VecConfig:
                                  ("batch_size", filled.minibatch_size, 1),
                                  ("threads", filled.worker_count, 1)):
             if value < low:
-                raise EmbedkitError(f"{name} {value}: expected at least {low}", params=(name,))
+                raise ParameterError(f"{name} {value}: expected at least {low}", params=(name,))
         if filled.maxn and not 1 <= filled.minn <= filled.maxn:
-            raise EmbedkitError(f"subwords {filled.minn}-{filled.maxn}: expected n-gram "
-                                "lengths MIN-MAX with 1 <= MIN <= MAX", params=("subwords",))
+            raise ParameterError(f"subwords {filled.minn}-{filled.maxn}: expected n-gram "
+                                 "lengths MIN-MAX with 1 <= MIN <= MAX", params=("subwords",))
         if filled.maxn and not 1 <= filled.buckets <= MAX_BUCKETS:
-            raise EmbedkitError(f"buckets {filled.buckets}: expected 1 to {MAX_BUCKETS}",
-                                params=("buckets",))
+            raise ParameterError(f"buckets {filled.buckets}: expected 1 to {MAX_BUCKETS}",
+                                 params=("buckets",))
         if filled.max_vocab is not None and filled.max_vocab < 1:
-            raise EmbedkitError(f"max_vocab {filled.max_vocab}: expected at least 1",
+            raise ParameterError(f"max_vocab {filled.max_vocab}: expected at least 1",
                                 params=("max_vocab",))
         if not filled.initial_lr > 0:
-            raise EmbedkitError(f"lr {filled.lr}: expected a learning rate > 0", params=("lr",))
+            raise ParameterError(f"lr {filled.lr}: expected a learning rate > 0", params=("lr",))
         if not 0 <= filled.min_lr <= filled.initial_lr:
-            raise EmbedkitError(f"min_lr {filled.min_lr}: expected between 0 and lr "
+            raise ParameterError(f"min_lr {filled.min_lr}: expected between 0 and lr "
                                 f"({filled.lr})", params=("min_lr", "lr"))
         if not filled.subsample >= 0:
-            raise EmbedkitError(f"subsample {filled.subsample}: expected a threshold >= 0",
+            raise ParameterError(f"subsample {filled.subsample}: expected a threshold >= 0",
                                 params=("subsample",))
         if not math.isfinite(filled.ns_exponent):
-            raise EmbedkitError(f"ns_exponent {filled.ns_exponent}: expected a finite number",
+            raise ParameterError(f"ns_exponent {filled.ns_exponent}: expected a finite number",
                                 params=("ns_exponent",))
         return filled
