@@ -7,6 +7,7 @@ import bz2
 import codecs
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import gzip
 import io
@@ -283,14 +284,55 @@ def _direct_output(target: OutputTarget, binary: bool, encoding: str) -> Iterato
             fd = os.open(name, os.O_WRONLY | os.O_NOCTTY)
     except OSError as exc:
         raise EmbedkitError(f"{name}: cannot write ({exc.strerror or exc})") from None
-    out: IO = _PipeWriter(io.FileIO(fd, "wb"))
+    out: IO = _PipeWriter(io.FileIO(fd, "wb"), name)
     if not binary:
         out = io.TextIOWrapper(out, encoding=encoding, newline="\n")
     with out:
         yield out
 
 
-class _PipeWriter(io.BufferedWriter):
+#: Errors only a write can meet (a full disk or quota, a file too large): whatever raises them
+#: inside an output's block failed to write that output, not to read an input.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def cannot_write(name: str, exc: OSError) -> EmbedkitError:
+    """The error for a failed write of ``name``: ``name: cannot write (reason)``."""
+    return EmbedkitError(f"{name}: cannot write ({exc.strerror or exc})")
+
+
+class _Writer(io.BufferedWriter):
+    """A binary output whose failed writes (a full disk: ``-o /dev/full``) name the file
+    instead of surfacing as a bare ``[Errno 28]``. A broken pipe stays one: the reader went
+    away, which the CLI ends quietly."""
+
+    def __init__(self, raw: io.RawIOBase, name: str) -> None:
+        super().__init__(raw)
+        self.name_for_errors = name
+
+    @contextlib.contextmanager
+    def _naming_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise cannot_write(self.name_for_errors, exc) from None
+
+    def write(self, data) -> int:
+        with self._naming_errors():
+            return super().write(data)
+
+    def flush(self) -> None:
+        with self._naming_errors():
+            super().flush()
+
+    def close(self) -> None:
+        with self._naming_errors():
+            super().close()
+
+
+class _PipeWriter(_Writer):
     """A stream that hides its descriptor, so that writers such as ``numpy.save`` write through
     ``write()`` rather than ask a pipe for a file position it does not have."""
 
@@ -327,8 +369,13 @@ def atomic_output(path: str | os.PathLike | None, binary: bool = False,
     """
     if path is None or os.fspath(path) == STDIO:
         stream = sys.stdout.buffer if binary else sys.stdout
-        yield stream
-        stream.flush()
+        try:
+            yield stream
+            stream.flush()
+        except OSError as exc:  # stdout is Python's own stream: only a full disk is named
+            if exc.errno in WRITE_ERRNOS:
+                raise cannot_write("<stdout>", exc) from None
+            raise
         return
     target = output_target(path)
     if target.direct:
@@ -338,8 +385,9 @@ def atomic_output(path: str | os.PathLike | None, binary: bool = False,
     name = target.path
     fd, tmp = _temporary(name)
     try:
-        opened: IO[Any] = (os.fdopen(fd, "wb") if binary
-                           else os.fdopen(fd, "w", encoding=encoding, newline="\n"))
+        opened: IO[Any] = _Writer(io.FileIO(fd, "wb"), os.fspath(path))
+        if not binary:
+            opened = io.TextIOWrapper(opened, encoding=encoding, newline="\n")
         with opened as out:
             yield out
         os.replace(tmp, name)
@@ -379,7 +427,13 @@ def atomic_outputs(*paths: str | os.PathLike | None) -> Iterator[list[str | None
             os.close(fd)
             staged.append((tmp, target.path))
             stand_ins.append(tmp)
-        yield stand_ins
+        try:
+            yield stand_ins
+        except OSError as exc:  # numpy and others write the stand-ins themselves
+            if exc.errno in WRITE_ERRNOS:
+                written = [os.fspath(p) for p in paths if p is not None]
+                raise cannot_write(", ".join(written), exc) from None
+            raise
         for tmp, name in staged:
             os.replace(tmp, name)
     except BaseException:

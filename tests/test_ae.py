@@ -248,7 +248,8 @@ def test_cli_word_vectors_and_csv_stdin(tmp_path):
     ("ragged.csv", "1,2,3\n4,5,6\n7,8\n", 1, "line 3: 2 fields, expected 3"),
     ("word.csv", "x,y\n1,2\n3,oops\n", 1, "line 3, field 2: 'oops' is not a number"),
     ("wide.npy", np.arange(30.0).reshape(10, 3), 3,
-     "hidden size 3 must be below the number of features"),
+     "wide.npy: a linear autoencoder needs --hidden below the number of features "
+     "(n_features=3), got 3"),
 ])
 def test_cli_bad_input_one_line_error(tmp_path, name, content, hidden, message):
     path = tmp_path / name

@@ -80,6 +80,7 @@ def files(tmp_path_factory):
     (d / "short.vec").write_text("3 3\nthe 1 2 3\ncat 1 2 3\n")
     (d / "long.vec").write_text("1 3\nthe 1 2 3\ncat 1 2 3\n")
     (d / "nan.vec").write_text("2 3\nthe 1 2 3\ncat 1 nan 3\n")
+    (d / "toolong.vec").write_text("2 3\nthe 1 2 3\ncat 3e38 3e38 1\n")  # finite, long
     (d / "badword.vec").write_bytes(b"2 3\nthe 1 2 3\nc\xffat 1 2 3\n")
     good_bin = (d / "good.bin").read_bytes()
     (d / "truncated.bin").write_bytes(good_bin[:-7])
@@ -241,6 +242,8 @@ ROWS = [
      ["hugemember.npz[vectors]", "(100000000000, 5)", "80 bytes"], None),
     ("neighbors-npz-member-header-huge-mmap", "neighbors {d}/hugemember.npz the --mmap", 1,
      ["hugemember.npz[vectors]", "(100000000000, 5)", "80 bytes"], None),
+    ("neighbors-too-long-for-float32", "neighbors {d}/toolong.vec the", 1,
+     ["toolong.vec", "row 2 ('cat')", "float32"], None),
     ("neighbors-npy-without-vocab", "neighbors {d}/nan.npy the", 1, ["nan.npy", "vocab"],
      None),
     ("neighbors-unknown-word", "neighbors {d}/good.vec kiwi", 1, ["'kiwi'", "unknown word"],
@@ -307,9 +310,9 @@ ROWS = [
     ("ae-npz-wrong-key", "autoencode {d}/two.npz --hidden 2 --key zz", 1, ["two.npz", "'zz'"],
      None),
     ("ae-hidden-not-below-features", "autoencode {d}/data.npy --hidden 5", 1,
-     ["hidden", "5"], None),
-    ("ae-hidden-above-features", "autoencode {d}/data.npy --hidden 9", 1, ["hidden", "9"],
-     None),
+     ["data.npy: ", "--hidden below", "(n_features=5), got 5"], None),
+    ("ae-hidden-above-features", "autoencode {d}/data.npy --hidden 9", 1,
+     ["data.npy: ", "--hidden below", "(n_features=5), got 9"], None),
     ("ae-hidden-zero", "autoencode {d}/data.npy --hidden 0", 2, ["--hidden"], None),
     ("ae-lr-zero", "autoencode {d}/data.npy --hidden 2 --lr 0", 2, ["--lr"], None),
     ("ae-lr-negative", "autoencode {d}/data.npy --hidden 2 --lr -1", 2, ["--lr"], None),
@@ -366,9 +369,11 @@ ROWS = [
     ("pca-inputs", "compare-pca {d}/data.npy", 2, ["MODEL DATA"], None),
     ("pca-model-missing", "compare-pca {d}/nope.npz {d}/data.npy", 1, ["nope.npz"], None),
     ("pca-data-nan", "compare-pca {d}/model.npz {d}/nan.npy", 1, ["nan.npy", "row 5"], None),
-    ("pca-wrong-features", "compare-pca {d}/model.npz {d}/wide.npy", 1, ["features"], None),
+    ("pca-wrong-features", "compare-pca {d}/model.npz {d}/wide.npy", 1,
+     ["wide.npy: rows of 7 features", "expects 5"], None),
     ("pca-fit-zero", "compare-pca --fit 0 {d}/data.npy", 2, ["--fit"], None),
-    ("pca-fit-k-too-large", "compare-pca --fit 5 {d}/data.npy", 1, ["5"], None),
+    ("pca-fit-k-too-large", "compare-pca --fit 5 {d}/data.npy", 1,
+     ["data.npy: ", "--fit below", "(n_features=5), got 5"], None),
     ("pca-plot-extension", "compare-pca {d}/model.npz {d}/data.npy --plot {d}/out/p.pdf", 1,
      ["p.pdf", ".png"], None),
     # -- train-w2v (issue 4's options) ---------------------------------------------------------

@@ -284,6 +284,34 @@ def test_every_output_option_keeps_a_symlink(tmp_path, inputs, args, option, nam
     assert leftovers(tmp_path) == [] and leftovers(tmp_path / "real") == []
 
 
+FULL = "/dev/full"  # a device whose every write fails with ENOSPC, as on a full disk
+
+
+@pytest.mark.skipif(not os.path.exists(FULL), reason=f"no {FULL} on this system")
+@pytest.mark.parametrize(("args", "option", "name"), OUTPUTS,
+                         ids=[f"{a[0]} {o}" for a, o, _ in OUTPUTS])
+def test_every_output_option_names_a_full_disk(tmp_path, inputs, args, option, name):
+    link = tmp_path / name  # the name says the format
+    link.symlink_to(FULL)
+    result = CliRunner().invoke(main, command(args, inputs, option, link))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[-1] == (  # after the training's epoch lines
+        f"embedkit: error: {link}: cannot write (No space left on device)")
+
+
+@pytest.mark.skipif(not os.path.exists(FULL), reason=f"no {FULL} on this system")
+@pytest.mark.parametrize("args", [["vocab", "{corpus}", "--min-count", "1"],
+                                  ["encode", "{model}", "{matrix}"],
+                                  ["neighbors", "{vectors}", "w1", "--json"]])
+def test_stdout_on_a_full_disk_is_named(inputs, args):
+    with open(FULL, "w") as full:
+        done = subprocess.run([sys.executable, "-m", "embedkit", *(a.format(**inputs)
+                                                                   for a in args)],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == "embedkit: error: <stdout>: cannot write (No space left on device)\n"
+
+
 def test_case11_symlink_to_proc_self_fd_1_prints_to_stdout(tmp_path):
     link = tmp_path / "stdout"
     link.symlink_to("/proc/self/fd/1")

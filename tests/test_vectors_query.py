@@ -4,6 +4,7 @@ import json
 import select
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -149,3 +150,18 @@ def test_queries_are_compared_in_nfc():
     assert parse_query(kv, "cafe\u0301 -nai\u0308ve").positive == (0,)
     assert parse_query(kv, "cafe\u0301 -nai\u0308ve").negative == (2,)
     assert parse_analogy(kv, "cafe\u0301 tea nai\u0308ve").positive == (1, 2)
+
+
+def test_cosines_of_long_vectors_do_not_overflow_float32(tmp_path):
+    """Values of 3e30 square beyond float32's range: their lengths are taken in float64, so
+    the cosines are right (they were 0, with overflow warnings)."""
+    from embedkit.vectors import load_vectors
+    from embedkit.vectors.query import scores
+
+    path = tmp_path / "long.vec"
+    path.write_text("3 2\na 3e30 3e30\nb 1 2\nc -3e30 1\n")
+    kv = load_vectors(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cosines = scores(kv, [parse_query(kv, "b")])[:, 0]
+    assert cosines == pytest.approx([3 / np.sqrt(10), 1, -1 / np.sqrt(5)], rel=1e-5)

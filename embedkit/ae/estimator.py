@@ -131,7 +131,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None, *, callback: Callback | None = None,
             checkpoint: str | os.PathLike | None = None,
             checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
-            resume: str | os.PathLike | None = None) -> Autoencoder:
+            resume: str | os.PathLike | None = None, name: str = "X") -> Autoencoder:
         """Train on the rows of ``X``.
 
         Parameters
@@ -150,6 +150,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             Continue from a checkpoint written with the same ``X`` and settings (``epochs``
             may differ; the random state comes from the checkpoint, not ``random_state``).
             With the same ``epochs`` the weights are bit-identical to an uninterrupted fit.
+        name : str
+            What error messages call ``X`` (the CLI gives the file's name).
 
         Returns
         -------
@@ -180,7 +182,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         rows_read = (lambda n: callback({"event": "rows", "rows": n})) if callback else None
         mean = (blocks.column_mean(X, rows_read) if center else np.zeros(X.shape[1])
                 ).astype(X.dtype)
-        params = arch.init_params(X.shape[1], int(self.n_components), rng, dtype)
+        params = arch.init_params(X.shape[1], int(self.n_components), rng, dtype, name)
         checkpoints = Checkpoints(checkpoint, checkpoint_every)
         context = (self._run_context(X, mean, dtype, rows_read) if checkpoint or resume
                    else {})

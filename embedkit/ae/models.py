@@ -82,20 +82,24 @@ class Architecture:
         return self.kind == "linear"
 
     def init_params(self, n_features: int, n_hidden: int, rng: np.random.Generator,
-                    dtype: DTypeLike) -> dict[str, np.ndarray]:
-        """Glorot-uniform weights and zero biases.
+                    dtype: DTypeLike, name: str = "X") -> dict[str, np.ndarray]:
+        """Glorot-uniform weights and zero biases; ``name`` is the data's name in errors.
 
         Raises
         ------
+        ParameterError
+            When the hidden size (``n_components``) is below 1.
         EmbedkitError
             When a linear model's hidden size is not below the number of features (it would
             learn the identity).
         """
         if n_hidden < 1:
-            raise EmbedkitError(f"hidden size must be at least 1, got {n_hidden}")
+            raise ParameterError(f"n_components must be at least 1, got {n_hidden}",
+                                 params=("n_components",))
         if self.linear and n_hidden >= n_features:
-            raise EmbedkitError(f"hidden size {n_hidden} must be below the number of features "
-                                f"(n_features={n_features}) for a linear autoencoder")
+            raise EmbedkitError(f"{name}: a linear autoencoder needs n_components below the "
+                                f"number of features (n_features={n_features}), got {n_hidden}",
+                                params=("n_components",))
         limit = np.sqrt(6.0 / (n_features + n_hidden))
         params = {"W": rng.uniform(-limit, limit, (n_hidden, n_features)).astype(dtype)}
         if not self.tied:

@@ -152,7 +152,8 @@ def _blocks_of_at_least(X: np.ndarray, rows: int, progress: streaming.Progress |
 
 
 def compare_with_pca(model: Autoencoder, X: np.ndarray, solver: str = "auto", seed: int = 0,
-                     progress: streaming.Progress | None = None) -> Comparison:
+                     progress: streaming.Progress | None = None, name: str = "data"
+                     ) -> Comparison:
     """Compare a fitted autoencoder's subspace with PCA's on the same data.
 
     PCA has the model's ``k`` and centres the data (as scikit-learn's does). The model's
@@ -172,6 +173,8 @@ def compare_with_pca(model: Autoencoder, X: np.ndarray, solver: str = "auto", se
         Seeds the randomized solver.
     progress : callable, optional
         Called with the number of rows of each block read (over two or three passes).
+    name : str
+        What error messages call ``X`` (the CLI gives the file's name).
 
     Returns
     -------
@@ -188,12 +191,12 @@ def compare_with_pca(model: Autoencoder, X: np.ndarray, solver: str = "auto", se
     """
     k = len(model.components_)
     if X.shape[1] != model.n_features_in_:
-        raise EmbedkitError(f"data have {X.shape[1]} features, the model expects "
+        raise EmbedkitError(f"{name}: rows of {X.shape[1]} features, the model expects "
                             f"{model.n_features_in_}")
     if k >= min(X.shape):
-        raise EmbedkitError(f"comparing with PCA needs k={k} below the number of features and "
-                            f"of rows, got a {X.shape[0]} × {X.shape[1]} matrix")
-    streaming.check_variance(X, "data")
+        raise EmbedkitError(f"{name}: comparing with PCA needs k={k} below the number of "
+                            f"features and of rows, got a {X.shape[0]} × {X.shape[1]} matrix")
+    streaming.check_variance(X, name)
     if not np.issubdtype(X.dtype, np.floating):
         X = X.astype(np.float64)
     reference = pca_reference(X, k + 1, solver, seed, progress)

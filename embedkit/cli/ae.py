@@ -51,7 +51,7 @@ def _fit(model: Autoencoder, data, **fit_options) -> list[dict]:
 
 @click.command("autoencode")
 @click.argument("data", metavar="DATA")
-@click.option("--hidden", type=click.IntRange(min=1), required=True, metavar="K",
+@click.option("--hidden", "n_components", type=click.IntRange(min=1), required=True, metavar="K",
               help="Size of the code (below the number of features for linear models).")
 @click.option("--kind", type=click.Choice(KINDS), default=DEFAULTS.kind,
               help="linear: x̂ = WᵀWx (tied) or UWx; nonlinear: x̂ = g(U f(Wx + b) + c).")
@@ -91,9 +91,9 @@ def _fit(model: Autoencoder, data, **fit_options) -> list[dict]:
 @click.option("--log-json", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write one JSON object per epoch (JSON Lines).")
 @checkpoint_options("DATA")
-def autoencode(data, hidden, kind, tied, activation, output_activation, noise, l1, contractive,
-               weight_decay, lr, epochs, batch_size, val_split, seed, output, codes, key,
-               log_json, checkpoint, checkpoint_every, resume) -> None:
+def autoencode(data, n_components, kind, tied, activation, output_activation, noise, l1,
+               contractive, weight_decay, lr, epochs, batch_size, val_split, seed, output, codes,
+               key, log_json, checkpoint, checkpoint_every, resume) -> None:
     """Train an autoencoder on the rows of DATA and write the model (.npz).
 
     DATA is .npy, .npz (--key), .csv/.tsv (header detected), a word2vec vector file
@@ -109,12 +109,12 @@ def autoencode(data, hidden, kind, tied, activation, output_activation, noise, l
     matrix = read_matrix(data, key)
     check_variance(matrix.values, describe(data))
     output_format(codes, matrix.words)
-    model = Autoencoder(hidden, kind=kind, tied=tied, activation=activation,
+    model = Autoencoder(n_components, kind=kind, tied=tied, activation=activation,
                         output_activation=output_activation, noise=noise, l1=l1,
                         contractive=contractive, weight_decay=weight_decay, lr=lr,
                         epochs=epochs, batch_size=batch_size, val_split=val_split,
                         random_state=seed)
-    history = _fit(model, matrix.values, checkpoint=checkpoint,
+    history = _fit(model, matrix.values, name=describe(data), checkpoint=checkpoint,
                    checkpoint_every=checkpoint_every, resume=resume)
     with atomic_outputs(output, codes, log_json) as (model_out, codes_out, log_out):
         model.save(model_out)
@@ -159,7 +159,7 @@ decode = _apply_command("decode", "CODES", "inverse_transform",
 
 @click.command("compare-pca")
 @click.argument("inputs", nargs=-1, required=True, metavar="[MODEL] DATA")
-@click.option("--fit", "fit_k", type=click.IntRange(min=1), default=None, metavar="K",
+@click.option("--fit", "n_components", type=click.IntRange(min=1), default=None, metavar="K",
               help="Train a tied linear autoencoder with K hidden units on DATA first "
                    "(then give DATA only).")
 @key_option
@@ -172,7 +172,7 @@ decode = _apply_command("decode", "CODES", "inverse_transform",
               help="How PCA is computed: auto picks covariance for up to 1000 features "
                    "(exact, streamed), randomized for wider data in memory up to 256 MB, "
                    "incremental (streamed) otherwise; full is the exact SVD in float64.")
-def compare_pca(inputs, fit_k, key, seed, as_json, plot, solver) -> None:
+def compare_pca(inputs, n_components, key, seed, as_json, plot, solver) -> None:
     """Compare MODEL's subspace with scikit-learn PCA's on DATA, with the same k.
 
     Reports every principal angle (degrees), the mean squared reconstruction error of PCA and
@@ -181,20 +181,21 @@ def compare_pca(inputs, fit_k, key, seed, as_json, plot, solver) -> None:
     ill-determined and large angles say little. `--json` keys: k, principal_angles_deg,
     pca_mse, model_mse, explained_variance_ratio, captured_variance_ratio, eigengap.
     """
-    if len(inputs) != (1 if fit_k else 2):
+    if len(inputs) != (1 if n_components else 2):
         raise click.UsageError("give MODEL DATA, or DATA with --fit K")
     if plot:
         plot_format(plot)
         check_writable(plot)
     matrix = read_matrix(inputs[-1], key)
     check_variance(matrix.values, describe(inputs[-1]))  # before training, not after it
-    if fit_k:
-        model = Autoencoder(fit_k, random_state=seed)
-        _fit(model, matrix.values)
+    if n_components:
+        model = Autoencoder(n_components, random_state=seed)
+        _fit(model, matrix.values, name=describe(inputs[-1]))
     else:
         model = load_model(inputs[0])
     with progress_bar(unit="row", unit_scale=True, desc="compare-pca (every pass)") as bar:
-        comparison = compare_with_pca(model, matrix.values, solver, seed, bar.update)
+        comparison = compare_with_pca(model, matrix.values, solver, seed, bar.update,
+                                      describe(inputs[-1]))
     click.echo(to_json(comparison.to_dict()) if as_json else _table(comparison))
     if plot and not plotting_available():
         click.echo(f"embedkit: note: no plot written; --plot needs matplotlib: {INSTALL_HINT}",

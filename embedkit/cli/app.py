@@ -72,7 +72,15 @@ class Group(click.Group):
         except EmbedkitError as exc:
             _fail(ctx, exc, message=_option_names(self, ctx, exc),
                   status=EXIT_USAGE if isinstance(exc, ParameterError) else 1)
-        except (OSError, MemoryError) as exc:
+        except OSError as exc:
+            from embedkit.io import WRITE_ERRNOS, cannot_write  # numpy: only when failing
+
+            if exc.filename is None and exc.errno in WRITE_ERRNOS:
+                # Every file is written through embedkit.io, which names it: this was stdout.
+                _silence_stdout()
+                _fail(ctx, cannot_write("<stdout>", exc))
+            _fail(ctx, exc)
+        except MemoryError as exc:
             _fail(ctx, exc)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
             if os.environ.get("EMBEDKIT_DEBUG"):

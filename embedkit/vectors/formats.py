@@ -17,6 +17,7 @@ import numpy as np
 from embedkit.formats import FORMATS, read_table, write_table
 from embedkit.formats.arrays import read_vocab, vocab_path
 from embedkit.formats.word2vec import format_rows
+from embedkit.io import describe
 from embedkit.text.subwords import SubwordModel
 from embedkit.vectors.keyed import KeyedVectors
 
@@ -66,7 +67,8 @@ def load_vectors(path: str | os.PathLike, limit: int | None = None, mmap: bool =
     vectors = table.values
     if not isinstance(vectors, np.memmap):
         vectors = vectors.astype(np.float32, copy=False)
-    return KeyedVectors(table.words, vectors, table.counts, table.output, table.subwords)
+    return KeyedVectors(table.words, vectors, table.counts, table.output, table.subwords,
+                        describe(path))
 
 
 def save_vectors(path: str | os.PathLike | None, words: Sequence[str], vectors: np.ndarray,

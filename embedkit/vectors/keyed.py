@@ -35,6 +35,8 @@ class KeyedVectors:
     subwords : SubwordModel, optional
         The own rows and n-gram rows of a subword model (fastText), which give vectors to
         words outside the vocabulary (:meth:`unseen`).
+    name : str
+        What error messages call the vectors (the file's name, from the loaders).
 
     Attributes
     ----------
@@ -53,7 +55,7 @@ class KeyedVectors:
 
     def __init__(self, words: Sequence[str], vectors: np.ndarray,
                  counts: np.ndarray | None = None, output: np.ndarray | None = None,
-                 subwords: SubwordModel | None = None) -> None:
+                 subwords: SubwordModel | None = None, name: str = "vectors") -> None:
         words = list(words)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise EmbedkitError(f"{len(words)} words but a vector matrix of shape "
@@ -75,6 +77,7 @@ class KeyedVectors:
         self.oov_ngrams = False
         self.ngram_words: dict[str, int] = {}
         self._ngram_vectors: list[np.ndarray] = []
+        self.name = name
         self._norms: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -134,12 +137,28 @@ class KeyedVectors:
     def norms(self) -> np.ndarray:
         """Euclidean length of every row (float32), computed once, block by block so a
         memory-mapped matrix is never copied whole. Zero rows get length 1 so their cosine
-        with anything is 0 rather than NaN."""
+        with anything is 0 rather than NaN.
+
+        Raises
+        ------
+        EmbedkitError
+            For a row longer than float32 can hold (cosines would overflow), naming it.
+        """
         if self._norms is None:
             norms = np.empty(len(self), dtype=np.float32)
-            for start in range(0, len(self), ROW_BLOCK):
-                block = np.asarray(self.vectors[start:start + ROW_BLOCK], dtype=np.float32)
-                norms[start:start + ROW_BLOCK] = np.linalg.norm(block, axis=1)
+            with np.errstate(over="ignore"):  # squares above 3.4e38: redone in float64 below
+                for start in range(0, len(self), ROW_BLOCK):
+                    block = np.asarray(self.vectors[start:start + ROW_BLOCK], dtype=np.float32)
+                    norms[start:start + ROW_BLOCK] = np.linalg.norm(block, axis=1)
+                for long_row in np.flatnonzero(np.isinf(norms)):
+                    norms[long_row] = np.linalg.norm(np.asarray(self.vectors[long_row],
+                                                                np.float64))
+            if np.isinf(norms).any():
+                row = int(np.argmax(np.isinf(norms)))
+                length = np.linalg.norm(np.asarray(self.vectors[row], np.float64))
+                raise EmbedkitError(f"{self.name}: row {row + 1} ({self.words[row]!r}) has "
+                                    f"length {length:.3g}, beyond float32's range: cosines "
+                                    "would overflow; expected vectors of a usual scale")
             norms[norms == 0] = 1
             self._norms = norms
         return self._norms
