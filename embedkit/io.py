@@ -67,7 +67,7 @@ def open_input(path: str | os.PathLike, binary: bool = False, encoding: str = "u
     if name == STDIO:
         raw = os.fdopen(os.dup(sys.stdin.fileno()), "rb") if _has_fileno(sys.stdin) \
             else sys.stdin.buffer
-        stream: IO = raw
+        stream: IO = _CountingReader(_stdin_decompressed(raw))
     else:
         if os.path.isdir(name):
             raise EmbedkitError(f"{name}: is a directory, expected a file")
@@ -85,6 +85,82 @@ def open_input(path: str | os.PathLike, binary: bool = False, encoding: str = "u
     if binary:
         return stream
     return _TextInput(stream, path, encoding=encoding, errors=errors)
+
+
+#: The first bytes of gzip and bzip2 streams: stdin has no extension to tell them by.
+GZIP_MAGIC = b"\x1f\x8b"
+BZIP2_MAGIC = re.compile(rb"BZh[1-9]1AY&SY")
+
+
+def _stdin_decompressed(raw: IO[bytes]) -> IO[bytes]:
+    """Standard input, decompressed when its first bytes are gzip's or bzip2's magic number
+    (``zcat``-style: ``cat corpus.txt.gz | embedkit vocab -`` reads the text)."""
+    head = raw.read(10)
+    stream = io.BufferedReader(Prefixed(head, raw), buffer_size=1 << 16)
+    if head.startswith(GZIP_MAGIC):
+        return _decompressed(gzip.GzipFile(fileobj=stream, mode="rb"), "<stdin>")
+    if BZIP2_MAGIC.match(head):
+        return _decompressed(bz2.BZ2File(stream, "rb"), "<stdin>")
+    return stream
+
+
+class Prefixed(io.RawIOBase):
+    """A stream that yields ``head`` (bytes already read from ``stream``, to tell its format)
+    and then the rest of ``stream``."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self._head = memoryview(head)
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._head:
+            size = min(len(buffer), len(self._head))
+            buffer[:size] = self._head[:size]
+            self._head = self._head[size:]
+            return size
+        data = self._stream.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+class _CountingReader(io.BufferedReader):
+    """A reader that counts the bytes and line ends it has handed out, so that an error in
+    what it handed out last can say on which line and byte it is, even in a stream that
+    cannot be read again (stdin)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__(Prefixed(b"", stream), buffer_size=1 << 16)
+        self.bytes_read = self.lines_read = 0
+        self.last = b""
+
+    def _seen(self, data: bytes) -> bytes:
+        self.bytes_read += len(data)
+        self.lines_read += data.count(_NEWLINE)
+        self.last = data
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._seen(super().read(size))
+
+    def read1(self, size: int = -1) -> bytes:
+        return self._seen(super().read1(size))
+
+    def where(self, data: bytes, start: int) -> str | None:
+        """``line L, byte B`` of ``data[start]``, when ``data`` ends what was handed out last
+        (a decoder's input: the last chunk, perhaps after a few bytes it held back)."""
+        tail = min(len(data), len(self.last))
+        if not tail or data[-tail:] != self.last[-tail:]:
+            return None
+        offset = self.bytes_read - len(data)
+        line = self.lines_read - data.count(_NEWLINE) + data.count(_NEWLINE, 0, start) + 1
+        return f"line {line}, byte {offset + start + 1}"
 
 
 class _RawReadable(Protocol):
@@ -152,6 +228,9 @@ class _TextInput(io.TextIOWrapper):
         if os.fspath(self._path) != STDIO:
             # The decoder works on large chunks; find the line by reading the file again.
             where = f"{where}: {_locate_undecodable(os.fspath(self._path), self._codec)}"
+        elif isinstance(self.buffer, _CountingReader):  # stdin cannot be read again
+            position = self.buffer.where(exc.object, exc.start)
+            where = f"{where}: {position}" if position else where
         return EmbedkitError(f"{where}: not valid {self._codec.upper()} text ({exc.reason})")
 
 

@@ -132,7 +132,7 @@ ROWS = [
      None),
     ("vocab-bad-utf8", "vocab {d}/badutf8.txt --min-count 1", 1,
      ["badutf8.txt", "line 3", "UTF-8"], None),
-    ("vocab-bad-utf8-stdin", "vocab - --min-count 1", 1, ["<stdin>", "UTF-8"],
+    ("vocab-bad-utf8-stdin", "vocab - --min-count 1", 1, ["<stdin>: line 2, byte 9", "UTF-8"],
      b"the cat\n\xff\n"),
     ("vocab-min-count-unreached", "vocab {d}/rare.txt --min-count 2", 1,
      ["rare.txt", "at least 2"], None),

@@ -81,6 +81,44 @@ def test_gz_bz2_and_stdin_read_the_same_as_plain_text(corpus_files, monkeypatch)
     assert all_tokens(["-"]) == expected
 
 
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress],
+                         ids=["gzip", "bzip2"])
+def test_compressed_stdin_is_known_by_its_magic_number(corpus_files, monkeypatch, compress):
+    """Stdin has no extension: `zcat`-style, gzip's and bzip2's first bytes say it."""
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(compress(TEXT.encode()))))
+    assert all_tokens(["-"]) == all_tokens([corpus_files[0]])
+
+
+def test_truncated_compressed_stdin_is_a_one_line_error(monkeypatch):
+    cut = gzip.compress(TEXT.encode() * 50)[:-30]
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(cut)))
+    with pytest.raises(EmbedkitError, match="<stdin>: corrupt or truncated compressed file"):
+        all_tokens(["-"])
+
+
+def test_text_starting_like_bzip2_is_still_text(monkeypatch):
+    text = b"BZh91 is a word\n"  # bzip2's magic number goes on with 1AY&SY
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text)))
+    assert all_tokens(["-"])[:4] == ["bzh91", "is", "a", "word"]
+
+
+@pytest.mark.parametrize("lines", [1, 150_001])  # the second far beyond the first chunk
+def test_bad_encoding_on_stdin_says_line_and_byte(tmp_path, monkeypatch, lines):
+    """Stdin cannot be read again to find the bad byte: its position is counted as it is
+    read, multi-byte characters split across chunks and a byte-order mark included."""
+    data = ("\ufeff" + "héllo wörld ü\n" * lines + "ab ").encode() + b"\xff x\nmore\n"
+    path = tmp_path / "bad.txt"
+    path.write_bytes(data)
+    with pytest.raises(EmbedkitError) as from_file:
+        all_tokens([path])
+    bad = data.index(b"\xff") + 1
+    where = f"line {lines + 1}, byte {bad}"
+    assert f"bad.txt: {where}: not valid UTF-8" in str(from_file.value)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+    with pytest.raises(EmbedkitError, match=f"<stdin>: {where}: not valid UTF-8"):
+        all_tokens(["-"])
+
+
 def test_spooled_stdin_can_be_read_twice(monkeypatch, corpus_files):
     plain = corpus_files[0]
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(TEXT.encode())))

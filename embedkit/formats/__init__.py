@@ -48,7 +48,7 @@ import numpy as np
 from embedkit.errors import EmbedkitError, ParameterError
 from embedkit.formats import arrays, delimited, fasttext, word2vec
 from embedkit.formats.delimited import check_matrix, is_number
-from embedkit.io import STDIO, atomic_output, describe, open_input
+from embedkit.io import STDIO, Prefixed, atomic_output, describe, open_input
 from embedkit.text.subwords import SubwordModel
 from embedkit.text.tokenize import normalize_word
 
@@ -203,7 +203,7 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
         if given is None:
             head = stream.read(_SNIFF_BYTES)
             given = _sniff(head)
-            stream = io.BufferedReader(_Prefixed(head, stream))
+            stream = io.BufferedReader(Prefixed(head, stream))
         elif given.name not in ("npz", "npy") and fasttext.is_fasttext(_peek(stream)):
             given = FORMATS["fasttext"]  # whatever the suffix
         known = given
@@ -315,27 +315,6 @@ def _peek(stream: IO[bytes]) -> bytes:
     """The first bytes of a stream, left unread (nothing from one that cannot peek)."""
     peek = getattr(stream, "peek", None)
     return peek(8)[:8] if peek is not None else b""
-
-
-class _Prefixed(io.RawIOBase):
-    """A stream that yields ``head`` and then the rest of ``stream``."""
-
-    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
-        self._head = memoryview(head)
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        if self._head:
-            size = min(len(buffer), len(self._head))
-            buffer[:size] = self._head[:size]
-            self._head = self._head[size:]
-            return size
-        data = self._stream.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
 
 
 def _suffixes(*words: str) -> str:
