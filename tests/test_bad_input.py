@@ -165,6 +165,10 @@ ROWS = [
     ("windows-model-unknown", "windows {d}/corpus.txt --model glove", 2, ["--model"], None),
     ("windows-npz-missing-dir", "windows {d}/corpus.txt -o {d}/missing/w.npz", 1,
      ["w.npz", "does not exist"], None),
+    ("windows-out-npy", "windows {d}/corpus.txt -o {d}/out/w.npy", 1,
+     ["w.npy", ".npz arrays or as tab-separated text", "not as .npy"], None),
+    ("windows-out-gz", "windows {d}/corpus.txt -o {d}/out/w.tsv.gz", 1,
+     ["w.tsv.gz", "not as .gz"], None),
     ("windows-tsv-under-file", "windows {d}/corpus.txt -o {d}/afile/w.tsv", 1,
      ["w.tsv", "cannot write"], None),
     # -- phrases -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 from embedkit.cli.options import progress_bar, seed_option
 from embedkit.io import atomic_output, atomic_outputs, check_writable
 from embedkit.text.corpus import spool_stdin
-from embedkit.text.export import save_windows_npz, write_windows_tsv
+from embedkit.text.export import save_windows_npz, windows_format, write_windows_tsv
 from embedkit.text.noise import DEFAULT_NS_EXPONENT, NoiseDistribution
 from embedkit.text.phrases import (
     DEFAULT_MAX_PAIRS,
@@ -121,7 +121,9 @@ def vocab(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, ou
 @click.option("--ids", is_flag=True, help="Write vocabulary ids instead of words.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write here instead of stdout; a name ending in .npz gets arrays "
-                   "(centres, contexts, indptr) with the vocabulary and noise distribution.")
+                   "(centres, contexts, indptr) with the vocabulary and noise distribution, "
+                   "any other tab-separated text (.npy, .gz and other suffixes of other "
+                   "formats are refused).")
 @seed_option
 def windows(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, model, window,
             fixed_window, subsample, max_sentence_length, ns_exponent, ids, output,
@@ -135,6 +137,7 @@ def windows(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, 
     file, since it is read twice (vocabulary, then windows).
     """
     settings = Tokenizer(tokenizer, not no_lowercase)
+    arrays = windows_format(output) == "npz"
     check_writable(output)
     with spool_stdin(corpus) as paths:
         vocabulary = corpus_vocabulary(paths, min_count, max_vocab, settings, count_limit)
@@ -145,7 +148,7 @@ def windows(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, 
                                    dynamic=not fixed_window, tokenizer=settings,
                                    max_sentence_length=max_sentence_length,
                                    callback=lambda record: bar.update(record["tokens"]))
-            if output is not None and output.endswith(".npz"):
+            if arrays:
                 save_windows_npz(output, batches, vocabulary, noise)
                 return
             labels = [str(i) for i in range(len(vocabulary))] if ids else vocabulary.words

@@ -8,12 +8,39 @@ from typing import IO
 
 import numpy as np
 
-from embedkit.io import atomic_output
+from embedkit.errors import EmbedkitError
+from embedkit.io import STDIO, atomic_output
 from embedkit.text.noise import NoiseDistribution
 from embedkit.text.vocab import Vocabulary
 from embedkit.text.windows import CbowSamples, SkipgramPairs
 
 Samples = SkipgramPairs | CbowSamples
+
+#: Suffixes that promise another kind of file than the samples' two formats (``.npz`` arrays,
+#: tab-separated text), or a compression that is not applied.
+OTHER_FORMATS = (".npy", ".vec", ".bin", ".csv", ".json", ".jsonl", ".gz", ".bz2", ".zip")
+
+
+def windows_format(path: str | os.PathLike | None) -> str:
+    """``"npz"`` for a name ending in ``.npz``, ``"tsv"`` for stdout (None, ``-``) and any
+    other name (``.tsv``, ``.txt``, none).
+
+    Raises
+    ------
+    EmbedkitError
+        For a name whose suffix says another format (:data:`OTHER_FORMATS`): a ``.npy``
+        would hold text.
+    """
+    if path is None or os.fspath(path) == STDIO:
+        return "tsv"
+    name = os.fspath(path)
+    if name.lower().endswith(".npz"):
+        return "npz"
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix in OTHER_FORMATS:
+        raise EmbedkitError(f"{name}: samples are written as .npz arrays or as tab-separated "
+                            f"text (.tsv, .txt), not as {suffix}")
+    return "tsv"
 
 
 def _as_rows(samples: Samples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
