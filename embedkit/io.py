@@ -580,6 +580,22 @@ def check_writable(*paths: str | os.PathLike | None) -> None:
             os.unlink(tmp)
 
 
+#: Characters that would break a tab-separated row, and their escapes ("linear TSV").
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def tsv_field(text: str) -> str:
+    r"""``text`` as one field of a tab-separated row: a backslash, tab, line feed or carriage
+    return inside it is written ``\\``, ``\t``, ``\n``, ``\r`` (a word in a vector file may
+    hold them: words end at a space there).
+
+    Returns
+    -------
+    str
+    """
+    return text.translate(_TSV_ESCAPES)
+
+
 def to_json(value: Any, indent: int | None = None) -> str:
     """``value`` as strict JSON (RFC 8259), the text of every ``--json`` and ``--log-json``.
 

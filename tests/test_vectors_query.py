@@ -165,3 +165,18 @@ def test_cosines_of_long_vectors_do_not_overflow_float32(tmp_path):
         warnings.simplefilter("error")
         cosines = scores(kv, [parse_query(kv, "b")])[:, 0]
     assert cosines == pytest.approx([3 / np.sqrt(10), 1, -1 / np.sqrt(5)], rel=1e-5)
+
+
+def test_tsv_output_escapes_tabs_and_line_breaks_in_words(tmp_path):
+    """A word may hold a tab (words end at a space in a vector file, and anywhere goes in
+    .npz): in the TSV output it is escaped, so every row keeps its four fields."""
+    path = tmp_path / "odd.npz"
+    words = ["tab\there", "back\\slash", "carriage\rreturn", "plain"]
+    save_vectors(path, words, np.eye(4, dtype=np.float32) + 0.1)
+    result = CliRunner().invoke(main, ["neighbors", str(path), "plain", "-k", "3"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert [len(row) for row in rows] == [4, 4, 4]
+    assert {row[2] for row in rows} == {"tab\\there", "back\\\\slash", "carriage\\rreturn"}
+    result = CliRunner().invoke(main, ["neighbors", str(path), "plain", "-k", "3", "--json"])
+    assert {n["word"] for n in json.loads(result.stdout)["neighbors"]} == set(words[:3])

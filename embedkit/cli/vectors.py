@@ -12,7 +12,7 @@ from itertools import islice
 import click
 
 from embedkit.cli.options import json_option, vector_format_option
-from embedkit.io import check_writable, to_json
+from embedkit.io import check_writable, to_json, tsv_field
 from embedkit.vectors import KeyedVectors, load_vectors
 from embedkit.vectors.ann import (
     CONNECTIVITY,
@@ -100,7 +100,8 @@ def _print_answers(answers: list[Answer], as_json: bool) -> bool:
             click.echo(to_json({"query": item.query, "neighbors": [
                 {"word": word, "similarity": sim} for word, sim in item.neighbors]}))
         else:
-            click.echo("".join(f"{item.query}\t{rank}\t{word}\t{sim:.6f}\n"
+            query = tsv_field(item.query)
+            click.echo("".join(f"{query}\t{rank}\t{tsv_field(word)}\t{sim:.6f}\n"
                                for rank, (word, sim) in enumerate(item.neighbors, 1)), nl=False)
     sys.stdout.flush()
     return ok
@@ -148,9 +149,10 @@ def neighbors(vectors, limit, mmap, vocab, unicode_errors, header, queries, k, i
     model (a fastText .bin, an .npz from train-w2v --subwords) gets the mean of its character
     n-gram rows as its vector, fastText's way, and a note on stderr says so.
 
-    Output: TSV lines `query<TAB>rank<TAB>word<TAB>similarity`, or with --json one JSON object
-    per query (JSON lines). A query with an unknown word gets a message on stderr, the others
-    are still answered, and the exit status is 1.
+    Output: TSV lines `query<TAB>rank<TAB>word<TAB>similarity` (a tab, line break or backslash
+    inside a word is written \\t, \\n, \\r, \\\\), or with --json one JSON object per query
+    (JSON lines, words as they are). A query with an unknown word gets a message on stderr,
+    the others are still answered, and the exit status is 1.
 
     Large vocabularies: `embedkit index VECTORS -o VECTORS.index` once, then `--index
     VECTORS.index` answers each query in about a millisecond from a memory-mapped HNSW graph
