@@ -94,5 +94,6 @@ def check_variance(X: np.ndarray, where: str) -> None:
     for _, block in iter_blocks(X):
         if np.any(block != first):
             return
-    raise EmbedkitError(f"{where}: all {len(X)} rows are the same (every column has zero "
-                        "variance): there is no subspace to learn or to compare with PCA")
+    rows = "a single row" if len(X) == 1 else f"all {len(X)} rows are the same"
+    raise EmbedkitError(f"{where}: {rows} (every column has zero variance): there is no "
+                        "subspace to learn or to compare with PCA")

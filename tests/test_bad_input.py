@@ -105,6 +105,7 @@ def files(tmp_path_factory):
     (d / "words.csv").write_text("1,2,3\n4,five,6\n")
     (d / "badutf8.csv").write_bytes(b"1,2,3\n4,5,\xff\n")
     np.save(d / "onedim.npy", np.arange(5.0))
+    np.save(d / "onerow.npy", np.arange(5.0)[None])
     np.save(d / "strings.npy", np.array([["a", "b"], ["c", "d"]]))
     np.save(d / "wide.npy", rng.normal(size=(30, 7)))
     np.savez(d / "two.npz", a=data, b=data)
@@ -254,6 +255,8 @@ ROWS = [
      None),
     ("neighbors-unknown-word-stdin", "neighbors {d}/good.bin", 1, ["'kiwi'", "unknown word"],
      "kiwi\n"),
+    ("neighbors-only-subtracted", "neighbors {d}/good.vec -- -the", 1,
+     ["embedkit: error: query '-the': no word to add"], None),
     ("neighbors-k-zero", "neighbors {d}/good.vec the -k 0", 2, ["-k"], None),
     ("neighbors-limit-zero", "neighbors {d}/good.vec the --limit 0", 2, ["--limit"], None),
     # -- analogy -------------------------------------------------------------------------------
@@ -313,6 +316,10 @@ ROWS = [
     ("ae-npz-needs-key", "autoencode {d}/two.npz --hidden 2", 1, ["two.npz", "--key"], None),
     ("ae-npz-wrong-key", "autoencode {d}/two.npz --hidden 2 --key zz", 1, ["two.npz", "'zz'"],
      None),
+    ("ae-key-on-npy", "autoencode {d}/data.npy --hidden 2 --key zz", 1,
+     ["data.npy: --key 'zz' names an array of an .npz archive"], None),
+    ("ae-single-row", "autoencode {d}/onerow.npy --hidden 1", 1,
+     ["onerow.npy: a single row (every column has zero variance)"], None),
     ("ae-hidden-not-below-features", "autoencode {d}/data.npy --hidden 5", 1,
      ["data.npy: ", "--hidden below", "(n_features=5), got 5"], None),
     ("ae-hidden-above-features", "autoencode {d}/data.npy --hidden 9", 1,

@@ -81,6 +81,17 @@ def test_cli_model_and_data_table(tmp_path):
     assert result.exit_code == 2 and "--fit K" in result.output
 
 
+def test_fit_with_json_keeps_stderr_free_of_epoch_lines(tmp_path):
+    """--json is for programs: the training's epoch log stays out of the way (without
+    --json it is printed, one line per epoch)."""
+    np.save(tmp_path / "x.npy", planted(n_rows=200))
+    args = ["compare-pca", "--fit", "2", str(tmp_path / "x.npy")]
+    quiet, loud = CliRunner().invoke(main, [*args, "--json"]), CliRunner().invoke(main, args)
+    assert quiet.exit_code == loud.exit_code == 0
+    assert json.loads(quiet.stdout)["k"] == 2 and quiet.stderr == ""
+    assert "epoch 1/" in loud.stderr
+
+
 def test_plot_without_matplotlib_still_reports(tmp_path, monkeypatch):
     monkeypatch.setattr("embedkit.cli.ae.plotting_available", lambda: False)
     np.save(tmp_path / "x.npy", planted(n_rows=200))

@@ -27,9 +27,9 @@ output_option = click.option("-o", "--output", type=click.Path(dir_okay=False), 
                                                   "word vectors) instead of CSV on stdout.")
 
 
-def _fit(model: Autoencoder, data, **fit_options) -> list[dict]:
-    """Train with progress bars (batches; rows of the other passes over the data) and one log
-    line per epoch on stderr."""
+def _fit(model: Autoencoder, data, quiet: bool = False, **fit_options) -> list[dict]:
+    """Train with progress bars (batches; rows of the other passes over the data) and, unless
+    ``quiet``, one log line per epoch on stderr."""
     with progress_bar(unit="batch", desc="autoencode") as bar, \
             progress_bar(unit="row", unit_scale=True, desc="other passes") as rows:
         def report(record: dict) -> None:
@@ -40,7 +40,7 @@ def _fit(model: Autoencoder, data, **fit_options) -> list[dict]:
                 bar.update(record["steps_done"])
             elif record["event"] == "batch":
                 bar.update(record["steps"])
-            else:
+            elif not quiet:
                 val = "" if record["val_mse"] is None else f"  val mse {record['val_mse']:.6g}"
                 bar.write(f"epoch {record['epoch']}/{record['epochs']}  loss "
                           f"{record['train_loss']:.6g}  mse {record['train_mse']:.6g}{val}  "
@@ -190,7 +190,7 @@ def compare_pca(inputs, n_components, key, seed, as_json, plot, solver) -> None:
     check_variance(matrix.values, describe(inputs[-1]))  # before training, not after it
     if n_components:
         model = Autoencoder(n_components, random_state=seed)
-        _fit(model, matrix.values, name=describe(inputs[-1]))
+        _fit(model, matrix.values, quiet=as_json, name=describe(inputs[-1]))
     else:
         model = load_model(inputs[0])
     with progress_bar(unit="row", unit_scale=True, desc="compare-pca (every pass)") as bar:

@@ -207,6 +207,9 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
         elif given.name not in ("npz", "npy") and fasttext.is_fasttext(_peek(stream)):
             given = FORMATS["fasttext"]  # whatever the suffix
         known = given
+        if key is not None and known.name != "npz":
+            raise EmbedkitError(f"{name}: key {key!r} names an array of an .npz archive, but "
+                                f"this is {known.label}", params=("key",))
         if known.name == "fasttext":
             model = fasttext.read_fasttext(
                 fasttext.buffer_of(stream, not (sniffed or compressed)), name, limit,

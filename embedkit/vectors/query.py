@@ -54,7 +54,7 @@ def parse_query(kv: KeyedVectors, text: str) -> Query:
     positive = [w for w in words if not (w.startswith("-") and len(w) > 1)]
     negative = [w[1:] for w in words if w.startswith("-") and len(w) > 1]
     if not positive:
-        raise EmbedkitError(f"query {text.strip()!r} has no word to add")
+        raise EmbedkitError("no word to add: every word is subtracted (-word)")
     return Query(text.strip(), tuple(kv.rows(positive)), tuple(kv.rows(negative)))
 
 
