@@ -116,6 +116,27 @@ def test_two_threads_train_as_well(planted):
     assert np.isfinite(trained.vectors).all()
 
 
+def test_a_warning_in_a_worker_process_reaches_the_user_once(planted, monkeypatch):
+    """Forked workers record warnings in their own copy of the CLI's record: each is sent to
+    the training process and printed there, once, as ``embedkit: warning:``."""
+    import warnings
+
+    from embedkit.w2v.worker import Worker
+
+    run = Worker.run
+
+    def noisy(self, task, progress):
+        warnings.warn("overflow encountered in exp", RuntimeWarning, stacklevel=1)
+        run(self, task, progress)
+
+    monkeypatch.setattr(Worker, "run", noisy)
+    corpus, _ = planted
+    result = CliRunner().invoke(main, ["train-w2v", str(corpus), "--dim", "8", "--epochs", "1",
+                                       "--threads", "2", "-o", "/dev/null"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("embedkit: warning: overflow encountered in exp\n") == 1
+
+
 def test_loss_is_the_exact_mean_per_pair(small):
     """The reported loss is the float64 mean of the per-pair losses over the epoch's pairs."""
     trained = train_word2vec([small], Word2VecConfig(dim=8, epochs=1, threads=1,

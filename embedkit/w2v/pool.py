@@ -8,7 +8,8 @@ worker the tasks run inline, in order.
 
 Ctrl-C is held until a task boundary (:func:`interrupt_between_tasks`), where the training
 process raises ``KeyboardInterrupt`` and stops every worker process at once; the workers
-themselves ignore SIGINT.
+themselves ignore SIGINT. A warning raised in a worker process is sent to the training
+process and raised again there, once per message, where the caller can see it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import multiprocessing
 import queue
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -121,6 +123,9 @@ def run_tasks(tasks: Iterable[Any], workers: Sequence[PoolWorker],
             tallies.append(value)
         elif kind == "error":
             failures.append(value)
+        elif kind == "warning":
+            category, text = value
+            warnings.warn(text, category, stacklevel=1)
 
     def drain(timeout: float | None = None) -> None:
         try:
@@ -175,10 +180,26 @@ def _serve(worker: PoolWorker, todo: Any, done: Any) -> None:
     message.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        while (task := todo.get()) is not None:
-            worker.run(task, lambda record: done.put(("progress", record)))
-    except BaseException as exc:  # noqa: BLE001 - sent to the parent, which re-raises it
-        done.put(("error", exc))
-        return
+    sent: set[tuple[type[Warning], str]] = set()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # each is sent once below, whatever its origin
+        try:
+            while (task := todo.get()) is not None:
+                worker.run(task, lambda record: done.put(("progress", record)))
+                _send_warnings(caught, sent, done)
+        except BaseException as exc:  # noqa: BLE001 - sent to the parent, which re-raises it
+            _send_warnings(caught, sent, done)
+            done.put(("error", exc))
+            return
     done.put(("tally", worker.tally))
+
+
+def _send_warnings(caught: list[warnings.WarningMessage], sent: set, done: Any) -> None:
+    """Send the parent each warning not sent before (a forked process's own warnings would
+    otherwise go nowhere: the parent's record of them is not shared)."""
+    for message in caught:
+        key = (message.category, str(message.message))
+        if key not in sent:
+            sent.add(key)
+            done.put(("warning", key))
+    caught.clear()
