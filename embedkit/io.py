@@ -293,7 +293,7 @@ class OutputTarget:
         ``/proc/self/fd/N``, or a link to one); written to as it is.
     direct : bool
         Open and write in place, never through a temporary file and a rename: a descriptor,
-        FIFO, character or block device or socket. Otherwise (a regular file or a new name)
+        FIFO, character or block device. Otherwise (a regular file or a new name)
         the output is written beside ``path`` and renamed over it.
     """
 
@@ -308,8 +308,9 @@ def output_target(path: str | os.PathLike) -> OutputTarget:
     Raises
     ------
     EmbedkitError
-        When ``path`` is a directory, or writing it would create or replace a file below
-        :data:`DEVICE_DIR` (only existing devices there are written to, in place).
+        When ``path`` is a directory or a Unix socket (which cannot be opened by name), or
+        writing it would create or replace a file below :data:`DEVICE_DIR` (only existing
+        devices there are written to, in place).
     """
     name = os.fspath(path)
     descriptor = _descriptor_named(name)
@@ -321,6 +322,10 @@ def output_target(path: str | os.PathLike) -> OutputTarget:
         mode = None  # a new name, or a link to one
     if mode is not None and stat.S_ISDIR(mode):
         raise EmbedkitError(f"{name}: is a directory, expected a file name to write")
+    if mode is not None and stat.S_ISSOCK(mode):
+        raise EmbedkitError(f"{name}: is a Unix socket, which cannot be opened as a file: "
+                            "expected a file, FIFO or device name (send the output to a socket "
+                            "with a tool such as socat)")
     if mode is not None and not stat.S_ISREG(mode):
         return OutputTarget(name, direct=True)
     real = os.path.realpath(name)

@@ -299,6 +299,22 @@ def test_every_output_option_names_a_full_disk(tmp_path, inputs, args, option, n
         f"embedkit: error: {link}: cannot write (No space left on device)")
 
 
+@pytest.mark.parametrize(("args", "option", "name"), OUTPUTS,
+                         ids=[f"{a[0]} {o}" for a, o, _ in OUTPUTS])
+def test_every_output_option_refuses_a_socket_before_work(tmp_path, inputs, args, option, name):
+    """A Unix socket cannot be opened by name: one clear line, before any training."""
+    import socket
+
+    path = tmp_path / name
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        result = CliRunner().invoke(main, command(args, inputs, option, path))
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (f"embedkit: error: {path}: is a Unix socket, which cannot be "
+                             "opened as a file: expected a file, FIFO or device name (send the "
+                             "output to a socket with a tool such as socat)\n")
+
+
 @pytest.mark.skipif(not os.path.exists(FULL), reason=f"no {FULL} on this system")
 @pytest.mark.parametrize("args", [["vocab", "{corpus}", "--min-count", "1"],
                                   ["encode", "{model}", "{matrix}"],
