@@ -343,3 +343,30 @@ def test_sigint_during_autoencode_writes_nothing_and_exits_130(tmp_path):
                         r"batch \d+ of 375|after epoch \d+ of 1000); the checkpoint .*ck.npz "
                         r"holds epoch \d+", last)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz", "x.npy"]
+
+
+def test_cli_header_options_say_what_the_first_line_is(tmp_path):
+    """pandas writes column numbers as a header (',0,1,2'), which detection takes for data:
+    --header skips it; --no-header reads a first line as data; every AE reader has both."""
+    pandas = tmp_path / "pandas.csv"
+    pandas.write_text(",0,1,2\n0,1.0,2.0,3.5\n1,2.0,1.0,0.5\n2,3,4,1\n3,1,1,1\n")
+    model = tmp_path / "m.npz"
+    detected = CliRunner().invoke(main, ["autoencode", str(pandas), "--hidden", "1", "-o",
+                                         str(model)])
+    assert detected.exit_code == 1 and "line 1, field 1: '' is not a number" in detected.stderr
+    result = CliRunner().invoke(main, ["autoencode", str(pandas), "--header", "--hidden", "1",
+                                       "--epochs", "1", "-o", str(model)])
+    assert result.exit_code == 0, result.output
+    assert load_model(model).n_features_in_ == 4
+    for command in (["encode", str(model)], ["compare-pca", str(model)]):
+        result = CliRunner().invoke(main, [*command, str(pandas), "--header"])
+        assert result.exit_code == 0, result.output
+    named = tmp_path / "named.csv"
+    named.write_text("a,b,c,d\n1,2,3,4\n5,6,7,9\n")
+    result = CliRunner().invoke(main, ["encode", str(model), str(named), "--no-header"])
+    assert result.exit_code == 1 and "named.csv: line 1, field 1: 'a'" in result.stderr
+    glove = tmp_path / "glove.txt"
+    glove.write_text("the 1 2 3 4\ncat 2 3 4 5\n")
+    result = CliRunner().invoke(main, ["encode", str(model), str(glove), "--header"])
+    assert result.exit_code == 1
+    assert "glove.txt: line 1: expected a header '<count> <dim>'" in result.stderr

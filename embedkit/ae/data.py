@@ -33,8 +33,10 @@ class Matrix:
     words: list[str] | None = None
 
 
-def read_matrix(path: str | os.PathLike, key: str | None = None) -> Matrix:
-    """Read a 2-D matrix of finite numbers from ``path`` (see the module docstring).
+def read_matrix(path: str | os.PathLike, key: str | None = None,
+                header: bool | None = None) -> Matrix:
+    """Read a 2-D matrix of finite numbers from ``path`` (see the module docstring);
+    ``header`` as for :func:`embedkit.formats.read_table` (None: detected).
 
     Raises
     ------
@@ -42,7 +44,7 @@ def read_matrix(path: str | os.PathLike, key: str | None = None) -> Matrix:
         One line naming the file (and line, row or field) for a missing or unreadable file,
         a ragged or non-numeric text row, a 1-D or empty array, NaN or infinity.
     """
-    table = read_table(path, key=key, mmap=True)
+    table = read_table(path, key=key, mmap=True, header=header)
     return Matrix(check_matrix(table.values, describe(path)), table.words)
 
 

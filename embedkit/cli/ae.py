@@ -22,6 +22,10 @@ DEFAULTS = Autoencoder()
 
 key_option = click.option("--key", default=None, metavar="NAME",
                           help="Array to read from an .npz archive holding several.")
+header_option = click.option(
+    "--header/--no-header", default=None, show_default=False,
+    help="The first line of CSV/TSV (or word2vec text) is, or is not, a header; detected "
+         "without either (a CSV header holds no number; use --header for pandas' ',0,1,2').")
 output_option = click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
                              metavar="FILE", help="Write a .npy file (or .csv, or .vec/.bin for "
                                                   "word vectors) instead of CSV on stdout.")
@@ -88,15 +92,16 @@ def _fit(model: Autoencoder, data, quiet: bool = False, **fit_options) -> list[d
 @click.option("--codes", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write the codes of DATA: .npy, .csv, or .vec/.bin for word vectors.")
 @key_option
+@header_option
 @click.option("--log-json", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write one JSON object per epoch (JSON Lines).")
 @checkpoint_options("DATA")
 def autoencode(data, n_components, kind, tied, activation, output_activation, noise, l1,
                contractive, weight_decay, lr, epochs, batch_size, val_split, seed, output, codes,
-               key, log_json, checkpoint, checkpoint_every, resume) -> None:
+               key, header, log_json, checkpoint, checkpoint_every, resume) -> None:
     """Train an autoencoder on the rows of DATA and write the model (.npz).
 
-    DATA is .npy, .npz (--key), .csv/.tsv (header detected), a word2vec vector file
+    DATA is .npy, .npz (--key), .csv/.tsv (header detected, or --header), a word2vec vector file
     (.vec, .bin) or `-` for stdin. With no options this fits the tied linear autoencoder
     x̂ = WᵀW(x − mean), whose optimum spans the PCA subspace; linear models end with an
     exact full-batch polish. NaN or divergence stops the run and writes nothing.
@@ -106,7 +111,7 @@ def autoencode(data, n_components, kind, tied, activation, output_activation, no
     unchanged. Ctrl-C writes nothing, says in which epoch training stopped and exits with 130.
     """
     check_writable(output, codes, log_json, checkpoint)  # before training, not after it
-    matrix = read_matrix(data, key)
+    matrix = read_matrix(data, key, header)
     check_variance(matrix.values, describe(data))
     output_format(codes, matrix.words)
     model = Autoencoder(n_components, kind=kind, tied=tied, activation=activation,
@@ -132,10 +137,11 @@ def _apply_command(name: str, metavar: str, method: str, doc: str) -> click.Comm
     @click.argument("model_path", metavar="MODEL")
     @click.argument("data", metavar=metavar)
     @key_option
+    @header_option
     @output_option
-    def command(model_path, data, key, output) -> None:
+    def command(model_path, data, key, header, output) -> None:
         model = load_model(model_path)
-        matrix = read_matrix(data, key)
+        matrix = read_matrix(data, key, header)
         output_format(output, matrix.words)
         # encode reads rows of the model's features, decode rows of its codes
         width, what = ((model.n_features_in_, "features") if method == "transform"
@@ -163,6 +169,7 @@ decode = _apply_command("decode", "CODES", "inverse_transform",
               help="Train a tied linear autoencoder with K hidden units on DATA first "
                    "(then give DATA only).")
 @key_option
+@header_option
 @seed_option
 @json_option
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE",
@@ -172,7 +179,7 @@ decode = _apply_command("decode", "CODES", "inverse_transform",
               help="How PCA is computed: auto picks covariance for up to 1000 features "
                    "(exact, streamed), randomized for wider data in memory up to 256 MB, "
                    "incremental (streamed) otherwise; full is the exact SVD in float64.")
-def compare_pca(inputs, n_components, key, seed, as_json, plot, solver) -> None:
+def compare_pca(inputs, n_components, key, header, seed, as_json, plot, solver) -> None:
     """Compare MODEL's subspace with scikit-learn PCA's on DATA, with the same k.
 
     Reports every principal angle (degrees), the mean squared reconstruction error of PCA and
@@ -186,7 +193,7 @@ def compare_pca(inputs, n_components, key, seed, as_json, plot, solver) -> None:
     if plot:
         plot_format(plot)
         check_writable(plot)
-    matrix = read_matrix(inputs[-1], key)
+    matrix = read_matrix(inputs[-1], key, header)
     check_variance(matrix.values, describe(inputs[-1]))  # before training, not after it
     if n_components:
         model = Autoencoder(n_components, random_state=seed)

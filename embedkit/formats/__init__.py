@@ -179,7 +179,8 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
     key : str, optional
         The array of an ``.npz`` archive to read as the matrix.
     header : bool, optional
-        word2vec text only: None detects the header line, False says there is none.
+        word2vec text, CSV and TSV: None detects the header line, False says there is none,
+        True that the first line is one.
     fmt : str, optional
         A name of :data:`FORMATS` that overrides the suffix.
 
@@ -240,7 +241,8 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
                                     f"announces")
             extra = {"words": read, "row": lambda row: f"vector {row + 1} (byte {starts[row]})"}
         else:
-            values = delimited.read_delimited(stream.read(), name, _DELIMITERS[known.name])
+            values = delimited.read_delimited(stream.read(), name, _DELIMITERS[known.name],
+                                              header)
             extra = {}
     words: list[str] | None = extra.get("words")
     if need_words and words is None:

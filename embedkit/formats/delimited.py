@@ -10,13 +10,16 @@ from embedkit import streaming
 from embedkit.errors import EmbedkitError
 
 
-def read_delimited(raw: bytes, where: str, delimiter: str | None) -> np.ndarray:
+def read_delimited(raw: bytes, where: str, delimiter: str | None,
+                   header: bool | None = None) -> np.ndarray:
     """The numbers of a delimited text file (``delimiter`` None: tab, comma or whitespace, as
     the first data line shows).
 
     Lines starting with ``#`` and blank lines are skipped, as is a leading UTF-8 byte-order
-    mark. The first line is a header only when none of its fields is a number: a first line with
-    numbers and a missing value is data, and gets the error any other line would.
+    mark. With ``header`` None the first line is a header only when none of its fields is a
+    number: a first line with numbers and a missing value is data, and gets the error any
+    other line would. True: the first line is a header whatever it holds (pandas writes
+    column numbers there: ``,0,1,2``); False: it is data.
 
     Raises
     ------
@@ -36,7 +39,7 @@ def read_delimited(raw: bytes, where: str, delimiter: str | None) -> np.ndarray:
     first = lines[numbers[0]]
     if delimiter is None:
         delimiter = "\t" if "\t" in first else "," if "," in first else None
-    if not any(is_number(field) for field in first.split(delimiter)):
+    if header or header is None and not any(is_number(f) for f in first.split(delimiter)):
         numbers = numbers[1:]  # a header line
     rows = [lines[i] for i in numbers]
     if not rows:

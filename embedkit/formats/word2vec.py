@@ -81,6 +81,7 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
     header : bool, optional
         None: a first line of two integers is the header, anything else is the first vector
         (GloVe). False: there is no header (``--no-header``), the first line is a vector.
+        True: the first line must be the header.
 
     Returns
     -------
@@ -96,6 +97,10 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
     """
     first = stream.readline().removeprefix(BOM)
     count_dim = None if header is False else _header_fields(first)
+    if header and count_dim is None:
+        shown = first[:60].decode("utf-8", "replace").strip()
+        raise EmbedkitError(f"{name}: line 1: expected a header '<count> <dim>', found "
+                            f"{shown!r}")
     if count_dim is not None:
         count, dim = count_dim
         pending, first_line = [], 2
