@@ -230,3 +230,24 @@ def test_evaluate_scores_unseen_words_from_ngrams_and_reports_both_counts(cli, t
     skipped, scored = (json.loads(r.stdout)["similarity"][0] for r in (skip, ngrams))
     assert (skipped["pairs"], skipped["skipped"], skipped["from_ngrams"]) == (2, 3, 0)
     assert (scored["pairs"], scored["skipped"], scored["from_ngrams"]) == (5, 0, 3)
+
+
+def test_every_writing_command_takes_format(cli, tmp_path):
+    model, codes, decoded = tmp_path / "ae.npz", tmp_path / "codes.out", tmp_path / "back.out"
+    result = cli("autoencode", TINY, "--hidden", "2", "--epochs", "2", "-o", model,
+                 "--codes", codes, "--format", "word2vec-binary")
+    assert result.exit_code == 0, result.output
+    assert read_table(codes, fmt="binary").values.shape == (17, 2)
+    assert cli("decode", model, codes, "-o", decoded, "--format", "fasttext").exit_code == 0
+    assert read_table(decoded).format == "fasttext"
+    assert cli("encode", model, TINY, "-o", codes, "--format", "npz").exit_code == 0
+    assert read_table(codes, fmt="npz").words == read_table(TINY).words
+
+
+def test_limit_keeps_a_loadable_model(tmp_path, expected):
+    kv = load_vectors(TINY, limit=5)
+    assert kv.words == expected["words"].tolist()[:5] and kv.output.shape == (5, 4)
+    save_vectors(tmp_path / "five.bin", kv.words, kv.vectors, kv.counts, fmt="fasttext",
+                 output=kv.output, subwords=kv.subwords)
+    again = load_vectors(tmp_path / "five.bin")
+    np.testing.assert_array_equal(again.vectors, expected["vectors"][:5])

@@ -48,23 +48,24 @@ def read_matrix(path: str | os.PathLike, key: str | None = None,
     return Matrix(check_matrix(table.values, describe(path)), table.words)
 
 
-def output_format(path: str | os.PathLike | None, words: list[str] | None = None) -> Format:
-    """The format :func:`write_matrix` will write to ``path`` (CSV for stdout and suffixes
-    outside the table); call it before long work to fail early.
+def output_format(path: str | os.PathLike | None, words: list[str] | None = None,
+                  fmt: str | None = None) -> Format:
+    """The format :func:`write_matrix` will write to ``path`` (``fmt``, else from the suffix:
+    CSV for stdout and suffixes outside the table); call it before long work to fail early.
 
     Raises
     ------
     EmbedkitError
         For a word vector format without ``words``, or a word it cannot hold.
     """
-    return _output_format(path, words, stdout="csv")
+    return _output_format(path, words, stdout="csv", fmt=fmt)
 
 
 def write_matrix(path: str | os.PathLike | None, values: np.ndarray,
-                 words: list[str] | None = None) -> None:
-    """Write ``values`` atomically in the :func:`output_format` of ``path``, with ``words``
-    where the format holds them inside the file (word2vec, ``.npz``)."""
-    fmt = output_format(path, words)
-    if fmt.name == "npy":
+                 words: list[str] | None = None, fmt: str | None = None) -> None:
+    """Write ``values`` atomically in the :func:`output_format` of ``path`` (or ``fmt``), with
+    ``words`` where the format holds them inside the file (word2vec, ``.npz``, fastText)."""
+    target = output_format(path, words, fmt)
+    if target.name == "npy":
         words = None  # no vocabulary file beside the matrix: outputs land one file each
-    write_table(path, values, words, stdout="csv")
+    write_table(path, values, words, stdout="csv", fmt=fmt)

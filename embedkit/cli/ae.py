@@ -12,7 +12,13 @@ from embedkit.ae.models import ACTIVATIONS, KINDS, OUTPUT_ACTIVATIONS
 from embedkit.ae.pca import SOLVERS, Comparison, compare_with_pca
 from embedkit.ae.plot import INSTALL_HINT, plot_comparison, plot_format, plotting_available
 from embedkit.ae.training import FINAL_LR_FRACTION, HOLD_FRACTION
-from embedkit.cli.options import checkpoint_options, json_option, progress_bar, seed_option
+from embedkit.cli.options import (
+    checkpoint_options,
+    json_option,
+    matrix_format_option,
+    progress_bar,
+    seed_option,
+)
 from embedkit.errors import EmbedkitError
 from embedkit.io import atomic_output, atomic_outputs, check_writable, describe, to_json
 from embedkit.streaming import check_variance
@@ -91,6 +97,7 @@ def _fit(model: Autoencoder, data, quiet: bool = False, **fit_options) -> list[d
               metavar="MODEL.npz", help="Write the model here instead of stdout.")
 @click.option("--codes", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write the codes of DATA: .npy, .csv, or .vec/.bin for word vectors.")
+@matrix_format_option("--codes")
 @key_option
 @header_option
 @click.option("--log-json", type=click.Path(dir_okay=False), default=None, metavar="FILE",
@@ -98,7 +105,7 @@ def _fit(model: Autoencoder, data, quiet: bool = False, **fit_options) -> list[d
 @checkpoint_options("DATA")
 def autoencode(data, n_components, kind, tied, activation, output_activation, noise, l1,
                contractive, weight_decay, lr, epochs, batch_size, val_split, seed, output, codes,
-               key, header, log_json, checkpoint, checkpoint_every, resume) -> None:
+               fmt, key, header, log_json, checkpoint, checkpoint_every, resume) -> None:
     """Train an autoencoder on the rows of DATA and write the model (.npz).
 
     DATA is .npy, .npz (--key), .csv/.tsv (header detected, or --header), a word2vec vector file
@@ -113,7 +120,7 @@ def autoencode(data, n_components, kind, tied, activation, output_activation, no
     check_writable(output, codes, log_json, checkpoint)  # before training, not after it
     matrix = read_matrix(data, key, header)
     check_variance(matrix.values, describe(data))
-    output_format(codes, matrix.words)
+    output_format(codes, matrix.words, fmt)
     model = Autoencoder(n_components, kind=kind, tied=tied, activation=activation,
                         output_activation=output_activation, noise=noise, l1=l1,
                         contractive=contractive, weight_decay=weight_decay, lr=lr,
@@ -124,7 +131,7 @@ def autoencode(data, n_components, kind, tied, activation, output_activation, no
     with atomic_outputs(output, codes, log_json) as (model_out, codes_out, log_out):
         model.save(model_out)
         if codes:
-            write_matrix(codes_out, model.transform(matrix.values), matrix.words)
+            write_matrix(codes_out, model.transform(matrix.values), matrix.words, fmt)
         if log_json:
             with atomic_output(log_out) as out:
                 out.writelines(to_json({k: v for k, v in record.items() if k != "event"})
@@ -139,10 +146,11 @@ def _apply_command(name: str, metavar: str, method: str, doc: str) -> click.Comm
     @key_option
     @header_option
     @output_option
-    def command(model_path, data, key, header, output) -> None:
+    @matrix_format_option("the output")
+    def command(model_path, data, key, header, output, fmt) -> None:
         model = load_model(model_path)
         matrix = read_matrix(data, key, header)
-        output_format(output, matrix.words)
+        output_format(output, matrix.words, fmt)
         # encode reads rows of the model's features, decode rows of its codes
         width, what = ((model.n_features_in_, "features") if method == "transform"
                        else (len(model.components_), "columns (one per hidden unit)"))
@@ -152,7 +160,7 @@ def _apply_command(name: str, metavar: str, method: str, doc: str) -> click.Comm
         with progress_bar(unit="row", unit_scale=True, desc=name,
                           total=len(matrix.values)) as bar:
             result = getattr(model, method)(matrix.values, progress=bar.update)
-        write_matrix(output, result, matrix.words)
+        write_matrix(output, result, matrix.words, fmt)
     return command
 
 

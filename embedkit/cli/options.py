@@ -8,7 +8,7 @@ from collections.abc import Callable
 import click
 from tqdm import tqdm
 
-from embedkit.formats import ALIASES
+from embedkit.formats import ALIASES, FORMATS
 from embedkit.training import DEFAULT_CHECKPOINT_EVERY
 from embedkit.vectors.formats import VECTOR_FORMATS
 
@@ -21,6 +21,18 @@ vector_format_option = click.option(
     help=f"Format of the output, overriding its suffix ({', '.join(VECTOR_FORMAT_CHOICES)}; "
          "word2vec is text, word2vec-binary is binary, fasttext is Facebook's .bin model) "
          "[default: from the suffix, word2vec text for stdout and other suffixes].")
+#: What --format accepts for matrix output (the commands that write codes).
+MATRIX_FORMAT_CHOICES = (*ALIASES, *FORMATS)
+
+
+def matrix_format_option(what: str) -> Callable:
+    """``--format`` of a command writing a matrix (``what`` names the output it governs)."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(MATRIX_FORMAT_CHOICES), metavar="FORMAT",
+        help=f"Format of {what}, overriding its suffix ({', '.join(MATRIX_FORMAT_CHOICES)}) "
+             "[default: from the suffix, CSV for stdout and other suffixes].")
+
+
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print JSON instead of a table.")
 

@@ -195,6 +195,8 @@ def read_fasttext(data: bytes | mmap.mmap, name: str, limit: int | None = None,
     kept_args = {k: v for k, v in args.items() if k not in ("dim", "bucket", "minn", "maxn")}
     model = SubwordModel(subwords, input_rows[:keep], input_rows[nwords:nwords + buckets],
                          kept_args)
+    if MODELS[args["model"]] != "supervised":
+        output = output[:keep]  # a row per word: the kept words' rows
     return FastTextFile(words, meta["count"][:keep].copy(), model, output)
 
 

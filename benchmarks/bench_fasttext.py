@@ -1,0 +1,168 @@
+"""train-w2v --subwords against fastText's own tool: speed, memory, quality, unseen words.
+
+Usage: PY=$(bash benchmarks/venv.sh) && "$PY" benchmarks/bench_fasttext.py [--repeat 3]
+[--model skipgram] [--rare 300]
+
+Both train on the same pre-tokenised copy of the WordNet glosses (bench_w2v's), with fastText's
+settings of issue #20: ``-minn 3 -maxn 6 -bucket 2000000``, dim 100, 5 epochs, 2 threads,
+window 5, negative 5, min-count 5, fastText's defaults for the rest (``-t 1e-4``, ``-lr 0.05``),
+embedkit with ``--subsample 1e-4 --lr 0.05``. Each is its own process writing a fastText
+``.bin`` (measured as bench_w2v measures: wall time of the whole command, peak PSS of its process
+tree); both files are read by embedkit's reader (bit-exact to fastText's vectors, see
+check_fasttext_compat.py) and scored by the same code: WordSim353 Spearman and analogy accuracy
+(unseen words skipped, and with ``--oov ngrams``). Words/s is corpus words times epochs over
+wall seconds, for both. Runs go round robin; medians of ``--repeat``; the load average is
+printed with every figure (the machine is shared: only same-run ratios count).
+
+Rare-word check (``--rare N``): N base forms ``w`` whose inflection ``w + "s"`` is in the
+vocabulary (both seen 5 to 500 times) are deleted from the corpus, both tools train once on
+that corpus, and each held-out base form's vector from its n-grams is queried: how often its
+inflection is among its 10 nearest words, and how many of the 10 nearest words of the base
+form in the first full-corpus model of the same tool come back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from bench_w2v import DATA, measure, tokenised_copy
+
+from embedkit.vectors.evaluate import evaluate_analogies, evaluate_similarity
+from embedkit.vectors.formats import load_vectors
+from embedkit.vectors.keyed import KeyedVectors
+
+SETTINGS = dict(dim=100, window=5, negative=5, min_count=5, sample=1e-4, epochs=5, lr=0.05,
+                minn=3, maxn=6, bucket=2_000_000, threads=2)
+FASTTEXT = r"""
+import json, sys
+import fasttext
+a = json.loads(sys.argv[1])
+model = fasttext.train_unsupervised(a["corpus"], model=a["model"], dim=a["dim"], ws=a["window"],
+                                    neg=a["negative"], minCount=a["min_count"], t=a["sample"],
+                                    epoch=a["epochs"], lr=a["lr"], thread=a["threads"],
+                                    minn=a["minn"], maxn=a["maxn"], bucket=a["bucket"],
+                                    seed=a["seed"], verbose=0)
+model.save_model(a["out"])
+"""
+
+
+def load() -> str:
+    return "load {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+def command(system: str, model: str, corpus: str, out: str, seed: int) -> list[str]:
+    s = SETTINGS
+    if system == "fasttext":
+        return [sys.executable, "-c", FASTTEXT, json.dumps(dict(s, model=model, corpus=corpus,
+                                                                out=out, seed=seed))]
+    return [sys.executable, "-m", "embedkit", "train-w2v", corpus, "--model", model,
+            "--subwords", f"{s['minn']}-{s['maxn']}", "--buckets", str(s["bucket"]),
+            "--dim", str(s["dim"]), "--window", str(s["window"]),
+            "--negative", str(s["negative"]), "--min-count", str(s["min_count"]),
+            "--subsample", str(s["sample"]), "--epochs", str(s["epochs"]), "--lr", str(s["lr"]),
+            "--threads", str(s["threads"]), "--seed", str(seed), "-o", out,
+            "--format", "fasttext"]
+
+
+def quality(kv: KeyedVectors) -> dict[str, float]:
+    out = {}
+    for oov in ("skip", "ngrams"):
+        similarity = evaluate_similarity(kv, DATA / "wordsim353.tsv", oov=oov)
+        analogies = evaluate_analogies(kv, DATA / "questions-words.txt", oov=oov)
+        out[f"wordsim_{oov}"] = similarity.spearman or float("nan")
+        out[f"analogy_{oov}"] = analogies.overall.accuracy
+    return out
+
+
+def neighbours(kv: KeyedVectors, vectors: np.ndarray, k: int = 10) -> np.ndarray:
+    unit = kv.vectors / np.maximum(kv.norms[:, None], 1e-12)
+    queries = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return np.argsort(-(queries @ unit.T), axis=1)[:, :k]
+
+
+def held_out_corpus(corpus: str, target: str, count: int, seed: int) -> list[str]:
+    """Delete ``count`` base forms (with their ``+s`` inflection seen too) from the corpus."""
+    with open(corpus, encoding="utf-8") as lines:
+        text = lines.read()
+    counts = Counter(text.split())
+    bases = sorted(w for w, c in counts.items() if 5 <= c <= 500 and len(w) >= 4
+                   and 5 <= counts.get(w + "s", 0) <= 500)
+    chosen = set(np.random.default_rng(seed).choice(bases, min(count, len(bases)),
+                                                    replace=False).tolist())
+    with open(target, "w", encoding="utf-8") as out:
+        for line in text.splitlines():
+            out.write(" ".join(w for w in line.split() if w not in chosen) + "\n")
+    return sorted(chosen)
+
+
+def rare_word_check(full: KeyedVectors, held: KeyedVectors, bases: list[str]) -> dict:
+    assert held.subwords is not None
+    unseen = [w for w in bases if w not in held.index and w in full.index]
+    vectors, _ = held.subwords.unseen_vectors(unseen)
+    found = neighbours(held, vectors)
+    inflected = np.mean([held.index.get(w + "s", -1) in row
+                         for w, row in zip(unseen, found.tolist(), strict=True)])
+    reference = neighbours(full, full.vectors[[full.index[w] for w in unseen]], 11)[:, 1:]
+    overlap = np.mean([len({held.words[i] for i in a} & {full.words[i] for i in b}) / 10
+                       for a, b in zip(found.tolist(), reference.tolist(), strict=True)])
+    return {"held_out": len(unseen), "inflection_in_top10": float(inflected),
+            "base_neighbours_back": float(overlap)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--model", default="skipgram", choices=["skipgram", "cbow"])
+    parser.add_argument("--rare", type=int, default=300)
+    parser.add_argument("--corpus", default=str(DATA / "wordnet-glosses.txt.gz"))
+    args = parser.parse_args()
+    systems = ("fasttext", "embedkit")
+    with tempfile.TemporaryDirectory(prefix="embedkit-bench-ft-") as scratch:
+        corpus = os.path.join(scratch, "corpus.txt")
+        words = tokenised_copy(Path(args.corpus), corpus)
+        print(f"# {args.corpus}: {words:,} words; {args.model}; {SETTINGS}")
+        runs: dict[str, list[dict]] = {s: [] for s in systems}
+        first: dict[str, KeyedVectors] = {}
+        for repeat in range(args.repeat):
+            for system in systems:
+                out = os.path.join(scratch, f"{system}-{repeat}.bin")
+                where = load()
+                seconds, peak = measure(command(system, args.model, corpus, out, repeat + 1),
+                                        {}, scratch)
+                kv = load_vectors(out)
+                first.setdefault(system, kv)
+                record = {"seconds": seconds, "peak_mb": peak,
+                          "words_per_sec": words * SETTINGS["epochs"] / seconds,
+                          **quality(kv), "load": where}
+                runs[system].append(record)
+                print(f"{system:9} run {repeat + 1}: " + json.dumps(record), flush=True)
+        print("# medians (words/s, peak MB, seconds, quality)")
+        for system in systems:
+            medians = {key: statistics.median(r[key] for r in runs[system])
+                       for key in runs[system][0] if key != "load"}
+            print(f"{system:9} " + json.dumps({k: round(v, 4) for k, v in medians.items()}))
+        ratio = (statistics.median(r["words_per_sec"] for r in runs["embedkit"])
+                 / statistics.median(r["words_per_sec"] for r in runs["fasttext"]))
+        print(f"# embedkit / fastText words/s: {ratio:.3f}  ({load()})")
+        if args.rare:
+            held_corpus = os.path.join(scratch, "held.txt")
+            bases = held_out_corpus(corpus, held_corpus, args.rare, 7)
+            for system in systems:
+                out = os.path.join(scratch, f"{system}-held.bin")
+                where = load()
+                measure(command(system, args.model, held_corpus, out, 1), {}, scratch)
+                result = rare_word_check(first[system], load_vectors(out), bases)
+                print(f"{system:9} rare words: " + json.dumps({**result, "load": where}),
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()
