@@ -5,14 +5,16 @@ Usage: PY=$(bash benchmarks/venv.sh) && "$PY" benchmarks/bench_fasttext.py [--re
 
 Both train on the same pre-tokenised copy of the WordNet glosses (bench_w2v's), with fastText's
 settings of issue #20: ``-minn 3 -maxn 6 -bucket 2000000``, dim 100, 5 epochs, 2 threads,
-window 5, negative 5, min-count 5, fastText's defaults for the rest (``-t 1e-4``, ``-lr 0.05``),
-embedkit with ``--subsample 1e-4 --lr 0.05``. Each is its own process writing a fastText
-``.bin`` (measured as bench_w2v measures: wall time of the whole command, peak PSS of its process
-tree); both files are read by embedkit's reader (bit-exact to fastText's vectors, see
-check_fasttext_compat.py) and scored by the same code: WordSim353 Spearman and analogy accuracy
-(unseen words skipped, and with ``--oov ngrams``). Words/s is corpus words times epochs over
-wall seconds, for both. Runs go round robin; medians of ``--repeat``; the load average is
-printed with every figure (the machine is shared: only same-run ratios count).
+window 5, negative 5, min-count 5, ``-t 1e-4`` (fastText's default; embedkit ``--subsample
+1e-4``), each tool's default starting learning rate (fastText 0.05; embedkit 0.025 skip-gram,
+0.05 CBOW: its minibatches sum many pairs' gradients into a row at once). Each is its own
+process writing a fastText ``.bin``, measured as bench_w2v measures (wall time of the whole
+command, peak PSS of its process tree). Both files are read by embedkit's reader (bit-exact to
+fastText's vectors, see check_fasttext_compat.py) and scored by the same code: WordSim353
+Spearman and analogy accuracy (unseen words skipped, and with ``--oov ngrams``). Words/s is
+corpus words times epochs over wall seconds, for both. Runs go round robin; medians of
+``--repeat``; the load average is printed with every figure (the machine is shared: only
+same-run ratios count).
 
 Rare-word check (``--rare N``): N base forms ``w`` whose inflection ``w + "s"`` is in the
 vocabulary (both seen 5 to 500 times) are deleted from the corpus, both tools train once on
@@ -39,7 +41,7 @@ from embedkit.vectors.evaluate import evaluate_analogies, evaluate_similarity
 from embedkit.vectors.formats import load_vectors
 from embedkit.vectors.keyed import KeyedVectors
 
-SETTINGS = dict(dim=100, window=5, negative=5, min_count=5, sample=1e-4, epochs=5, lr=0.05,
+SETTINGS = dict(dim=100, window=5, negative=5, min_count=5, sample=1e-4, epochs=5,
                 minn=3, maxn=6, bucket=2_000_000, threads=2)
 FASTTEXT = r"""
 import json, sys
@@ -47,9 +49,9 @@ import fasttext
 a = json.loads(sys.argv[1])
 model = fasttext.train_unsupervised(a["corpus"], model=a["model"], dim=a["dim"], ws=a["window"],
                                     neg=a["negative"], minCount=a["min_count"], t=a["sample"],
-                                    epoch=a["epochs"], lr=a["lr"], thread=a["threads"],
+                                    epoch=a["epochs"], thread=a["threads"],
                                     minn=a["minn"], maxn=a["maxn"], bucket=a["bucket"],
-                                    seed=a["seed"], verbose=0)
+                                    verbose=0)
 model.save_model(a["out"])
 """
 
@@ -61,13 +63,14 @@ def load() -> str:
 def command(system: str, model: str, corpus: str, out: str, seed: int) -> list[str]:
     s = SETTINGS
     if system == "fasttext":
+        # fasttext-wheel's train_unsupervised takes no seed: runs differ by thread timing
         return [sys.executable, "-c", FASTTEXT, json.dumps(dict(s, model=model, corpus=corpus,
-                                                                out=out, seed=seed))]
+                                                                out=out))]
     return [sys.executable, "-m", "embedkit", "train-w2v", corpus, "--model", model,
             "--subwords", f"{s['minn']}-{s['maxn']}", "--buckets", str(s["bucket"]),
             "--dim", str(s["dim"]), "--window", str(s["window"]),
             "--negative", str(s["negative"]), "--min-count", str(s["min_count"]),
-            "--subsample", str(s["sample"]), "--epochs", str(s["epochs"]), "--lr", str(s["lr"]),
+            "--subsample", str(s["sample"]), "--epochs", str(s["epochs"]),
             "--threads", str(s["threads"]), "--seed", str(seed), "-o", out,
             "--format", "fasttext"]
 
