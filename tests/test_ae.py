@@ -273,7 +273,7 @@ def test_cli_failing_codes_write_leaves_no_model_either(tmp_path, monkeypatch, f
     import embedkit.cli.ae as ae_cli
     from embedkit.io import atomic_output
 
-    def write_then_fail(path, values, words=None):
+    def write_then_fail(path, values, words=None, fmt=None):
         with atomic_output(path, binary=True) as out:
             out.write(b"\x93NUMPY" + b"\0" * 4096)
             out.flush()
