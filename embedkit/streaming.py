@@ -10,7 +10,8 @@ page cache, but the process's resident memory does not grow with the file.
 from __future__ import annotations
 
 import mmap
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -18,6 +19,8 @@ from embedkit.errors import EmbedkitError
 
 #: Bytes of data per block (of the stored dtype).
 BLOCK_BYTES = 8 * 2**20
+#: Bytes of numbers :func:`gather` holds in memory before it moves them to a temporary file.
+SPILL_BYTES = 64 * 2**20
 
 
 Progress = Callable[[int], None]
@@ -97,3 +100,61 @@ def check_variance(X: np.ndarray, where: str) -> None:
     rows = "a single row" if len(X) == 1 else f"all {len(X)} rows are the same"
     raise EmbedkitError(f"{where}: {rows} (every column has zero variance): there is no "
                         "subspace to learn or to compare with PCA")
+
+
+
+def gather(blocks: Iterable[np.ndarray], where: str,
+           note: Callable[[str], None] | None = None) -> np.ndarray:
+    """Join row blocks (2-D, one dtype and width) read from a file that cannot be memory-mapped
+    (text, a pipe, a compressed file): in memory up to :data:`SPILL_BYTES`, else as a
+    read-only memory map of a temporary file.
+
+    Past :data:`SPILL_BYTES` the blocks go, one at a time, to an anonymous file in the
+    temporary directory (``TMPDIR``): it has no name, so it disappears with the map, or with
+    the process on any exit (an error, Ctrl-C, a kill), and memory stays at one block. The
+    result is then streamed like a memory-mapped ``.npy`` (:func:`is_mapped`). ``note`` is
+    told once, in one line, when that happens (``where`` names the data).
+
+    Raises
+    ------
+    EmbedkitError
+        When the temporary file cannot be written (a full disk), naming its directory.
+    """
+    held: list[np.ndarray] = []
+    size = rows = 0
+    spill = None
+    try:
+        for block in blocks:
+            rows += len(block)
+            if spill is None:
+                held.append(block)
+                size += block.nbytes
+                if size <= SPILL_BYTES:
+                    continue
+                directory = tempfile.gettempdir()
+                if note:
+                    note(f"{where} holds more than {SPILL_BYTES / 2**20:.0f} MB of numbers: "
+                         f"converting it once to a temporary file in {directory} (removed on "
+                         "exit), read by memory map")
+                spill = tempfile.TemporaryFile(prefix="embedkit-", dir=directory)
+                for part in held:
+                    _write(spill, part, directory)
+                held = []
+            else:
+                _write(spill, block, directory)
+        if spill is None:
+            return np.concatenate(held) if len(held) != 1 else held[0]
+        spill.flush()
+        return np.memmap(spill, dtype=block.dtype, mode="r", shape=(rows, block.shape[1]))
+    finally:
+        if spill is not None:
+            spill.close()  # the map holds its own descriptor
+
+
+def _write(out, block: np.ndarray, directory: str) -> None:
+    try:
+        out.write(np.ascontiguousarray(block).data)
+    except OSError as exc:
+        raise EmbedkitError(f"cannot write the temporary copy of the data in {directory}: "
+                            f"{exc.strerror or exc}; set TMPDIR to a directory with room "
+                            "for it") from None

@@ -8,16 +8,21 @@ are kept so codes can be written as vectors too; standard input and other suffix
 Outputs without a suffix of the table (and stdout) are CSV. Every reader ends with
 :func:`check_matrix`. A ``.npy`` file, or an uncompressed ``.npz`` member, that is a regular
 file is memory-mapped, checked block by block and streamed by the autoencoder
-(:mod:`embedkit.streaming`); the other formats are read into memory.
+(:mod:`embedkit.streaming`). CSV, TSV and word vector files (also compressed or on stdin)
+are read one block at a time: up to :data:`~embedkit.streaming.SPILL_BYTES` of numbers
+stay in memory, larger ones are converted once to an anonymous temporary file
+(:func:`~embedkit.streaming.gather`) and streamed from it like a ``.npy``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from embedkit import streaming
 from embedkit.formats import Format, check_matrix, read_table, write_table
 from embedkit.formats import output_format as _output_format
 from embedkit.io import describe
@@ -34,18 +39,26 @@ class Matrix:
 
 
 def read_matrix(path: str | os.PathLike, key: str | None = None,
-                header: bool | None = None) -> Matrix:
+                header: bool | None = None,
+                note: Callable[[str], None] | None = None) -> Matrix:
     """Read a 2-D matrix of finite numbers from ``path`` (see the module docstring);
     ``header`` as for :func:`embedkit.formats.read_table` (None: detected).
+
+    ``note`` is told, in one line, when a large file is converted to a temporary file.
 
     Raises
     ------
     EmbedkitError
         One line naming the file (and line, row or field) for a missing or unreadable file,
-        a ragged or non-numeric text row, a 1-D or empty array, NaN or infinity.
+        a ragged or non-numeric text row, a 1-D or empty array, NaN or infinity, or a
+        temporary copy that cannot be written.
     """
-    table = read_table(path, key=key, mmap=True, header=header)
-    return Matrix(check_matrix(table.values, describe(path)), table.words)
+    name = describe(path)
+    table = read_table(path, key=key, mmap=True, header=header,
+                       collect=lambda blocks: streaming.gather(blocks, name, note))
+    if streaming.is_mapped(table.values) and table.format not in ("npy", "npz"):
+        return Matrix(table.values, table.words)  # converted: every block was checked on the way
+    return Matrix(check_matrix(table.values, name), table.words)
 
 
 def output_format(path: str | os.PathLike | None, words: list[str] | None = None,

@@ -19,6 +19,7 @@ from embedkit.cli.options import (
     progress_bar,
     seed_option,
 )
+from embedkit.cli.text import note
 from embedkit.errors import EmbedkitError
 from embedkit.io import atomic_output, atomic_outputs, check_writable, describe, to_json
 from embedkit.streaming import check_variance
@@ -118,7 +119,7 @@ def autoencode(data, n_components, kind, tied, activation, output_activation, no
     unchanged. Ctrl-C writes nothing, says in which epoch training stopped and exits with 130.
     """
     check_writable(output, codes, log_json, checkpoint)  # before training, not after it
-    matrix = read_matrix(data, key, header)
+    matrix = read_matrix(data, key, header, note)
     check_variance(matrix.values, describe(data))
     output_format(codes, matrix.words, fmt)
     model = Autoencoder(n_components, kind=kind, tied=tied, activation=activation,
@@ -149,7 +150,7 @@ def _apply_command(name: str, metavar: str, method: str, doc: str) -> click.Comm
     @matrix_format_option("the output")
     def command(model_path, data, key, header, output, fmt) -> None:
         model = load_model(model_path)
-        matrix = read_matrix(data, key, header)
+        matrix = read_matrix(data, key, header, note)
         output_format(output, matrix.words, fmt)
         # encode reads rows of the model's features, decode rows of its codes
         width, what = ((model.n_features_in_, "features") if method == "transform"
@@ -201,7 +202,7 @@ def compare_pca(inputs, n_components, key, header, seed, as_json, plot, solver) 
     if plot:
         plot_format(plot)
         check_writable(plot)
-    matrix = read_matrix(inputs[-1], key, header)
+    matrix = read_matrix(inputs[-1], key, header, note)
     check_variance(matrix.values, describe(inputs[-1]))  # before training, not after it
     if n_components:
         model = Autoencoder(n_components, random_state=seed)

@@ -39,7 +39,7 @@ import gzip
 import io
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -158,7 +158,8 @@ def _format(fmt: str | None, path: str | os.PathLike) -> Format | None:
 def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int | None = None,
                mmap: bool = False, unicode_errors: str = "strict",
                vocab: str | os.PathLike | None = None, key: str | None = None,
-               header: bool | None = None, fmt: str | None = None) -> Table:
+               header: bool | None = None, fmt: str | None = None,
+               collect: Callable[[Iterator[np.ndarray]], np.ndarray] | None = None) -> Table:
     """Read a matrix or word vectors from any format of the table.
 
     Parameters
@@ -183,6 +184,10 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
         True that the first line is one.
     fmt : str, optional
         A name of :data:`FORMATS` that overrides the suffix.
+    collect : callable, optional
+        Joins the row blocks of a CSV/TSV or word2vec file as they are read (default:
+        into one array in memory); :func:`embedkit.streaming.gather` moves large ones to a
+        temporary file.
 
     Returns
     -------
@@ -229,20 +234,21 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
         elif known.name == "npy":
             values, extra = arrays.read_npy(path, limit, mmap, unicode_errors, vocab, need_words)
         elif known.name == "text":  # checks its values itself, naming lines
-            read, values, first = word2vec.read_text(stream, name, limit, unicode_errors, header)
+            read, values, first = word2vec.read_text(stream, name, limit, unicode_errors, header,
+                                                      collect)
             extra = {"words": read, "row": lambda row: f"line {row + first}"}
         elif known.name == "binary":
             count, dim, size = word2vec.read_header(stream, name)
             wanted = count if limit is None else min(count, limit)
             read, values, rest, starts = word2vec.read_binary(stream, name, wanted, dim,
-                                                              unicode_errors, size)
+                                                              unicode_errors, size, collect)
             if wanted == count and (rest + stream.read(1 << 16)).strip():
                 raise EmbedkitError(f"{name}: more than the {count} vectors the header "
                                     f"announces")
             extra = {"words": read, "row": lambda row: f"vector {row + 1} (byte {starts[row]})"}
         else:
-            values = delimited.read_delimited(stream.read(), name, _DELIMITERS[known.name],
-                                              header)
+            blocks = delimited.iter_delimited(stream, name, _DELIMITERS[known.name], header)
+            values = collect(blocks) if collect else np.concatenate(list(blocks))
             extra = {}
     words: list[str] | None = extra.get("words")
     if need_words and words is None:

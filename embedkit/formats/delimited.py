@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import IO
 
 import numpy as np
@@ -9,49 +10,69 @@ import numpy as np
 from embedkit import streaming
 from embedkit.errors import EmbedkitError
 
+#: Bytes of text parsed per block by :func:`iter_delimited` (whole lines, about this many).
+BLOCK_TEXT_BYTES = 8 * 2**20
 
-def read_delimited(raw: bytes, where: str, delimiter: str | None,
-                   header: bool | None = None) -> np.ndarray:
+
+def iter_delimited(stream: IO[bytes], where: str, delimiter: str | None,
+                   header: bool | None = None, block_bytes: int | None = None
+                   ) -> Iterator[np.ndarray]:
     """The numbers of a delimited text file (``delimiter`` None: tab, comma or whitespace, as
-    the first data line shows).
+    the first data line shows), as float64 row blocks of about ``block_bytes`` of text each
+    (default :data:`BLOCK_TEXT_BYTES`): memory is one block of lines, whatever the file's size.
 
     Lines starting with ``#`` and blank lines are skipped, as is a leading UTF-8 byte-order
     mark. With ``header`` None the first line is a header only when none of its fields is a
     number: a first line with numbers and a missing value is data, and gets the error any
     other line would. True: the first line is a header whatever it holds (pandas writes
-    column numbers there: ``,0,1,2``); False: it is data.
+    column numbers there: ``,0,1,2``); False: it is data. Every block is checked
+    (:func:`check_matrix`) before it is yielded, so an error comes after the blocks before the
+    bad line, naming that line.
 
     Raises
     ------
     EmbedkitError
         Naming the line and field of the first ragged or non-numeric row, or the first NaN.
     """
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise EmbedkitError(f"{where}: line {line}, byte "
-                            f"{exc.start + 1}: not valid UTF-8 text ({exc.reason})") from None
-    lines = text.removeprefix("\ufeff").splitlines()
-    numbers = [i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")]
-    if not numbers:
+    lines_before = bytes_before = 0
+    started = False  # the first non-blank line (a header, or the first data row) was seen
+    width = first_line = 0  # of the first data row, once seen
+    hint = block_bytes or BLOCK_TEXT_BYTES
+    for raw in iter(lambda: b"".join(stream.readlines(hint)), b""):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = lines_before + raw.count(b"\n", 0, exc.start) + 1
+            raise EmbedkitError(f"{where}: line {line}, byte {bytes_before + exc.start + 1}: "
+                                f"not valid UTF-8 text ({exc.reason})") from None
+        lines = (text if bytes_before else text.removeprefix("\ufeff")).splitlines()
+        numbers = [i for i, line in enumerate(lines) if line.strip() and not line.startswith("#")]
+        if numbers and not started:
+            started, first = True, lines[numbers[0]]
+            if delimiter is None:
+                delimiter = "\t" if "\t" in first else "," if "," in first else None
+            if header or header is None and not any(is_number(f) for f in first.split(delimiter)):
+                numbers = numbers[1:]  # a header line
+        if numbers:
+            rows = [lines[i] for i in numbers]
+            line_of_row = np.asarray(numbers) + lines_before + 1
+            if not width:
+                width, first_line = len(rows[0].split(delimiter)), int(line_of_row[0])
+            try:
+                values = np.loadtxt(rows, delimiter=delimiter, dtype=np.float64, ndmin=2,
+                                    comments=None)
+            except ValueError:
+                _explain_bad_row(rows, line_of_row, delimiter, where, width, first_line)
+                raise
+            if values.shape[1] != width:  # a block of rows all as ragged as each other
+                _explain_bad_row(rows, line_of_row, delimiter, where, width, first_line)
+            yield check_matrix(values, where, lambda row, lines=line_of_row: f"line {lines[row]}")
+        lines_before += len(lines)
+        bytes_before += len(raw)
+    if not started:
         raise EmbedkitError(f"{where}: no data rows")
-    first = lines[numbers[0]]
-    if delimiter is None:
-        delimiter = "\t" if "\t" in first else "," if "," in first else None
-    if header or header is None and not any(is_number(f) for f in first.split(delimiter)):
-        numbers = numbers[1:]  # a header line
-    rows = [lines[i] for i in numbers]
-    if not rows:
+    if not width:
         raise EmbedkitError(f"{where}: a header but no data rows")
-    try:
-        values = np.loadtxt(rows, delimiter=delimiter, dtype=np.float64, ndmin=2,
-                            comments=None)
-    except ValueError:
-        _explain_bad_row(rows, numbers, delimiter, where)
-        raise
-    line_of_row = np.asarray(numbers) + 1
-    return check_matrix(values, where, lambda row: f"line {line_of_row[row]}")
 
 
 def is_number(field: str | bytes) -> bool:
@@ -63,18 +84,18 @@ def is_number(field: str | bytes) -> bool:
     return True
 
 
-def _explain_bad_row(rows: list[str], numbers: list[int], delimiter: str | None,
-                     where: str) -> None:
-    """Raise the one-line error for the first ragged or non-numeric row."""
-    width = len(rows[0].split(delimiter))
-    for row, number in zip(rows, numbers, strict=True):
+def _explain_bad_row(rows: list[str], line_of_row: np.ndarray, delimiter: str | None,
+                     where: str, width: int, first_line: int) -> None:
+    """Raise the one-line error for the first row of ``rows`` that is ragged (not ``width``
+    fields, the width of the file's first data row, on ``first_line``) or non-numeric."""
+    for row, number in zip(rows, line_of_row.tolist(), strict=True):
         fields = row.split(delimiter)
         if len(fields) != width:
-            raise EmbedkitError(f"{where}: line {number + 1}: {len(fields)} fields, expected "
-                                f"{width} like line {numbers[0] + 1}")
+            raise EmbedkitError(f"{where}: line {number}: {len(fields)} fields, expected "
+                                f"{width} like line {first_line}")
         for j, field in enumerate(fields):
             if not is_number(field):
-                raise EmbedkitError(f"{where}: line {number + 1}, field {j + 1}: {field!r} is "
+                raise EmbedkitError(f"{where}: line {number}, field {j + 1}: {field!r} is "
                                     "not a number")
 
 

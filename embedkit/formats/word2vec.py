@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import IO
 
@@ -66,7 +66,9 @@ def decode_words(raw: list[bytes], name: str, errors: str, where) -> list[str]:
 
 
 def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: str = "strict",
-              header: bool | None = None) -> tuple[list[str], np.ndarray, int]:
+              header: bool | None = None,
+              collect: Callable[[Iterator[np.ndarray]], np.ndarray] | None = None
+              ) -> tuple[list[str], np.ndarray, int]:
     """Read a word2vec text file.
 
     Parameters
@@ -82,6 +84,10 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
         None: a first line of two integers is the header, anything else is the first vector
         (GloVe). False: there is no header (``--no-header``), the first line is a vector.
         True: the first line must be the header.
+    collect : callable, optional
+        Joins the float32 blocks of :data:`TEXT_BLOCK` vectors as they are read (each checked
+        already), e.g. :func:`embedkit.streaming.gather`; by default one matrix in memory,
+        allocated as blocks arrive and grown by ``ndarray.resize``.
 
     Returns
     -------
@@ -112,38 +118,54 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
                                 f"vector 'word v1 v2 ...', found {shown!r}")
         count, dim, pending, first_line = None, len(fields) - 1, [first], 1
     wanted = count if limit is None else limit if count is None else min(count, limit)
-    # Rows are allocated as blocks arrive, not from the header: a damaged header may announce
-    # billions of vectors.
-    vectors = np.empty((0, dim), dtype=np.float32)
     raw_words: list[bytes] = []
-    done = 0
-    while wanted is None or done < wanted:
-        size = TEXT_BLOCK if wanted is None else min(TEXT_BLOCK, wanted - done)
-        lines, pending = pending[:size], pending[size:]
-        lines += islice(stream, size - len(lines))
-        if count is None and len(lines) < size:
-            while lines and not lines[-1].strip():  # blank lines at the end of the file
-                lines.pop()
-        if not lines:
-            if count is None:
+
+    def blocks() -> Iterator[np.ndarray]:
+        nonlocal pending
+        done = 0
+        while wanted is None or done < wanted:
+            size = TEXT_BLOCK if wanted is None else min(TEXT_BLOCK, wanted - done)
+            lines, pending = pending[:size], pending[size:]
+            lines += islice(stream, size - len(lines))
+            if count is None and len(lines) < size:
+                while lines and not lines[-1].strip():  # blank lines at the end of the file
+                    lines.pop()
+            if not lines:
+                if count is None:
+                    break
+                raise EmbedkitError(f"{name}: line {done + first_line}: file ends after {done} "
+                                    f"vectors, the header says {count}")
+            words, parsed = _parse_block(lines, dim, name, done + first_line)
+            yield check_matrix(parsed, name, lambda row, at=done + first_line: f"line {row + at}",
+                               allow_empty=True)
+            raw_words.extend(words)
+            done += len(lines)
+            if count is None and len(lines) < size:
                 break
-            raise EmbedkitError(f"{name}: line {done + first_line}: file ends after {done} "
-                                f"vectors, the header says {count}")
-        words, parsed = _parse_block(lines, dim, name, done + first_line)
-        if done + len(lines) > len(vectors):
-            rows = max(2 * len(vectors), done + len(lines), PREALLOCATE_BYTES // (4 * dim))
-            vectors.resize((rows if wanted is None else min(wanted, rows), dim), refcheck=False)
-        vectors[done:done + len(lines)] = parsed
-        raw_words.extend(words)
-        done += len(lines)
-        if count is None and len(lines) < size:
-            break
-    if count is not None and done == count and stream.read(1 << 16).strip():
-        raise EmbedkitError(f"{name}: more than the {count} vectors the header announces")
-    vectors.resize((done, dim), refcheck=False)
-    check_matrix(vectors, name, lambda row: f"line {row + first_line}", allow_empty=True)
+        if count is not None and done == count and stream.read(1 << 16).strip():
+            raise EmbedkitError(f"{name}: more than the {count} vectors the header announces")
+        if not done:
+            yield np.empty((0, dim), dtype=np.float32)
+
+    vectors = (collect or functools.partial(_grow, dim=dim, wanted=wanted))(blocks())
     decoded = decode_words(raw_words, name, errors, lambda i: f"line {i + first_line}")
     return decoded, vectors, first_line
+
+
+def _grow(blocks: Iterator[np.ndarray], dim: int, wanted: int | None) -> np.ndarray:
+    """The blocks in one float32 matrix, allocated as they arrive, not from a header (a damaged
+    one may announce billions of vectors): grown by ``ndarray.resize``, which the C library
+    does by remapping pages rather than copying them, and cut to the rows read at the end."""
+    vectors = np.empty((0, dim), dtype=np.float32)
+    done = 0
+    for block in blocks:
+        if done + len(block) > len(vectors):
+            rows = max(2 * len(vectors), done + len(block), PREALLOCATE_BYTES // (4 * dim))
+            vectors.resize((rows if wanted is None else min(wanted, rows), dim), refcheck=False)
+        vectors[done:done + len(block)] = block
+        done += len(block)
+    vectors.resize((done, dim), refcheck=False)
+    return vectors
 
 
 def _parse_block(lines: list[bytes], dim: int, name: str,
@@ -206,8 +228,9 @@ def _parse_floats(text: bytes) -> np.ndarray | None:
             return None
 
 
-def read_binary(stream: IO[bytes], name: str, count: int, dim: int, errors: str,
-                offset: int) -> tuple[list[str], np.ndarray, bytes, list[int]]:
+def read_binary(stream: IO[bytes], name: str, count: int, dim: int, errors: str, offset: int,
+                collect: Callable[[Iterator[np.ndarray]], np.ndarray] | None = None
+                ) -> tuple[list[str], np.ndarray, bytes, list[int]]:
     """Records are a word, a space and ``dim`` little-endian float32; returns the words, the
     matrix, the bytes read past the last record and the byte offset where each record starts
     (``offset`` is the header's size).
@@ -217,47 +240,70 @@ def read_binary(stream: IO[bytes], name: str, count: int, dim: int, errors: str,
     :data:`PREALLOCATE_BYTES`, never trusting a header's count for more) through
     ``ndarray.resize``, which the C library does by remapping pages rather than copying them,
     and is cut to the records read at the end; peak memory is the matrix, the words and one
-    chunk.
+    chunk. With ``collect`` (e.g. :func:`embedkit.streaming.gather`) the records are instead
+    handed over in checked blocks of :data:`BINARY_CHUNK` bytes of values, and ``collect``
+    joins them.
     """
     width = 4 * dim
     raw_words: list[bytes] = []
     starts: list[int] = []
-    vectors = np.empty((min(count, max(1, PREALLOCATE_BYTES // width)), dim), dtype="<f4")
-    flat = vectors.reshape(-1).view(np.uint8).data
     buffer, pos = b"", 0
-    for record in range(count):
-        space = buffer.find(b" ", pos)
-        while space < 0 or len(buffer) < space + 1 + width + 1:
-            chunk = stream.read(BINARY_CHUNK)
-            if not chunk:
-                break
-            offset += pos
-            buffer, pos = buffer[pos:] + chunk, 0
+
+    def blocks() -> Iterator[np.ndarray]:
+        nonlocal buffer, pos, offset
+        rows = max(1, (BINARY_CHUNK if collect else PREALLOCATE_BYTES) // width)
+        vectors = np.empty((min(count, rows), dim), dtype="<f4")
+        flat = vectors.reshape(-1).view(np.uint8).data
+        first = 0  # the record in the first row of vectors
+        for record in range(count):
             space = buffer.find(b" ", pos)
-        where = f"{name}: vector {record + 1} (byte {offset + pos})"
-        if space < 0 or len(buffer) < space + 1 + width:
-            raise EmbedkitError(f"{where}: file is truncated, expected a word, a space and {dim} "
-                                f"float32 values ({count} vectors in the header)")
-        # The C tool writes a newline after each vector; some files put it before the word.
-        word = buffer[pos:space].lstrip(b"\n")
-        if not word or b"\n" in word:
-            shown = word[:30].decode("utf-8", "replace")
-            raise EmbedkitError(f"{where}: expected a word, found {shown!r}: the records do not "
-                                f"line up with the header's dimension {dim}")
-        if record == len(vectors):
-            flat.release()
-            vectors.resize((min(count, 2 * record), dim), refcheck=False)
-            flat = vectors.reshape(-1).view(np.uint8).data
-        starts.append(offset + pos)
-        raw_words.append(word)
-        flat[record * width:(record + 1) * width] = buffer[space + 1:space + 1 + width]
-        pos = space + 1 + width
-        if buffer[pos:pos + 1] == b"\n":
-            pos += 1
-    flat.release()
-    vectors.resize((count, dim), refcheck=False)
+            while space < 0 or len(buffer) < space + 1 + width + 1:
+                chunk = stream.read(BINARY_CHUNK)
+                if not chunk:
+                    break
+                offset += pos
+                buffer, pos = buffer[pos:] + chunk, 0
+                space = buffer.find(b" ", pos)
+            where = f"{name}: vector {record + 1} (byte {offset + pos})"
+            if space < 0 or len(buffer) < space + 1 + width:
+                raise EmbedkitError(f"{where}: file is truncated, expected a word, a space and "
+                                    f"{dim} float32 values ({count} vectors in the header)")
+            # The C tool writes a newline after each vector; some files put it before the word.
+            word = buffer[pos:space].lstrip(b"\n")
+            if not word or b"\n" in word:
+                shown = word[:30].decode("utf-8", "replace")
+                raise EmbedkitError(f"{where}: expected a word, found {shown!r}: the records do "
+                                    f"not line up with the header's dimension {dim}")
+            if record - first == len(vectors):
+                flat.release()
+                if collect:
+                    yield _checked(vectors, name, first, starts)
+                    first = record
+                    vectors = np.empty((min(count - record, rows), dim), dtype="<f4")
+                else:
+                    vectors.resize((min(count, 2 * record), dim), refcheck=False)
+                flat = vectors.reshape(-1).view(np.uint8).data
+            starts.append(offset + pos)
+            raw_words.append(word)
+            at = (record - first) * width
+            flat[at:at + width] = buffer[space + 1:space + 1 + width]
+            pos = space + 1 + width
+            if buffer[pos:pos + 1] == b"\n":
+                pos += 1
+        flat.release()
+        vectors.resize((count - first, dim), refcheck=False)
+        yield _checked(vectors, name, first, starts) if collect else vectors
+
+    vectors = collect(blocks()) if collect else next(blocks())
     words = decode_words(raw_words, name, errors, lambda i: f"vector {i + 1} (byte {starts[i]})")
     return words, vectors.astype(np.float32, copy=False), buffer[pos:], starts
+
+
+def _checked(vectors: np.ndarray, name: str, first: int, starts: list[int]) -> np.ndarray:
+    """A block of binary records whose first is record ``first``, checked (finite)."""
+    return check_matrix(vectors.astype(np.float32, copy=False), name,
+                        lambda row: f"vector {first + row + 1} (byte {starts[first + row]})",
+                        allow_empty=True)
 
 
 def write_binary(out: IO[bytes], words: list[str], vectors: np.ndarray) -> None:
