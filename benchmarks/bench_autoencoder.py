@@ -12,6 +12,10 @@ Run: PY=$(bash benchmarks/venv.sh) && "$PY" benchmarks/bench_autoencoder.py [--r
    50 epochs, Adam 1e-3, batch 256, masking 0.3 or Gaussian 0.1: seconds per epoch and clean
    reconstruction error vs torch with embedkit's default schedule (the same configuration),
    and torch's error with a constant lr for reference.
+4. Scale (``--scale MB ...``, with ``--ks``, ``--csv MB``, ``--dir``; ``--scale-only`` skips
+   1-3): large generated matrices, whole commands as separate processes, wall time and peak
+   memory against scikit-learn's PCA, the goals of issue 18 checked on each line; run by
+   ``_ae_scale.py`` in a fresh process (see its docstring).
 All with one BLAS thread; medians over repeats.
 """
 
@@ -19,6 +23,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
@@ -233,7 +240,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--denoising-only", action="store_true")
+    parser.add_argument("--scale", type=int, nargs="+", default=[], metavar="MB",
+                        help="also run the scale cases on matrices of these sizes")
+    parser.add_argument("--ks", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--csv", type=int, default=0, metavar="MB",
+                        help="also autoencode a CSV of this many MB of numbers")
+    parser.add_argument("--dir", default=None, help="where the scale cases write their data")
+    parser.add_argument("--scale-only", action="store_true")
     args = parser.parse_args()
+    if args.scale or args.csv:
+        # a fresh process: this one holds torch, whose memory its children's peaks would count
+        scale = [sys.executable, str(Path(__file__).with_name("_ae_scale.py")), "--repeats",
+                 str(args.repeats), "--ks", *map(str, args.ks), "--csv", str(args.csv)]
+        subprocess.run(scale + (["--scale", *map(str, args.scale)] if args.scale else [])
+                       + (["--dir", args.dir] if args.dir else []), check=True)
+    if args.scale_only:
+        return
     digits = load_digits().data
     datasets = {} if args.denoising_only else {
         "digits": StandardScaler().fit_transform(digits).astype(np.float32)}
