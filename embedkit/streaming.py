@@ -103,8 +103,8 @@ def check_variance(X: np.ndarray, where: str) -> None:
 
 
 
-def gather(blocks: Iterable[np.ndarray], where: str,
-           note: Callable[[str], None] | None = None) -> np.ndarray:
+def gather(blocks: Iterable[np.ndarray], where: str, note: Callable[[str], None] | None = None,
+           progress: Progress | None = None) -> np.ndarray:
     """Join row blocks (2-D, one dtype and width) read from a file that cannot be memory-mapped
     (text, a pipe, a compressed file): in memory up to :data:`SPILL_BYTES`, else as a
     read-only memory map of a temporary file.
@@ -113,7 +113,8 @@ def gather(blocks: Iterable[np.ndarray], where: str,
     temporary directory (``TMPDIR``): it has no name, so it disappears with the map, or with
     the process on any exit (an error, Ctrl-C, a kill), and memory stays at one block. The
     result is then streamed like a memory-mapped ``.npy`` (:func:`is_mapped`). ``note`` is
-    told once, in one line, when that happens (``where`` names the data).
+    told once, in one line, when that happens (``where`` names the data); ``progress`` is
+    called with the rows of each block.
 
     Raises
     ------
@@ -126,6 +127,8 @@ def gather(blocks: Iterable[np.ndarray], where: str,
     try:
         for block in blocks:
             rows += len(block)
+            if progress:
+                progress(len(block))
             if spill is None:
                 held.append(block)
                 size += block.nbytes

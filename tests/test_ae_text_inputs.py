@@ -213,3 +213,16 @@ def test_nan_deep_in_a_vector_file_is_named_after_the_conversion_began(
     with pytest.raises(EmbedkitError, match=re.escape(message)):
         read_matrix(tmp_path / name, note=notes.append)
     assert len(notes) == 1 and list(small_limits.iterdir()) == []
+
+
+def test_progress_counts_the_rows_of_a_converted_file_and_nothing_for_a_mapped_one(
+        tmp_path, small_limits):
+    X = low_rank()
+    write_csv(tmp_path / "x.csv", X)
+    np.save(tmp_path / "x.npy", X)
+    seen = []
+    read_matrix(tmp_path / "x.csv", progress=seen.append)
+    assert sum(seen) == len(X) and len(seen) > 10  # block by block
+    seen.clear()
+    read_matrix(tmp_path / "x.npy", progress=seen.append)
+    assert seen == []

@@ -17,7 +17,7 @@ stay in memory, larger ones are converted once to an anonymous temporary file
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,12 +39,14 @@ class Matrix:
 
 
 def read_matrix(path: str | os.PathLike, key: str | None = None,
-                header: bool | None = None,
-                note: Callable[[str], None] | None = None) -> Matrix:
+                header: bool | None = None, note: Callable[[str], None] | None = None,
+                progress: streaming.Progress | None = None) -> Matrix:
     """Read a 2-D matrix of finite numbers from ``path`` (see the module docstring);
     ``header`` as for :func:`embedkit.formats.read_table` (None: detected).
 
-    ``note`` is told, in one line, when a large file is converted to a temporary file.
+    ``note`` is told, in one line, when a large file is converted to a temporary file;
+    ``progress`` is called with the number of rows of each block read from a file that is not
+    memory-mapped.
 
     Raises
     ------
@@ -54,10 +56,15 @@ def read_matrix(path: str | os.PathLike, key: str | None = None,
         temporary copy that cannot be written.
     """
     name = describe(path)
-    table = read_table(path, key=key, mmap=True, header=header,
-                       collect=lambda blocks: streaming.gather(blocks, name, note))
-    if streaming.is_mapped(table.values) and table.format not in ("npy", "npz"):
-        return Matrix(table.values, table.words)  # converted: every block was checked on the way
+    converted: list[np.ndarray] = []
+
+    def collect(blocks: Iterator[np.ndarray]) -> np.ndarray:
+        converted.append(streaming.gather(blocks, name, note, progress))
+        return converted[-1]
+
+    table = read_table(path, key=key, mmap=True, header=header, collect=collect)
+    if converted and table.values is converted[0] and streaming.is_mapped(table.values):
+        return Matrix(table.values, table.words)  # every block was checked on the way
     return Matrix(check_matrix(table.values, name), table.words)
 
 

@@ -7,7 +7,7 @@ import sys
 import click
 
 from embedkit.ae import Autoencoder, load_model
-from embedkit.ae.data import output_format, read_matrix, write_matrix
+from embedkit.ae.data import Matrix, output_format, read_matrix, write_matrix
 from embedkit.ae.models import ACTIVATIONS, KINDS, OUTPUT_ACTIVATIONS
 from embedkit.ae.pca import SOLVERS, Comparison, compare_with_pca
 from embedkit.ae.plot import INSTALL_HINT, plot_comparison, plot_format, plotting_available
@@ -19,7 +19,6 @@ from embedkit.cli.options import (
     progress_bar,
     seed_option,
 )
-from embedkit.cli.text import note
 from embedkit.errors import EmbedkitError
 from embedkit.io import atomic_output, atomic_outputs, check_writable, describe, to_json
 from embedkit.streaming import check_variance
@@ -36,6 +35,16 @@ header_option = click.option(
 output_option = click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
                              metavar="FILE", help="Write a .npy file (or .csv, or .vec/.bin for "
                                                   "word vectors) instead of CSV on stdout.")
+
+
+def _read(data: str, key: str | None, header: bool | None) -> Matrix:
+    """:func:`read_matrix` with a progress bar of the rows read from a file that cannot be
+    memory-mapped, and the note of its conversion to a temporary file."""
+    with progress_bar(unit="row", unit_scale=True, desc=f"reading {describe(data)}",
+                      leave=False) as bar:
+        return read_matrix(data, key, header,
+                           lambda message: bar.write(f"embedkit: note: {message}",
+                                                     file=sys.stderr), bar.update)
 
 
 def _fit(model: Autoencoder, data, quiet: bool = False, **fit_options) -> list[dict]:
@@ -119,7 +128,7 @@ def autoencode(data, n_components, kind, tied, activation, output_activation, no
     unchanged. Ctrl-C writes nothing, says in which epoch training stopped and exits with 130.
     """
     check_writable(output, codes, log_json, checkpoint)  # before training, not after it
-    matrix = read_matrix(data, key, header, note)
+    matrix = _read(data, key, header)
     check_variance(matrix.values, describe(data))
     output_format(codes, matrix.words, fmt)
     model = Autoencoder(n_components, kind=kind, tied=tied, activation=activation,
@@ -150,7 +159,7 @@ def _apply_command(name: str, metavar: str, method: str, doc: str) -> click.Comm
     @matrix_format_option("the output")
     def command(model_path, data, key, header, output, fmt) -> None:
         model = load_model(model_path)
-        matrix = read_matrix(data, key, header, note)
+        matrix = _read(data, key, header)
         output_format(output, matrix.words, fmt)
         # encode reads rows of the model's features, decode rows of its codes
         width, what = ((model.n_features_in_, "features") if method == "transform"
@@ -202,7 +211,7 @@ def compare_pca(inputs, n_components, key, header, seed, as_json, plot, solver) 
     if plot:
         plot_format(plot)
         check_writable(plot)
-    matrix = read_matrix(inputs[-1], key, header, note)
+    matrix = _read(inputs[-1], key, header)
     check_variance(matrix.values, describe(inputs[-1]))  # before training, not after it
     if n_components:
         model = Autoencoder(n_components, random_state=seed)
