@@ -189,10 +189,11 @@ def embedkit_denoise(X, noise, activation, epochs, seed):
     return per_epoch, float(np.mean((model.reconstruct(X) - X) ** 2))
 
 
-def linear_sections(datasets, repeats):
+def linear_sections(datasets, repeats, ends_too=True):
     med = np.median
     print("# speed: seconds to within 1% of PCA's error (Adam 1e-3, batch 256)")
-    print("data\tk\tpca_s\tembedkit_s\ttorch_s\tmlp_s\tembedkit/torch\tembedkit/mlp")
+    print("data\tk\tpca_s\tembedkit_s\ttorch_s\tmlp_s\tembedkit/torch\tembedkit/mlp\t"
+          "embedkit/pca\tload")
     ends = []
     for name, X in datasets.items():
         Xc = X - X.mean(axis=0)
@@ -204,10 +205,13 @@ def linear_sections(datasets, repeats):
                      torch_speed(Xc, k, target, max_epochs, s),
                      mlp_speed(Xc, k, target, max_epochs, s)) for s in range(repeats)]
             e, t, m = (med([r[i] for r in runs]) for i in range(3))
-            print(f"{name}\t{k}\t{pca_s:.3f}\t{e:.3f}\t{t:.3f}\t{m:.3f}\t{e / t:.2f}\t{e / m:.2f}",
-                  flush=True)
-            ends.append((name, k, gap, [where_it_ends(X, k, pca_error, top, s)
-                                        for s in range(repeats)]))
+            print(f"{name}\t{k}\t{pca_s:.3f}\t{e:.3f}\t{t:.3f}\t{m:.3f}\t{e / t:.2f}\t{e / m:.2f}\t"
+                  f"{e / pca_s:.1f}\t{os.getloadavg()[0]:.2f}", flush=True)
+            if ends_too:
+                ends.append((name, k, gap, [where_it_ends(X, k, pca_error, top, s)
+                                            for s in range(repeats)]))
+    if not ends_too:
+        return
     print("\n# where it ends: default Autoencoder(k).fit (50 epochs, held-then-cosine lr, "
           "polish)")
     print("data\tk\teigengap\terror/pca\tmax_angle_deg\tseconds")
@@ -240,6 +244,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-synthetic", action="store_true")
     parser.add_argument("--denoising-only", action="store_true")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="section 1 only (the one that needs a quiet machine)")
     parser.add_argument("--scale", type=int, nargs="+", default=[], metavar="MB",
                         help="also run the scale cases on matrices of these sizes")
     parser.add_argument("--ks", type=int, nargs="+", default=[16, 64])
@@ -262,8 +268,9 @@ def main() -> None:
     if not (args.skip_synthetic or args.denoising_only):
         datasets["synthetic"] = synthetic()
     if datasets:
-        linear_sections(datasets, args.repeats)
-    denoising_section((digits / 16).astype(np.float32), args.repeats)
+        linear_sections(datasets, args.repeats, ends_too=not args.speed_only)
+    if not args.speed_only:
+        denoising_section((digits / 16).astype(np.float32), args.repeats)
 
 
 if __name__ == "__main__":
