@@ -10,8 +10,11 @@ What a checkpoint holds is each model's own (:mod:`embedkit.w2v.checkpoint`,
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 
 from embedkit.errors import Interrupted, ParameterError
 from embedkit.io import describe
@@ -50,10 +53,35 @@ class Checkpoints:
     def after_epoch(self, epoch: int, last: bool,
                     save: Callable[[str | os.PathLike], None]) -> None:
         """Call ``save(path)`` if a checkpoint is due after ``epoch`` (``last``: no epoch
-        follows), and remember that the file now holds that epoch."""
+        follows), and remember that the file now holds that epoch.
+
+        A Ctrl-C during the save is held back until both are done: otherwise it could land
+        between the file's rename and the bookkeeping, and the message would say that no
+        checkpoint was written while the file holds the epoch.
+        """
         if self.path is not None and (last or epoch % self.every == 0):
-            save(self.path)
-            self.holds = epoch
+            with _interrupt_deferred():
+                save(self.path)
+                self.holds = epoch
+
+
+@contextlib.contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Hold back SIGINT inside the block and deliver it at the end (main thread only: only
+    it can set signal handlers, and only it receives KeyboardInterrupt)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received and callable(previous):
+        previous(signal.SIGINT, None)
+    elif received and previous == signal.SIG_DFL:
+        raise KeyboardInterrupt
 
 
 def training_stopped(epochs_done: int, epochs: int, within: str | None,

@@ -3,6 +3,9 @@ errors that name library parameters and the CLI's option names for them, CLI def
 
 from __future__ import annotations
 
+import os
+import signal
+
 import numpy as np
 import pytest
 
@@ -22,6 +25,19 @@ def test_checkpoints_are_due_every_n_epochs_and_after_the_last():
     nowhere = Checkpoints(None)
     nowhere.after_epoch(1, True, saved.append)
     assert len(saved) == 3 and nowhere.holds == 0
+
+
+def test_ctrl_c_right_after_the_file_is_saved_still_counts_the_checkpoint():
+    """The race a real Ctrl-C can hit: the file is in place, the bookkeeping not yet done."""
+    checkpoints = Checkpoints("ck.npz")
+
+    def save_then_interrupted(path):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives as the save returns
+
+    with pytest.raises(KeyboardInterrupt):
+        checkpoints.after_epoch(1, False, save_then_interrupted)
+    assert checkpoints.holds == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_checkpoint_every_below_one_names_the_library_parameter():
