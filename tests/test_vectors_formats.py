@@ -174,3 +174,26 @@ def test_words_with_spaces_round_trip_in_text_and_are_refused_by_binary(tmp_path
     with pytest.raises(ValueError, match="'a b' .row 1.*ASCII space"):
         save_vectors(tmp_path / "v.bin", words, vectors)
     assert not (tmp_path / "v.bin").exists()
+
+
+def test_npz_words_holding_newlines_or_nuls_round_trip(tmp_path, vectors):
+    # Words from fastText models or other .npz files may hold any character; a reader that
+    # split the joined words at newlines got more words than rows.
+    words = ["a\nb", "naïve\r\nx", "t\tu", "n\0ul", "cafe\u0301\n"]
+    save_vectors(tmp_path / "v.npz", words, vectors)
+    kv = load_vectors(tmp_path / "v.npz")
+    assert kv.words == [*words[:4], "caf\u00e9\n"]  # NFC, as every reader gives words
+    np.testing.assert_array_equal(kv.vectors[kv.index["a\nb"]], vectors[0])
+
+
+def test_npz_written_as_a_plain_string_array_still_reads(tmp_path, vectors):
+    # How every earlier embedkit wrote words, and how numpy users write them.
+    np.savez(tmp_path / "old.npz", words=np.array(WORDS), vectors=vectors)
+    assert load_vectors(tmp_path / "old.npz").words == WORDS
+
+
+def test_npz_refuses_a_word_ending_in_nul_before_writing(tmp_path, vectors):
+    words = [*WORDS[:4], "x\0"]
+    with pytest.raises(ValueError, match=r"'x\\x00' \(row 5\), which ends in a NUL character"):
+        save_vectors(tmp_path / "v.npz", words, vectors)
+    assert not (tmp_path / "v.npz").exists()

@@ -50,7 +50,7 @@ from embedkit.formats import arrays, delimited, fasttext, word2vec
 from embedkit.formats.delimited import check_matrix, is_number
 from embedkit.io import STDIO, Prefixed, atomic_output, describe, open_input
 from embedkit.text.subwords import SubwordModel
-from embedkit.text.tokenize import normalize_word
+from embedkit.text.tokenize import normalize_words
 
 __all__ = ["COMPRESSIONS", "FORMATS", "Format", "Table", "check_matrix", "first_occurrences",
            "format_of",
@@ -264,7 +264,7 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
     counts = extra.get("counts")
     subwords: SubwordModel | None = extra.get("subwords")
     if words is not None:
-        words = normalize_word("\n".join(words)).split("\n") if words else []
+        words = normalize_words(words)
         keep = first_occurrences(words)
         if keep is not None:
             _note_duplicates(words, keep, name, extra.get("word_at", where))
@@ -374,6 +374,7 @@ def output_format(path: str | os.PathLike | None, words: Sequence[str] | None = 
                             f"{os.path.splitext(name)[1]} suffix")
     if words is not None and target.words != "never":
         problem = (arrays.check_vocab_words(words) if target.name == "npy"
+                   else arrays.check_npz_words(words) if target.name == "npz"
                    else fasttext.check_words(words) if target.name == "fasttext"
                    else word2vec.check_words(words, target.name == "binary")
                    if target.words == "always" else None)

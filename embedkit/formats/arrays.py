@@ -102,6 +102,15 @@ def write_npz(out: IO[bytes], values: np.ndarray, words: Sequence[str] | None, c
     np.savez(out, **arrays)  # type: ignore[arg-type]
 
 
+def check_npz_words(words: Sequence[str]) -> str | None:
+    """Why some word cannot be stored in an ``.npz`` (a NumPy string array drops the NUL
+    characters that end a string), or None."""
+    if any(word.endswith("\0") for word in words):
+        row = next(i for i, word in enumerate(words) if word.endswith("\0"))
+        return f"the word {words[row]!r} (row {row + 1}), which ends in a NUL character"
+    return None
+
+
 def read_npy(path: str | os.PathLike, limit: int | None, mmap: bool, errors: str,
              vocab: str | os.PathLike | None, need_words: bool,
              raw: bytes | None = None) -> tuple[np.ndarray, dict]:

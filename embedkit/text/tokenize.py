@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -40,6 +41,24 @@ def normalize_word(text: str) -> str:
         ``"cafe\u0301"`` becomes ``"caf\u00e9"``; already composed text comes back unchanged.
     """
     return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def normalize_words(words: Sequence[str]) -> list[str]:
+    """:func:`normalize_word` of each of ``words``, which may hold any character.
+
+    The words are normalised as one text joined by newlines (a newline composes with nothing,
+    so each word comes back as alone), and split again when no word holds a newline itself
+    (words read from vector files may: fastText's and ``.npz``); otherwise one by one.
+
+    Returns
+    -------
+    list of str
+        One word per word of ``words``, in order.
+    """
+    joined = "\n".join(words)
+    if joined.count("\n") != len(words) - 1:
+        return [normalize_word(word) for word in words]
+    return normalize_word(joined).split("\n") if words else []
 
 
 def _mark_class() -> str:
