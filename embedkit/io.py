@@ -231,7 +231,37 @@ class _TextInput(io.TextIOWrapper):
         elif isinstance(self.buffer, _CountingReader):  # stdin cannot be read again
             position = self.buffer.where(exc.object, exc.start)
             where = f"{where}: {position}" if position else where
-        return EmbedkitError(f"{where}: not valid {self._codec.upper()} text ({exc.reason})")
+        return _not_valid(where, self._codec, exc)
+
+
+def _not_valid(where: str, codec: str, exc: UnicodeDecodeError) -> EmbedkitError:
+    return EmbedkitError(f"{where}: not valid {codec.upper()} text ({exc.reason})")
+
+
+def decode_lines(block: bytes, name: str, line: int, offset: int) -> list[str]:
+    """``block``, lines of UTF-8 text read from ``name`` in pieces (stdin answered as it
+    arrives), decoded and split at its line feeds.
+
+    Parameters
+    ----------
+    block : bytes
+        Whole lines, without the line feed that ends the last.
+    name : str
+        The input, for errors (``<stdin>``).
+    line, offset : int
+        The number of the first line of ``block`` (from 1) and the bytes before it.
+
+    Raises
+    ------
+    EmbedkitError
+        For undecodable bytes, naming ``name`` and their line and byte, as :func:`open_input`
+        does for whole files.
+    """
+    try:
+        return block.decode("utf-8").split("\n")
+    except UnicodeDecodeError as exc:
+        raise _not_valid(f"{name}: {_position(line, offset, block, exc.start)}", "utf-8",
+                         exc) from None
 
 
 def _locate_undecodable(path: str, encoding: str) -> str:

@@ -180,3 +180,12 @@ def test_tsv_output_escapes_tabs_and_line_breaks_in_words(tmp_path):
     assert {row[2] for row in rows} == {"tab\\there", "back\\\\slash", "carriage\\rreturn"}
     result = CliRunner().invoke(main, ["neighbors", str(path), "plain", "-k", "3", "--json"])
     assert {n["word"] for n in json.loads(result.stdout)["neighbors"]} == set(words[:3])
+
+
+def test_stdin_queries_with_bad_bytes_stop_with_their_line_and_byte(vec_file):
+    """Through a pipe (answered as it arrives), as the CLI runner's stdin is not."""
+    process = subprocess.run([sys.executable, "-m", "embedkit", "neighbors", vec_file, "-k",
+                              "1"], input=b"apple\nki\xe9ng\n", capture_output=True, timeout=120)
+    assert process.returncode == 1  # before: U+FFFD, "unknown word 'ki\ufffdng'"
+    assert process.stderr.decode() == ("embedkit: error: <stdin>: line 2, byte 9: not valid "
+                                       "UTF-8 text (invalid continuation byte)\n")

@@ -12,7 +12,7 @@ from itertools import islice
 import click
 
 from embedkit.cli.options import json_option, vector_format_option
-from embedkit.io import check_writable, to_json, tsv_field
+from embedkit.io import check_writable, decode_lines, to_json, tsv_field
 from embedkit.vectors import KeyedVectors, load_vectors
 from embedkit.vectors.ann import (
     CONNECTIVITY,
@@ -60,16 +60,27 @@ def vector_options(command: Callable) -> Callable:
 def _stdin_batches() -> Iterator[list[str]]:
     """Lines of stdin in batches: whatever has arrived (up to STDIN_BATCH lines), so a pipe
     fed by hand is answered line by line and a file is answered in large batches. A leading
-    UTF-8 byte-order mark is skipped."""
+    UTF-8 byte-order mark is skipped; undecodable bytes are an error naming their line and
+    byte."""
+    line, offset = 1, 0
+
+    def decoded(block: bytes) -> list[str]:
+        nonlocal line, offset
+        lines = decode_lines(block, "<stdin>", line, offset)
+        line, offset = line + len(lines), offset + len(block) + 1
+        return lines
+
     stream = sys.stdin.buffer
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
         first = True
         while batch := list(islice(stream, STDIN_BATCH)):
-            if first:
-                batch[0], first = batch[0].removeprefix(codecs.BOM_UTF8), False
-            yield [line.decode("utf-8", "replace") for line in batch]
+            if first and batch[0].startswith(codecs.BOM_UTF8):
+                batch[0], offset = batch[0][len(codecs.BOM_UTF8):], len(codecs.BOM_UTF8)
+            first = False
+            block = b"".join(batch)
+            yield decoded(block[:-1] if block.endswith(b"\n") else block)
         return
     pending, started = b"", False
     while chunk := os.read(fd, 1 << 16):
@@ -77,16 +88,19 @@ def _stdin_batches() -> Iterator[list[str]]:
         if not started:
             if len(pending) < len(codecs.BOM_UTF8) and codecs.BOM_UTF8.startswith(pending):
                 continue  # not enough bytes yet to tell a byte-order mark
-            pending, started = pending.removeprefix(codecs.BOM_UTF8), True
+            if pending.startswith(codecs.BOM_UTF8):
+                pending, offset = pending[len(codecs.BOM_UTF8):], len(codecs.BOM_UTF8)
+            started = True
         while pending.count(b"\n") < STDIN_BATCH and select.select([fd], [], [], 0)[0]:
             more = os.read(fd, 1 << 16)
             if not more:
                 break
             pending += more
-        *lines, pending = pending.split(b"\n")
-        yield [line.decode("utf-8", "replace") for line in lines]
+        block, newline, pending = pending.rpartition(b"\n")
+        if newline:
+            yield decoded(block)
     if pending:
-        yield [pending.decode("utf-8", "replace")]
+        yield decoded(pending)
 
 
 def _print_answers(answers: list[Answer], as_json: bool) -> bool:
