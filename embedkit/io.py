@@ -20,7 +20,7 @@ import sys
 import tempfile
 import zlib
 from collections.abc import Iterator
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, cast
 
 import numpy as np
 
@@ -398,10 +398,23 @@ def _direct_output(target: OutputTarget, binary: bool, encoding: str) -> Iterato
             fd = os.open(name, os.O_WRONLY | os.O_NOCTTY)
     except OSError as exc:
         raise EmbedkitError(f"{name}: cannot write ({exc.strerror or exc})") from None
-    out: IO = _PipeWriter(io.FileIO(fd, "wb"), name)
-    if not binary:
-        out = io.TextIOWrapper(out, encoding=encoding, newline="\n")
-    with out:
+    with _layers(_PipeWriter(io.FileIO(fd, "wb"), name), name, binary, encoding) as out:
+        yield out
+
+
+@contextlib.contextmanager
+def _layers(raw: IO[bytes], name: str, binary: bool, encoding: str) -> Iterator[IO]:
+    """``raw``, compressed when ``name`` ends in ``.gz``/``.bz2`` (as :func:`open_input`
+    decompresses it), and decoded as text unless ``binary``; everything closed at the end."""
+    with contextlib.ExitStack() as stack:
+        out: IO = stack.enter_context(raw)
+        lowered = name.lower()
+        if lowered.endswith(".gz"):  # mtime 0: the same data gives the same file
+            out = stack.enter_context(cast(IO, gzip.GzipFile(fileobj=out, mode="wb", mtime=0)))
+        elif lowered.endswith(".bz2"):
+            out = stack.enter_context(cast(IO, bz2.BZ2File(out, mode="wb")))
+        if not binary:
+            out = stack.enter_context(io.TextIOWrapper(out, encoding=encoding, newline="\n"))
         yield out
 
 
@@ -459,8 +472,9 @@ def atomic_output(path: str | os.PathLike | None, binary: bool = False,
                   encoding: str = "utf-8") -> Iterator[IO]:
     """Write to ``path`` through a temporary file in the same directory, renamed on success.
 
-    ``None`` or ``"-"`` writes to stdout instead. If the block raises (including
-    ``KeyboardInterrupt``) the temporary file is removed and ``path`` is left untouched.
+    A name ending in ``.gz`` or ``.bz2`` is written compressed, whatever writes it (text or
+    binary). ``None`` or ``"-"`` writes to stdout instead, uncompressed. If the block raises
+    (including ``KeyboardInterrupt``) the temporary file is removed and ``path`` is left untouched.
     What is not a regular file is written in place, never renamed over (see
     :func:`output_target`): a FIFO, a device such as ``/dev/null``, ``/dev/stdout``,
     ``/dev/fd/N`` (``-o >(gzip > x.gz)``). A symbolic link to a regular file stays a link:
@@ -499,10 +513,8 @@ def atomic_output(path: str | os.PathLike | None, binary: bool = False,
     name = target.path
     fd, tmp = _temporary(name)
     try:
-        opened: IO[Any] = _Writer(io.FileIO(fd, "wb"), os.fspath(path))
-        if not binary:
-            opened = io.TextIOWrapper(opened, encoding=encoding, newline="\n")
-        with opened as out:
+        with _layers(_Writer(io.FileIO(fd, "wb"), os.fspath(path)), os.fspath(path), binary,
+                     encoding) as out:
             yield out
         os.replace(tmp, name)
     except BaseException:

@@ -168,8 +168,10 @@ ROWS = [
      ["w.npz", "does not exist"], None),
     ("windows-out-npy", "windows {d}/corpus.txt -o {d}/out/w.npy", 1,
      ["w.npy", ".npz arrays or as tab-separated text", "not as .npy"], None),
-    ("windows-out-gz", "windows {d}/corpus.txt -o {d}/out/w.tsv.gz", 1,
-     ["w.tsv.gz", "not as .gz"], None),
+    ("windows-out-npy-gz", "windows {d}/corpus.txt -o {d}/out/w.npy.gz", 1,
+     ["w.npy.gz", "not as .npy"], None),
+    ("windows-out-npz-gz", "windows {d}/corpus.txt -o {d}/out/w.npz.bz2", 1,
+     ["w.npz.bz2", "zip archive already", "drop the .bz2 suffix"], None),
     ("windows-tsv-under-file", "windows {d}/corpus.txt -o {d}/afile/w.tsv", 1,
      ["w.tsv", "cannot write"], None),
     # -- phrases -------------------------------------------------------------------------------

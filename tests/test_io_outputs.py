@@ -6,6 +6,9 @@ it leads to is replaced; a FIFO or a descriptor is written in place. Nothing her
 real ``/dev``: the device directory is pointed at a scratch folder where needed.
 """
 
+import bz2
+import gzip
+import json
 import os
 import stat
 import subprocess
@@ -21,6 +24,7 @@ from click.testing import CliRunner
 from embedkit import io as eio
 from embedkit.cli import main
 from embedkit.errors import EmbedkitError
+from embedkit.formats.arrays import read_vocab
 from embedkit.vectors import save_vectors
 
 DATA = Path(__file__).parent / "data"
@@ -346,3 +350,37 @@ def test_case11_fifo_reader_gets_the_vocabulary(tmp_path):
     run_cli(tmp_path, ["vocab", str(CASE11), "--min-count", "1", "-o", str(fifo)])
     assert b"".join(reader.stop()).decode() == CASE11_VOCAB
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+#: Every output option that writes text, by the name it is given.
+TEXT_OUTPUTS = [(args, option, name) for args, option, name in OUTPUTS
+                if name.endswith((".tsv", ".txt", ".jsonl", ".csv", ".vec"))]
+
+
+@pytest.mark.parametrize(("args", "option", "name"), TEXT_OUTPUTS,
+                         ids=[f"{a[0]} {o}" for a, o, _ in TEXT_OUTPUTS])
+def test_every_text_output_named_gz_is_compressed(tmp_path, inputs, args, option, name):
+    # Only the vector writers compressed; the others wrote plain text under a .gz name.
+    run_cli(tmp_path, command(args, inputs, option, tmp_path / f"{name}.gz"))
+    with gzip.open(tmp_path / f"{name}.gz", "rt", encoding="utf-8") as stream:
+        lines = stream.read().splitlines()
+    assert lines and all(lines[:2])
+    if name.endswith(".jsonl"):
+        assert "epoch" in json.loads(lines[0])
+    assert leftovers(tmp_path) == []
+
+
+def test_text_output_named_bz2_is_compressed_and_read_back(tmp_path, inputs):
+    path = tmp_path / "vocab.tsv.bz2"
+    run_cli(tmp_path, ["vocab", inputs["corpus"], "--min-count", "1", "-o", str(path)])
+    assert bz2.decompress(path.read_bytes()).decode().startswith("the\t")
+    words, counts = read_vocab(path)
+    assert words[0] == "the" and counts[0] == 80
+
+
+def test_windows_refuses_a_compressed_npz(tmp_path, inputs):
+    result = CliRunner().invoke(main, ["windows", inputs["corpus"], "--min-count", "1", "-o",
+                                       str(tmp_path / "w.npz.gz")])
+    assert result.exit_code == 1
+    assert result.stderr == (f"embedkit: error: {tmp_path / 'w.npz.gz'}: an .npz is a zip "
+                             f"archive already: drop the .gz suffix\n")

@@ -122,8 +122,8 @@ def vocab(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, ou
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write here instead of stdout; a name ending in .npz gets arrays "
                    "(centres, contexts, indptr) with the vocabulary and noise distribution, "
-                   "any other tab-separated text (.npy, .gz and other suffixes of other "
-                   "formats are refused).")
+                   "any other tab-separated text, compressed after .gz or .bz2 (.npy, "
+                   ".npz.gz and other suffixes of other formats are refused).")
 @seed_option
 def windows(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, model, window,
             fixed_window, subsample, max_sentence_length, ns_exponent, ids, output,

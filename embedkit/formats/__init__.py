@@ -32,10 +32,7 @@ command's own stream format (word2vec text for word vectors, CSV for matrices).
 
 from __future__ import annotations
 
-import bz2
-import contextlib
 import dataclasses
-import gzip
 import io
 import os
 import warnings
@@ -419,7 +416,7 @@ def write_table(path: str | os.PathLike | None, values: np.ndarray,
         if values.ndim != 2 or values.shape[0] != len(words):
             raise EmbedkitError(f"cannot save {len(words)} words with a matrix of shape "
                                 f"{values.shape}: expected one row per word")
-    with atomic_output(path, binary=True) as raw, _compressing(raw, path) as out:
+    with atomic_output(path, binary=True) as out:  # which compresses by suffix
         if target.name == "npz":
             arrays.write_npz(out, values, words, counts, output, subwords)
         elif target.name == "fasttext":
@@ -438,14 +435,4 @@ def write_table(path: str | os.PathLike | None, values: np.ndarray,
             delimited.write_delimited(out, values, _DELIMITERS[target.name])
     if target.name == "npy" and words is not None and path not in (None, STDIO):
         arrays.write_vocab(arrays.vocab_path(path), words, counts)
-
-
-def _compressing(out: IO[bytes], path: str | os.PathLike | None):
-    """``out`` itself, or a gzip/bz2 writer over it when ``path`` ends in ``.gz``/``.bz2``."""
-    name = "" if path is None else os.fspath(path).lower()
-    if name.endswith(".gz"):
-        return gzip.GzipFile(fileobj=out, mode="wb", mtime=0)
-    if name.endswith(".bz2"):
-        return bz2.BZ2File(out, mode="wb")
-    return contextlib.nullcontext(out)
 

@@ -17,26 +17,32 @@ from embedkit.text.windows import CbowSamples, SkipgramPairs
 Samples = SkipgramPairs | CbowSamples
 
 #: Suffixes that promise another kind of file than the samples' two formats (``.npz`` arrays,
-#: tab-separated text), or a compression that is not applied.
-OTHER_FORMATS = (".npy", ".vec", ".bin", ".csv", ".json", ".jsonl", ".gz", ".bz2", ".zip")
+#: tab-separated text, which ``.gz``/``.bz2`` compress).
+OTHER_FORMATS = (".npy", ".vec", ".bin", ".csv", ".json", ".jsonl", ".zip")
 
 
 def windows_format(path: str | os.PathLike | None) -> str:
     """``"npz"`` for a name ending in ``.npz``, ``"tsv"`` for stdout (None, ``-``) and any
-    other name (``.tsv``, ``.txt``, none).
+    other name (``.tsv``, ``.txt``, none; compressed after ``.gz``/``.bz2``).
 
     Raises
     ------
     EmbedkitError
         For a name whose suffix says another format (:data:`OTHER_FORMATS`): a ``.npy``
-        would hold text.
+        would hold text; and for a compressed ``.npz`` (a zip archive already).
     """
     if path is None or os.fspath(path) == STDIO:
         return "tsv"
     name = os.fspath(path)
-    if name.lower().endswith(".npz"):
+    base, compression = os.path.splitext(name)
+    if compression.lower() not in (".gz", ".bz2"):
+        base, compression = name, ""
+    if base.lower().endswith(".npz"):
+        if compression:
+            raise EmbedkitError(f"{name}: an .npz is a zip archive already: drop the "
+                                f"{compression} suffix")
         return "npz"
-    suffix = os.path.splitext(name)[1].lower()
+    suffix = os.path.splitext(base)[1].lower()
     if suffix in OTHER_FORMATS:
         raise EmbedkitError(f"{name}: samples are written as .npz arrays or as tab-separated "
                             f"text (.tsv, .txt), not as {suffix}")
