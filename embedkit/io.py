@@ -338,11 +338,14 @@ def output_target(path: str | os.PathLike) -> OutputTarget:
     Raises
     ------
     EmbedkitError
-        When ``path`` is a directory or a Unix socket (which cannot be opened by name), or
+        When ``path`` is a directory, a Unix socket (which cannot be opened by name) or a
+        compressed ``.npz`` (:func:`refuse_compressed_archive`), or
         writing it would create or replace a file below :data:`DEVICE_DIR` (only existing
         devices there are written to, in place).
     """
     name = os.fspath(path)
+    if os.path.splitext(name)[0].lower().endswith(".npz"):
+        refuse_compressed_archive(name, name)
     descriptor = _descriptor_named(name)
     if descriptor is not None:
         return OutputTarget(name, descriptor, direct=True)
@@ -364,6 +367,21 @@ def output_target(path: str | os.PathLike) -> OutputTarget:
         raise EmbedkitError(f"{name}: will not create or replace a file in {DEVICE_DIR} "
                             f"(only devices there, such as {DEVICE_DIR}/null, are written to)")
     return OutputTarget(real)
+
+
+def refuse_compressed_archive(name: str, shown: str) -> None:
+    """Refuse to write an ``.npz`` to ``name`` if it ends in ``.gz``/``.bz2``: a zip archive is
+    compressed already, and its writer seeks back, which a compressed stream cannot.
+
+    Raises
+    ------
+    EmbedkitError
+        Naming ``shown`` and the suffix to drop.
+    """
+    suffix = os.path.splitext(name)[1]
+    if suffix.lower() in (".gz", ".bz2"):
+        raise EmbedkitError(f"{shown}: an .npz is a zip archive already: drop the {suffix} "
+                            "suffix")
 
 
 def _descriptor_named(name: str) -> int | None:

@@ -45,7 +45,14 @@ import numpy as np
 from embedkit.errors import EmbedkitError, ParameterError
 from embedkit.formats import arrays, delimited, fasttext, word2vec
 from embedkit.formats.delimited import check_matrix, is_number
-from embedkit.io import STDIO, Prefixed, atomic_output, describe, open_input
+from embedkit.io import (
+    STDIO,
+    Prefixed,
+    atomic_output,
+    describe,
+    open_input,
+    refuse_compressed_archive,
+)
 from embedkit.text.subwords import SubwordModel
 from embedkit.text.tokenize import normalize_words
 
@@ -366,9 +373,8 @@ def output_format(path: str | os.PathLike | None, words: Sequence[str] | None = 
     if need_words and target.words == "never":
         raise EmbedkitError(f"{shown}: {target.label} holds no words: write word vectors to "
                             f"{_suffixes('always', 'optional')}")
-    if target.name == "npz" and name.lower().endswith(COMPRESSIONS):
-        raise EmbedkitError(f"{shown}: an .npz is a zip archive already: drop the "
-                            f"{os.path.splitext(name)[1]} suffix")
+    if target.name == "npz":
+        refuse_compressed_archive(name, shown)
     if words is not None and target.words != "never":
         problem = (arrays.check_vocab_words(words) if target.name == "npy"
                    else arrays.check_npz_words(words) if target.name == "npz"

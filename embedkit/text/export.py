@@ -29,19 +29,16 @@ def windows_format(path: str | os.PathLike | None) -> str:
     ------
     EmbedkitError
         For a name whose suffix says another format (:data:`OTHER_FORMATS`): a ``.npy``
-        would hold text; and for a compressed ``.npz`` (a zip archive already).
+        would hold text.
     """
     if path is None or os.fspath(path) == STDIO:
         return "tsv"
     name = os.fspath(path)
     base, compression = os.path.splitext(name)
     if compression.lower() not in (".gz", ".bz2"):
-        base, compression = name, ""
+        base = name
     if base.lower().endswith(".npz"):
-        if compression:
-            raise EmbedkitError(f"{name}: an .npz is a zip archive already: drop the "
-                                f"{compression} suffix")
-        return "npz"
+        return "npz"  # which the writer refuses to compress (a zip archive is already)
     suffix = os.path.splitext(base)[1].lower()
     if suffix in OTHER_FORMATS:
         raise EmbedkitError(f"{name}: samples are written as .npz arrays or as tab-separated "
