@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from collections.abc import Callable, Iterator
 
 import click
 
@@ -12,15 +15,17 @@ from embedkit.cli.options import (
     seed_option,
     vector_format_option,
 )
-from embedkit.cli.text import corpus_options, corpus_vocabulary
+from embedkit.cli.text import corpus_options, corpus_vocabulary, note
+from embedkit.errors import EmbedkitError
 from embedkit.formats import output_format
 from embedkit.io import atomic_output, check_writable, to_json
 from embedkit.text.corpus import spool_stdin
 from embedkit.text.subwords import MAX_BUCKETS, parse_range
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.windows import MODELS
+from embedkit.w2v.cluster import DEFAULT_SYNC_EVERY  # Dask is imported only when used
 from embedkit.w2v.config import DEFAULT_BATCH_SIZE, DEFAULT_LR, KERNELS, Word2VecConfig
-from embedkit.w2v.train import train_word2vec
+from embedkit.w2v.train import Word2Vec, train_word2vec
 
 #: The library's defaults, which the options show and pass on.
 DEFAULTS = Word2VecConfig()
@@ -74,6 +79,14 @@ def _per_model(defaults: dict) -> str:
 @click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
               help="Worker threads  [default: all cores]; only --threads 1 is "
                    "bit-for-bit reproducible.")
+@click.option("--cluster", default=None, metavar="ADDRESS",
+              help="Train on a Dask cluster (the 'cluster' extra): local:N starts N local "
+                   "worker processes for the run, tcp://HOST:PORT uses a running scheduler. "
+                   "The workers read CORPUS themselves; --threads is then the number of "
+                   "tasks per round  [default: the cluster's worker threads].")
+@click.option("--sync-every", type=click.IntRange(min=1), default=DEFAULT_SYNC_EVERY,
+              metavar="WORDS", help="With --cluster: words of the whole cluster between two "
+                                    "merges of the workers' changes.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
               default=None, metavar="FILE",
               help="Write the vectors here (.vec/.txt: word2vec text, .bin: word2vec "
@@ -88,8 +101,8 @@ def _per_model(defaults: dict) -> str:
 @checkpoint_options("CORPUS")
 def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, model, dim,
               window, negative, ns_exponent, subsample, epochs, lr, min_lr, batch_size,
-              cbow_mean, kernel, subwords, buckets, seed, threads, output, fmt, save_vocab,
-              log_json, checkpoint, checkpoint_every, resume) -> None:
+              cbow_mean, kernel, subwords, buckets, seed, threads, cluster, sync_every, output,
+              fmt, save_vocab, log_json, checkpoint, checkpoint_every, resume) -> None:
     """Train word vectors on CORPUS with word2vec (negative sampling) and write them.
 
     CORPUS is one or more files (plain, .gz or .bz2; `-` for stdin, spooled to a temporary
@@ -116,29 +129,71 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
                             subsample=subsample, epochs=epochs, lr=lr, min_lr=min_lr,
                             batch_size=batch_size, cbow_mean=cbow_mean, seed=seed,
                             threads=threads, kernel=kernel, minn=minn, maxn=maxn,
-                            buckets=buckets).resolved()
+                            buckets=buckets)
+    config.resolved()  # checked before anything starts; with --cluster, threads stays open
     settings = Tokenizer(tokenizer, not no_lowercase)
+    if cluster is not None:
+        trained = _train_on_cluster(corpus, config, cluster, sync_every, settings, count_limit,
+                                    output, fmt, checkpoint, checkpoint_every, resume)
+        _write(trained, output, fmt, save_vocab, log_json)
+        return
     with spool_stdin(corpus) as paths:
         vocab = corpus_vocabulary(paths, min_count, max_vocab, settings, count_limit)
         output_format(output, vocab.words, need_words=True, fmt=fmt)  # before training
+        with _progress(vocab.total * epochs, epochs) as (report, advance):
+            trained = train_word2vec(paths, config, vocab, settings, callback=report,
+                                     progress=advance, checkpoint=checkpoint,
+                                     checkpoint_every=checkpoint_every, resume=resume)
+    _write(trained, output, fmt, save_vocab, log_json)
+
+
+@contextlib.contextmanager
+def _progress(total: int, epochs: int) -> Iterator[tuple[Callable, Callable]]:
+    """The epoch line on stderr and the progress bar of ``total`` words: the ``callback``
+    and ``progress`` of training."""
+    with progress_bar(total=total, unit="word", unit_scale=True, desc="train-w2v") as bar:
         def report(record: dict) -> None:
             bar.write(f"epoch {record['epoch']}/{epochs}  loss {record['loss']:.6f}  "
                       f"{record['words_per_sec']:,.0f} words/s  {record['elapsed']:.1f} s",
                       file=sys.stderr)
 
-        with progress_bar(total=vocab.total * epochs, unit="word", unit_scale=True,
-                          desc="train-w2v") as bar:
-            def advance(step: dict) -> None:
-                bar.update(step["words"])
-                loss = "n/a" if step["loss"] is None else f"{step['loss']:.4f}"
-                bar.set_postfix(lr=f"{step['lr']:.5f}", loss=loss, refresh=False)
+        def advance(step: dict) -> None:
+            bar.update(step["words"])
+            loss = "n/a" if step["loss"] is None else f"{step['loss']:.4f}"
+            bar.set_postfix(lr=f"{step['lr']:.5f}", loss=loss, refresh=False)
 
-            trained = train_word2vec(paths, config, vocab, settings, callback=report,
-                                     progress=advance, checkpoint=checkpoint,
-                                     checkpoint_every=checkpoint_every, resume=resume)
+        yield report, advance
+
+
+def _train_on_cluster(corpus, config: Word2VecConfig, cluster: str, sync_every: int,
+                      settings: Tokenizer, count_limit: int, output, fmt, checkpoint,
+                      checkpoint_every, resume) -> Word2Vec:
+    """``--cluster``: the vocabulary counted by the workers, then training in rounds."""
+    from embedkit.w2v.cluster import cluster_client, cluster_vocabulary, train_on_cluster
+
+    if any(os.fspath(p) == "-" for p in corpus):
+        raise EmbedkitError("cluster: the workers read the corpus themselves and cannot read "
+                            "stdin (-): give file paths or URLs", params=("cluster",))
+    with cluster_client(cluster) as client:
+        vocab = cluster_vocabulary(client, corpus, config.min_count, config.max_vocab,
+                                   settings, count_limit)
+        if vocab.pruned_below:
+            note(f"more than {count_limit} distinct words in a part of the corpus; words "
+                 f"seen at most {vocab.pruned_below} times there were pruned while counting "
+                 "(raise --count-limit to keep them)")
+        output_format(output, vocab.words, need_words=True, fmt=fmt)  # before training
+        with _progress(vocab.total * config.epochs, config.epochs) as (report, advance):
+            return train_on_cluster(corpus, config, client, vocab, settings, report, advance,
+                                    sync_every=sync_every, checkpoint=checkpoint,
+                                    checkpoint_every=checkpoint_every, resume=resume,
+                                    max_size=count_limit)
+
+
+def _write(trained: Word2Vec, output, fmt, save_vocab, log_json) -> None:
+    """The outputs of a finished training."""
     trained.save(output, fmt)
     if save_vocab:
-        vocab.save(save_vocab)
+        trained.vocab.save(save_vocab)
     if log_json:
         with atomic_output(log_json) as out:
             out.writelines(to_json(record) + "\n" for record in trained.history)

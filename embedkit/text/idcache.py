@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -28,6 +28,12 @@ class Span(NamedTuple):
     start: int
     stop: int
     tokens: float  # corpus tokens (out-of-vocabulary words included) they stand for
+
+
+class SpanReader(Protocol):
+    """What a trainer reads its spans from: an :class:`IdCache`, or ids already in memory."""
+
+    def read(self, span: Span) -> IdChunk: ...
 
 
 class IdCache:

@@ -7,7 +7,7 @@ built on a chunk never cross a sentence. Memory is bounded by the chunk size.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import repeat
 from typing import NamedTuple
 
@@ -73,6 +73,14 @@ def iter_id_chunks(paths: CorpusPaths, vocab: Vocabulary, tokenizer: Tokenizer =
         Chunks of whole sentences; one may be empty (all its words unknown) but still
         counts the tokens read, so progress adds up to the corpus size.
     """
+    return id_chunks(iter_text_blocks(paths, chunk_chars), vocab, tokenizer,
+                     max_sentence_length)
+
+
+def id_chunks(text_blocks: Iterable[str], vocab: Vocabulary, tokenizer: Tokenizer = Tokenizer(),
+              max_sentence_length: int = DEFAULT_MAX_SENTENCE_LENGTH) -> Iterator[IdChunk]:
+    """:func:`iter_id_chunks` of text blocks cut at line ends or white space (those of
+    :func:`~embedkit.text.corpus.iter_text_blocks`, or of a byte range of a file)."""
     if max_sentence_length < 1:
         raise EmbedkitError(f"max sentence length {max_sentence_length}: expected at least 1")
     lookup = dict(vocab.index)
@@ -80,7 +88,7 @@ def iter_id_chunks(paths: CorpusPaths, vocab: Vocabulary, tokenizer: Tokenizer =
     # Tokens of a sentence still open at the end of a block (only inside lines longer than
     # a block); fewer than max_sentence_length of them, so carrying them is cheap.
     carry = np.empty(0, dtype=np.int32)
-    for text in iter_text_blocks(paths, chunk_chars):
+    for text in text_blocks:
         codes = np.concatenate([carry, encode_tokens(tokenizer.split(text), lookup,
                                                      tokenizer)])
         segment, open_from = _segments(codes == _END, max_sentence_length)

@@ -68,11 +68,19 @@ def count_words(token_blocks: Iterable[list[str]], max_size: int = DEFAULT_MAX_S
         ends = counts.pop(SENTENCE_END, 0)
         result.sentences += ends
         result.tokens += len(tokens) - ends
-        while len(counts) > max_size:
-            result.pruned_below += 1
-            for word in [w for w, c in counts.items() if c <= result.pruned_below]:
-                del counts[word]
+        prune_counts(result, max_size)
     return result
+
+
+def prune_counts(word_counts: WordCounts, max_size: int) -> None:
+    """Drop the rarest words of ``word_counts`` in place until at most ``max_size`` remain
+    (the rule of :func:`count_words`: every word seen at most ``k`` times, ``k`` growing by
+    one at each pruning)."""
+    counts = word_counts.counts
+    while len(counts) > max_size:
+        word_counts.pruned_below += 1
+        for word in [w for w, c in counts.items() if c <= word_counts.pruned_below]:
+            del counts[word]
 
 
 @dataclass
@@ -199,6 +207,18 @@ def build_vocabulary(paths: CorpusPaths, min_count: int = DEFAULT_MIN_COUNT,
         When the corpus has no words, or no word reaches ``min_count``.
     """
     word_counts = count_words(iter_token_blocks(paths, tokenizer, chunk_chars), max_size)
+    return vocabulary_from_counts(word_counts, paths, min_count, max_vocab)
+
+
+def vocabulary_from_counts(word_counts: WordCounts, paths: CorpusPaths, min_count: int,
+                      max_vocab: int | None) -> Vocabulary:
+    """:func:`select_vocabulary` of a corpus's counts, refusing an empty result.
+
+    Raises
+    ------
+    EmbedkitError
+        Naming the corpus's files, when it has no words or no word reaches ``min_count``.
+    """
     if not word_counts.tokens:
         raise EmbedkitError(f"{corpus_name(paths)}: no words found (empty corpus)")
     vocab = select_vocabulary(word_counts, min_count, max_vocab)

@@ -96,6 +96,14 @@ class Word2Vec:
 
 
 
+def initialize(vectors: np.ndarray, seed: int) -> None:
+    """word2vec's initialisation of the input matrix ``(n, dim)``, in place: uniform in
+    ±0.5/dim, drawn from a generator seeded by ``seed`` (the output matrix starts at zero)."""
+    vectors[:] = (np.random.default_rng(seed).random(vectors.shape, dtype=np.float32)
+                  - np.float32(0.5))
+    vectors /= np.float32(vectors.shape[1])
+
+
 def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig(),
                    vocab: Vocabulary | None = None, tokenizer: Tokenizer = Tokenizer(),
                    callback: Callable[[dict], None] | None = None,
@@ -164,10 +172,7 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
     if resume is None and subwords:
         fasttext_init(vectors, np.random.default_rng(config.seed))
     elif resume is None:
-        # word2vec's initialisation: input rows uniform in ±0.5/dim, output rows zero
-        vectors[:] = (np.random.default_rng(config.seed).random(vectors.shape, dtype=np.float32)
-                      - np.float32(0.5))
-        vectors /= np.float32(config.dim)
+        initialize(vectors, config.seed)  # the output rows stay zero
     else:
         loaded = load_checkpoint(resume, context)
         vectors[:], output[:] = loaded.vectors, loaded.output

@@ -25,7 +25,7 @@ import numpy as np
 from embedkit.core.optim import SGD
 from embedkit.core.tensor import SparseRows, Tensor
 from embedkit.errors import DivergenceError
-from embedkit.text.idcache import IdCache, Span
+from embedkit.text.idcache import Span, SpanReader
 from embedkit.text.noise import NoiseDistribution
 from embedkit.text.windows import CbowSamples, SkipgramPairs, chunk_samples
 from embedkit.w2v.config import Word2VecConfig
@@ -88,7 +88,7 @@ class Worker:
     many) trains it.
     """
 
-    def __init__(self, config: Word2VecConfig, corpus: IdCache, vectors: np.ndarray,
+    def __init__(self, config: Word2VecConfig, corpus: SpanReader, vectors: np.ndarray,
                  output: np.ndarray, noise: NoiseDistribution, keep: np.ndarray | None,
                  rate: Callable[[float], float],
                  subword_rows: tuple[np.ndarray, np.ndarray] | None = None):

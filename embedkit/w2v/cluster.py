@@ -1,0 +1,546 @@
+"""word2vec trained by a Dask cluster: one model, in synchronous rounds, deterministic.
+
+The driver (this process) never reads the corpus. Workers size the files, which are cut into
+line-aligned byte ranges (:mod:`embedkit.text.ranges`; a compressed file is one range):
+
+1. **Vocabulary**: one counting task per range, the counts merged pairwise by a tree of tasks;
+   the driver receives only the merged counts and selects the vocabulary as ``embedkit
+   vocab`` does, so it is the same, bit for bit (when no range had to prune its counts).
+2. **Encoding**: one task per range turns its text into vocabulary ids; the corpus's ids
+   are then cut into ``shares`` (``config.threads``) equal runs of whole sentences, one per
+   task of a round. Ids stay on the workers; a lost one is recomputed by Dask from its range.
+3. **Rounds**: an epoch is cut into rounds of about ``sync_every`` words of the whole
+   cluster. In round ``r`` every share trains the ``r``-th of its slices on its own copy of
+   the current model with the single-machine trainer (:class:`~embedkit.w2v.worker.Worker`,
+   in one thread, like ``threads=1``) and returns the rows it changed and by how much; the
+   driver adds the changes to the model in task order (:data:`MERGES`) and broadcasts the
+   next version.
+
+A task is a pure function of the model version, its share, the seed, the epoch and the round:
+its subsampling, windows and negatives come from a generator seeded by (seed, epoch, task
+number). So the same seed, number of shares and round length give the same bits whatever the
+number of workers, and a task rerun by Dask after its worker died gives the same result. The
+learning rate follows the words of the whole cluster: a task at a fraction ``f`` of its slice
+trains at the rate of the cluster's words before the round plus ``f`` times the round's words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from embedkit.core.schedules import linear_decay
+from embedkit.errors import DivergenceError, EmbedkitError
+from embedkit.text.corpus import CorpusPaths, corpus_name
+from embedkit.text.idcache import Span
+from embedkit.text.noise import NoiseDistribution
+from embedkit.text.ranges import DEFAULT_RANGE_BYTES, ByteRange, file_size, iter_range_blocks
+from embedkit.text.ranges import split_ranges as _split_ranges
+from embedkit.text.stream import IdChunk, id_chunks
+from embedkit.text.subsample import keep_probabilities
+from embedkit.text.tokenize import Tokenizer
+from embedkit.text.vocab import (
+    DEFAULT_MAX_SIZE,
+    Vocabulary,
+    WordCounts,
+    count_words,
+    prune_counts,
+    vocabulary_from_counts,
+)
+from embedkit.training import DEFAULT_CHECKPOINT_EVERY, Checkpoints, training_stopped
+from embedkit.w2v.checkpoint import Word2VecState, load_checkpoint, run_context, save_checkpoint
+from embedkit.w2v.config import Word2VecConfig
+from embedkit.w2v.pool import interrupt_between_tasks
+from embedkit.w2v.train import Word2Vec, initialize
+from embedkit.w2v.worker import Task, Worker
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+__all__ = ["DEFAULT_SYNC_EVERY", "MERGES", "cluster_client", "cluster_vocabulary",
+           "train_on_cluster"]
+
+#: Words of the whole cluster between two merges (see the README's cluster section for the
+#: measurement behind it).
+DEFAULT_SYNC_EVERY = 200_000
+#: How the driver combines the changes of a round's tasks: ``sum`` adds them all (what
+#: Hogwild threads do to a shared model), ``average`` divides each row's summed change by the
+#: number of tasks that changed it (model averaging restricted to the touched rows).
+MERGES = ("sum", "average")
+#: The extra that brings Dask, as the error without it names it.
+EXTRA = "pip install 'embedkit[cluster]'"
+#: Seconds to reach a scheduler before giving up.
+CONNECT_TIMEOUT = 10
+
+
+@contextlib.contextmanager
+def cluster_client(address: str | Client, connect_timeout: float | None = None
+                   ) -> Iterator[Client]:
+    """A Dask client for ``address``: ``local:N`` starts a local cluster of N worker
+    processes of one thread each and stops it on leaving; ``tcp://HOST:PORT`` (or another
+    scheme Dask knows) connects to a running scheduler, waiting at most ``connect_timeout``
+    seconds (None: :data:`CONNECT_TIMEOUT`); a ``Client`` is used as it is.
+
+    Raises
+    ------
+    EmbedkitError
+        When Dask is not installed (naming the extra), the address is not of these forms or
+        the scheduler cannot be reached.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise EmbedkitError(f"training on a cluster needs Dask: {EXTRA}") from None
+    if isinstance(address, Client):
+        yield address
+        return
+    if address.startswith("local:"):
+        count = address.removeprefix("local:")
+        if not (count.isascii() and count.isdigit() and int(count) >= 1):
+            raise EmbedkitError(f"cluster {address}: expected local:N with N >= 1 worker "
+                                "processes, or a scheduler address tcp://HOST:PORT",
+                                params=("cluster",))
+        with LocalCluster(n_workers=int(count), threads_per_worker=1, processes=True,
+                          dashboard_address=":0",  # any free port: no warning
+                          # a task's error reaches the driver, which reports it in one line
+                          silence_logs=logging.CRITICAL) as local, \
+                Client(local) as client:
+            yield client
+        return
+    if "://" not in address:
+        raise EmbedkitError(f"cluster {address}: expected local:N or a scheduler address "
+                            "tcp://HOST:PORT", params=("cluster",))
+    try:
+        client = Client(address, timeout=connect_timeout or CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise EmbedkitError(f"cluster {address}: cannot reach the Dask scheduler ({reason})",
+                            params=("cluster",)) from None
+    with client:
+        yield client
+
+
+def corpus_ranges(client: Client, paths: CorpusPaths, range_bytes: int = DEFAULT_RANGE_BYTES
+                  ) -> list[ByteRange]:
+    """The corpus's byte ranges, in corpus order; the files are opened and sized by the
+    workers (so a path they cannot read fails here)."""
+    names = [os.fspath(p) for p in paths]
+    run = uuid.uuid4().hex
+    try:
+        sizes = client.gather([client.submit(file_size, name, key=f"size-{run}-{i}")
+                               for i, name in enumerate(names)])
+    except EmbedkitError as exc:
+        raise EmbedkitError(f"{exc} (a worker of the cluster could not open it: every worker "
+                            "must reach the corpus by the same path or URL)") from None
+    return [piece for name, size in zip(names, sizes, strict=True)
+            for piece in _split_ranges(name, size, range_bytes)]
+
+
+def _count_range(piece: ByteRange, tokenizer: Tokenizer, max_size: int) -> WordCounts:
+    return count_words((tokenizer.tokens(text) for text in iter_range_blocks(piece)), max_size)
+
+
+def _merge_counts(max_size: int, *parts: WordCounts) -> WordCounts:
+    merged = WordCounts()
+    for part in parts:
+        merged.counts.update(part.counts)
+        merged.tokens += part.tokens
+        merged.sentences += part.sentences
+        merged.pruned_below = max(merged.pruned_below, part.pruned_below)
+    prune_counts(merged, max_size)
+    return merged
+
+
+def cluster_vocabulary(client: Client, paths: CorpusPaths, min_count: int,
+                       max_vocab: int | None = None, tokenizer: Tokenizer = Tokenizer(),
+                       max_size: int = DEFAULT_MAX_SIZE, range_bytes: int = DEFAULT_RANGE_BYTES,
+                       ranges: Sequence[ByteRange] | None = None) -> Vocabulary:
+    """:func:`~embedkit.text.vocab.build_vocabulary` on the cluster: one counting task per
+    byte range, merged pairwise by a tree of tasks; only the merged counts reach the driver.
+
+    Equal to the single-machine vocabulary when no range pruned its counts (``max_size``
+    distinct words are never exceeded within a range); else pruning is per range.
+
+    Raises
+    ------
+    EmbedkitError
+        As :func:`~embedkit.text.vocab.build_vocabulary`, and when a worker cannot read a
+        file.
+    """
+    if ranges is None:
+        ranges = corpus_ranges(client, paths, range_bytes)
+    run = uuid.uuid4().hex
+    level = [client.submit(_count_range, piece, tokenizer, max_size, key=f"count-{run}-{i}")
+             for i, piece in enumerate(ranges)]
+    depth = 0
+    while len(level) > 1:  # pairs merged in order: a tree of depth log2(ranges)
+        depth += 1
+        level = [client.submit(_merge_counts, max_size, *level[i:i + 2],
+                               key=f"merge-counts-{run}-{depth}-{i}")
+                 for i in range(0, len(level), 2)]
+    merged = level[0].result() if level else WordCounts()
+    return vocabulary_from_counts(merged, paths, min_count, max_vocab)
+
+
+def _encode_range(piece: ByteRange, vocab: Vocabulary, tokenizer: Tokenizer) -> IdChunk:
+    """The range's ids, sentences numbered from 0 across its blocks."""
+    return _concatenate(list(id_chunks(iter_range_blocks(piece), vocab, tokenizer)))
+
+
+def _concatenate(chunks: list[IdChunk]) -> IdChunk:
+    """Chunks of whole sentences as one, sentence numbers increasing across them."""
+    offsets = np.cumsum([0] + [int(c.sentences[-1]) + 1 if len(c.ids) else 0
+                               for c in chunks])[:len(chunks)]
+    return IdChunk(np.concatenate([np.empty(0, np.int32)] + [c.ids for c in chunks]),
+                   np.concatenate([np.empty(0, np.int32)] +
+                                  [c.sentences + np.int32(o) for c, o in
+                                   zip(chunks, offsets.tolist(), strict=True)]),
+                   sum(c.tokens for c in chunks))
+
+
+def _sizes(chunk: IdChunk) -> tuple[int, int]:
+    return len(chunk.ids), chunk.tokens
+
+
+def _sentence_starts(sentences: np.ndarray) -> np.ndarray:
+    """Where each sentence starts, then the length: increasing positions from 0 to n."""
+    return np.concatenate([[0], np.flatnonzero(np.diff(sentences)) + 1, [len(sentences)]])
+
+
+def _at_sentence(starts: np.ndarray, position: int) -> int:
+    """The first sentence start at or after ``position`` (the length if none)."""
+    return int(starts[np.searchsorted(starts, position)])
+
+
+class Share(NamedTuple):
+    """The ids a task trains over an epoch, one slice per round, and where sentences start
+    (found once, so that a round finds its slice in O(log n))."""
+
+    ids: np.ndarray
+    sentences: np.ndarray
+    starts: np.ndarray
+
+
+def _share(first: int, start: int, stop: int, *pieces: IdChunk) -> Share:
+    """Ids ``start:stop`` of the corpus (moved on to sentence starts), from the encoded ranges
+    that overlap them, the first of which begins at ``first``."""
+    whole = _concatenate(list(pieces))
+    starts = _sentence_starts(whole.sentences)
+    lo, hi = (_at_sentence(starts, p - first) for p in (start, stop))
+    sentences = whole.sentences[lo:hi]
+    return Share(whole.ids[lo:hi], sentences, _sentence_starts(sentences))
+
+
+class _Slice:
+    """A share read as the id cache is (the trainer reads a ``span`` of it)."""
+
+    def __init__(self, share: Share):
+        self.share = share
+
+    def read(self, span: Span) -> IdChunk:
+        return IdChunk(self.share.ids[span.start:span.stop],
+                       self.share.sentences[span.start:span.stop], span.stop - span.start)
+
+
+class RoundResult(NamedTuple):
+    """What a task sends back: the rows of each matrix it changed and their changes."""
+
+    rows: np.ndarray            # int64 (k,): changed rows of the input matrix
+    change: np.ndarray          # float32 (k, dim)
+    output_rows: np.ndarray     # int64 (m,)
+    output_change: np.ndarray   # float32 (m, dim)
+    loss: float                 # summed loss (float64)
+    pairs: int
+    words: int                  # in-vocabulary words trained
+    seconds: float              # compute time
+
+
+class RoundPlan(NamedTuple):
+    """Where a round stands in the run (the same for every task of the round)."""
+
+    epoch: int
+    round: int
+    rounds: int            # rounds per epoch
+    shares: int
+    words_before: float    # in-vocabulary words of the cluster before this round
+    round_words: float     # the cluster's words per round
+    total_words: int       # of all epochs (the rate reaches min_lr there)
+
+
+def _changed(new: np.ndarray, old: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rows = np.flatnonzero((new != old).any(axis=1))
+    return rows, new[rows] - old[rows]
+
+
+def _train_round(config: Word2VecConfig, vectors: np.ndarray, output: np.ndarray,
+                 noise: NoiseDistribution, keep: np.ndarray | None, share: Share,
+                 index: int, plan: RoundPlan) -> RoundResult:
+    """Train share ``index``'s slice of round ``plan.round`` on a copy of the model."""
+    start = time.perf_counter()
+    n = len(share.ids)
+    lo, hi = (_at_sentence(share.starts, r * n // plan.rounds)
+              for r in (plan.round, plan.round + 1))
+    words = hi - lo
+    base = linear_decay(config.initial_lr, config.min_lr, max(1, plan.total_words))
+
+    def rate(done: float) -> float:  # the cluster's words: this task's fraction of the round
+        return base(plan.words_before + done / max(1, words) * plan.round_words)
+
+    mine, my_output = vectors.copy(), output.copy()
+    worker = Worker(config, _Slice(share), mine, my_output, noise, keep, rate)
+    number = plan.round * plan.shares + index
+    with threadpool_limits(limits=1):
+        worker.run(Task(plan.epoch, number, Span(lo, hi, words), 0.0), None)
+    rows, change = _changed(mine, vectors)
+    output_rows, output_change = _changed(my_output, output)
+    return RoundResult(rows, change, output_rows, output_change, worker.tally.loss,
+                       worker.tally.pairs, words, time.perf_counter() - start)
+
+
+def merge_changes(matrix: np.ndarray, changes: Sequence[tuple[np.ndarray, np.ndarray]],
+                  merge: str) -> None:
+    """Add the tasks' row changes to ``matrix`` in place, in the order given.
+
+    Parameters
+    ----------
+    matrix : ndarray, shape (n, dim), float32
+    changes : sequence of (rows, change)
+        Per task: distinct row numbers (k,) and their changes (k, dim).
+    merge : {"sum", "average"}
+        See :data:`MERGES`.
+    """
+    if merge == "sum":
+        for rows, change in changes:
+            matrix[rows] += change
+        return
+    total = np.zeros_like(matrix)
+    count = np.zeros(len(matrix), dtype=np.int32)
+    for rows, change in changes:
+        total[rows] += change
+        count[rows] += 1
+    touched = np.flatnonzero(count)
+    matrix[touched] += total[touched] / count[touched, None].astype(np.float32)
+
+
+def train_on_cluster(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig(),
+                     cluster: str | Client = "local:2", vocab: Vocabulary | None = None,
+                     tokenizer: Tokenizer = Tokenizer(),
+                     callback: Callable[[dict], None] | None = None,
+                     progress: Callable[[dict], None] | None = None, *,
+                     sync_every: int = DEFAULT_SYNC_EVERY, merge: str = "sum",
+                     checkpoint: str | os.PathLike | None = None,
+                     checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+                     resume: str | os.PathLike | None = None,
+                     max_size: int = DEFAULT_MAX_SIZE,
+                     range_bytes: int = DEFAULT_RANGE_BYTES,
+                     on_round: Callable[[dict], None] | None = None) -> Word2Vec:
+    """:func:`~embedkit.w2v.train.train_word2vec` on a Dask cluster, in synchronous rounds.
+
+    Parameters
+    ----------
+    paths, config, vocab, tokenizer, callback, progress, checkpoint, checkpoint_every, resume
+        As :func:`~embedkit.w2v.train.train_word2vec`; ``config.threads`` is the number of
+        tasks of a round (shares of the corpus; None: the cluster's worker threads), which
+        with the seed and ``sync_every`` decides the bits. Paths must be readable by every
+        worker (a shared file system, or fsspec URLs).
+    cluster : str or distributed.Client
+        ``local:N``, a scheduler address ``tcp://HOST:PORT``, or a client
+        (see :func:`cluster_client`).
+    sync_every : int
+        Words of the whole cluster per round (between merges).
+    merge : {"sum", "average"}
+        See :data:`MERGES`.
+    max_size : int
+        Distinct words held while counting a range (see
+        :func:`~embedkit.text.vocab.count_words`).
+    range_bytes : int
+        Bytes per range of a plain file.
+    on_round : callable, optional
+        Called after each round's merge with ``{"epoch", "round", "seconds", "compute",
+        "compute_max", "merge", "bytes_out", "bytes_back", "words"}``: wall time of the round,
+        summed and longest task compute time, driver's merge time (s), bytes of the model
+        sent to each worker, bytes of changes sent back by all tasks, words trained.
+
+    Returns
+    -------
+    Word2Vec
+
+    Raises
+    ------
+    EmbedkitError
+        As :func:`~embedkit.w2v.train.train_word2vec`, for a ``cluster`` that cannot be used
+        (see :func:`cluster_client`), a file a worker cannot read, ``sync_every`` below 1, an
+        unknown ``merge``, or subwords (not trained on a cluster yet).
+    Interrupted
+        On Ctrl-C: the cluster's tasks are cancelled (and a cluster started here stopped).
+    """
+    threads = config.threads
+    config = config.resolved()  # settings checked before any cluster starts
+    if sync_every < 1:
+        raise EmbedkitError(f"sync_every {sync_every}: expected at least 1",
+                            params=("sync_every",))
+    if config.subwords:
+        raise EmbedkitError("subwords are not trained on a cluster yet: train without "
+                            "subwords, or on one machine", params=("subwords",))
+    if merge not in MERGES:
+        raise EmbedkitError(f"merge {merge!r}: expected one of {', '.join(MERGES)}",
+                            params=("merge",))
+    checkpoints = Checkpoints(checkpoint, checkpoint_every)
+    with cluster_client(cluster) as client:
+        ranges = corpus_ranges(client, paths, range_bytes)
+        if vocab is None:
+            vocab = cluster_vocabulary(client, paths, config.min_count, config.max_vocab,
+                                       tokenizer, max_size, ranges=ranges)
+        # one task per worker thread unless told: each thread trains a share
+        config = replace(config, threads=threads or sum(client.nthreads().values()))
+        return _train(client, paths, ranges, config, vocab, tokenizer, callback, progress,
+                      sync_every, merge, checkpoints, resume, on_round)
+
+
+def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
+           config: Word2VecConfig, vocab: Vocabulary, tokenizer: Tokenizer,
+           callback: Callable[[dict], None] | None, progress: Callable[[dict], None] | None,
+           sync_every: int, merge: str, checkpoints: Checkpoints,
+           resume: str | os.PathLike | None, on_round: Callable[[dict], None] | None
+           ) -> Word2Vec:
+    from distributed import wait
+
+    run = uuid.uuid4().hex  # task keys only: nothing of the results depends on it
+    shares = config.threads or 1
+    context = {**run_context(config, vocab), "sync_every": sync_every, "merge": merge}
+    state = Word2VecState(0, np.empty(0), np.empty(0), vocab)
+    if resume is None:
+        state.vectors = np.empty((len(vocab), config.dim), dtype=np.float32)
+        initialize(state.vectors, config.seed)
+        state.output = np.zeros_like(state.vectors)
+    else:
+        state = load_checkpoint(resume, context)
+        state.vocab = vocab
+        checkpoints.holds = state.epoch
+    noise = NoiseDistribution(vocab.counts, config.ns_exponent)
+    keep = keep_probabilities(vocab.counts, config.subsample) if config.subsample else None
+    words_per_epoch = vocab.total
+    rounds = max(1, round(words_per_epoch / sync_every))
+    total_words = words_per_epoch * config.epochs
+    base = linear_decay(config.initial_lr, config.min_lr, max(1, total_words))
+    pending: list[Future] = []
+    epoch_words = 0.0
+    start = time.perf_counter()
+    elapsed_before = state.history[-1]["elapsed"] if state.history else 0.0
+    try:
+        with interrupt_between_tasks() as interrupted:
+            constants = client.scatter([vocab, noise, keep], broadcast=True, hash=False)
+            encoded = [client.submit(_encode_range, piece, constants[0], tokenizer,
+                                     key=f"encode-{run}-{i}") for i, piece in enumerate(ranges)]
+            sizes = _gather(client, [client.submit(_sizes, e, key=f"sizes-{run}-{i}")
+                                     for i, e in enumerate(encoded)], interrupted)
+            lengths = np.cumsum([0] + [n for n, _ in sizes])
+            tokens = sum(t for _, t in sizes)
+            data = []
+            for s in range(shares):
+                a, b = lengths[-1] * s // shares, lengths[-1] * (s + 1) // shares
+                overlap = [i for i in range(len(ranges)) if lengths[i] < b and lengths[i + 1] > a]
+                first = int(lengths[overlap[0]]) if overlap else 0
+                data.append(client.submit(_share, first, int(a), int(b),
+                                          *[encoded[i] for i in overlap], key=f"share-{run}-{s}"))
+            del encoded  # Dask keeps what it needs to rebuild a lost share
+            if state.epoch and progress is not None:
+                progress({"words": state.epoch * words_per_epoch,
+                          "lr": base(state.epoch * words_per_epoch),
+                          "loss": state.history[-1]["loss"]})
+            while state.epoch < config.epochs:
+                epoch_words, epoch_start = 0.0, time.perf_counter()
+                loss, pairs = 0.0, 0
+                for r in range(rounds):
+                    interrupted()
+                    round_start = time.perf_counter()
+                    model = client.scatter([state.vectors, state.output], broadcast=True,
+                                           hash=False)
+                    plan = RoundPlan(state.epoch, r, rounds, shares,
+                                     state.epoch * words_per_epoch + r * words_per_epoch / rounds,
+                                     words_per_epoch / rounds, total_words)
+                    pending = [client.submit(_train_round, config, *model, constants[1],
+                                             constants[2], data[s], s, plan,
+                                             key=f"round-{run}-{state.epoch}-{r}-{s}")
+                               for s in range(shares)]
+                    results: list[RoundResult] = []
+                    while len(results) < shares:  # progress as tasks finish, in task order
+                        interrupted()
+                        with contextlib.suppress(TimeoutError):
+                            wait([pending[len(results)]], timeout=0.1)
+                        while len(results) < shares and pending[len(results)].done():
+                            result = pending[len(results)].result()  # or the task's error
+                            results.append(result)
+                            epoch_words += result.words
+                            loss += result.loss
+                            pairs += result.pairs
+                            if progress is not None:
+                                progress({"words": result.words,
+                                          "lr": base(plan.words_before + plan.round_words),
+                                          "loss": loss / pairs if pairs else None})
+                    merge_start = time.perf_counter()
+                    merge_changes(state.vectors, [(x.rows, x.change) for x in results], merge)
+                    merge_changes(state.output,
+                                  [(x.output_rows, x.output_change) for x in results], merge)
+                    merge_seconds = time.perf_counter() - merge_start
+                    if on_round is not None:
+                        on_round({"epoch": state.epoch + 1, "round": r + 1,
+                                  "seconds": time.perf_counter() - round_start,
+                                  "compute": sum(x.seconds for x in results),
+                                  "compute_max": max(x.seconds for x in results),
+                                  "merge": merge_seconds,
+                                  "bytes_out": state.vectors.nbytes + state.output.nbytes,
+                                  "bytes_back": sum(x.rows.nbytes + x.change.nbytes +
+                                                    x.output_rows.nbytes +
+                                                    x.output_change.nbytes for x in results),
+                                  "words": sum(x.words for x in results)})
+                    pending = []
+                if not pairs:
+                    raise EmbedkitError(
+                        f"{corpus_name(paths)}: epoch {state.epoch + 1} has no training "
+                        "pairs: no line holds two words of the vocabulary (or subsampling "
+                        "left none); lower min_count or subsample",
+                        params=("min_count", "subsample"))
+                seconds = time.perf_counter() - epoch_start
+                state.epoch += 1
+                record = {"epoch": state.epoch, "loss": loss / pairs, "pairs": pairs,
+                          "words": tokens,
+                          "words_per_sec": tokens / seconds if seconds > 0 else math.inf,
+                          "elapsed": elapsed_before + time.perf_counter() - start,
+                          "lr": base(state.epoch * words_per_epoch)}
+                state.history.append(record)
+                epoch_words = 0.0
+                checkpoints.after_epoch(state.epoch, state.epoch == config.epochs,
+                                        lambda path: save_checkpoint(path, state, context))
+                if callback is not None:
+                    callback(record)
+    except KeyboardInterrupt:
+        client.cancel(pending)
+        within = f"{epoch_words:,.0f} of {words_per_epoch:,} words" if epoch_words else None
+        raise training_stopped(state.epoch, config.epochs, within, checkpoints) from None
+    if not (np.isfinite(state.vectors).all() and np.isfinite(state.output).all()):
+        raise DivergenceError("training diverged (non-finite weights): lower lr",
+                              params=("lr",))
+    return Word2Vec(vocab, state.vectors, state.output, config, state.history)
+
+
+def _gather(client: Client, futures: list[Future], interrupted: Callable[[], None]
+            ) -> list[Any]:
+    """The futures' results, checking for Ctrl-C while waiting."""
+    from distributed import wait
+
+    while not all(f.done() for f in futures):
+        interrupted()
+        with contextlib.suppress(TimeoutError):
+            wait(futures, timeout=0.1)
+    return client.gather(futures)

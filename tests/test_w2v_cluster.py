@@ -1,0 +1,292 @@
+"""train-w2v --cluster: byte ranges, the vocabulary counted by workers, deterministic rounds on
+a LocalCluster of 2 processes, a killed worker, the one-line errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from embedkit.errors import EmbedkitError, Interrupted
+from embedkit.text.corpus import iter_text_blocks, iter_token_blocks
+from embedkit.text.ranges import ByteRange, file_size, iter_range_blocks, split_ranges
+from embedkit.text.stream import iter_id_chunks
+from embedkit.text.synthetic import planted_analogies, write_planted_corpus
+from embedkit.text.tokenize import Tokenizer
+from embedkit.text.vocab import build_vocabulary, count_words
+from embedkit.vectors.evaluate import evaluate_analogies
+from embedkit.vectors.formats import load_vectors
+from embedkit.vectors.keyed import KeyedVectors
+from embedkit.w2v.cluster import (
+    _concatenate,
+    _encode_range,
+    _share,
+    cluster_vocabulary,
+    merge_changes,
+    train_on_cluster,
+)
+from embedkit.w2v.config import Word2VecConfig
+
+# Odd lines on purpose: a byte-order mark, CRLF and lone CR line ends, a line far longer than a
+# block, non-ASCII words, an empty line, no line end at the end of the file.
+AWKWARD = ("\ufeffthe cat sat on the mat\r\nthe dog ran\rÉcole été café the cat\n\n"
+           + " ".join(["word"] * 300 + ["end"]) + "\nthe last line without end")
+
+
+def _tokens(blocks) -> list[str]:
+    tokenizer = Tokenizer()
+    return [token for block in blocks for token in tokenizer.tokens(block)]
+
+
+@pytest.mark.parametrize("range_bytes", [1, 7, 40, 10**6])
+def test_byte_ranges_read_every_line_once_as_a_single_pass(tmp_path, range_bytes):
+    path = tmp_path / "awkward.txt"
+    path.write_bytes(AWKWARD.encode())
+    pieces = split_ranges(str(path), file_size(str(path)), range_bytes)
+    assert len(pieces) == -(-path.stat().st_size // range_bytes)
+    whole = _tokens(iter_text_blocks([path]))
+    assert _tokens(block for piece in pieces for block in iter_range_blocks(piece, 16)) == whole
+
+
+def test_a_compressed_file_is_one_range_read_whole(tmp_path):
+    path = tmp_path / "awkward.txt.gz"
+    path.write_bytes(gzip.compress(AWKWARD.encode()))
+    assert file_size(str(path)) is None
+    assert split_ranges(str(path), None, 7) == [ByteRange(str(path), 0, None)]
+    assert _tokens(iter_range_blocks(ByteRange(str(path), 0, None), 16)) == \
+        _tokens(iter_text_blocks([path]))
+
+
+def test_undecodable_bytes_name_the_file_and_byte(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"good line\nbad \xff here\n")
+    with pytest.raises(EmbedkitError, match=r"bad.txt: byte 15: not valid UTF-8"):
+        list(iter_range_blocks(ByteRange(str(path), 3, None)))
+
+
+def test_shares_cut_the_ids_into_runs_of_whole_sentences(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text(AWKWARD)
+    vocab = build_vocabulary([path], 1)
+    pieces = split_ranges(str(path), file_size(str(path)), 20)
+    encoded = [_encode_range(piece, vocab, Tokenizer()) for piece in pieces]
+    whole = _concatenate(list(iter_id_chunks([path], vocab)))
+    np.testing.assert_array_equal(_concatenate(encoded).ids, whole.ids)
+    # the same sentence boundaries (numbers may skip where a line held no word)
+    np.testing.assert_array_equal(np.diff(_concatenate(encoded).sentences) != 0,
+                                  np.diff(whole.sentences) != 0)
+    lengths = np.cumsum([0] + [len(e.ids) for e in encoded])
+    for shares in (1, 2, 3, 7):
+        parts = []
+        for s in range(shares):
+            a, b = lengths[-1] * s // shares, lengths[-1] * (s + 1) // shares
+            overlap = [i for i in range(len(encoded)) if lengths[i] < b and lengths[i + 1] > a]
+            first = int(lengths[overlap[0]]) if overlap else 0
+            parts.append(_share(first, a, b, *[encoded[i] for i in overlap]))
+        np.testing.assert_array_equal(np.concatenate([p.ids for p in parts]), whole.ids)
+        for part in parts:  # no sentence cut in two between shares
+            assert not len(part.ids) or part.sentences[0] == 0 or \
+                np.diff(part.sentences).min() >= 0
+
+
+def test_merge_adds_in_order_or_averages_the_rows_each_task_changed():
+    base = np.zeros((4, 2), dtype=np.float32)
+    changes = [(np.array([0, 2]), np.array([[1, 1], [2, 2]], np.float32)),
+               (np.array([2, 3]), np.array([[4, 4], [1, 0]], np.float32))]
+    summed = base.copy()
+    merge_changes(summed, changes, "sum")
+    np.testing.assert_array_equal(summed, [[1, 1], [0, 0], [6, 6], [1, 0]])
+    averaged = base.copy()
+    merge_changes(averaged, changes, "average")
+    np.testing.assert_array_equal(averaged, [[1, 1], [0, 0], [3, 3], [1, 0]])
+
+
+# ---- on a LocalCluster of two worker processes -------------------------------------------
+
+distributed = pytest.importorskip("distributed", reason="the 'cluster' extra (Dask) is absent")
+
+
+@pytest.fixture(scope="module")
+def client():
+    import logging
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0", silence_logs=logging.CRITICAL
+                                  ) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Two files, one plain and one compressed, of a planted corpus (~45k tokens)."""
+    directory = tmp_path_factory.mktemp("cluster")
+    with open(directory / "a.txt", "w") as out:
+        write_planted_corpus(out, 3_000, np.random.default_rng(3))
+    with gzip.open(directory / "b.txt.gz", "wt") as out:
+        write_planted_corpus(out, 3_000, np.random.default_rng(4))
+    return [directory / "a.txt", directory / "b.txt.gz"]
+
+
+#: Small enough that every file is several ranges, the training rounds several per epoch.
+SMALL = {"range_bytes": 20_000, "sync_every": 8_000}
+CONFIG = Word2VecConfig(dim=16, epochs=2, seed=5, threads=3)
+
+
+def test_vocabulary_counted_by_the_workers_equals_the_single_machine_one(client, corpus):
+    for min_count, max_vocab in ((1, None), (5, 50)):
+        single = build_vocabulary(corpus, min_count, max_vocab)
+        counted = cluster_vocabulary(client, corpus, min_count, max_vocab, range_bytes=20_000)
+        assert counted.words == single.words
+        np.testing.assert_array_equal(counted.counts, single.counts)
+
+
+@pytest.fixture(scope="module")
+def rounds() -> list[dict]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def expected(client, corpus, rounds):
+    """The model of CONFIG on the corpus, trained by the two workers in rounds."""
+    return train_on_cluster(corpus, CONFIG, client, on_round=rounds.append, **SMALL)
+
+
+def test_training_is_deterministic_and_follows_the_seed(client, corpus, expected, rounds):
+    first = expected
+    second = train_on_cluster(corpus, CONFIG, client, range_bytes=10**6,
+                              sync_every=SMALL["sync_every"])  # other ranges, same shares
+    assert np.array_equal(first.vectors, second.vectors)
+    assert np.array_equal(first.output, second.output)
+    assert first.history[-1]["loss"] == second.history[-1]["loss"]
+    other = train_on_cluster(corpus, Word2VecConfig(dim=16, epochs=2, seed=6, threads=3),
+                             client, **SMALL)
+    assert not np.array_equal(first.vectors, other.vectors)
+    # several rounds per epoch, each merging the changes of all three tasks
+    assert len(rounds) == 2 * round(first.vocab.total / SMALL["sync_every"]) > 2
+    assert sum(r["words"] for r in rounds) == 2 * first.vocab.total
+    assert [r["epoch"] for r in rounds].count(2) == len(rounds) // 2
+    tokens = count_words(iter_token_blocks(corpus)).tokens
+    assert [h["words"] for h in first.history] == [tokens, tokens]
+
+
+def test_a_killed_worker_costs_a_rerun_with_the_same_bits(client, corpus, expected):
+    killed: list[int] = []
+
+    def kill_a_worker(step: dict) -> None:
+        # in the first round: one still training a task if there is one, else either (its
+        # share of the ids and copy of the model are lost)
+        if killed:
+            return
+        busy = [w for w, keys in client.processing().items() if keys]
+        worker = (busy or list(client.scheduler_info()["workers"]))[0]
+        for pid in client.run(os.getpid, workers=[worker]).values():
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    trained = train_on_cluster(corpus, CONFIG, client, progress=kill_a_worker, **SMALL)
+    assert killed
+    assert np.array_equal(trained.vectors, expected.vectors)
+    assert np.array_equal(trained.output, expected.output)
+    assert trained.history[-1]["loss"] == expected.history[-1]["loss"]
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_the_planted_analogies_are_recovered(client, tmp_path):
+    corpus = tmp_path / "planted.txt"
+    with open(corpus, "w") as out:
+        write_planted_corpus(out, 20_000, np.random.default_rng(3))
+    questions = tmp_path / "questions.txt"
+    questions.write_text(": planted\n" + "".join(" ".join(q) + "\n" for q in planted_analogies()))
+    trained = train_on_cluster([corpus], Word2VecConfig(dim=50, epochs=4, threads=2), client,
+                               sync_every=40_000)
+    result = evaluate_analogies(KeyedVectors(trained.vocab.words, trained.vectors), questions)
+    # measured 0.80 (deterministic); one thread on one machine: 0.86; one round per epoch
+    # (sync_every 200,000): 0.54
+    assert result.overall.accuracy >= 0.7
+    losses = [record["loss"] for record in trained.history]
+    assert losses == sorted(losses, reverse=True)
+
+
+def test_ctrl_c_cancels_and_says_where_training_stopped(client, corpus):
+    def press_ctrl_c(step: dict) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted, match=r"training stopped in epoch 1 of 2, after [\d,]+ of"):
+        train_on_cluster(corpus, CONFIG, client, progress=press_ctrl_c, **SMALL)
+    # the round's other tasks were cancelled: soon nothing is left to run (a task already
+    # running finishes its slice, and its result is dropped)
+    deadline = time.monotonic() + 30
+    while any(client.processing().values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(client.processing().values())
+
+
+def test_bad_settings_fail_before_the_cluster_is_used(client, corpus):
+    with pytest.raises(EmbedkitError, match="sync_every 0: expected at least 1"):
+        train_on_cluster(corpus, CONFIG, client, sync_every=0)
+    with pytest.raises(EmbedkitError, match="merge 'mean': expected one of sum, average"):
+        train_on_cluster(corpus, CONFIG, client, merge="mean")
+    with pytest.raises(EmbedkitError, match="subwords are not trained on a cluster yet"):
+        train_on_cluster(corpus, Word2VecConfig(minn=3, maxn=6), client)
+
+
+# ---- the command -------------------------------------------------------------------------
+
+def test_the_command_trains_on_a_local_cluster_and_writes_every_output(cli, corpus, tmp_path,
+                                                                       expected):
+    out = tmp_path / "v.vec"
+    result = cli("train-w2v", *corpus, "--cluster", "local:1", "--dim", 16, "--epochs", 2,
+                 "--seed", 5, "--threads", 3, "--sync-every", SMALL["sync_every"], "-o", out,
+                 "--log-json", tmp_path / "log.jsonl", "--save-vocab", tmp_path / "vocab.tsv",
+                 "--checkpoint", tmp_path / "ck.npz")
+    assert result.exit_code == 0, result.stderr
+    assert [line.split("  ")[0] for line in result.stderr.splitlines()] == \
+        ["epoch 1/2", "epoch 2/2"]
+    # one worker process, three tasks per round: the bits of two workers
+    vectors = load_vectors(out)
+    assert vectors.words == expected.vocab.words
+    np.testing.assert_allclose(vectors.vectors, expected.vectors, atol=1e-5)  # text: 6 digits
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["loss"] for r in records] == [h["loss"] for h in expected.history]
+    assert (tmp_path / "vocab.tsv").read_text() == cli("vocab", *corpus).stdout
+    assert (tmp_path / "ck.npz").exists()
+
+
+def test_without_dask_the_option_names_the_extra(cli, corpus, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails
+    result = cli("train-w2v", *corpus, "--cluster", "local:2", "-o", tmp_path / "v.vec")
+    assert result.exit_code == 1
+    assert result.stderr == ("embedkit: error: training on a cluster needs Dask: pip install "
+                             "'embedkit[cluster]'\n")
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_unreachable_scheduler_is_one_line(cli, corpus, tmp_path, monkeypatch):
+    import embedkit.w2v.cluster as cluster
+
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1)
+    result = cli("train-w2v", *corpus, "--cluster", "tcp://127.0.0.1:1", "-o", tmp_path / "v")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("embedkit: error: --cluster tcp://127.0.0.1:1: cannot "
+                                    "reach the Dask scheduler (")
+    assert len(result.stderr.splitlines()) == 1 and os.listdir(tmp_path) == []
+    result = cli("train-w2v", *corpus, "--cluster", "local:0", "-o", tmp_path / "v")
+    assert result.stderr == ("embedkit: error: --cluster local:0: expected local:N with N >= 1 "
+                             "worker processes, or a scheduler address tcp://HOST:PORT\n")
+
+
+def test_a_path_the_workers_cannot_read_is_one_line(cli, client, corpus, tmp_path):
+    missing = tmp_path / "missing.txt"
+    result = cli("train-w2v", corpus[0], missing, "--cluster", client.scheduler.address,
+                 "-o", tmp_path / "v.vec")
+    assert result.exit_code == 1
+    assert result.stderr == (f"embedkit: error: {missing}: no such file (a worker of the "
+                             "cluster could not open it: every worker must reach the corpus "
+                             "by the same path or URL)\n")
+    assert os.listdir(tmp_path) == []
