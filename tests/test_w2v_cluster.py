@@ -105,6 +105,9 @@ def test_merge_adds_in_order_or_averages_the_rows_each_task_changed():
     averaged = base.copy()
     merge_changes(averaged, changes, "average")
     np.testing.assert_array_equal(averaged, [[1, 1], [0, 0], [3, 3], [1, 0]])
+    damped = base.copy()
+    merge_changes(damped, changes, "sqrt")
+    np.testing.assert_allclose(damped, [[1, 1], [0, 0], [6 / 2**0.5] * 2, [1, 0]], rtol=1e-6)
 
 
 # ---- on a LocalCluster of two worker processes -------------------------------------------
@@ -213,6 +216,25 @@ def test_the_planted_analogies_are_recovered(client, tmp_path):
     assert losses == sorted(losses, reverse=True)
 
 
+def test_a_run_resumed_from_its_checkpoint_gives_the_same_bits(client, corpus, expected,
+                                                              tmp_path):
+    checkpoint = tmp_path / "ck.npz"
+
+    def stop_after_the_first_epoch(record: dict) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_on_cluster(corpus, CONFIG, client, callback=stop_after_the_first_epoch,
+                         checkpoint=checkpoint, **SMALL)
+    resumed = train_on_cluster(corpus, CONFIG, client, resume=checkpoint, **SMALL)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert np.array_equal(resumed.vectors, expected.vectors)
+    assert np.array_equal(resumed.output, expected.output)
+    with pytest.raises(EmbedkitError, match="written with sync_every = 8000, this run has 9000"):
+        train_on_cluster(corpus, CONFIG, client, resume=checkpoint, range_bytes=20_000,
+                         sync_every=9_000)
+
+
 def test_ctrl_c_cancels_and_says_where_training_stopped(client, corpus):
     def press_ctrl_c(step: dict) -> None:
         os.kill(os.getpid(), signal.SIGINT)
@@ -230,7 +252,7 @@ def test_ctrl_c_cancels_and_says_where_training_stopped(client, corpus):
 def test_bad_settings_fail_before_the_cluster_is_used(client, corpus):
     with pytest.raises(EmbedkitError, match="sync_every 0: expected at least 1"):
         train_on_cluster(corpus, CONFIG, client, sync_every=0)
-    with pytest.raises(EmbedkitError, match="merge 'mean': expected one of sum, average"):
+    with pytest.raises(EmbedkitError, match="merge 'mean': expected one of sum, average, sqrt"):
         train_on_cluster(corpus, CONFIG, client, merge="mean")
     with pytest.raises(EmbedkitError, match="subwords are not trained on a cluster yet"):
         train_on_cluster(corpus, Word2VecConfig(minn=3, maxn=6), client)
@@ -256,6 +278,30 @@ def test_the_command_trains_on_a_local_cluster_and_writes_every_output(cli, corp
     assert [r["loss"] for r in records] == [h["loss"] for h in expected.history]
     assert (tmp_path / "vocab.tsv").read_text() == cli("vocab", *corpus).stdout
     assert (tmp_path / "ck.npz").exists()
+
+
+def test_ctrl_c_in_the_command_stops_its_cluster_and_writes_nothing(cli, corpus, tmp_path,
+                                                                    monkeypatch):
+    import multiprocessing
+
+    import embedkit.w2v.cluster as cluster
+
+    merge = cluster.merge_changes
+
+    def merge_then_press_ctrl_c(*args) -> None:
+        merge(*args)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(cluster, "merge_changes", merge_then_press_ctrl_c)
+    processes = len(multiprocessing.active_children())  # the module's cluster's
+    result = cli("train-w2v", *corpus, "--cluster", "local:1", "--dim", 16, "--epochs", 2,
+                 "--sync-every", SMALL["sync_every"], "-o", tmp_path / "v.vec",
+                 "--log-json", tmp_path / "log.jsonl")
+    assert result.exit_code == 130
+    assert result.stderr.splitlines()[-1].startswith(
+        "embedkit: interrupted: training stopped in epoch 1 of 2, after ")
+    assert os.listdir(tmp_path) == []
+    assert len(multiprocessing.active_children()) == processes  # its worker process stopped
 
 
 def test_without_dask_the_option_names_the_extra(cli, corpus, tmp_path, monkeypatch):
