@@ -107,8 +107,11 @@ def test_without_subwords_the_input_matrix_is_the_vocabulary(inflected):
 
 
 def test_two_threads_share_the_subword_rows(inflected):
-    trained = _trained(inflected, epochs=2, threads=2)
+    # the default batch diverges on this 84-word vocabulary, whose few n-gram rows take the
+    # summed gradients of most pairs of a minibatch (known, open in #20); 64 is stable
+    trained = _trained(inflected, epochs=2, threads=2, batch_size=64)
     assert trained.history[-1]["loss"] < trained.history[0]["loss"]
+    assert trained.history[-1]["loss"] < 2.5  # measured 1.6; a diverged run fell from 1e25
     assert np.isfinite(trained.vectors).all()
 
 
