@@ -272,8 +272,12 @@ def _window_outputs_vjp(g, saved, inputs, outputs, indptr, members, targets):
     empty = any(not size for *_, size in saved[2])
     d_y = np.zeros_like(y) if empty else np.empty_like(y)  # an empty window's rows stay zero
     for a, b, first, last, size in _window_runs(saved, indptr, members):
-        np.matmul(d_scores[first:last].reshape(b - a, size, -1).transpose(0, 2, 1),
-                  x[first:last].reshape(b - a, size, -1), out=d_y[a:b])
+        if size == 1:  # an outer product per window: matmul's loop over (k, 1) x (1, d) is
+            # 4-7x slower than einsum's (CBOW is all such windows)
+            np.einsum("bk,bd->bkd", d_scores[first:last], x[first:last], out=d_y[a:b])
+        else:
+            np.matmul(d_scores[first:last].reshape(b - a, size, -1).transpose(0, 2, 1),
+                      x[first:last].reshape(b - a, size, -1), out=d_y[a:b])
     return SparseRows(targets, d_y, outputs.shape)
 
 

@@ -148,10 +148,13 @@ class Worker:
             positions = np.arange(n + 1)
             bounds = [*range(0, n, step), n]
         per_position = task.words / max(int(positions[-1]), 1)
-        for lo, hi in itertools.pairwise(bounds):
+        noise, noise_bounds = self._task_noise(samples.centres, bounds)
+        for (lo, hi), (n_lo, n_hi) in zip(itertools.pairwise(bounds),
+                                          itertools.pairwise(noise_bounds), strict=True):
             self.words_done = task.words_before + int(positions[lo]) * per_position
-            loss = (self._skipgram(samples, lo, hi) if self.config.model == "skipgram"
-                    else self._cbow(samples, lo, hi))
+            loss = (self._skipgram(samples, lo, hi, noise[n_lo:n_hi])
+                    if self.config.model == "skipgram"
+                    else self._cbow(samples, lo, hi, noise[n_lo:n_hi]))
             if not math.isfinite(loss):
                 raise DivergenceError(f"training diverged (loss {loss}) at learning rate "
                                       f"{self.rate(self.words_done):.4g}: lower lr or "
@@ -159,17 +162,25 @@ class Worker:
             self.tally.loss += loss
             self.tally.pairs += int(positions[hi] - positions[lo])
 
-    def _negatives(self, n: int) -> np.ndarray:
-        """Noise words for ``n`` pairs: one row of shared draws per group of pairs."""
-        groups = -(-n // NOISE_GROUP[self.config.model])
-        return self.noise.sample(self.rng, (groups, self.shared if self.config.negative else 0))
+    def _task_noise(self, centres: np.ndarray, bounds: list[int]
+                    ) -> tuple[np.ndarray, list[int]]:
+        """The noise words of a whole task in one draw (a call per minibatch cost a twentieth
+        of CBOW's time), and where each minibatch's rows start and end.
 
-    def _targets(self, centres: np.ndarray) -> np.ndarray:
-        """Per window (bag): its centre, then ``negative`` noise words of its own."""
-        targets = np.empty((len(centres), 1 + self.config.negative), dtype=np.int32)
-        targets[:, 0] = centres
-        targets[:, 1:] = self.noise.sample(self.rng, (len(centres), self.config.negative))
-        return targets
+        The window kernel: per window (bag) its centre, then ``negative`` noise words of its
+        own (rows as the windows). The pair kernel: one row of shared draws per group of
+        pairs (bags) of a minibatch. Drawn in minibatch order, these are the very numbers
+        that one draw per minibatch gave.
+        """
+        if self.config.kernel == "window":
+            targets = np.empty((len(centres), 1 + self.config.negative), dtype=np.int32)
+            targets[:, 0] = centres
+            targets[:, 1:] = self.noise.sample(self.rng, (len(centres), self.config.negative))
+            return targets, bounds
+        sizes = np.diff(bounds)
+        groups = np.concatenate([[0], np.cumsum(-(-sizes // NOISE_GROUP[self.config.model]))])
+        shape = (int(groups[-1]), self.shared if self.config.negative else 0)
+        return self.noise.sample(self.rng, shape), groups.tolist()
 
     def _step(self, loss: Tensor, input_gain: float = 1.0) -> float:
         """Backpropagate ``loss`` and update both matrices: the output one at the current
@@ -185,28 +196,27 @@ class Worker:
         self.output_sgd.step(lr=rate)
         return float(loss.data)
 
-    def _skipgram(self, samples, lo: int, hi: int) -> float:
+    def _skipgram(self, samples, lo: int, hi: int, noise: np.ndarray) -> float:
         # word2vec's orientation: the context word's vector predicts the centre word
-        if self.config.kernel == "window":  # samples: windows lo:hi
+        if self.config.kernel == "window":  # samples: windows lo:hi; noise: their targets
             first, last = samples.indptr[lo], samples.indptr[hi]
             inputs, members = self.vectors, samples.contexts[first:last]
             if self.subword_rows is not None:  # the window's words, by position
                 inputs = subword_mean(self.vectors, members, *self.subword_rows)
                 members = np.arange(len(members))
             return self._step(window_loss(
-                inputs, self.output, samples.indptr[lo:hi + 1] - first, members,
-                self._targets(samples.centres[lo:hi])))
+                inputs, self.output, samples.indptr[lo:hi + 1] - first, members, noise))
         centres, contexts = samples.centres[lo:hi], samples.contexts[lo:hi]  # pairs lo:hi
         if self.subword_rows is not None:
             loss = sgns_loss(subword_mean(self.vectors, contexts, *self.subword_rows),
-                             self.output, None, centres, self._negatives(len(centres)),
+                             self.output, None, centres, noise,
                              self.config.negative / self.shared)
         else:
-            loss = sgns_loss(self.vectors, self.output, contexts, centres,
-                             self._negatives(len(centres)), self.config.negative / self.shared)
+            loss = sgns_loss(self.vectors, self.output, contexts, centres, noise,
+                             self.config.negative / self.shared)
         return self._step(loss)
 
-    def _cbow(self, bags, lo: int, hi: int) -> float:
+    def _cbow(self, bags, lo: int, hi: int, noise: np.ndarray) -> float:
         first, last = bags.indptr[lo], bags.indptr[hi]
         indptr, contexts = bags.indptr[lo:hi + 1] - first, bags.contexts[first:last]
         centres = bags.centres[lo:hi]
@@ -215,7 +225,7 @@ class Worker:
             # the bag's whole gradient (whole_rows in _step)
             hidden = context_bags(self.vectors, *bag_rows(*self.subword_rows, indptr,
                                                           contexts))
-            return self._finish_cbow(hidden, centres, 1.0)
+            return self._finish_cbow(hidden, centres, noise, 1.0)
         hidden = context_bags(self.vectors, indptr, contexts, mean=self.config.cbow_mean)
         # word2vec moves every context row by the hidden layer's full gradient with a mean
         # (by 1/size of it with a sum): the true gradient times the bag size, which is one
@@ -224,15 +234,16 @@ class Worker:
         # learning rate; with bags of mixed sizes and their mean size, Lee's CBOW scored
         # 0.05 lower than with one size per minibatch.
         mean_size = (last - first) / (hi - lo)
-        return self._finish_cbow(hidden, centres,
+        return self._finish_cbow(hidden, centres, noise,
                                  mean_size if self.config.cbow_mean else 1 / mean_size)
 
-    def _finish_cbow(self, hidden: Tensor, centres: np.ndarray, gain: float) -> float:
-        """The loss of the bags' hidden vectors against their centres, one step."""
+    def _finish_cbow(self, hidden: Tensor, centres: np.ndarray, noise: np.ndarray,
+                     gain: float) -> float:
+        """The loss of the bags' hidden vectors against their centres (the window kernel:
+        ``noise`` holds the bags' targets), one step."""
         if self.config.kernel == "window":
-            return self._step(window_loss(hidden, self.output, None, None,
-                                          self._targets(centres)), gain)
-        loss = sgns_loss(hidden, self.output, None, centres, self._negatives(len(centres)),
+            return self._step(window_loss(hidden, self.output, None, None, noise), gain)
+        loss = sgns_loss(hidden, self.output, None, centres, noise,
                          self.config.negative / self.shared)
         return self._step(loss, gain)
 
