@@ -265,16 +265,17 @@ def _initial_vectors(corpus, model):
                                               ("cbow", False)])
 @pytest.mark.parametrize("decay", [False, True])
 def test_updates_are_word2vec_sgd(tmp_path, model, cbow_mean, decay):
-    """One sample per minibatch, no negatives, window 1: embedkit's vectors are plain
-    sequential SGD from the same start, with the rate decaying linearly over all epochs
-    by corpus words (or constant)."""
+    """One sample per minibatch (the pair kernel: a window's pairs are one minibatch in the
+    window kernel), no negatives, window 1: embedkit's vectors are plain sequential SGD from
+    the same start, with the rate decaying linearly over all epochs by corpus words (or
+    constant)."""
     corpus = tmp_path / "tiny.txt"
     corpus.write_text("".join(line + "\n" for line in LINES))
     lr, epochs = 0.5, 12
     min_lr = 0.001 if decay else lr
     trained = train_word2vec([corpus], Word2VecConfig(
         model=model, dim=4, epochs=epochs, min_count=1, subsample=0, window=1, negative=0,
-        lr=lr, min_lr=min_lr, batch_size=1, cbow_mean=cbow_mean, threads=1))
+        lr=lr, min_lr=min_lr, batch_size=1, cbow_mean=cbow_mean, threads=1, kernel="pair"))
     start = _initial_vectors(corpus, model)
     words = sum(len(line.split()) for line in LINES)
 

@@ -80,8 +80,10 @@ def test_kernels_differ_but_each_is_reproducible(small, model):
     assert not np.array_equal(window, run("pair"))
 
 
-def test_the_pair_kernel_is_the_default_and_a_bad_kernel_is_named():
-    assert Word2VecConfig(model="skipgram").resolved().kernel == "pair"
+def test_each_model_has_its_measured_default_kernel_and_a_bad_kernel_is_named():
+    assert Word2VecConfig(model="skipgram").resolved().kernel == "window"
+    assert Word2VecConfig(model="cbow").resolved().kernel == "pair"
+    assert Word2VecConfig(model="skipgram", kernel="pair").resolved().kernel == "pair"
     assert Word2VecConfig(model="cbow", kernel="window").resolved().kernel == "window"
     with pytest.raises(EmbedkitError, match="kernel 'triangle'"):
         Word2VecConfig(kernel="triangle").resolved()

@@ -24,7 +24,13 @@ from embedkit.text.subwords import MAX_BUCKETS, parse_range
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.windows import MODELS
 from embedkit.w2v.cluster import DEFAULT_SYNC_EVERY  # Dask is imported only when used
-from embedkit.w2v.config import DEFAULT_BATCH_SIZE, DEFAULT_LR, KERNELS, Word2VecConfig
+from embedkit.w2v.config import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_KERNEL,
+    DEFAULT_LR,
+    KERNELS,
+    Word2VecConfig,
+)
 from embedkit.w2v.train import Word2Vec, train_word2vec
 
 #: The library's defaults, which the options show and pass on.
@@ -63,10 +69,10 @@ def _per_model(defaults: dict) -> str:
                    f"[default: {_per_model(DEFAULT_BATCH_SIZE)}]")
 @click.option("--cbow-mean/--cbow-sum", default=DEFAULTS.cbow_mean,
               help="CBOW averages (or sums) the context vectors.")
-@click.option("--kernel", type=click.Choice(KERNELS), default=DEFAULTS.kernel,
+@click.option("--kernel", type=click.Choice(KERNELS), default=None,
               help="pair: noise words shared by groups of consecutive pairs (bags); window: "
                    "drawn once per window (per CBOW bag), windows trained by batched matrix "
-                   "products (better skip-gram analogies).")
+                   f"products  [default: {_per_model(DEFAULT_KERNEL)}]")
 @click.option("--subwords", "subwords", default=None, metavar="MIN-MAX",
               help="fastText's subword model: a word's input vector is the mean of its own "
                    "row and the rows of its character n-grams of MIN to MAX characters (such "
@@ -110,10 +116,10 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
     on stderr gives the exact mean loss per training pair (summed in float64), the corpus
     words per second and the elapsed time; a progress bar shows on a terminal.
 
-    Minibatches run on embedkit's backprop core with sparse SGD updates; the noise words are
-    shared by groups of 16 consecutive pairs (CBOW: 4 bags). --kernel window trains whole
-    windows whose pairs share noise words drawn for that window alone (pWord2Vec's
-    formulation), as batched matrix products. Example:
+    Minibatches run on embedkit's backprop core with sparse SGD updates. Skip-gram's default
+    --kernel window trains whole windows whose pairs share noise words drawn for that window
+    alone (pWord2Vec's formulation), as batched matrix products; --kernel pair (CBOW's default)
+    shares noise words among groups of 16 consecutive pairs (CBOW: 4 bags). Example:
 
         embedkit train-w2v corpora/kjv.txt.gz -o vectors.vec
 

@@ -18,11 +18,12 @@ from embedkit.text.windows import DEFAULT_WINDOW, MODELS
 #: (:func:`~embedkit.w2v.sgns.window_loss`); ``pair`` shares them among consecutive pairs
 #: (bags) and trains pairs (:func:`~embedkit.w2v.sgns.sgns_loss`).
 KERNELS = ("window", "pair")
-#: ``pair`` stays the default (measured on wordnet-glosses, benchmarks/bench_w2v.py): skip-gram
-#: windows reach gensim's analogy accuracy (0.066 against 0.069 over seeds 2 and 3; pairs
-#: 0.059) at 670-690 ns of CPU per pair against 710-830 for pairs, but the whole command was
-#: not faster (2.30x gensim against 2.46x, one run under a load of 16-18); CBOW's bags drawing
-#: their own negatives took 1.8x the CPU of bags sharing them by 4.
+#: Each model's default kernel, by measurement (benchmarks/bench_w2v.py, wordnet-glosses, 2
+#: workers, whole commands, seeds 1-3, load average 1.3-3.1): skip-gram windows ran 0.93x gensim
+#: corpus_file's words/s (pairs 0.89x) and scored 0.407 WordSim353 / 0.066 analogies (pairs
+#: 0.417 / 0.061, gensim 0.405 / 0.074); CBOW bags drawing their own noise words ran 0.67x
+#: (pairs 0.94x) for 0.450 / 0.061 (pairs 0.457 / 0.056, gensim 0.476 / 0.070).
+DEFAULT_KERNEL = {"skipgram": "window", "cbow": "pair"}
 #: word2vec's starting learning rates.
 DEFAULT_LR = {"skipgram": 0.025, "cbow": 0.05}
 #: Training pairs (skip-gram) or context bags (CBOW) per minibatch: summed gradients stay
@@ -67,8 +68,9 @@ class Word2VecConfig:
     seed : int
     threads : int or None
         Parallel workers (None: every core); more than one runs forked processes.
-    kernel : {"window", "pair"}
-        How noise words are shared and pairs batched (see :data:`KERNELS`).
+    kernel : {"window", "pair"} or None
+        How noise words are shared and pairs batched (see :data:`KERNELS`; None: the model's
+        :data:`DEFAULT_KERNEL`).
     minn, maxn : int
         Subword n-gram lengths in characters, fastText's way (``maxn`` 0: no subwords, plain
         word2vec): a word's input vector is the mean of its own row and its n-gram rows.
@@ -91,7 +93,7 @@ class Word2VecConfig:
     cbow_mean: bool = True
     seed: int = 1
     threads: int | None = None
-    kernel: str = "pair"
+    kernel: str | None = None
     minn: int = 0
     maxn: int = 0
     buckets: int = DEFAULT_BUCKETS
@@ -112,6 +114,11 @@ class Word2VecConfig:
         return DEFAULT_BATCH_SIZE[self.model] if self.batch_size is None else self.batch_size
 
     @property
+    def training_kernel(self) -> str:
+        """``kernel``, or the model's default when it is None."""
+        return DEFAULT_KERNEL[self.model] if self.kernel is None else self.kernel
+
+    @property
     def worker_count(self) -> int:
         """``threads``, or every core when it is None."""
         return (os.cpu_count() or 1) if self.threads is None else self.threads
@@ -127,10 +134,11 @@ class Word2VecConfig:
         if self.model not in MODELS:
             raise ParameterError(f"model {self.model!r}: expected one of {', '.join(MODELS)}",
                                 params=("model",))
-        if self.kernel not in KERNELS:
+        if self.training_kernel not in KERNELS:
             raise ParameterError(f"kernel {self.kernel!r}: expected one of {', '.join(KERNELS)}",
                                 params=("kernel",))
         filled = Word2VecConfig(**{**asdict(self), "lr": self.initial_lr,
+                                   "kernel": self.training_kernel,
                                    "batch_size": self.minibatch_size,
                                    "threads": self.worker_count})
         for name, value, low in (("dim", filled.dim, 1), ("window", filled.window, 1),
