@@ -26,10 +26,11 @@ SPILL_BYTES = 64 * 2**20
 Progress = Callable[[int], None]
 
 
-def block_rows(X: np.ndarray) -> int:
-    """Rows per block: at least one, about :data:`BLOCK_BYTES` of ``X``'s rows."""
+def block_rows(X: np.ndarray, size: int | None = None) -> int:
+    """Rows per block: at least one, about ``size`` bytes (default :data:`BLOCK_BYTES`, read
+    when called) of ``X``'s rows."""
     row_bytes = max(1, int(np.prod(X.shape[1:], dtype=np.int64)) * X.dtype.itemsize)
-    return max(1, BLOCK_BYTES // row_bytes)
+    return max(1, (size or BLOCK_BYTES) // row_bytes)
 
 
 def is_mapped(X: np.ndarray) -> bool:
@@ -56,24 +57,38 @@ def release(X: np.ndarray) -> None:
         pass
 
 
-def iter_blocks(X: np.ndarray, rows: int | None = None, progress: Progress | None = None
-                ) -> Iterator[tuple[int, np.ndarray]]:
+def iter_blocks(X: np.ndarray, rows: int | None = None, progress: Progress | None = None,
+                copy: bool = True) -> Iterator[tuple[int, np.ndarray]]:
     """``(first_row, block)`` over consecutive row blocks of ``X``.
 
     A block of a memory map is copied into memory and its pages released, so at most one
-    block is resident; blocks of an in-memory array are views. ``progress`` is called with
-    the number of rows of each block once it has been used.
+    block is resident; blocks of an in-memory array are views. With ``copy=False`` a block of
+    a memory map is the mapped view itself, released once the consumer asks for the next
+    block (it must not be kept): one pass over the file without copying it. ``progress`` is
+    called with the number of rows of each block once it has been used.
     """
     step = rows or block_rows(X)
     mapped = is_mapped(X)
     for start in range(0, len(X), step):
         view = X[start:start + step]
-        block = np.array(view) if mapped else view
-        if mapped:
+        block = np.array(view) if mapped and copy else view
+        if mapped and copy:
             release(view)
         yield start, block
+        if mapped and not copy:
+            release(view)
         if progress:
             progress(len(block))
+
+
+def row_norms(X: np.ndarray) -> np.ndarray:
+    """Euclidean length of every row of ``X`` in float32, shape (len(X),), one block at a time
+    (a memory map is never resident whole)."""
+    norms = np.empty(len(X), dtype=np.float32)
+    for start, block in iter_blocks(X):
+        norms[start:start + len(block)] = np.linalg.norm(np.asarray(block, dtype=np.float32),
+                                                         axis=1)
+    return norms
 
 
 def check_finite(X: np.ndarray, where: str, row_name: Callable[[int], str] = lambda row:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import contextlib
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -124,6 +125,9 @@ class Table:
     subwords : SubwordModel or None
         The words' own rows and the n-gram rows of a subword model (fastText models, ``.npz``
         written by ``train-w2v --subwords``), whose word vectors ``values`` are.
+    norms : ndarray of float32 or None
+        The length of every row, when stored beside a ``.npy`` (``<stem>.norms.npz``, checked
+        against the matrix).
     """
 
     values: np.ndarray
@@ -132,6 +136,7 @@ class Table:
     output: np.ndarray | None = None
     format: str = ""
     subwords: SubwordModel | None = None
+    norms: np.ndarray | None = None
 
 
 def suffix_of(path: str | os.PathLike) -> str:
@@ -265,19 +270,22 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
     where = extra.get("row", lambda row: f"row {row + 1}")
     if known.name != "text" and not isinstance(values, np.memmap):
         values = check_matrix(values, name, where, allow_empty=True)
-    counts = extra.get("counts")
+    counts, norms = extra.get("counts"), extra.get("norms")
     subwords: SubwordModel | None = extra.get("subwords")
     if words is not None:
         words = normalize_words(words)
-        keep = first_occurrences(words)
+        # Words written with their stored norms were distinct, and are unchanged since.
+        keep = None if extra.get("distinct") else first_occurrences(words)
         if keep is not None:
             _note_duplicates(words, keep, name, extra.get("word_at", where))
             words = [word for word, kept in zip(words, keep, strict=True) if kept]
             values = values[keep]
             counts = None if counts is None else counts[keep]
+            norms = None if norms is None else norms[keep]
             if subwords is not None:
                 subwords = dataclasses.replace(subwords, word_rows=subwords.word_rows[keep])
-    return Table(values, words, counts, extra.get("output"), known.name, subwords)
+    return Table(values, words, counts, extra.get("output"), known.name, subwords,
+                 norms)
 
 
 def first_occurrences(words: Sequence[str]) -> np.ndarray | None:
@@ -399,7 +407,10 @@ def write_table(path: str | os.PathLike | None, values: np.ndarray,
         Destination; None or ``-`` is standard output.
     values : ndarray, shape (rows, columns)
     words : sequence of str, optional
-        One per row; written by the formats that hold words (``.npy``: the vocabulary file).
+        One per row; written by the formats that hold words (``.npy``: the vocabulary file
+        ``<stem>.vocab``, and ``<stem>.norms.npz``: the row norms and a checksum of the
+        vocabulary, when the words are distinct, so that ``neighbors --mmap`` needs no pass
+        over the matrix before its first query).
     counts : ndarray, optional
         Frequencies, kept by ``.npz`` and the ``.npy`` vocabulary file.
     output : ndarray, optional
@@ -440,5 +451,10 @@ def write_table(path: str | os.PathLike | None, values: np.ndarray,
         else:
             delimited.write_delimited(out, values, _DELIMITERS[target.name])
     if target.name == "npy" and words is not None and path not in (None, STDIO):
-        arrays.write_vocab(arrays.vocab_path(path), words, counts)
+        vocabulary = arrays.write_vocab(arrays.vocab_path(path), words, counts)
+        if first_occurrences(words) is None:  # the norms vouch for distinct words
+            arrays.write_norms(arrays.norms_path(path), values, vocabulary)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(arrays.norms_path(path))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from collections.abc import Sequence
 from itertools import islice
 from typing import IO
@@ -22,10 +23,13 @@ from embedkit.errors import EmbedkitError
 from embedkit.formats.word2vec import BOM, decode_words
 from embedkit.io import atomic_output, describe, open_input
 from embedkit.npyfile import NpzArchive, load_npy, parse_npy
+from embedkit.streaming import row_norms
 from embedkit.text.subwords import SubwordModel, Subwords
 
 #: Bytes that separate fields in a vocabulary file (what ``bytes.split()`` splits on).
 _VOCAB_SEPARATORS = " \t\n\r\x0b\x0c"
+#: Those that separate fields within a line.
+_LINE_SEPARATORS = _VOCAB_SEPARATORS.replace("\n", "").encode()
 
 
 def vocab_path(path: str | os.PathLike) -> str:
@@ -128,16 +132,72 @@ def read_npy(path: str | os.PathLike, limit: int | None, mmap: bool, errors: str
     if vocab_name is None:
         return values[:limit], {}
     words, counts = read_vocab(vocab_name, limit, errors)
-    return values[:limit], {"words": words, "counts": counts,
-                            "word_at": lambda row: f"line {row + 1} of {vocab_name}"}
+    extra: dict = {"words": words, "counts": counts,
+                   "word_at": lambda row: f"line {row + 1} of {vocab_name}"}
+    if raw is None and os.path.exists(norms_path(name)):
+        norms, extra["distinct"] = read_norms(name, values, vocab_name)
+        extra["norms"] = norms[:limit]
+    return values[:limit], extra
 
 
-def write_vocab(path: str | os.PathLike, words: Sequence[str], counts) -> None:
-    """The vocabulary file: ``word`` or ``word count`` per line."""
-    with atomic_output(path) as out:
-        lines = words if counts is None else [f"{w} {int(c)}"
-                                              for w, c in zip(words, counts, strict=True)]
-        out.write("".join(f"{line}\n" for line in lines))
+def write_vocab(path: str | os.PathLike, words: Sequence[str], counts) -> bytes:
+    """The vocabulary file: ``word`` or ``word count`` per line. Returns what was written."""
+    lines = words if counts is None else [f"{w} {int(c)}"
+                                          for w, c in zip(words, counts, strict=True)]
+    data = "".join(f"{line}\n" for line in lines).encode()
+    with atomic_output(path, binary=True) as out:
+        out.write(data)
+    return data
+
+
+def norms_path(path: str | os.PathLike) -> str:
+    """The row norms stored beside a ``.npy`` matrix of word vectors: ``<stem>.norms.npz``."""
+    return os.path.splitext(os.fspath(path))[0] + ".norms.npz"
+
+
+def write_norms(path: str | os.PathLike, values: np.ndarray, vocabulary: bytes) -> None:
+    """Store the row norms of ``values`` (float32, block by block) with the CRC-32 and size of
+    the vocabulary file written with them, whose words are distinct."""
+    with np.errstate(over="ignore"):  # inf for rows beyond float32: redone when read
+        norms = row_norms(values)
+    with atomic_output(path, binary=True) as out:
+        np.savez(out, norms=norms, vocab_crc32=np.uint32(zlib.crc32(vocabulary)),
+                 vocab_bytes=np.int64(len(vocabulary)))
+
+
+def read_norms(matrix: str, values: np.ndarray, vocab: str) -> tuple[np.ndarray, bool]:
+    """Row norms stored by :func:`write_norms` beside the ``.npy`` file ``matrix`` (whose
+    array is ``values``), and whether the vocabulary file ``vocab`` is still the one written
+    with them (then its words are known to be distinct and need not be checked again).
+
+    Raises
+    ------
+    EmbedkitError
+        When the norms are not those of ``values``: another number of rows, or the first,
+        middle or last row of a different length.
+    """
+    path = norms_path(matrix)
+    with NpzArchive(path) as archive:
+        norms = archive.read("norms")
+        crc, size = archive.read("vocab_crc32"), archive.read("vocab_bytes")
+    remedy = (f"delete it (norms are then computed when needed) or write {matrix} again with "
+              f"`embedkit convert`")
+    if norms.shape != (len(values),) or norms.dtype != np.float32:
+        raise EmbedkitError(f"{path}: {norms.dtype} row norms of shape {norms.shape} for a "
+                            f"matrix of {len(values)} rows: expected float32 norms of shape "
+                            f"({len(values)},); {remedy}")
+    probes = np.unique(np.linspace(0, len(values) - 1, 3).astype(np.intp)) if len(values) \
+        else np.empty(0, dtype=np.intp)
+    actual = row_norms(np.asarray(values[probes]))
+    wrong = ~np.isclose(actual, norms[probes], rtol=1e-5, atol=0)
+    if wrong.any():
+        row = int(probes[np.argmax(wrong)])
+        raise EmbedkitError(f"{path}: row {row + 1} has norm {norms[row]:.7g} stored but "
+                            f"{actual[np.argmax(wrong)]:.7g} in the matrix: norms of another "
+                            f"matrix; {remedy}")
+    with open(vocab, "rb") as stream:
+        written = stream.read()
+    return norms, (int(crc), int(size)) == (zlib.crc32(written), len(written))
 
 
 def check_vocab_words(words: Sequence[str]) -> str | None:
@@ -149,6 +209,21 @@ def check_vocab_words(words: Sequence[str]) -> str | None:
         row = next(i for i, word in enumerate(words) if len(word.encode().split()) != 1)
         return f"the word {words[row]!r} (row {row + 1}), which holds ASCII whitespace"
     return None
+
+
+def _plain_words(data: bytes, unicode_errors: str) -> list[str] | None:
+    """The words of a vocabulary file of one word per line and nothing else, decoded at once
+    (milliseconds per million words); None when a line is blank or holds another field, or
+    when a word is not valid UTF-8 under ``strict``, for the line-by-line reading to say
+    where."""
+    if (data.startswith(b"\n") or b"\n\n" in data
+            or len(data.translate(None, _LINE_SEPARATORS)) != len(data)):
+        return None
+    try:
+        text = data.decode("utf-8", unicode_errors)
+    except UnicodeDecodeError:
+        return None
+    return text.removesuffix("\n").split("\n") if text else []
 
 
 def read_vocab(path: str | os.PathLike, limit: int | None = None,
@@ -163,9 +238,14 @@ def read_vocab(path: str | os.PathLike, limit: int | None = None,
     """
     name = describe(path)
     with open_input(path, binary=True) as stream:
-        lines = list(islice(stream, limit))
-    if lines:
-        lines[0] = lines[0].removeprefix(BOM)
+        data = (stream.read() if limit is None else b"".join(islice(stream, limit))
+                ).removeprefix(BOM)
+    words = _plain_words(data, unicode_errors)
+    if words is not None:
+        return words, None
+    lines = data.split(b"\n")
+    if not lines[-1]:
+        lines.pop()
     words_raw: list[bytes] = []
     counts: list[int] = []
     for number, line in enumerate(lines, start=1):

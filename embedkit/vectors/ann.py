@@ -21,6 +21,7 @@ import numpy as np
 
 from embedkit.errors import EmbedkitError
 from embedkit.io import atomic_outputs, describe
+from embedkit.streaming import iter_blocks
 from embedkit.vectors.keyed import ROW_BLOCK, KeyedVectors
 from embedkit.vectors.query import Query, padded, query_vectors
 
@@ -92,10 +93,9 @@ def build_index(kv: KeyedVectors, path: str | os.PathLike, *,
     index = usearch.Index(ndim=kv.dim, metric="cos", dtype=precision,
                           connectivity=connectivity, expansion_add=expansion_add,
                           expansion_search=EXPANSION_SEARCH)
-    for start in range(0, len(kv), ROW_BLOCK):
-        block = np.asarray(kv.vectors[start:start + ROW_BLOCK], dtype=np.float32)
-        index.add(np.arange(start, start + len(block), dtype=np.uint64), block,
-                  threads=threads)
+    for start, block in iter_blocks(kv.vectors, ROW_BLOCK):  # mapped pages released
+        index.add(np.arange(start, start + len(block), dtype=np.uint64),
+                  np.asarray(block, dtype=np.float32), threads=threads)
     with atomic_outputs(path) as (stand_in,):
         index.save(stand_in)
 

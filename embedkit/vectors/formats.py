@@ -68,7 +68,7 @@ def load_vectors(path: str | os.PathLike, limit: int | None = None, mmap: bool =
     if not isinstance(vectors, np.memmap):
         vectors = vectors.astype(np.float32, copy=False)
     return KeyedVectors(table.words, vectors, table.counts, table.output, table.subwords,
-                        describe(path))
+                        describe(path), table.norms, distinct=True)
 
 
 def save_vectors(path: str | os.PathLike | None, words: Sequence[str], vectors: np.ndarray,

@@ -9,10 +9,13 @@ import numpy as np
 
 from embedkit.errors import EmbedkitError
 from embedkit.formats import first_occurrences
+from embedkit.streaming import row_norms
 from embedkit.text.subwords import SubwordModel
 
 #: Rows per block when a pass over the matrix must not load it whole (memory-mapped files).
 ROW_BLOCK = 65536
+#: Word lookups answered by searching the word list before the word -> row dict is built.
+SCAN_LOOKUPS = 32
 
 
 class UnknownWordError(EmbedkitError):
@@ -37,12 +40,18 @@ class KeyedVectors:
         words outside the vocabulary (:meth:`unseen`).
     name : str
         What error messages call the vectors (the file's name, from the loaders).
+    norms : ndarray, shape (len(words),), optional
+        The Euclidean length of every row, when known (stored beside a ``.npy``); computed at
+        first use otherwise.
+    distinct : bool
+        The caller has already dropped duplicate words (the file readers do), so they are not
+        looked for again.
 
     Attributes
     ----------
     words : list of str
     index : dict of str to int
-        Row of each word.
+        Row of each word, built at first use (see Notes).
     vectors, counts, output : ndarray or None
     subwords : SubwordModel or None
     oov_ngrams : bool
@@ -51,25 +60,34 @@ class KeyedVectors:
     ngram_words : dict of str to int
         The words given a vector from their n-grams so far, and their rows (from
         ``len(self)`` on: they are never answers, only queries).
+
+    Notes
+    -----
+    The dict from word to row (:attr:`index`) costs about a second per million words to build,
+    more than a query on a memory-mapped matrix, so the first :data:`SCAN_LOOKUPS` lookups
+    search the word list instead (a C loop, milliseconds) and the dict is built after them.
     """
 
     def __init__(self, words: Sequence[str], vectors: np.ndarray,
                  counts: np.ndarray | None = None, output: np.ndarray | None = None,
-                 subwords: SubwordModel | None = None, name: str = "vectors") -> None:
+                 subwords: SubwordModel | None = None, name: str = "vectors",
+                 norms: np.ndarray | None = None, distinct: bool = False) -> None:
         words = list(words)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise EmbedkitError(f"{len(words)} words but a vector matrix of shape "
                                 f"{vectors.shape}: expected one row per word")
-        keep = first_occurrences(words)
+        if norms is not None and norms.shape != (len(words),):
+            raise EmbedkitError(f"{len(words)} words but {norms.shape} row norms: expected one "
+                                f"norm per word")
+        keep = None if distinct else first_occurrences(words)
         if keep is not None:
             vectors = vectors[keep]
             counts = None if counts is None else counts[keep]
+            norms = None if norms is None else norms[keep]
             words = [word for word, kept in zip(words, keep, strict=True) if kept]
             if subwords is not None:
                 subwords = dataclasses.replace(subwords, word_rows=subwords.word_rows[keep])
-        index = {word: row for row, word in enumerate(words)}
         self.words = words
-        self.index = index
         self.vectors = vectors
         self.counts = counts
         self.output = output
@@ -78,27 +96,47 @@ class KeyedVectors:
         self.ngram_words: dict[str, int] = {}
         self._ngram_vectors: list[np.ndarray] = []
         self.name = name
-        self._norms: np.ndarray | None = None
+        self._index: dict[str, int] | None = None
+        self._scans = 0
+        self._norms = None if norms is None else self._checked(norms)
 
     def __len__(self) -> int:
         return len(self.words)
 
     def __contains__(self, word: str) -> bool:
-        return word in self.index
+        return self._row(word) is not None
 
     @property
     def dim(self) -> int:
         """Number of components per vector."""
         return int(self.vectors.shape[1])
 
+    @property
+    def index(self) -> dict[str, int]:
+        """Row of each word (built at first use)."""
+        if self._index is None:
+            self._index = {word: row for row, word in enumerate(self.words)}
+        return self._index
+
+    def _row(self, word: str) -> int | None:
+        if self._index is None and self._scans < SCAN_LOOKUPS:
+            self._scans += 1
+            try:
+                return self.words.index(word)
+            except ValueError:
+                return None
+        return self.index.get(word)
+
     def rows(self, words: Sequence[str]) -> list[int]:
         """Row of each word, raising :class:`UnknownWordError` for the first unknown one
         (with :attr:`oov_ngrams`, an unknown word gets a row from its n-grams instead)."""
-        try:
-            return [self.index[word] if word in self.index or not self.oov_ngrams
-                    else self.ngram_row(word) for word in words]
-        except KeyError as exc:
-            raise UnknownWordError(f"unknown word {exc.args[0]!r}") from None
+        rows = []
+        for word in words:
+            row = self._row(word)
+            if row is None and not self.oov_ngrams:
+                raise UnknownWordError(f"unknown word {word!r}")
+            rows.append(self.ngram_row(word) if row is None else row)
+        return rows
 
     def ngram_row(self, word: str) -> int:
         """A row (``len(self)`` or more) holding the vector of ``word`` from its n-grams
@@ -135,8 +173,8 @@ class KeyedVectors:
 
     @property
     def norms(self) -> np.ndarray:
-        """Euclidean length of every row (float32), computed once, block by block so a
-        memory-mapped matrix is never copied whole. Zero rows get length 1 so their cosine
+        """Euclidean length of every row (float32): given, or computed once, block by block so
+        a memory-mapped matrix is never resident whole. Zero rows get length 1 so their cosine
         with anything is 0 rather than NaN.
 
         Raises
@@ -145,23 +183,24 @@ class KeyedVectors:
             For a row longer than float32 can hold (cosines would overflow), naming it.
         """
         if self._norms is None:
-            norms = np.empty(len(self), dtype=np.float32)
             with np.errstate(over="ignore"):  # squares above 3.4e38: redone in float64 below
-                for start in range(0, len(self), ROW_BLOCK):
-                    block = np.asarray(self.vectors[start:start + ROW_BLOCK], dtype=np.float32)
-                    norms[start:start + ROW_BLOCK] = np.linalg.norm(block, axis=1)
-                for long_row in np.flatnonzero(np.isinf(norms)):
-                    norms[long_row] = np.linalg.norm(np.asarray(self.vectors[long_row],
-                                                                np.float64))
-            if np.isinf(norms).any():
-                row = int(np.argmax(np.isinf(norms)))
-                length = np.linalg.norm(np.asarray(self.vectors[row], np.float64))
-                raise EmbedkitError(f"{self.name}: row {row + 1} ({self.words[row]!r}) has "
-                                    f"length {length:.3g}, beyond float32's range: cosines "
-                                    "would overflow; expected vectors of a usual scale")
-            norms[norms == 0] = 1
-            self._norms = norms
+                self._norms = self._checked(row_norms(self.vectors))
         return self._norms
+
+    def _checked(self, norms: np.ndarray) -> np.ndarray:
+        """A float32 copy of ``norms`` with infinite ones (float32 squares overflowed) redone in
+        float64, and zeros replaced by 1."""
+        norms = np.array(norms, dtype=np.float32)
+        for long_row in np.flatnonzero(np.isinf(norms)):
+            norms[long_row] = np.linalg.norm(np.asarray(self.vectors[long_row], np.float64))
+        if np.isinf(norms).any():
+            row = int(np.argmax(np.isinf(norms)))
+            length = np.linalg.norm(np.asarray(self.vectors[row], np.float64))
+            raise EmbedkitError(f"{self.name}: row {row + 1} ({self.words[row]!r}) has "
+                                f"length {length:.3g}, beyond float32's range: cosines "
+                                "would overflow; expected vectors of a usual scale")
+        norms[norms == 0] = 1
+        return norms
 
     def unit(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
         """The given rows (those of :attr:`ngram_words` included) scaled to unit length

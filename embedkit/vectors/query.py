@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embedkit.errors import EmbedkitError
+from embedkit.streaming import block_rows, is_mapped, iter_blocks
 from embedkit.text.tokenize import normalize_word
 from embedkit.vectors.keyed import KeyedVectors
 
@@ -25,6 +26,8 @@ METHODS = ("add", "cosmul")
 SCORE_BUDGET = 1 << 25
 #: Columns per block in the two-level top-k search.
 BLOCK = 64
+#: Bytes of a memory-mapped matrix scored at once (resident memory while streaming).
+STREAM_BYTES = 64 * 2**20
 #: Smoothing of 3CosMul's denominator, as in Levy and Goldberg and gensim.
 COSMUL_EPSILON = 1e-6
 
@@ -160,21 +163,39 @@ def scores(kv: KeyedVectors, queries: Sequence[Query], method: str = "add",
         matrix product for all queries. Words run down the columns so that the per-block
         maxima of :func:`top_k` reduce whole contiguous rows.
     """
+    end = _end(kv, method, restrict)
+    return _block_scores(kv.vectors[:end], kv.norms[:end], _prepared(kv, queries, method))
+
+
+def _end(kv: KeyedVectors, method: str, restrict: int | None) -> int:
+    """The number of rows searched, after checking ``method``."""
     if method not in METHODS:
         raise EmbedkitError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
-    end = len(kv) if restrict is None else min(restrict, len(kv))
-    matrix, norms = kv.vectors[:end], kv.norms[:end, None]
+    return len(kv) if restrict is None else min(restrict, len(kv))
+
+
+def _prepared(kv: KeyedVectors, queries: Sequence[Query], method: str):
+    """What :func:`_block_scores` multiplies rows by: the query vectors (``add``), or the unit
+    vectors of the queries' distinct words with where each query's terms are among them and
+    their signs (``cosmul``)."""
     if method == "add":
-        result = matrix @ query_vectors(kv, queries).T
-        return np.divide(result, norms, out=result)
+        return query_vectors(kv, queries)
     terms, signs = padded(queries)
     unique, where = np.unique(terms, return_inverse=True)
-    shifted = matrix @ kv.unit(unique).T
-    shifted = (1 + np.divide(shifted, norms, out=shifted)) / 2
-    where = where.reshape(terms.shape)
-    numerator = np.ones((end, len(queries)), dtype=np.float32)
-    denominator = np.ones((end, len(queries)), dtype=np.float32)
-    for slot in range(terms.shape[1]):
+    return kv.unit(unique), where.reshape(terms.shape), signs
+
+
+def _block_scores(matrix: np.ndarray, norms: np.ndarray, prepared) -> np.ndarray:
+    """:func:`scores` of the rows ``matrix`` (of lengths ``norms``), shape (rows, queries)."""
+    if isinstance(prepared, np.ndarray):
+        result = matrix @ prepared.T
+        return np.divide(result, norms[:, None], out=result)
+    units, where, signs = prepared
+    shifted = matrix @ units.T
+    shifted = (1 + np.divide(shifted, norms[:, None], out=shifted)) / 2
+    numerator = np.ones((len(matrix), where.shape[0]), dtype=np.float32)
+    denominator = np.ones((len(matrix), where.shape[0]), dtype=np.float32)
+    for slot in range(where.shape[1]):
         factor = shifted[:, where[:, slot]]
         factor[:, signs[:, slot] == 0] = 1
         positive = signs[:, slot] > 0
@@ -189,7 +210,10 @@ def top_k(kv: KeyedVectors, queries: Sequence[Query], k: int = 10, method: str =
     own words.
 
     Queries are scored in batches that fit :data:`SCORE_BUDGET`, each through one matrix
-    product and a two-level partial sort (see :func:`_candidate_rows`).
+    product and a two-level partial sort (see :func:`_candidate_rows`). A memory-mapped
+    matrix is streamed instead: blocks of :data:`STREAM_BYTES` of rows are scored in place
+    (mapped, not copied, their pages released after use) and a running top ``k`` is kept, so
+    resident memory is one block, the norms and the scores of one block, never the matrix.
 
     Returns
     -------
@@ -200,24 +224,53 @@ def top_k(kv: KeyedVectors, queries: Sequence[Query], k: int = 10, method: str =
     """
     if k < 1:
         raise EmbedkitError(f"-k must be at least 1, got {k}")
-    end = len(kv) if restrict is None else min(restrict, len(kv))
+    end = _end(kv, method, restrict)
     rows = np.full((len(queries), k), -1, dtype=np.intp)
     best = np.full((len(queries), k), -np.inf, dtype=np.float32)
-    batch = max(1, SCORE_BUDGET // max(end, 1))
+    if is_mapped(kv.vectors):
+        batch = max(1, SCORE_BUDGET // block_rows(kv.vectors[:1], STREAM_BYTES))
+    else:
+        batch = max(1, SCORE_BUDGET // max(end, 1))
     for start in range(0, len(queries), batch):
         chunk = queries[start:start + batch]
-        found, values = _best(scores(kv, chunk, method, restrict), chunk, k)
+        if is_mapped(kv.vectors):
+            found, values = _streamed(kv, chunk, k, method, end)
+        else:
+            found, values = _best(scores(kv, chunk, method, restrict), chunk, k)
         rows[start:start + len(chunk), :found.shape[1]] = found
         best[start:start + len(chunk), :found.shape[1]] = values
     rows[~np.isfinite(best)] = -1
     return rows, best
 
 
-def _best(matrix: np.ndarray, queries: Sequence[Query], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exclude each query's words from its column, then take the ``k`` highest scores in order."""
+def _streamed(kv: KeyedVectors, queries: Sequence[Query], k: int, method: str,
+              end: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_best` of :func:`scores`, one block of mapped rows at a time, merging each
+    block's best ``k`` into the best so far."""
+    norms = kv.norms
+    prepared = _prepared(kv, queries, method)
+    rows = np.full((len(queries), k), -1, dtype=np.intp)
+    best = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    matrix = kv.vectors[:end]
+    for start, block in iter_blocks(matrix, block_rows(matrix, STREAM_BYTES), copy=False):
+        found, values = _best(_block_scores(block, norms[start:start + len(block)], prepared),
+                              queries, k, start)
+        rows = np.concatenate([rows, found + start], axis=1)
+        best = np.concatenate([best, values], axis=1)
+        order = np.argsort(-best, axis=1, kind="stable")[:, :k]
+        rows = np.take_along_axis(rows, order, axis=1)
+        best = np.take_along_axis(best, order, axis=1)
+    return rows, best
+
+
+def _best(matrix: np.ndarray, queries: Sequence[Query], k: int,
+          first: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Exclude each query's words from its column (``matrix`` scores the rows from ``first``
+    on), then take the ``k`` highest scores in order; rows are counted from ``first``."""
     terms, signs = padded(queries)
+    terms -= first
     column = np.repeat(np.arange(len(queries)), terms.shape[1])
-    own = (signs != 0).ravel() & (terms.ravel() < matrix.shape[0])
+    own = (signs != 0).ravel() & (terms.ravel() >= 0) & (terms.ravel() < matrix.shape[0])
     matrix[terms.ravel()[own], column[own]] = -np.inf
     candidates = _candidate_rows(matrix, k)
     valid = candidates < matrix.shape[0]

@@ -1,0 +1,177 @@
+"""Large vector files by memory map: the streamed query, the row norms stored beside a .npy,
+the vocabulary read at once, and word lookups before the word -> row dict exists."""
+
+import numpy as np
+import pytest
+
+from embedkit.formats import arrays, write_table
+from embedkit.streaming import row_norms
+from embedkit.vectors import (
+    KeyedVectors,
+    UnknownWordError,
+    keyed,
+    load_vectors,
+    query,
+    save_vectors,
+)
+from embedkit.vectors.query import Query, parse_query, top_k
+
+ROWS, DIM = 700, 12
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """Clustered vectors (close neighbours exist) with a zero row, saved as .npy + .vocab."""
+    rng = np.random.default_rng(5)
+    centres = rng.standard_normal((20, DIM))
+    vectors = (centres[rng.integers(0, 20, ROWS)] + 0.3 * rng.standard_normal((ROWS, DIM)))
+    vectors = vectors.astype(np.float32)
+    vectors[17] = 0
+    words = [f"w{i}" for i in range(ROWS)]
+    save_vectors(tmp_path / "v.npy", words, vectors)
+    return tmp_path / "v.npy", words, vectors
+
+
+def queries(kv):
+    rng = np.random.default_rng(9)
+    single = [Query(kv.words[r], (int(r),)) for r in rng.choice(ROWS, 30, replace=False)]
+    mixed = [Query("a b -c", (3, 690), (351,)), Query("a b c", (650, 10), (40,))]
+    return single + mixed
+
+
+@pytest.mark.parametrize("method", ["add", "cosmul"])
+@pytest.mark.parametrize("restrict", [None, 500])
+def test_streamed_query_equals_the_query_in_memory(saved, monkeypatch, method, restrict):
+    path, _, _ = saved
+    # Blocks of 64 rows: queries' own words and answers fall in different blocks, and k
+    # exceeds a block.
+    monkeypatch.setattr(query, "STREAM_BYTES", 64 * DIM * 4)
+    mapped, whole = load_vectors(path, mmap=True), load_vectors(path)
+    assert isinstance(mapped.vectors, np.memmap) and not isinstance(whole.vectors, np.memmap)
+    for k in (1, 10, 100):
+        rows, sims = top_k(mapped, queries(mapped), k, method, restrict)
+        expected_rows, expected_sims = top_k(whole, queries(whole), k, method, restrict)
+        np.testing.assert_array_equal(rows, expected_rows)
+        np.testing.assert_allclose(sims, expected_sims, rtol=1e-6)
+    # The zero row has cosine 0 with every word (its stored norm 0 is read as 1, not 0/0).
+    _, ties = top_k(mapped, [Query("zero", (17,))], 5, method, restrict)
+    np.testing.assert_allclose(ties, 0.0 if method == "add" else 0.5 / (1 + 1e-6), rtol=1e-6)
+
+
+def test_streamed_query_has_fewer_answers_than_k_like_the_query_in_memory(saved, monkeypatch):
+    path, _, _ = saved
+    monkeypatch.setattr(query, "STREAM_BYTES", 64 * DIM * 4)
+    mapped, whole = load_vectors(path, mmap=True, limit=5), load_vectors(path, limit=5)
+    rows, sims = top_k(mapped, [Query("w1", (1,))], 8)
+    assert rows.tolist() == top_k(whole, [Query("w1", (1,))], 8)[0].tolist()
+    assert rows[0, 4:].tolist() == [-1] * 4 and np.isneginf(sims[0, 4:]).all()
+
+
+def test_norms_are_stored_beside_the_npy_and_used_without_a_pass(saved, monkeypatch, cli):
+    path, words, vectors = saved
+    stored = path.with_name("v.norms.npz")
+    assert stored.exists()
+
+    def no_pass(_):
+        raise AssertionError("a pass over the matrix to compute norms")
+
+    monkeypatch.setattr(keyed, "row_norms", no_pass)
+    kv = load_vectors(path, mmap=True)
+    expected = np.linalg.norm(vectors, axis=1)
+    expected[17] = 1
+    np.testing.assert_allclose(kv.norms, expected, rtol=1e-6)
+    result = cli("neighbors", path, "--mmap", "w3", "-k", "3")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("\n") == 3
+
+
+def test_norms_are_computed_when_none_are_stored(saved):
+    path, _, vectors = saved
+    path.with_name("v.norms.npz").unlink()
+    kv = load_vectors(path, mmap=True)
+    np.testing.assert_array_equal(kv.norms[:17], row_norms(vectors)[:17])
+
+
+def test_stored_norms_of_another_shape_are_one_line_error(saved, cli):
+    path, _, vectors = saved
+    np.save(path, vectors[:-1])
+    path.with_name("v.vocab").write_text("".join(f"w{i}\n" for i in range(ROWS - 1)))
+    result = cli("neighbors", path, "--mmap", "w3")
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1
+    assert result.output.startswith(f"embedkit: error: {path.with_name('v.norms.npz')}: ")
+    assert f"for a matrix of {ROWS - 1} rows" in result.output
+    assert "embedkit convert" in result.output
+
+
+@pytest.mark.parametrize("row", [0, ROWS // 2 - 1, ROWS - 1])
+def test_stored_norms_of_another_matrix_of_the_same_shape_are_one_line_error(saved, cli, row):
+    path, _, vectors = saved
+    changed = vectors.copy()
+    changed[row] *= 2
+    np.save(path, changed)
+    for flags in (["--mmap"], []):
+        result = cli("neighbors", path, *flags, "w3")
+        assert result.exit_code == 1
+        assert result.output.count("\n") == 1
+        assert f"v.norms.npz: row {row + 1} has norm" in result.output
+
+
+def test_an_edited_vocabulary_is_checked_for_duplicates_again(saved):
+    path, words, _ = saved
+    edited = words.copy()
+    edited[5] = "w2"  # same number of lines, one duplicate
+    path.with_name("v.vocab").write_text("".join(f"{w}\n" for w in edited))
+    with pytest.warns(UserWarning, match="'w2' of line 3 of .* comes again on line 6"):
+        kv = load_vectors(path, mmap=True)
+    assert len(kv) == ROWS - 1 and kv.words[5] == "w6"
+    assert len(kv.norms) == ROWS - 1
+
+
+def test_duplicate_words_write_no_norms(tmp_path):
+    path = tmp_path / "v.npy"
+    save_vectors(path, ["a", "b"], np.eye(2, dtype=np.float32))
+    assert path.with_name("v.norms.npz").exists()
+    write_table(path, np.eye(2, dtype=np.float32), ["a", "a"])
+    assert not path.with_name("v.norms.npz").exists()  # no stale norms vouching for them
+    with pytest.warns(UserWarning, match="'a' of line 1 of .* comes again on line 2"):
+        assert load_vectors(path, mmap=True).words == ["a"]
+
+
+@pytest.mark.parametrize("content, limit, expected", [
+    ("a\nb\nnaïve\n", None, ["a", "b", "naïve"]),
+    ("a\nb\nc", None, ["a", "b", "c"]),
+    ("\ufeffa\nb\n", 1, ["a"]),
+    ("", None, []),
+])
+def test_plain_vocabulary_is_read_at_once_with_the_same_words(tmp_path, content, limit,
+                                                             expected):
+    path = tmp_path / "w.vocab"
+    path.write_bytes(content.encode())
+    assert arrays.read_vocab(path, limit) == (expected, None)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"a\n\nb\n", "line 2: expected 'word' or 'word count', found 0 fields"),
+    (b"a\nb c d\n", "line 2: expected 'word' or 'word count', found 3 fields"),
+    (b"a\nb\n\xff\n", "line 3: word is not valid UTF-8"),
+])
+def test_vocabulary_errors_name_the_line(tmp_path, content, message):
+    path = tmp_path / "w.vocab"
+    path.write_bytes(content)
+    with pytest.raises(Exception, match=message):
+        arrays.read_vocab(path)
+
+
+def test_lookups_before_and_after_the_dict_give_the_same_rows():
+    words = [f"w{i}" for i in range(200)]
+    kv = KeyedVectors(words, np.ones((200, 3), dtype=np.float32), distinct=True)
+    asked = [f"w{i}" for i in range(199, -1, -4)][:keyed.SCAN_LOOKUPS + 8]
+    assert kv.rows(asked) == [int(w[1:]) for w in asked]
+    assert kv._index is not None  # built once the scans were used up
+    assert "w150" in kv and "nope" not in kv
+    fresh = KeyedVectors(words, np.ones((200, 3), dtype=np.float32), distinct=True)
+    assert "nope" not in fresh and "w199" in fresh and fresh._index is None
+    with pytest.raises(UnknownWordError, match="unknown word 'nope'"):
+        fresh.rows(["w1", "nope"])
+    assert parse_query(fresh, "w3 -w4").positive == (3,)
