@@ -9,13 +9,17 @@ size: clustered float32 vectors (one centre per 50 words plus noise, so neighbou
 word2vec binary, text and gzipped binary, then the same vectors as .npy + .vocab through
 `embedkit convert`. Every figure comes from a separate process: load times are measured inside
 it around the load call only; peak memory is the child's maximum resident set as the kernel
-reports it to this parent (wait4), which stays small itself (it never holds a matrix). Medians of
---runs, embedkit and gensim alternating, with the load average beside each line. The --index
-part needs the 'ann' extra (usearch) in this environment.
+reports it to /usr/bin/time, which starts it (a child of this process would inherit this
+process's peak). Medians of --runs, embedkit and gensim alternating, with the load average
+beside each line. The --index part needs the 'ann' extra (usearch) in this environment.
+
+With --keep DIR the files are generated into DIR/<rows> (or reused from there) and kept, and
+--parts load,mmap,query picks what to run, so that each part fits its own quiet window.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -79,37 +83,47 @@ def load_average() -> str:
     return f"load {os.getloadavg()[0]:.1f}"
 
 
-def _forget_own_peak() -> None:
-    """Reset this process's peak RSS: a child spawned by vfork and exec inherits the parent's
-    high-water mark into its ru_maxrss (the kernel keeps the old address space's peak)."""
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")
+def _measured(command: list[str], **popen) -> tuple[subprocess.Popen, str]:
+    """Start ``command`` under /usr/bin/time, which reports its peak RSS: a child started from
+    this process directly would inherit this process's resident size into its ru_maxrss (the
+    kernel keeps the peak of the address space that exec replaces), and this process holds
+    gensim and NumPy."""
+    report = tempfile.NamedTemporaryFile(prefix="vecscale-rss-", suffix=".txt", delete=False)
+    report.close()
+    child = subprocess.Popen(["/usr/bin/time", "-o", report.name, "-f", "%M", *command],
+                             env=ENV, **popen)
+    return child, report.name
+
+
+def _peak_mb(report: str) -> float:
+    with open(report) as lines:
+        peak = float(lines.read().split()[-1]) / 1024
+    os.unlink(report)
+    return peak
 
 
 def run_child(code: str, *args: str) -> tuple[str, float, float]:
     """Run Python code in a child; returns its stdout, wall seconds and peak RSS in MB."""
-    _forget_own_peak()
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
-                             env=ENV, text=True)
-    out = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
+    child, report = _measured([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
+                              text=True)
+    out, _ = child.communicate()
     wall = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode:
         raise SystemExit(f"child failed ({child.returncode}): {code[:80]!r} {args}")
-    return out, wall, usage.ru_maxrss / 1024
+    return out, wall, _peak_mb(report)
 
 
 def run_command(*command: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a command, from this parent."""
-    _forget_own_peak()
+    """Wall seconds and peak RSS (MB) of a command (the wall time includes /usr/bin/time's
+    fork, about a millisecond)."""
     start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=ENV)
-    _, status, usage = os.wait4(child.pid, 0)
-    if os.waitstatus_to_exitcode(status):
+    child, report = _measured(list(command), stdout=subprocess.DEVNULL)
+    child.wait()
+    wall = time.perf_counter() - start
+    if child.returncode:
         raise SystemExit(f"failed: {' '.join(command)}")
-    return time.perf_counter() - start, usage.ru_maxrss / 1024
+    return wall, _peak_mb(report)
 
 
 def generate(directory: Path, rows: int, formats: list[str]) -> dict[str, Path]:
@@ -140,14 +154,37 @@ def generate(directory: Path, rows: int, formats: list[str]) -> dict[str, Path]:
     return paths
 
 
-def bench_size(rows: int, formats: list[str], runs: int, with_index: bool, tmp: str) -> None:
+PARTS = ("load", "mmap", "query")
+
+
+def bench_size(rows: int, formats: list[str], runs: int, with_index: bool, tmp: str,
+               keep: str | None = None, parts: tuple[str, ...] = PARTS,
+               index_options: tuple[str, ...] = ()) -> None:
+    """The figures of one size; with ``keep``, files are generated into (or reused from)
+    ``keep/<rows>`` and left there, so that the parts can run in separate quiet windows."""
+    if keep:
+        directory = Path(keep) / str(rows)
+        directory.mkdir(parents=True, exist_ok=True)
+        _bench_size(directory, rows, formats, runs, with_index, parts, index_options)
+        return
     with tempfile.TemporaryDirectory(prefix="bench-vectors-", dir=tmp) as workdir:
-        directory = Path(workdir)
-        start = time.perf_counter()
-        paths = generate(directory, rows, formats)
-        matrix_mb = rows * DIM * 4 / 2**20
-        print(f"\n{rows:,} x {DIM} ({matrix_mb:,.0f} MB of float32), generated in "
-              f"{time.perf_counter() - start:.0f} s; {load_average()}", flush=True)
+        _bench_size(Path(workdir), rows, formats, runs, with_index, parts, index_options)
+
+
+def _bench_size(directory: Path, rows: int, formats: list[str], runs: int, with_index: bool,
+                parts: tuple[str, ...], index_options: tuple[str, ...]) -> None:
+    start = time.perf_counter()
+    wanted = {fmt: directory / f"v{rows}.{fmt}" for fmt in formats}
+    npy = directory / f"v{rows}.npy"
+    missing = [fmt for fmt, path in wanted.items() if not path.exists()
+               and ("load" in parts or (fmt == "bin" and not npy.exists()))]
+    if missing:
+        generate(directory, rows, missing)
+    matrix_mb = rows * DIM * 4 / 2**20
+    print(f"\n{rows:,} x {DIM} ({matrix_mb:,.0f} MB of float32), files ready in "
+          f"{time.perf_counter() - start:.0f} s; {load_average()}", flush=True)
+    paths = {fmt: path for fmt, path in wanted.items() if path.exists()}
+    if "load" in parts:
         for fmt, path in paths.items():
             figures: dict[str, list[tuple[float, float]]] = {"embedkit": [], "gensim": []}
             for _ in range(runs):
@@ -163,33 +200,35 @@ def bench_size(rows: int, formats: list[str], runs: int, with_index: bool, tmp: 
                   f"gensim {theirs[0]:.1f} s, peak {theirs[1]:,.0f} MB | time ratio "
                   f"{ours[0] / theirs[0]:.2f}, memory ratio {ours[1] / theirs[1]:.2f}; "
                   f"{load_average()}", flush=True)
+    embedkit = str(Path(sys.executable).with_name("embedkit"))
+    if not npy.exists():
         source = paths.get("bin") or next(iter(paths.values()))
-        npy = directory / f"v{rows}.npy"
-        embedkit = str(Path(sys.executable).with_name("embedkit"))
         wall, peak = run_command(embedkit, "convert", str(source), str(npy))
-        for path in paths.values():
-            path.unlink()
-        print(f"  convert {source.name} -> .npy + .vocab: {wall:.1f} s, peak {peak:,.0f} MB; "
-              f"{load_average()}", flush=True)
+        print(f"  convert {source.name} -> .npy + .vocab + .norms.npz: {wall:.1f} s, peak "
+              f"{peak:,.0f} MB; {load_average()}", flush=True)
+    if "mmap" in parts:
         first = [run_command(embedkit, "neighbors", str(npy), "--mmap", "w12345", "-k", "10")
                  for _ in range(runs)]
         print(f"  neighbors --mmap, first query, whole command: "
-              f"{statistics.median(w for w, _ in first):.2f} s, peak RSS "
+              f"{statistics.median(w for w, _ in first):.2f} s (runs: "
+              f"{', '.join(f'{w:.2f}' for w, _ in first)}), peak RSS "
               f"{statistics.median(p for _, p in first):,.0f} MB (page cache warm); "
               f"{load_average()}", flush=True)
-        index = "-"
-        if with_index:
-            index = str(directory / f"v{rows}.index")
-            wall, peak = run_command(embedkit, "index", str(npy), "--mmap", "-o", index)
-            print(f"  index build: {wall:.0f} s, peak {peak:,.0f} MB, file "
+    index = "-"
+    if with_index:
+        index = str(directory / f"v{rows}.index")
+        if not Path(index).exists():
+            wall, peak = run_command(embedkit, "index", str(npy), "--mmap", "-o", index,
+                                     *index_options)
+            print(f"  index build {' '.join(index_options)}: {wall:.0f} s "
+                  f"({wall / rows * 1e6:.0f} us per vector), peak {peak:,.0f} MB, file "
                   f"{Path(index).stat().st_size / 2**20:,.0f} MB; {load_average()}", flush=True)
+    if "query" in parts:
         out, _, peak = run_child(QUERIES, str(npy), index, "200")
-        import json
-
         result = json.loads(out)
         line = (f"  exact (mmap): norms {result['norms']:.2f} s once, one query "
-                f"{result['exact_single'] * 1e3:.0f} ms, batched {result['exact_batch'] * 1e3:.1f}"
-                f" ms/query")
+                f"{result['exact_single'] * 1e3:.0f} ms, batched "
+                f"{result['exact_batch'] * 1e3:.1f} ms/query, peak {peak:,.0f} MB")
         if with_index:
             line += (f" | --index: open {result['open'] * 1e3:.0f} ms, one query "
                      f"{result['index_single'] * 1e3:.2f} ms, recall@10 {result['recall']:.3f}")

@@ -24,7 +24,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from _gensim_vectors import DATA, trained_vectors  # noqa: E402
-from _scale import bench_size, parse_size  # noqa: E402
+from _scale import PARTS, bench_size, parse_size  # noqa: E402
 from gensim.models import KeyedVectors as GensimVectors  # noqa: E402
 
 from embedkit.vectors import load_vectors, save_vectors  # noqa: E402
@@ -98,6 +98,12 @@ def main():
     parser.add_argument("--formats", default="bin,txt,bin.gz", help="with --sizes")
     parser.add_argument("--index-sizes", default="100k,1M", help="with --sizes: also --index")
     parser.add_argument("--tmp", default="/tmp", help="with --sizes: where files are generated")
+    parser.add_argument("--keep", help="with --sizes: generate files into (or reuse them from) "
+                        "KEEP/<rows> and leave them, to run the parts separately")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help="with --sizes: which of load, mmap, query to run")
+    parser.add_argument("--index-options", default="",
+                        help="with --sizes: options for `embedkit index`, e.g. '--expansion 64'")
     args = parser.parse_args()
     print(f"BLAS threads: {THREADS}; medians of {args.runs} runs; "
           f"load {os.getloadavg()[0]:.1f}")
@@ -105,7 +111,8 @@ def main():
         indexed = {parse_size(s) for s in args.index_sizes.split(",") if s}
         for size in args.sizes.split(","):
             rows = parse_size(size)
-            bench_size(rows, args.formats.split(","), args.runs, rows in indexed, args.tmp)
+            bench_size(rows, args.formats.split(","), args.runs, rows in indexed, args.tmp,
+                       args.keep, tuple(args.parts.split(",")), tuple(args.index_options.split()))
         return
     with tempfile.TemporaryDirectory() as workdir:
         queries_and_loading(workdir, args.runs)
