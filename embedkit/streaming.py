@@ -57,26 +57,22 @@ def release(X: np.ndarray) -> None:
         pass
 
 
-def iter_blocks(X: np.ndarray, rows: int | None = None, progress: Progress | None = None,
-                copy: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+def iter_blocks(X: np.ndarray, rows: int | None = None, progress: Progress | None = None
+                ) -> Iterator[tuple[int, np.ndarray]]:
     """``(first_row, block)`` over consecutive row blocks of ``X``.
 
     A block of a memory map is copied into memory and its pages released, so at most one
-    block is resident; blocks of an in-memory array are views. With ``copy=False`` a block of
-    a memory map is the mapped view itself, released once the consumer asks for the next
-    block (it must not be kept): one pass over the file without copying it. ``progress`` is
-    called with the number of rows of each block once it has been used.
+    block is resident; blocks of an in-memory array are views. ``progress`` is called with
+    the number of rows of each block once it has been used.
     """
     step = rows or block_rows(X)
     mapped = is_mapped(X)
     for start in range(0, len(X), step):
         view = X[start:start + step]
-        block = np.array(view) if mapped and copy else view
-        if mapped and copy:
+        block = np.array(view) if mapped else view
+        if mapped:
             release(view)
         yield start, block
-        if mapped and not copy:
-            release(view)
         if progress:
             progress(len(block))
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from embedkit.errors import EmbedkitError
-from embedkit.streaming import block_rows, is_mapped, iter_blocks
+from embedkit.streaming import block_rows, is_mapped, release
 from embedkit.text.tokenize import normalize_word
 from embedkit.vectors.keyed import KeyedVectors
 
@@ -26,8 +27,11 @@ METHODS = ("add", "cosmul")
 SCORE_BUDGET = 1 << 25
 #: Columns per block in the two-level top-k search.
 BLOCK = 64
-#: Bytes of a memory-mapped matrix scored at once (resident memory while streaming).
-STREAM_BYTES = 64 * 2**20
+#: Bytes of a memory-mapped matrix scored at once by each thread (resident memory while
+#: streaming: this times STREAM_THREADS).
+STREAM_BYTES = 32 * 2**20
+#: Threads scoring blocks of a memory-mapped matrix.
+STREAM_THREADS = 2
 #: Smoothing of 3CosMul's denominator, as in Levy and Goldberg and gensim.
 COSMUL_EPSILON = 1e-6
 
@@ -246,20 +250,35 @@ def top_k(kv: KeyedVectors, queries: Sequence[Query], k: int = 10, method: str =
 def _streamed(kv: KeyedVectors, queries: Sequence[Query], k: int, method: str,
               end: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_best` of :func:`scores`, one block of mapped rows at a time, merging each
-    block's best ``k`` into the best so far."""
+    block's best ``k`` into the best so far in row order (the same answers, ties included,
+    whatever the number of threads).
+
+    :data:`STREAM_THREADS` blocks are scored at once: the time goes into mapping pages of
+    the file, which threads do in parallel (NumPy's products run without the GIL).
+    """
     norms = kv.norms
     prepared = _prepared(kv, queries, method)
+    matrix = kv.vectors[:end]
+    step = block_rows(matrix, STREAM_BYTES)
+
+    def block_best(start: int) -> tuple[np.ndarray, np.ndarray]:
+        view = matrix[start:start + step]
+        try:
+            return _best(_block_scores(view, norms[start:start + len(view)], prepared),
+                         queries, k, start)
+        finally:
+            release(view)  # the file stays in the page cache, not in this process
+
     rows = np.full((len(queries), k), -1, dtype=np.intp)
     best = np.full((len(queries), k), -np.inf, dtype=np.float32)
-    matrix = kv.vectors[:end]
-    for start, block in iter_blocks(matrix, block_rows(matrix, STREAM_BYTES), copy=False):
-        found, values = _best(_block_scores(block, norms[start:start + len(block)], prepared),
-                              queries, k, start)
-        rows = np.concatenate([rows, found + start], axis=1)
-        best = np.concatenate([best, values], axis=1)
-        order = np.argsort(-best, axis=1, kind="stable")[:, :k]
-        rows = np.take_along_axis(rows, order, axis=1)
-        best = np.take_along_axis(best, order, axis=1)
+    starts = range(0, end, step)
+    with ThreadPoolExecutor(min(STREAM_THREADS, len(starts)) or 1) as pool:
+        for start, (found, values) in zip(starts, pool.map(block_best, starts), strict=True):
+            rows = np.concatenate([rows, found + start], axis=1)
+            best = np.concatenate([best, values], axis=1)
+            order = np.argsort(-best, axis=1, kind="stable")[:, :k]
+            rows = np.take_along_axis(rows, order, axis=1)
+            best = np.take_along_axis(best, order, axis=1)
     return rows, best
 
 
