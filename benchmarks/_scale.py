@@ -154,6 +154,7 @@ def generate(directory: Path, rows: int, formats: list[str]) -> dict[str, Path]:
     return paths
 
 
+#: What a size measures; "prepare" only generates the files and converts to .npy.
 PARTS = ("load", "mmap", "query")
 
 
@@ -177,7 +178,7 @@ def _bench_size(directory: Path, rows: int, formats: list[str], runs: int, with_
     wanted = {fmt: directory / f"v{rows}.{fmt}" for fmt in formats}
     npy = directory / f"v{rows}.npy"
     missing = [fmt for fmt, path in wanted.items() if not path.exists()
-               and ("load" in parts or (fmt == "bin" and not npy.exists()))]
+               and ({"load", "prepare"} & set(parts) or (fmt == "bin" and not npy.exists()))]
     if missing:
         generate(directory, rows, missing)
     matrix_mb = rows * DIM * 4 / 2**20
