@@ -32,9 +32,9 @@ command's own stream format (word2vec text for word vectors, CSV for matrices).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
-import contextlib
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
