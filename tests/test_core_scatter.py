@@ -103,3 +103,17 @@ print(SparseRows(np.array([2, 0, 2]), np.ones((3, 2)), (3, 2)).to_dense().tolist
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[[1.0, 1.0], [0.0, 0.0], [2.0, 2.0]]"
+
+
+def test_without_the_private_kernels_rows_past_the_last_id_stay_in_shape(monkeypatch):
+    # a gradient that touches none of the table's last rows (words absent from the batch):
+    # SciPy must be told the shape, not left to infer it from the largest id
+    from embedkit.core import scatter
+
+    monkeypatch.setattr(scatter, "_kernels", None)
+    rows = np.arange(6.0).reshape(2, 3)
+    dense = SparseRows(np.array([2, 0]), rows, (6, 3)).to_dense()
+    np.testing.assert_array_equal(dense, [[3, 4, 5], [0, 0, 0], [0, 1, 2]] + [[0, 0, 0]] * 3)
+    bags = sparse_times(np.array([0, 1, 3]), np.array([0, 1, 0]), np.ones(3),
+                        np.eye(4), 2)  # two bags of rows 0 and 1 out of four
+    np.testing.assert_array_equal(bags, [[1, 0, 0, 0], [1, 1, 0, 0]])
