@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -258,3 +259,99 @@ def test_state_dict_of_another_shape_is_refused():
     state = Adam([param([1.0, 2.0])]).state_dict()
     with pytest.raises(ValueError, match="optimizer state '0.m'"):
         Adam([param([1.0, 2.0, 3.0])]).load_state_dict(state)
+
+
+# ---------------------------------------------------------------- several steps, the formulas
+
+GRADS = [np.array([3.0, -0.5]), np.array([-1.0, 2.0]), np.array([0.25, 4.0])]
+
+
+def _reference(kind: str, lr: float, eps: float, b1: float, b2: float) -> np.ndarray:
+    """The documented update rules, one scalar at a time, over GRADS."""
+    out = []
+    for j in range(2):
+        p, m, v = 1.0, 0.0, 0.0
+        for t, grads in enumerate(GRADS, start=1):
+            g = grads[j]
+            if kind == "rmsprop":
+                v = b2 * v + (1 - b2) * g * g
+                p -= lr * g / (math.sqrt(v) + eps)
+            elif kind == "adagrad":
+                v += g * g
+                p -= lr * g / (math.sqrt(v) + eps)
+            else:
+                m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+                p -= lr * (m / (1 - b1 ** t)) / (math.sqrt(v / (1 - b2 ** t)) + eps)
+        out.append(p)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("kind, make", [
+    ("rmsprop", lambda p: RMSProp(p, lr=0.1, decay=0.8, eps=0.5)),
+    ("adagrad", lambda p: Adagrad(p, lr=0.1, eps=0.5)),
+    ("adam", lambda p: Adam(p, lr=0.1, beta1=0.7, beta2=0.8, eps=0.5)),
+])
+def test_adaptive_steps_follow_their_formulas_over_several_steps(kind, make):
+    # a large eps and three steps: the state's recursion and eps's sign both show
+    p = param([1.0, 1.0])
+    opt = make([p])
+    for g in GRADS:
+        p.grad = g.copy()
+        opt.step()
+    np.testing.assert_allclose(p.data, _reference(kind, 0.1, 0.5, 0.7, 0.8), rtol=1e-12)
+
+
+def test_default_learning_rates():
+    assert Adam([param([1.0])]).lr == 1e-3 and RMSProp([param([1.0])]).lr == 1e-3
+    assert Adagrad([param([1.0])]).lr == 1e-2
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: SGD(p, 0.1, momentum=1.0), r"momentum must be in \[0, 1\), got 1.0"),
+    (lambda p: Adam(p, beta1=-0.5), r"beta1 must be in \[0, 1\), got -0.5"),
+    (lambda p: Adam(p, beta2=1.5), r"beta2 must be in \[0, 1\), got 1.5"),
+    (lambda p: RMSProp(p, decay=1.0), r"decay must be in \[0, 1\), got 1.0"),
+])
+def test_bad_hyperparameters_are_named(make, message):
+    with pytest.raises(ValueError, match=message):
+        make([param([1.0])])
+
+
+def test_plain_sgd_keeps_no_state():
+    # a velocity table as large as the embeddings, for nothing, and in every checkpoint
+    p = param([1.0, 2.0])
+    assert set(SGD([p], 0.1).state_dict()) == {"steps"}
+    assert set(SGD([p], 0.1, momentum=0.5).state_dict()) == {"steps", "0.velocity"}
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+def test_sparse_sgd_updates_a_parameter_not_in_c_order(momentum):
+    p = Tensor(np.asfortranarray(np.zeros((4, 3))), requires_grad=True)
+    p.grad = SparseRows(np.array([1, 1, 3]), np.ones((3, 3)), (4, 3))
+    SGD([p], 0.5, momentum=momentum).step()
+    np.testing.assert_array_equal(p.data, [[0] * 3, [-1] * 3, [0] * 3, [-0.5] * 3])
+
+
+def test_a_missing_or_misshapen_state_is_named_with_what_was_found():
+    state = Adam([param([1.0, 2.0])]).state_dict()
+    with pytest.raises(ValueError, match=r"'0.m': expected an array of shape \(3,\), got \(2,\)"):
+        Adam([param([1.0, 2.0, 3.0])]).load_state_dict(state)
+    del state["0.v"]
+    with pytest.raises(ValueError, match=r"'0.v': expected an array of shape \(2,\), got nothing"):
+        Adam([param([1.0, 2.0])]).load_state_dict(state)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: constant(0.0), "learning rate must be > 0, got 0.0"),
+    (lambda: linear_decay(0.1, 0.2, 10), "final learning rate must be between 0 and 0.1, got 0.2"),
+    (lambda: cosine(0.1, 0.01, 0), "a decaying schedule needs total_steps >= 1, got 0"),
+    (lambda: cosine(0.1, -0.01, 5), "final learning rate must be between 0 and 0.1, got -0.01"),
+])
+def test_bad_schedules_say_what_is_wrong(make, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make()
+
+
+def test_a_decay_to_the_same_rate_is_a_constant():
+    for schedule in (linear_decay(0.1, 0.1, 10), cosine(0.1, 0.1, 10)):
+        assert schedule(0) == schedule(5) == schedule(50) == 0.1
