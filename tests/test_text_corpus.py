@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from embedkit.errors import EmbedkitError
-from embedkit.text.corpus import iter_token_blocks, spool_stdin
+from embedkit.text.corpus import corpus_name, iter_text_blocks, iter_token_blocks, spool_stdin
 from embedkit.text.stream import iter_id_chunks
 from embedkit.text.tokenize import SENTENCE_END, WORD_PATTERN, Tokenizer, normalize_word
 from embedkit.text.vocab import Vocabulary, build_vocabulary
@@ -179,3 +179,35 @@ def test_blocks_of_any_size_give_the_same_sentences(tmp_path_factory, lines, chu
     in_vocab = sum(t != "zz" for line in lines for t in line)
     assert sum(len(c.ids) for c in chunks) == in_vocab
     assert sum(c.tokens for c in chunks) == sum(map(len, lines))
+
+
+def test_blocks_end_at_the_last_white_space_of_a_long_line(tmp_path):
+    # a line longer than a block is cut at its last space or tab, so blocks stay near
+    # chunk_chars instead of growing with the line
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c d e f\tg h\n")
+    assert list(iter_text_blocks([corpus], 6)) == ["a b c ", "d e f\t", "g h\n"]
+    corpus.write_text("a\tb\tc\td\n")
+    assert list(iter_text_blocks([corpus], 5)) == ["a\tb\t", "c\td\n"]
+
+
+def test_a_file_without_a_final_line_end_still_ends_its_sentence(tmp_path):
+    first, second, empty = tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "e.txt"
+    second.write_text("c d\n")
+    empty.write_text("")
+    assert list(iter_text_blocks([empty])) == []
+    for text in ("x y\nz", "x y z "):
+        first.write_text(text)
+        blocks = list(iter_text_blocks([first, empty, second], 4))
+        assert "".join(blocks) == text + "\nc d\n"
+
+
+def test_token_blocks_follow_the_chunk_size(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("one two\nthree four\nfive six\n")
+    assert len(list(iter_token_blocks([corpus], chunk_chars=8))) >= 3
+    assert len(list(iter_token_blocks([corpus]))) == 1
+
+
+def test_corpus_name_lists_the_files(tmp_path):
+    assert corpus_name([tmp_path / "a.txt", "b.txt"]) == f"{tmp_path / 'a.txt'}, b.txt"
