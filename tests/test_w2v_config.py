@@ -1,0 +1,62 @@
+"""Word2VecConfig: word2vec's defaults filled in per model, and every bound of every
+hyper-parameter (the value at the bound accepted, the one past it named in the error)."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+
+from embedkit.errors import EmbedkitError
+from embedkit.w2v.config import Word2VecConfig
+
+
+def test_defaults_are_filled_in_per_model():
+    skipgram = Word2VecConfig().resolved()
+    assert (skipgram.lr, skipgram.batch_size, skipgram.min_lr) == (0.025, 1024, 1e-4)
+    assert skipgram.threads == (os.cpu_count() or 1)
+    cbow = Word2VecConfig(model="cbow").resolved()
+    assert (cbow.lr, cbow.batch_size) == (0.05, 384)
+    given = Word2VecConfig(model="cbow", lr=0.3, batch_size=7, threads=3).resolved()
+    assert (given.lr, given.batch_size, given.threads) == (0.3, 7, 3)
+    # a resolved configuration has nothing left to fill in
+    assert given.resolved() == given and skipgram.resolved() == skipgram
+
+
+@pytest.mark.parametrize("field, low", [("dim", 1), ("window", 1), ("negative", 0),
+                                        ("epochs", 1), ("min_count", 1), ("batch_size", 1),
+                                        ("threads", 1), ("max_vocab", 1)])
+def test_each_count_accepts_its_lower_bound_and_names_the_value_below(field, low):
+    assert getattr(Word2VecConfig(**{field: low}).resolved(), field) == low
+    with pytest.raises(EmbedkitError) as error:
+        Word2VecConfig(**{field: low - 1}).resolved()
+    assert str(error.value) == f"{field} {low - 1}: expected at least {low}"
+    assert error.value.params == (field,)
+
+
+@pytest.mark.parametrize("changes, message, params", [
+    ({"model": "glove"}, "model 'glove': expected one of skipgram, cbow", ("model",)),
+    ({"kernel": "x"}, "kernel 'x': expected one of window, pair", ("kernel",)),
+    ({"lr": 0.0}, "lr 0.0: expected a learning rate > 0", ("lr",)),
+    ({"lr": math.nan}, "lr nan: expected a learning rate > 0", ("lr",)),
+    ({"lr": 0.1, "min_lr": 0.2}, "min_lr 0.2: expected between 0 and lr (0.1)",
+     ("min_lr", "lr")),
+    ({"min_lr": -1e-5}, "min_lr -1e-05: expected between 0 and lr (0.025)", ("min_lr", "lr")),
+    ({"subsample": -0.1}, "subsample -0.1: expected a threshold >= 0", ("subsample",)),
+    ({"subsample": math.nan}, "subsample nan: expected a threshold >= 0", ("subsample",)),
+    ({"ns_exponent": math.inf}, "ns_exponent inf: expected a finite number", ("ns_exponent",)),
+    ({"ns_exponent": math.nan}, "ns_exponent nan: expected a finite number", ("ns_exponent",)),
+])
+def test_bad_values_are_named(changes, message, params):
+    with pytest.raises(EmbedkitError) as error:
+        Word2VecConfig(**changes).resolved()
+    assert str(error.value) == message and error.value.params == params
+
+
+@pytest.mark.parametrize("changes", [{"min_lr": 0.0}, {"lr": 0.1, "min_lr": 0.1},
+                                     {"subsample": 0.0}, {"ns_exponent": -0.5},
+                                     {"negative": 0}])
+def test_values_at_the_edges_are_accepted(changes):
+    resolved = Word2VecConfig(**changes).resolved()
+    assert all(getattr(resolved, k) == v for k, v in changes.items())
