@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from embedkit.cli import main
+from embedkit.errors import EmbedkitError
 from embedkit.vectors import KeyedVectors, save_vectors
 from embedkit.vectors.query import analogy_query, answer, parse_analogy, parse_query, top_k
 
@@ -189,3 +190,49 @@ def test_stdin_queries_with_bad_bytes_stop_with_their_line_and_byte(vec_file):
     assert process.returncode == 1  # before: U+FFFD, "unknown word 'ki\ufffdng'"
     assert process.stderr.decode() == ("embedkit: error: <stdin>: line 2, byte 9: not valid "
                                        "UTF-8 text (invalid continuation byte)\n")
+# ---------------------------------------------------------------- answer(): many lines at once
+
+def test_answer_follows_the_method_and_k(kv):
+    lines = ["king -man woman"]
+    for method in ("add", "cosmul"):
+        [got] = answer(kv, lines, k=2, method=method)
+        rows, sims = top_k(kv, [parse_query(kv, lines[0])], 2, method)
+        assert got.neighbors == [(kv.words[r], pytest.approx(float(s)))
+                                 for r, s in zip(rows[0], sims[0], strict=True)]
+    add = answer(kv, ["apple -pear king"], k=4)[0].neighbors
+    cosmul = answer(kv, ["apple -pear king"], k=4, method="cosmul")[0].neighbors
+    assert [s for _, s in add] != [s for _, s in cosmul]
+    assert len(answer(kv, ["apple"])[0].neighbors) == 6  # k=10 by default, 6 other words
+
+
+def test_answers_keep_the_order_of_the_lines_around_errors(kv):
+    lines = ["apple", "nosuchword", "", "queen", "man", "-king"]
+    got = answer(kv, lines, k=1)
+    assert [a.query for a in got] == ["apple", "nosuchword", "queen", "man", "-king"]
+    assert [a.neighbors for a in got] == [
+        [("pear", pytest.approx(1 / np.sqrt(1.01), abs=1e-6))], [],
+        [("woman", pytest.approx(1 / np.sqrt(2), abs=1e-6))],
+        [("prince", pytest.approx(1.1 / np.sqrt(2.03), abs=1e-6))], []]
+    assert got[1].error.startswith("query 'nosuchword': ")
+    nothing_added = "no word to add: every word is subtracted (-word)"
+    assert got[4].error == f"query '-king': {nothing_added}"
+    with pytest.raises(EmbedkitError) as error:
+        parse_query(kv, " -king ")
+    assert str(error.value) == nothing_added
+    assert all(a.error is None for a in (got[0], got[2], got[3]))
+
+
+def test_the_most_frequent_word_can_be_an_answer(kv):
+    # row 0 is a real word, not padding
+    assert answer(kv, ["prince"], k=1)[0].neighbors[0][0] == "king"
+
+
+def test_only_errors_answer_without_searching(kv):
+    got = answer(kv, ["nosuchword", "-apple"], k=3)
+    assert [a.neighbors for a in got] == [[], []] and all(a.error for a in got)
+
+
+def test_a_lone_dash_is_a_word_and_one_letter_words_can_be_subtracted():
+    kv = KeyedVectors(["a", "-", "b"], np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32))
+    query = parse_query(kv, "b -a -")
+    assert query.positive == (2, 1) and query.negative == (0,)
