@@ -43,7 +43,8 @@ tests_for() {
       echo "tests/test_w2v_sgns.py tests/test_w2v_behaviour.py" ;;
     embedkit/w2v/*)
       echo "tests/test_w2v_behaviour.py tests/test_w2v_sgns.py tests/test_w2v.py" \
-           "tests/test_w2v_window.py tests/test_w2v_no_pairs.py tests/test_w2v_resume.py" ;;
+           "tests/test_w2v_window.py tests/test_w2v_no_pairs.py tests/test_w2v_resume.py" \
+           "tests/test_w2v_config.py" ;;
     embedkit/ae/*)
       echo "tests/test_ae_behaviour.py tests/test_ae.py tests/test_pca.py" ;;
     embedkit/vectors/query.py)

@@ -203,6 +203,9 @@ def test_answer_follows_the_method_and_k(kv):
     cosmul = answer(kv, ["apple -pear king"], k=4, method="cosmul")[0].neighbors
     assert [s for _, s in add] != [s for _, s in cosmul]
     assert len(answer(kv, ["apple"])[0].neighbors) == 6  # k=10 by default, 6 other words
+    many = KeyedVectors([f"w{i}" for i in range(15)],
+                        np.random.default_rng(0).standard_normal((15, 4)).astype(np.float32))
+    assert len(answer(many, ["w0"])[0].neighbors) == 10
 
 
 def test_answers_keep_the_order_of_the_lines_around_errors(kv):
