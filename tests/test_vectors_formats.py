@@ -197,3 +197,17 @@ def test_npz_refuses_a_word_ending_in_nul_before_writing(tmp_path, vectors):
     with pytest.raises(ValueError, match=r"'x\\x00' \(row 5\), which ends in a NUL character"):
         save_vectors(tmp_path / "v.npz", words, vectors)
     assert not (tmp_path / "v.npz").exists()
+
+
+def test_words_holding_line_breaks_decode_one_by_one_with_their_position():
+    from embedkit.errors import EmbedkitError
+    from embedkit.formats.word2vec import decode_words
+
+    def where(i):
+        return f"entry {i + 1}"
+
+    assert decode_words([b"a", b"\nb", b"c\n"], "m.bin", "strict", where) == ["a", "\nb", "c\n"]
+    assert decode_words([b"a", b"b"], "m.bin", "strict", where) == ["a", "b"]
+    for raw in ([b"a", b"\nb", b"\xff"], [b"a", b"b", b"\xff"]):
+        with pytest.raises(EmbedkitError, match=r"^m\.bin: entry 3: word is not valid UTF-8"):
+            decode_words(raw, "m.bin", "strict", where)

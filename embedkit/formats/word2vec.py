@@ -55,14 +55,26 @@ def _header_fields(line: bytes) -> tuple[int, int] | None:
 
 
 def decode_words(raw: list[bytes], name: str, errors: str, where) -> list[str]:
-    """Decode all words at once; on failure name the line (``where(i)``) of the bad word."""
+    """Decode all words at once (one at a time if some word holds a line break, as a damaged
+    fastText model's may); on failure name the line (``where(i)``) of the bad word."""
+    joined = b"\n".join(raw)
     try:
-        return b"\n".join(raw).decode("utf-8", errors).split("\n")
+        if joined.count(b"\n") == max(len(raw) - 1, 0):
+            return joined.decode("utf-8", errors).split("\n")
     except UnicodeDecodeError as exc:
-        bad = b"\n".join(raw)[:exc.start].count(b"\n")
-        raise EmbedkitError(f"{name}: {where(bad)}: word is not valid UTF-8 "
-                            f"(use unicode_errors replace or ignore)",
-                            params=("unicode_errors",)) from None
+        raise _undecodable(name, where(joined[:exc.start].count(b"\n"))) from None
+    words = []
+    for i, word in enumerate(raw):
+        try:
+            words.append(word.decode("utf-8", errors))
+        except UnicodeDecodeError:
+            raise _undecodable(name, where(i)) from None
+    return words
+
+
+def _undecodable(name: str, where: str) -> EmbedkitError:
+    return EmbedkitError(f"{name}: {where}: word is not valid UTF-8 (use unicode_errors "
+                         "replace or ignore)", params=("unicode_errors",))
 
 
 def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: str = "strict",
