@@ -117,3 +117,15 @@ def test_without_the_private_kernels_rows_past_the_last_id_stay_in_shape(monkeyp
     bags = sparse_times(np.array([0, 1, 3]), np.array([0, 1, 0]), np.ones(3),
                         np.eye(4), 2)  # two bags of rows 0 and 1 out of four
     np.testing.assert_array_equal(bags, [[1, 0, 0, 0], [1, 1, 0, 0]])
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_sparse_times_refuses_an_output_the_kernel_would_write_past(transpose):
+    # a reader once passed 17 rows for 18 words: the compiled kernel corrupted the heap
+    a = sparse.random(6, 5, density=0.5, format="csr", random_state=2, dtype=np.float32)
+    values = np.ones((6 if transpose else 5, 3), dtype=np.float32)
+    rows = 5 if transpose else 6
+    for out in (np.zeros((rows - 1, 3), np.float32), np.zeros((rows, 3), np.float32)[:, :2],
+                np.zeros((3, rows), np.float32).T):
+        with pytest.raises(ValueError, match="sparse_times: out of shape"):
+            sparse_times(a.indptr, a.indices, a.data, values, rows, transpose=transpose, out=out)

@@ -44,6 +44,10 @@ def sparse_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
     shape = (n_out, n_cols) if transpose else (n_rows, n_cols)
     indptr, indices = indptr.astype(np.int64, copy=False), indices.astype(np.int64, copy=False)
     data = data.astype(values.dtype, copy=False)
+    if out.shape != (shape[0], values.shape[1]) or not out.flags.c_contiguous:
+        # the compiled kernel writes shape[0] rows through a flat view: never past the end
+        raise ValueError(f"sparse_times: out of shape {out.shape}, expected "
+                         f"{(shape[0], values.shape[1])} and C-contiguous")
     if _kernels is None:
         matrix = scipy.sparse.csc_matrix if transpose else scipy.sparse.csr_matrix
         out += matrix((data, indices, indptr), shape=shape) @ values
