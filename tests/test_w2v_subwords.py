@@ -7,7 +7,7 @@ import pytest
 
 from embedkit.core.gradcheck import run_checks
 from embedkit.core.tensor import Tensor
-from embedkit.errors import EmbedkitError
+from embedkit.errors import DivergenceError, EmbedkitError
 from embedkit.formats import read_table
 from embedkit.text.subwords import Subwords, subword_rows
 from embedkit.vectors import load_vectors
@@ -163,3 +163,9 @@ def test_cli_trains_subwords_and_writes_a_fasttext_model(inflected, tmp_path, cl
 def test_cli_refuses_bad_subword_ranges(inflected, cli, value):
     result = cli("train-w2v", inflected, "--subwords", value)
     assert result.exit_code != 0 and "--subwords" in result.stderr
+
+
+def test_a_run_whose_loss_explodes_stops_before_writing(inflected):
+    # CBOW with subwords at the default batch on this tiny vocabulary ended at a finite 1e35
+    with pytest.raises(DivergenceError, match="training diverged"):
+        _trained(inflected, model="cbow", epochs=2)

@@ -38,6 +38,10 @@ from embedkit.w2v.subwords import bag_rows, subword_mean, whole_rows
 #: on the analogies (gensim 0.064), and 4 costs about a quarter of an epoch's time over 16.
 NOISE_GROUP = {"skipgram": 16, "cbow": 4}
 NOISE_PER_NEGATIVE = 1
+#: A minibatch whose mean loss per pair exceeds this many nats per scored term (the true word
+#: and each negative: ``1 + negative`` terms) has diverged: every score is off by about this
+#: much, where training starts at log 2 per term. Such runs once ended at 1e35, finite.
+DIVERGED = 30.0
 
 
 class Task(NamedTuple):
@@ -155,12 +159,14 @@ class Worker:
             loss = (self._skipgram(samples, lo, hi, noise[n_lo:n_hi])
                     if self.config.model == "skipgram"
                     else self._cbow(samples, lo, hi, noise[n_lo:n_hi]))
-            if not math.isfinite(loss):
+            pairs = int(positions[hi] - positions[lo])
+            # a finite loss can be garbage too: scores of ±DIVERGED on every term
+            if not math.isfinite(loss) or loss > DIVERGED * (1 + self.config.negative) * pairs:
                 raise DivergenceError(f"training diverged (loss {loss}) at learning rate "
                                       f"{self.rate(self.words_done):.4g}: lower lr or "
                                       "batch_size", params=("lr", "batch_size"))
             self.tally.loss += loss
-            self.tally.pairs += int(positions[hi] - positions[lo])
+            self.tally.pairs += pairs
 
     def _task_noise(self, centres: np.ndarray, bounds: list[int]
                     ) -> tuple[np.ndarray, list[int]]:
