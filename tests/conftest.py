@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -22,3 +27,33 @@ def cli(runner: CliRunner) -> Callable[..., Result]:
     def invoke(*args: object, stdin: str | bytes | None = None) -> Result:
         return runner.invoke(main, [str(a) for a in args], input=stdin)
     return invoke
+
+
+def _default_sigint() -> None:
+    # A shell without job control starts background jobs with SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler: the child would never see the test's SIGINT.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def embedkit_child() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """``embedkit_child(*args, **popen_kwargs)``: start ``python -m embedkit ARGS`` to be
+    interrupted: SIGINT at its default in the child, in a process group of its own (so a
+    Ctrl-C meant for pytest does not reach it). At teardown the whole group (the command and any
+    workers it forked) is killed, so a failed or timed-out test leaves no orphan behind."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, **kwargs: Any) -> subprocess.Popen[str]:
+        process = subprocess.Popen([sys.executable, "-m", "embedkit", *args], text=True,
+                                   start_new_session=True, preexec_fn=_default_sigint,
+                                   **kwargs)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()

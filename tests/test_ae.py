@@ -7,7 +7,6 @@ import itertools
 import re
 import signal
 import subprocess
-import sys
 import time
 import warnings
 
@@ -323,18 +322,18 @@ def test_cli_resume_equals_uninterrupted_run(tmp_path, digits):
     assert not (tmp_path / "m.npz").exists()
 
 
-def test_sigint_during_autoencode_writes_nothing_and_exits_130(tmp_path):
+def test_sigint_during_autoencode_writes_nothing_and_exits_130(tmp_path, embedkit_child):
     X = np.random.default_rng(0).standard_normal((3000, 40)).astype(np.float32)
     np.save(tmp_path / "x.npy", X)
     checkpoint, model, codes = tmp_path / "ck.npz", tmp_path / "m.npz", tmp_path / "c.npy"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "embedkit", "autoencode", str(tmp_path / "x.npy"), "--hidden",
-         "4", "--batch-size", "8", "--epochs", "1000", "--checkpoint", str(checkpoint), "-o",
-         str(model), "--codes", str(codes)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True)
-    deadline = time.monotonic() + 60
+    process = embedkit_child(
+        "autoencode", str(tmp_path / "x.npy"), "--hidden", "4", "--batch-size", "8", "--epochs",
+        "1000", "--checkpoint", str(checkpoint), "-o", str(model), "--codes", str(codes),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120  # the first checkpoint: training is under way
     while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
+    assert checkpoint.exists() and process.poll() is None
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr

@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -159,29 +158,24 @@ def _children(pid: int) -> set[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
-def test_sigint_with_two_workers_writes_nothing_and_stops_them(tmp_path):
+def test_sigint_with_two_workers_writes_nothing_and_stops_them(tmp_path, embedkit_child):
     temp = tmp_path / "tmp"
     temp.mkdir()
     outputs = [tmp_path / "v.vec", tmp_path / "vocab.tsv", tmp_path / "log.jsonl"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "embedkit", "train-w2v", str(PLANTED), "--dim", "16",
-         "--epochs", "1000", "--threads", "2", "--checkpoint", str(tmp_path / "ck.npz"),
-         "-o", str(outputs[0]), "--save-vocab", str(outputs[1]), "--log-json",
-         str(outputs[2])], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "TMPDIR": str(temp)})
-    try:
-        first = process.stderr.readline()  # the line of epoch 1: training is under way
-        assert first.startswith("epoch 1/1000"), first
-        deadline = time.monotonic() + 30  # workers are forked per epoch: wait for epoch 2's
-        while len(workers := _children(process.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert len(workers) == 2
-        assert len(list(temp.iterdir())) == 1  # the id cache
-        process.send_signal(signal.SIGINT)
-        stderr = process.communicate(timeout=60)[1]
-    finally:
-        if process.poll() is None:
-            process.kill()
+    process = embedkit_child(
+        "train-w2v", str(PLANTED), "--dim", "16", "--epochs", "1000", "--threads", "2",
+        "--checkpoint", str(tmp_path / "ck.npz"), "-o", str(outputs[0]), "--save-vocab",
+        str(outputs[1]), "--log-json", str(outputs[2]), stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, env={**os.environ, "TMPDIR": str(temp)})
+    first = process.stderr.readline()  # the line of epoch 1: training is under way
+    assert first.startswith("epoch 1/1000"), first
+    deadline = time.monotonic() + 30  # workers are forked per epoch: wait for epoch 2's
+    while len(workers := _children(process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(workers) == 2
+    assert len(list(temp.iterdir())) == 1  # the id cache
+    process.send_signal(signal.SIGINT)
+    stderr = process.communicate(timeout=60)[1]
     assert process.returncode == 130, stderr
     last = stderr.strip().splitlines()[-1]
     assert re.fullmatch(r"embedkit: interrupted: training stopped (in epoch \d+ of 1000, after "
