@@ -224,6 +224,19 @@ def test_one_pass_moments_equal_the_two_pass_ones():
     np.testing.assert_allclose(gram, centred.T @ centred, rtol=1e-8, atol=1e-8 * len(X))
 
 
+def test_float32_moments_are_formed_in_float32_yet_match_float64_ones(monkeypatch):
+    """Each block's product is float32 for float32 data (as scikit-learn's covariance solver
+    does): far from the origin the shift keeps it within 1e-5 of the float64 Gram matrix."""
+    X = low_rank(n_rows=5000, n_features=16) + np.float32(1e3)
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 700 * X.shape[1] * 4)  # eight blocks
+    mean, gram = blocks.moments(X)
+    exact_mean = X.astype(np.float64).mean(axis=0)
+    centred = X - exact_mean
+    exact = centred.T @ centred
+    np.testing.assert_allclose(mean, exact_mean, rtol=1e-9)
+    np.testing.assert_allclose(gram, exact, rtol=0, atol=1e-5 * np.abs(exact).max())
+
+
 @pytest.mark.parametrize("options", [{}, {"tied": False}])
 def test_a_linear_model_is_measured_from_the_gram_matrix_as_from_the_data(options):
     X = low_rank(n_rows=2000, n_features=30, dtype=np.float64)

@@ -35,17 +35,19 @@ def moments(X: np.ndarray, progress: Progress | None = None) -> tuple[np.ndarray
 
     The rows are summed around the first block's mean ``s`` and corrected at the end,
     ``Σ(x − s)(x − s)ᵀ − n (μ − s)(μ − s)ᵀ``: ``s`` is close to ``μ``, so the correction
-    cancels little (Chan, Golub & LeVeque 1983, shifted data).
+    cancels little (Chan, Golub & LeVeque 1983, shifted data). Each block's product is formed
+    in ``X``'s precision (float32 data in float32, as scikit-learn's covariance solver does:
+    twice the speed and no float64 copy of the block) and the blocks are summed in float64.
     """
+    dtype = np.result_type(X.dtype, np.float32)
     shift = None
     total = np.zeros(X.shape[1], dtype=np.float64)
     gram = np.zeros((X.shape[1], X.shape[1]), dtype=np.float64)
     for _, block in iter_blocks(X, progress=progress):
-        shifted = block.astype(np.float64)
         if shift is None:
-            shift = shifted.mean(axis=0)
-        shifted -= shift
-        total += shifted.sum(axis=0)
+            shift = block.mean(axis=0, dtype=np.float64).astype(dtype)
+        shifted = np.subtract(block, shift, dtype=dtype)
+        total += shifted.sum(axis=0, dtype=np.float64)
         gram += shifted.T @ shifted
     offset = total / max(1, len(X))
     gram -= len(X) * np.outer(offset, offset)

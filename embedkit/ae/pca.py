@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.decomposition import PCA, IncrementalPCA
 
 from embedkit import streaming
 from embedkit.ae import blocks
@@ -121,6 +120,9 @@ def pca_reference(X: np.ndarray, n_components: int, solver: str = "auto", seed: 
         values, vectors = np.linalg.eigh(gram / max(1, len(X) - 1))
         top = np.argsort(values)[::-1][:n_components]
         return _Reference(mean, vectors[:, top].T, np.maximum(values[top], 0.0), gram)
+    # imported here: the default covariance solver needs none of scikit-learn's decomposition
+    from sklearn.decomposition import PCA, IncrementalPCA
+
     if solver == "incremental":
         pca = IncrementalPCA(n_components)
         for block in _blocks_of_at_least(X, n_components, progress):
