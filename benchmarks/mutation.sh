@@ -48,8 +48,8 @@ tests_for() {
     embedkit/ae/*)
       echo "tests/test_ae_behaviour.py tests/test_ae.py tests/test_pca.py" ;;
     embedkit/vectors/query.py)
-      echo "tests/test_vectors_query.py tests/test_vectors_ann.py tests/test_cli_messages.py" \
-           "tests/test_bad_input.py" ;;
+      echo "tests/test_vectors_query.py tests/test_vectors_mmap.py tests/test_vectors_ann.py" \
+           "tests/test_cli_messages.py tests/test_bad_input.py" ;;
     embedkit/vectors/evaluate.py)
       echo "tests/test_vectors_evaluate.py tests/test_evaluation_files.py" \
            "tests/test_cli_messages.py tests/test_bad_input.py" ;;

@@ -175,3 +175,37 @@ def test_lookups_before_and_after_the_dict_give_the_same_rows():
     with pytest.raises(UnknownWordError, match="unknown word 'nope'"):
         fresh.rows(["w1", "nope"])
     assert parse_query(fresh, "w3 -w4").positive == (3,)
+
+
+@pytest.mark.parametrize("restrict", [None, 500])
+def test_query_words_on_block_boundaries_are_excluded_in_their_own_block(saved, monkeypatch,
+                                                                          restrict):
+    # A query's word that is the first row of the next block (or the row just past
+    # `restrict`) is not in this block: it is excluded where its block is scored.
+    path, _, _ = saved
+    monkeypatch.setattr(query, "STREAM_BYTES", 64 * DIM * 4)
+    mapped, whole = load_vectors(path, mmap=True), load_vectors(path)
+    asked = [Query("", (r,)) for r in (63, 64, 128, 448, 500, ROWS - 1)]
+    rows, sims = top_k(mapped, asked, 3, restrict=restrict)
+    expected_rows, expected_sims = top_k(whole, asked, 3, restrict=restrict)
+    np.testing.assert_array_equal(rows, expected_rows)
+    np.testing.assert_allclose(sims, expected_sims, rtol=1e-6)
+
+
+@pytest.mark.parametrize("budget, sizes", [(64 * 5, [5, 5, 2]), (32, [1] * 12)])
+def test_streamed_queries_come_in_batches_that_fill_the_score_budget(saved, monkeypatch,
+                                                                     budget, sizes):
+    # A block of 64 rows: SCORE_BUDGET // 64 queries at a time, and at least one.
+    path, _, _ = saved
+    monkeypatch.setattr(query, "STREAM_BYTES", 64 * DIM * 4)
+    monkeypatch.setattr(query, "SCORE_BUDGET", budget)
+    batches, original = [], query._streamed
+
+    def counted(kv, queries, *args):
+        batches.append(len(queries))
+        return original(kv, queries, *args)
+
+    monkeypatch.setattr(query, "_streamed", counted)
+    mapped = load_vectors(path, mmap=True)
+    rows, _ = top_k(mapped, [Query("", (r,)) for r in range(12)], 2)
+    assert batches == sizes and len(rows) == 12

@@ -13,7 +13,19 @@ from click.testing import CliRunner
 from embedkit.cli import main
 from embedkit.errors import EmbedkitError
 from embedkit.vectors import KeyedVectors, save_vectors
-from embedkit.vectors.query import analogy_query, answer, parse_analogy, parse_query, top_k
+from embedkit.vectors import query as query_module
+from embedkit.vectors.query import (
+    BLOCK,
+    Query,
+    _candidate_rows,
+    analogy_query,
+    answer,
+    parse_analogy,
+    parse_query,
+    query_vectors,
+    scores,
+    top_k,
+)
 
 # Axes: royalty, gender (+ male), fruit. king - man + woman lands on queen.
 HAND = {
@@ -231,7 +243,10 @@ def test_the_most_frequent_word_can_be_an_answer(kv):
 
 
 def test_only_errors_answer_without_searching(kv):
-    got = answer(kv, ["nosuchword", "-apple"], k=3)
+    def search(queries, k):  # an approximate index need not accept an empty batch
+        raise AssertionError(f"searched {queries}")
+
+    got = answer(kv, ["nosuchword", "-apple"], k=3, search=search)
     assert [a.neighbors for a in got] == [[], []] and all(a.error for a in got)
 
 
@@ -239,3 +254,131 @@ def test_a_lone_dash_is_a_word_and_one_letter_words_can_be_subtracted():
     kv = KeyedVectors(["a", "-", "b"], np.array([[1, 0], [0, 1], [1, 1]], dtype=np.float32))
     query = parse_query(kv, "b -a -")
     assert query.positive == (2, 1) and query.negative == (0,)
+
+
+# ------------------------------------------ mutation survivors (benchmarks/mutation.sh vectors)
+
+def test_query_vectors_sum_in_float32_and_normalise_in_float64_bit_for_bit():
+    # The documented arithmetic, gensim's: a float64 sum (query_vectors' mean in float64),
+    # a mean scaled by the count instead of divided (same direction, other roundings) or a
+    # float64 result each change some of the 300 components' last bits.
+    rng = np.random.default_rng(3)
+    kv = KeyedVectors([f"w{i}" for i in range(20)],
+                      rng.standard_normal((20, 300)).astype(np.float32))
+    queries = [parse_query(kv, "w0 w1 -w2"), parse_query(kv, "w3 w4")]
+    got = query_vectors(kv, queries)
+    assert got.dtype == np.float32
+    for query, row in zip(queries, got, strict=True):
+        mean = np.zeros((1, 300), dtype=np.float32)
+        for r in query.positive:
+            mean += kv.unit(np.array([r]))
+        for r in query.negative:
+            mean -= kv.unit(np.array([r]))
+        mean /= np.float32(len(query.positive) + len(query.negative))
+        as64 = mean.astype(np.float64)
+        expected = (as64 / np.sqrt((as64 * as64).sum(axis=1, keepdims=True))).astype(np.float32)
+        assert np.array_equal(row, expected[0])
+
+
+def test_a_query_that_cancels_out_scores_every_word_zero(kv):
+    # "apple -apple" has a zero mean: every cosine is 0 (a zero length read as 1), not NaN
+    # (0 / 0: no answers) or an error.
+    got = answer(kv, ["apple -apple"], k=3)[0]
+    assert got.error is None and [s for _, s in got.neighbors] == [0.0, 0.0, 0.0]
+    assert "apple" not in [w for w, _ in got.neighbors]
+
+
+def test_answers_and_scores_have_the_documented_dtypes(kv):
+    # rows as float (words[2.0] fails), float64 similarities or scores (twice the memory
+    # SCORE_BUDGET allows) are all bugs.
+    queries = [parse_query(kv, "king -man woman"), parse_query(kv, "apple")]
+    for method in ("add", "cosmul"):
+        rows, sims = top_k(kv, queries, 3, method)
+        assert rows.dtype == np.intp and sims.dtype == np.float32
+        assert scores(kv, queries, method).dtype == np.float32
+
+
+def test_bad_method_and_k_are_one_line_messages(kv):
+    query = parse_query(kv, "apple")
+    with pytest.raises(EmbedkitError) as error:
+        top_k(kv, [query], method="cosine")
+    assert str(error.value) == "unknown method 'cosine': expected one of add, cosmul"
+    with pytest.raises(EmbedkitError) as error:
+        top_k(kv, [query], k=0)
+    assert str(error.value) == "-k must be at least 1, got 0"
+
+
+def test_cosmul_in_a_batch_equals_cosmul_alone_and_the_formula():
+    # Queries of different widths are padded together: a padding slot must weigh 1 (not NaN,
+    # not 2), and every negative word multiplies the denominator (not replaces it).
+    rng = np.random.default_rng(4)
+    matrix = rng.standard_normal((40, 8)).astype(np.float32)
+    kv = KeyedVectors([f"w{i}" for i in range(40)], matrix)
+    queries = [parse_query(kv, "w0"), parse_query(kv, "w1 w2 -w3 -w4"),
+               parse_query(kv, "w5 -w6")]
+    rows, sims = top_k(kv, queries, 5, "cosmul")
+    for i, query in enumerate(queries):
+        alone_rows, alone_sims = top_k(kv, [query], 5, "cosmul")
+        assert rows[i].tolist() == alone_rows[0].tolist()
+        np.testing.assert_allclose(sims[i], alone_sims[0], rtol=1e-6)
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    shifted = (1 + unit @ unit.T) / 2
+    expected = shifted[:, 1] * shifted[:, 2] / (shifted[:, 3] * shifted[:, 4] + 1e-6)
+    expected[[1, 2, 3, 4]] = -np.inf
+    assert rows[1].tolist() == np.argsort(-expected)[:5].tolist()
+    np.testing.assert_allclose(sims[1], np.sort(expected)[::-1][:5], rtol=1e-5)
+
+
+@pytest.mark.parametrize("n_words, budget, sizes", [
+    (10, 25, [2, 2, 1]),   # as many queries per product as the budget holds
+    (10, 5, [1] * 5),      # at least one, even when one query's scores exceed it
+    (1, 5, [5]),           # a one-word vocabulary
+])
+def test_queries_are_scored_in_batches_that_fill_the_score_budget(monkeypatch, n_words,
+                                                                  budget, sizes):
+    kv = KeyedVectors([f"w{i}" for i in range(n_words)],
+                      np.random.default_rng(0).standard_normal((n_words, 4)).astype(np.float32))
+    batches, original = [], query_module.scores
+
+    def counted(kv, queries, *args):
+        batches.append(len(queries))
+        return original(kv, queries, *args)
+
+    monkeypatch.setattr(query_module, "SCORE_BUDGET", budget)
+    monkeypatch.setattr(query_module, "scores", counted)
+    rows, _ = top_k(kv, [parse_query(kv, "w0")] * 5, 1)
+    assert batches == sizes and len(rows) == 5
+
+
+def test_candidate_rows_are_the_k_best_blocks_or_every_row():
+    rng = np.random.default_rng(6)
+    matrix = rng.standard_normal((1000, 3)).astype(np.float32)
+    got = _candidate_rows(matrix, 2)  # 16 blocks of 64: the rows of the best 2 blocks
+    assert got.shape == (3, 2 * BLOCK)
+    for column in range(3):
+        assert set(np.argsort(-matrix[:, column])[:2]) <= set(got[column].tolist())
+    # two blocks (the last one short) and k = 2: every row, each once, in order
+    assert _candidate_rows(matrix[:100], 2).tolist() == [list(range(100))] * 3
+    # a height that is a multiple of BLOCK has no short last block
+    exact = _candidate_rows(matrix[:128], 1)
+    assert exact.shape == (3, BLOCK)
+    assert all(matrix[:128, c].argmax() in exact[c] for c in range(3))
+    # k = 1 among 300 blocks (NumPy's partition at a wrong kth is right by luck on fewer)
+    tall = rng.standard_normal((300 * BLOCK, 2)).astype(np.float32)
+    best = _candidate_rows(tall, 1)
+    assert all(tall[:, c].argmax() in best[c] for c in range(2))
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_top_k_on_a_tall_matrix_equals_brute_force_for_small_k(k):
+    # 47 blocks of 64 rows: the best blocks and, within them, the best rows must be chosen
+    # for k = 1 too (an off-by-one in either partition returns a wrong first answer).
+    rng = np.random.default_rng(7)
+    matrix = rng.standard_normal((3000, 8)).astype(np.float32)
+    kv = KeyedVectors([f"w{i}" for i in range(3000)], matrix)
+    asked = list(range(0, 3000, 25))
+    rows, _ = top_k(kv, [Query(f"w{r}", (r,)) for r in asked], k)
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    cosines = unit @ unit[asked].T
+    cosines[asked, np.arange(len(asked))] = -np.inf
+    assert rows.tolist() == np.argsort(-cosines, axis=0)[:k].T.tolist()
