@@ -27,6 +27,7 @@ from embedkit.w2v.cluster import (
     _concatenate,
     _encode_range,
     _share,
+    _TaskHeap,
     cluster_vocabulary,
     merge_changes,
     train_on_cluster,
@@ -108,6 +109,28 @@ def test_merge_adds_in_order_or_averages_the_rows_each_task_changed():
     damped = base.copy()
     merge_changes(damped, changes, "sqrt")
     np.testing.assert_allclose(damped, [[1, 1], [0, 0], [6 / 2**0.5] * 2, [1, 0]], rtol=1e-6)
+
+
+def test_a_task_keeps_freed_memory_in_the_heap_and_gives_it_back_after(monkeypatch):
+    calls: list[tuple] = []
+
+    class FakeLibc:
+        def mallopt(self, parameter, value):
+            calls.append(("mallopt", parameter, value))
+
+        def malloc_trim(self, pad):
+            calls.append(("trim", pad))
+
+    heap = _TaskHeap()
+    monkeypatch.setattr(_TaskHeap, "_libc", staticmethod(FakeLibc))
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # as a Dask nanny starts a worker
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    with heap.kept():
+        with heap.kept():  # a second task of a worker with two threads
+            pass
+        # the first task still runs: its heap is still kept
+        assert calls == [("mallopt", -3, 32 << 20), ("mallopt", -1, 64 << 20)]
+    assert calls[2:] == [("mallopt", -3, 128 << 10), ("mallopt", -1, 65536), ("trim", 0)]
 
 
 # ---- on a LocalCluster of two worker processes -------------------------------------------
