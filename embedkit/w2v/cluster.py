@@ -513,7 +513,7 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
     elapsed_before = state.history[-1]["elapsed"] if state.history else 0.0
     try:
         with interrupt_between_tasks() as interrupted:
-            constants = client.scatter([vocab, noise, keep], broadcast=True, hash=False)
+            constants = _held(client, f"constants-{run}", vocab, noise, keep)
             encoded = [client.submit(_encode_range, piece, constants[0], tokenizer,
                                      key=f"encode-{run}-{i}") for i, piece in enumerate(ranges)]
             sizes = _gather(client, [client.submit(_sizes, e, key=f"sizes-{run}-{i}")
@@ -538,8 +538,8 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                 for r in range(rounds):
                     interrupted()
                     round_start = time.perf_counter()
-                    model = client.scatter([state.vectors, state.output], broadcast=True,
-                                           hash=False)
+                    model = _held(client, f"model-{run}-{state.epoch}-{r}", state.vectors,
+                                  state.output)
                     plan = RoundPlan(state.epoch, r, rounds, shares,
                                      state.epoch * words_per_epoch + r * words_per_epoch / rounds,
                                      words_per_epoch / rounds, total_words)
@@ -610,6 +610,26 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
         raise DivergenceError("training diverged (non-finite weights): lower lr",
                               params=("lr",))
     return Word2Vec(vocab, state.vectors, state.output, config, state.history)
+
+
+def _value(value: Any) -> Any:
+    return value
+
+
+def _held(client: Client, name: str, *values: Any) -> list[Future]:
+    """``values`` on the cluster as the results of tasks that return them.
+
+    Not scattered: scattered data lost with its worker cannot be made again, and Dask then
+    cancels every task that needs it (the killed-worker test failed so, now and then); a
+    task's arguments stay with the scheduler, which reruns it on another worker. The
+    workers fetch a result from the one that holds it, so the driver sends it once.
+    """
+    import dask
+
+    # the model is in the task: large by design
+    with dask.config.set({"distributed.admin.large-graph-warning-threshold": "1TB"}):
+        return [client.submit(_value, value, key=f"{name}-{i}")
+                for i, value in enumerate(values)]
 
 
 def _gather(client: Client, futures: list[Future], interrupted: Callable[[], None]
