@@ -369,19 +369,21 @@ def output_target(path: str | os.PathLike) -> OutputTarget:
     return OutputTarget(real)
 
 
-def refuse_compressed_archive(name: str, shown: str) -> None:
-    """Refuse to write an ``.npz`` to ``name`` if it ends in ``.gz``/``.bz2``: a zip archive is
-    compressed already, and its writer seeks back, which a compressed stream cannot.
+def refuse_compressed_archive(name: str, shown: str,
+                              reason: str = "an .npz is a zip archive already") -> None:
+    """Refuse to write a file that cannot be compressed to ``name`` if it ends in
+    ``.gz``/``.bz2``: by default an ``.npz`` (a zip archive is compressed already, and its
+    writer seeks back, which a compressed stream cannot); ``reason`` says why for another
+    kind of file.
 
     Raises
     ------
     EmbedkitError
-        Naming ``shown`` and the suffix to drop.
+        Naming ``shown``, ``reason`` and the suffix to drop.
     """
     suffix = os.path.splitext(name)[1]
     if suffix.lower() in (".gz", ".bz2"):
-        raise EmbedkitError(f"{shown}: an .npz is a zip archive already: drop the {suffix} "
-                            "suffix")
+        raise EmbedkitError(f"{shown}: {reason}: drop the {suffix} suffix")
 
 
 def _descriptor_named(name: str) -> int | None:

@@ -114,3 +114,18 @@ def test_answer_uses_the_search_it_is_given():
     found = answer(kv, ["w1", "w2"], 2, search=fake)
     assert calls == [(2, 2)]
     assert [a.neighbors for a in found] == [[("w7", 1.0), ("w7", 1.0)]] * 2
+
+
+@pytest.mark.parametrize("name", ["v.index.gz", "v.index.BZ2"])
+def test_a_compressed_index_name_is_refused_before_loading(tmp_path, name):
+    # The vectors file does not exist: the name is refused before anything is read.
+    result = CliRunner().invoke(main, ["index", str(tmp_path / "missing.npy"), "-o",
+                                       str(tmp_path / name)])
+    suffix = name.rsplit(".", 1)[1]
+    assert result.exit_code == 1
+    assert result.output == (f"embedkit: error: {tmp_path / name}: an index is memory-mapped "
+                             f"when opened, so it is not compressed: drop the .{suffix} "
+                             "suffix\n")
+    with pytest.raises(EmbedkitError, match="drop the .gz suffix"):
+        build_index(clustered(n=40), tmp_path / "w.gz")
+    assert not list(tmp_path.iterdir())

@@ -21,6 +21,7 @@ from embedkit.vectors.ann import (
     PRECISIONS,
     VectorIndex,
     build_index,
+    check_index_output,
 )
 from embedkit.vectors.evaluate import (
     OOV_RULES,
@@ -183,7 +184,8 @@ def neighbors(vectors, limit, mmap, vocab, unicode_errors, header, queries, k, i
 @click.command("index")
 @vector_options
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), metavar="FILE",
-              help="The index file to write (VECTORS.index by convention).")
+              help="The index file to write (VECTORS.index by convention; never .gz or .bz2: "
+                   "it is memory-mapped when opened).")
 @click.option("--connectivity", type=click.IntRange(min=2), default=CONNECTIVITY, metavar="M",
               help="Edges per word in the graph (HNSW's M): more finds more exact neighbours "
                    "and makes a bigger index.")
@@ -205,6 +207,7 @@ def index_command(vectors, limit, mmap, vocab, unicode_errors, header, output, c
     300-dimensional vectors on two cores, more per vector as the graph grows; --expansion 64
     builds about twice as fast for slightly lower recall.
     """
+    check_index_output(output)
     check_writable(output)
     kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab, header=header)
     build_index(kv, output, connectivity=connectivity, expansion_add=expansion,

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from embedkit.errors import EmbedkitError
-from embedkit.io import atomic_outputs, describe
+from embedkit.io import atomic_outputs, describe, refuse_compressed_archive
 from embedkit.streaming import iter_blocks
 from embedkit.vectors.keyed import ROW_BLOCK, KeyedVectors
 from embedkit.vectors.query import Query, padded, query_vectors
@@ -87,8 +87,7 @@ def build_index(kv: KeyedVectors, path: str | os.PathLike, *,
     for name, value in (("connectivity", connectivity), ("expansion_add", expansion_add)):
         if value < 2:
             raise EmbedkitError(f"{name} {value}: expected at least 2")
-    if os.fspath(path) == "-":
-        raise EmbedkitError("the index is written to a file, not to stdout: give -o FILE")
+    check_index_output(path)
     usearch = _usearch()
     index = usearch.Index(ndim=kv.dim, metric="cos", dtype=precision,
                           connectivity=connectivity, expansion_add=expansion_add,
@@ -98,6 +97,22 @@ def build_index(kv: KeyedVectors, path: str | os.PathLike, *,
                   np.asarray(block, dtype=np.float32), threads=threads)
     with atomic_outputs(path) as (stand_in,):
         index.save(stand_in)
+
+
+def check_index_output(path: str | os.PathLike) -> None:
+    """Refuse an index file name that cannot work: stdout, or a ``.gz``/``.bz2`` name (the
+    index is memory-mapped when opened, so it is never compressed).
+
+    Raises
+    ------
+    EmbedkitError
+        Saying what to give instead.
+    """
+    name = os.fspath(path)
+    if name == "-":
+        raise EmbedkitError("the index is written to a file, not to stdout: give -o FILE")
+    refuse_compressed_archive(name, name, "an index is memory-mapped when opened, so it is "
+                              "not compressed")
 
 
 class VectorIndex:
