@@ -4,7 +4,8 @@ the vocabulary read at once, and word lookups before the word -> row dict exists
 import numpy as np
 import pytest
 
-from embedkit.formats import arrays, write_table
+from embedkit.errors import EmbedkitError
+from embedkit.formats import arrays, read_table, write_table
 from embedkit.streaming import row_norms
 from embedkit.vectors import (
     KeyedVectors,
@@ -209,3 +210,30 @@ def test_streamed_queries_come_in_batches_that_fill_the_score_budget(saved, monk
     mapped = load_vectors(path, mmap=True)
     rows, _ = top_k(mapped, [Query("", (r,)) for r in range(12)], 2)
     assert batches == sizes and len(rows) == 12
+
+
+def test_a_npy_written_without_words_removes_the_sidecars_of_the_matrix_it_replaces(saved):
+    path, words, vectors = saved
+    assert path.with_name("v.vocab").exists() and path.with_name("v.norms.npz").exists()
+    with pytest.warns(UserWarning, match=r"v\.npy: written without words: removed .*v\.vocab "
+                                         r"and .*v\.norms\.npz"):
+        write_table(path, vectors[::-1].copy())
+    assert not path.with_name("v.vocab").exists()
+    assert not path.with_name("v.norms.npz").exists()
+    table = read_table(path)
+    assert table.words is None and table.norms is None
+    with pytest.raises(EmbedkitError, match="needs a vocabulary file"):
+        load_vectors(path, mmap=True)
+    # Written with words again, the new vocabulary and norms go with the new matrix.
+    save_vectors(path, words[::-1], vectors[::-1])
+    kv = load_vectors(path, mmap=True)
+    assert kv.words == words[::-1]
+    np.testing.assert_array_equal(kv.vectors, vectors[::-1])
+    np.testing.assert_allclose(kv.norms[:5], row_norms(vectors[::-1][:5]), rtol=1e-6)
+
+
+def test_a_matrix_written_elsewhere_leaves_other_sidecars_alone(saved, recwarn):
+    path, _, vectors = saved
+    write_table(path.with_name("other.npy"), vectors)
+    assert path.with_name("v.vocab").exists() and path.with_name("v.norms.npz").exists()
+    assert not recwarn.list

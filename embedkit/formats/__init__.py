@@ -410,7 +410,9 @@ def write_table(path: str | os.PathLike | None, values: np.ndarray,
         One per row; written by the formats that hold words (``.npy``: the vocabulary file
         ``<stem>.vocab``, and ``<stem>.norms.npz``: the row norms and a checksum of the
         vocabulary, when the words are distinct, so that ``neighbors --mmap`` needs no pass
-        over the matrix before its first query).
+        over the matrix before its first query). A ``.npy`` written without words removes
+        the ``<stem>.vocab`` and ``<stem>.norms.npz`` an earlier matrix left beside it, with a
+        ``UserWarning`` naming them, so they are not read as this matrix's.
     counts : ndarray, optional
         Frequencies, kept by ``.npz`` and the ``.npy`` vocabulary file.
     output : ndarray, optional
@@ -450,11 +452,30 @@ def write_table(path: str | os.PathLike | None, values: np.ndarray,
             writer(out, words, vectors)
         else:
             delimited.write_delimited(out, values, _DELIMITERS[target.name])
-    if target.name == "npy" and words is not None and path not in (None, STDIO):
+    if target.name == "npy" and path not in (None, STDIO):
+        _write_sidecars(path, values, words, counts)
+
+
+def _write_sidecars(path: str | os.PathLike, values: np.ndarray, words: list[str] | None,
+                    counts: np.ndarray | None) -> None:
+    """The vocabulary and row norms beside a ``.npy`` just written to ``path``; without
+    words, those an earlier matrix of that name left are removed (the reader would pair them
+    with this one), with a warning naming them."""
+    stale = [arrays.norms_path(path)]
+    if words is not None:
         vocabulary = arrays.write_vocab(arrays.vocab_path(path), words, counts)
         if first_occurrences(words) is None:  # the norms vouch for distinct words
             arrays.write_norms(arrays.norms_path(path), values, vocabulary)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(arrays.norms_path(path))
+            return
+    else:
+        stale.insert(0, arrays.vocab_path(path))
+    removed = []
+    for sidecar in stale:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(sidecar)
+            removed.append(sidecar)
+    if words is None and removed:
+        warnings.warn(f"{os.fspath(path)}: written without words: removed "
+                      f"{' and '.join(removed)}, left by an earlier matrix of that name",
+                      UserWarning, stacklevel=3)
 
