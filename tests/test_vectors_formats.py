@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from embedkit.cli import main
+from embedkit.errors import EmbedkitError
 from embedkit.vectors import load_vectors, save_vectors
 from embedkit.vectors.formats import format_rows, read_vocab
 
@@ -211,3 +212,29 @@ def test_words_holding_line_breaks_decode_one_by_one_with_their_position():
     for raw in ([b"a", b"\nb", b"\xff"], [b"a", b"b", b"\xff"]):
         with pytest.raises(EmbedkitError, match=r"^m\.bin: entry 3: word is not valid UTF-8"):
             decode_words(raw, "m.bin", "strict", where)
+
+
+@pytest.mark.parametrize("name", ["v.txt", "v.bin"])
+def test_words_are_decoded_block_by_block_in_nfc_with_their_place(tmp_path, monkeypatch, name):
+    """Small blocks: decoding per block must keep every word's place (line, record and byte)
+    and give NFC across blocks, duplicates included."""
+    from embedkit.formats import word2vec
+
+    monkeypatch.setattr(word2vec, "TEXT_BLOCK", 3)
+    monkeypatch.setattr(word2vec, "DECODE_WORDS", 3)
+    words = [f"w{i}" for i in range(9)]
+    words[4], words[7] = "cafe\u0301", "caf\u00e9"
+    vectors = np.arange(18, dtype=np.float32).reshape(9, 2)
+    save_vectors(tmp_path / name, words, vectors)
+    with pytest.warns(UserWarning, match="'café' of (line 6|vector 5 .*) comes again on "
+                                         "(line 9|vector 8 .*)"):
+        kv = load_vectors(tmp_path / name)
+    assert kv.words == [*words[:4], "caf\u00e9", "w5", "w6", "w8"]
+    np.testing.assert_array_equal(kv.vectors[4:6], vectors[4:6])
+    data = (tmp_path / name).read_bytes()
+    record = data.index(b"w6 ")
+    (tmp_path / name).write_bytes(data[:record] + b"w\xff" + data[record + 2:])
+    expected = (r"line 8: word is not valid UTF-8" if name == "v.txt"
+                else rf"vector 7 \(byte {record}\): word is not valid UTF-8")
+    with pytest.raises(EmbedkitError, match=rf"^{tmp_path / name}: {expected}"):
+        load_vectors(tmp_path / name)

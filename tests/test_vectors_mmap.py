@@ -237,3 +237,19 @@ def test_a_matrix_written_elsewhere_leaves_other_sidecars_alone(saved, recwarn):
     write_table(path.with_name("other.npy"), vectors)
     assert path.with_name("v.vocab").exists() and path.with_name("v.norms.npz").exists()
     assert not recwarn.list
+
+
+@pytest.mark.parametrize("counts", [False, True])
+def test_a_npy_vocabulary_is_read_in_nfc_and_nfc_duplicates_are_dropped(tmp_path, counts):
+    path = tmp_path / "v.npy"
+    np.save(path, np.arange(12, dtype=np.float32).reshape(4, 3))
+    words = ["cafe\u0301", "nai\u0308ve", "caf\u00e9", "tea"]
+    path.with_name("v.vocab").write_text(
+        "".join(f"{w} {i + 1}\n" if counts else f"{w}\n" for i, w in enumerate(words)),
+        encoding="utf-8")
+    assert arrays.read_vocab(path.with_name("v.vocab"))[0] == ["caf\u00e9", "na\u00efve",
+                                                              "caf\u00e9", "tea"]
+    with pytest.warns(UserWarning, match="'café' of line 1 of .* comes again on line 3"):
+        kv = load_vectors(path, mmap=True)
+    assert kv.words == ["caf\u00e9", "na\u00efve", "tea"]
+    np.testing.assert_array_equal(kv.vectors[2], [9, 10, 11])

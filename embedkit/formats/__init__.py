@@ -245,7 +245,8 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
         elif known.name == "text":  # checks its values itself, naming lines
             read, values, first = word2vec.read_text(stream, name, limit, unicode_errors, header,
                                                       collect)
-            extra = {"words": read, "row": lambda row: f"line {row + first}"}
+            extra = {"words": read, "row": lambda row: f"line {row + first}",
+                     "normalized": True}
         elif known.name == "binary":
             count, dim, size = word2vec.read_header(stream, name)
             wanted = count if limit is None else min(count, limit)
@@ -254,7 +255,8 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
             if wanted == count and (rest + stream.read(1 << 16)).strip():
                 raise EmbedkitError(f"{name}: more than the {count} vectors the header "
                                     f"announces")
-            extra = {"words": read, "row": lambda row: f"vector {row + 1} (byte {starts[row]})"}
+            extra = {"words": read, "row": lambda row: f"vector {row + 1} (byte {starts[row]})",
+                     "normalized": True}
         else:
             blocks = delimited.iter_delimited(stream, name, _DELIMITERS[known.name], header)
             values = collect(blocks) if collect else np.concatenate(list(blocks))
@@ -273,7 +275,8 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
     counts, norms = extra.get("counts"), extra.get("norms")
     subwords: SubwordModel | None = extra.get("subwords")
     if words is not None:
-        words = normalize_words(words)
+        if not extra.get("normalized"):  # word2vec and .npy words are decoded in NFC
+            words = normalize_words(words)
         # Words written with their stored norms were distinct, and are unchanged since.
         keep = None if extra.get("distinct") else first_occurrences(words)
         if keep is not None:

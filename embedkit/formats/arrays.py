@@ -25,6 +25,7 @@ from embedkit.io import atomic_output, describe, open_input
 from embedkit.npyfile import NpzArchive, load_npy, parse_npy
 from embedkit.streaming import row_norms
 from embedkit.text.subwords import SubwordModel, Subwords
+from embedkit.text.tokenize import normalize_word, normalize_words
 
 #: Bytes that separate fields in a vocabulary file (what ``bytes.split()`` splits on).
 _VOCAB_SEPARATORS = " \t\n\r\x0b\x0c"
@@ -132,7 +133,7 @@ def read_npy(path: str | os.PathLike, limit: int | None, mmap: bool, errors: str
     if vocab_name is None:
         return values[:limit], {}
     words, counts = read_vocab(vocab_name, limit, errors)
-    extra: dict = {"words": words, "counts": counts,
+    extra: dict = {"words": words, "counts": counts, "normalized": True,
                    "word_at": lambda row: f"line {row + 1} of {vocab_name}"}
     if raw is None and os.path.exists(norms_path(name)):
         norms, extra["distinct"] = read_norms(name, values, vocab_name)
@@ -223,7 +224,8 @@ def _plain_words(data: bytes, unicode_errors: str) -> list[str] | None:
         text = data.decode("utf-8", unicode_errors)
     except UnicodeDecodeError:
         return None
-    return text.removesuffix("\n").split("\n") if text else []
+    # NFC of the whole text is that of each word (a newline composes with nothing).
+    return normalize_word(text).removesuffix("\n").split("\n") if text else []
 
 
 def read_vocab(path: str | os.PathLike, limit: int | None = None,
@@ -233,6 +235,7 @@ def read_vocab(path: str | os.PathLike, limit: int | None = None,
     Returns
     -------
     words : list of str
+        In NFC (:func:`~embedkit.text.tokenize.normalize_words`).
     counts : ndarray of int64 or None
         None when no line has a count.
     """
@@ -259,5 +262,6 @@ def read_vocab(path: str | os.PathLike, limit: int | None = None,
                 raise EmbedkitError(f"{name}: line {number}: expected 'word count' with a "
                                     f"non-negative integer count on every line")
             counts.append(int(fields[1]))
-    words = decode_words(words_raw, name, unicode_errors, lambda i: f"line {i + 1}")
+    words = normalize_words(decode_words(words_raw, name, unicode_errors,
+                                         lambda i: f"line {i + 1}"))
     return words, np.array(counts, dtype=np.int64) if counts else None

@@ -14,6 +14,7 @@ optional newline after each record); words cannot hold an ASCII space or a newli
 
 from __future__ import annotations
 
+import array
 import functools
 import re
 import warnings
@@ -25,14 +26,19 @@ import numpy as np
 
 from embedkit.errors import EmbedkitError
 from embedkit.formats.delimited import check_matrix, is_number
+from embedkit.text.tokenize import normalize_word
 
-#: Lines parsed per NumPy call when reading text, and rows formatted per block when writing.
-TEXT_BLOCK = 8192
+#: Lines parsed per NumPy call when reading text (their text, held about three times while
+#: parsed, is the reader's memory beyond the matrix and the words: 2048 lines of 300 values
+#: are 7.5 MB), and rows formatted per block when writing.
+TEXT_BLOCK = 2048
 #: Bytes of vectors allocated at once when reading text, before the file shows it holds more.
 PREALLOCATE_BYTES = 1 << 26
 #: Bytes read per chunk from binary files.
 BINARY_CHUNK = 1 << 22
 BOM = b"\xef\xbb\xbf"
+#: Binary records whose words are decoded at once.
+DECODE_WORDS = 1 << 16
 
 
 def read_header(stream: IO[bytes], name: str) -> tuple[int, int, int]:
@@ -54,19 +60,23 @@ def _header_fields(line: bytes) -> tuple[int, int] | None:
     return (count, dim) if dim >= 1 else None
 
 
-def decode_words(raw: list[bytes], name: str, errors: str, where) -> list[str]:
+def decode_words(raw: list[bytes], name: str, errors: str, where, nfc: bool = False
+                 ) -> list[str]:
     """Decode all words at once (one at a time if some word holds a line break, as a damaged
-    fastText model's may); on failure name the line (``where(i)``) of the bad word."""
+    fastText model's may); on failure name the line (``where(i)``) of the bad word. With
+    ``nfc`` the words come in NFC (:func:`~embedkit.text.tokenize.normalize_word`), the
+    joined text normalised at once: a newline composes with nothing."""
     joined = b"\n".join(raw)
+    normal = normalize_word if nfc else str
     try:
         if joined.count(b"\n") == max(len(raw) - 1, 0):
-            return joined.decode("utf-8", errors).split("\n")
+            return normal(joined.decode("utf-8", errors)).split("\n")
     except UnicodeDecodeError as exc:
         raise _undecodable(name, where(joined[:exc.start].count(b"\n"))) from None
     words = []
     for i, word in enumerate(raw):
         try:
-            words.append(word.decode("utf-8", errors))
+            words.append(normal(word.decode("utf-8", errors)))
         except UnicodeDecodeError:
             raise _undecodable(name, where(i)) from None
     return words
@@ -130,7 +140,7 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
                                 f"vector 'word v1 v2 ...', found {shown!r}")
         count, dim, pending, first_line = None, len(fields) - 1, [first], 1
     wanted = count if limit is None else limit if count is None else min(count, limit)
-    raw_words: list[bytes] = []
+    words: list[str] = []
 
     def blocks() -> Iterator[np.ndarray]:
         nonlocal pending
@@ -147,12 +157,15 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
                     break
                 raise EmbedkitError(f"{name}: line {done + first_line}: file ends after {done} "
                                     f"vectors, the header says {count}")
-            words, parsed = _parse_block(lines, dim, name, done + first_line)
+            raw, parsed = _parse_block(lines, dim, name, done + first_line)
+            del lines  # a block's text is about three times its floats
             yield check_matrix(parsed, name, lambda row, at=done + first_line: f"line {row + at}",
                                allow_empty=True)
-            raw_words.extend(words)
-            done += len(lines)
-            if count is None and len(lines) < size:
+            # Decoded block by block: the bytes of only one block's words are held at once.
+            words.extend(decode_words(raw, name, errors,
+                                      lambda i, at=done + first_line: f"line {i + at}", True))
+            done += len(raw)
+            if count is None and len(raw) < size:
                 break
         if count is not None and done == count and stream.read(1 << 16).strip():
             raise EmbedkitError(f"{name}: more than the {count} vectors the header announces")
@@ -160,8 +173,7 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
             yield np.empty((0, dim), dtype=np.float32)
 
     vectors = (collect or functools.partial(_grow, dim=dim, wanted=wanted))(blocks())
-    decoded = decode_words(raw_words, name, errors, lambda i: f"line {i + first_line}")
-    return decoded, vectors, first_line
+    return words, vectors, first_line
 
 
 def _grow(blocks: Iterator[np.ndarray], dim: int, wanted: int | None) -> np.ndarray:
@@ -242,10 +254,11 @@ def _parse_floats(text: bytes) -> np.ndarray | None:
 
 def read_binary(stream: IO[bytes], name: str, count: int, dim: int, errors: str, offset: int,
                 collect: Callable[[Iterator[np.ndarray]], np.ndarray] | None = None
-                ) -> tuple[list[str], np.ndarray, bytes, list[int]]:
+                ) -> tuple[list[str], np.ndarray, bytes, Sequence[int]]:
     """Records are a word, a space and ``dim`` little-endian float32; returns the words, the
     matrix, the bytes read past the last record and the byte offset where each record starts
-    (``offset`` is the header's size).
+    (``offset`` is the header's size). Words are decoded in NFC, :data:`DECODE_WORDS` at a
+    time, so that the bytes of only so many are held beside the decoded ones.
 
     Each record's values are copied once, from the chunk just read into their row of one
     float32 matrix: no list of records, no joined copy. The matrix grows by doubling (from
@@ -257,9 +270,18 @@ def read_binary(stream: IO[bytes], name: str, count: int, dim: int, errors: str,
     joins them.
     """
     width = 4 * dim
-    raw_words: list[bytes] = []
-    starts: list[int] = []
+    raw_words: list[bytes] = []  # not decoded yet: at most DECODE_WORDS
+    words: list[str] = []
+    starts = array.array("q")  # 8 bytes per record, a third of a list of ints
     buffer, pos = b"", 0
+
+    def where(i: int) -> str:
+        return f"vector {i + 1} (byte {starts[i]})"
+
+    def decode() -> None:
+        words.extend(decode_words(raw_words, name, errors, lambda i: where(len(words) + i),
+                                  True))
+        raw_words.clear()
 
     def blocks() -> Iterator[np.ndarray]:
         nonlocal buffer, pos, offset
@@ -297,6 +319,8 @@ def read_binary(stream: IO[bytes], name: str, count: int, dim: int, errors: str,
                 flat = vectors.reshape(-1).view(np.uint8).data
             starts.append(offset + pos)
             raw_words.append(word)
+            if len(raw_words) == DECODE_WORDS:
+                decode()
             at = (record - first) * width
             flat[at:at + width] = buffer[space + 1:space + 1 + width]
             pos = space + 1 + width
@@ -307,11 +331,12 @@ def read_binary(stream: IO[bytes], name: str, count: int, dim: int, errors: str,
         yield _checked(vectors, name, first, starts) if collect else vectors
 
     vectors = collect(blocks()) if collect else next(blocks())
-    words = decode_words(raw_words, name, errors, lambda i: f"vector {i + 1} (byte {starts[i]})")
+    if raw_words:
+        decode()
     return words, vectors.astype(np.float32, copy=False), buffer[pos:], starts
 
 
-def _checked(vectors: np.ndarray, name: str, first: int, starts: list[int]) -> np.ndarray:
+def _checked(vectors: np.ndarray, name: str, first: int, starts: Sequence[int]) -> np.ndarray:
     """A block of binary records whose first is record ``first``, checked (finite)."""
     return check_matrix(vectors.astype(np.float32, copy=False), name,
                         lambda row: f"vector {first + row + 1} (byte {starts[first + row]})",
