@@ -24,6 +24,7 @@ import numpy as np
 
 from embedkit.errors import EmbedkitError
 from embedkit.io import describe, open_input
+from embedkit.streaming import FILE_IDENTITY
 
 _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
                    (2, 0): np.lib.format.read_array_header_2_0}
@@ -132,8 +133,7 @@ def load_npy(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
         if count == 0:
             return np.empty(shape, dtype)
         with _damage(where, "cannot memory-map"):
-            return np.memmap(stream, dtype=dtype, mode="r", offset=offset, shape=shape,
-                             order="F" if fortran else "C")
+            return _mapped(stream, dtype, offset, shape, fortran)
 
 
 def _regular_file(stream: IO[bytes]) -> bool:
@@ -243,6 +243,18 @@ class NpzArchive:
         available = min(member.file_size - header_size, size - offset)
         if _check_size(shape, dtype, available, where) == 0:
             return np.empty(shape, dtype)
-        with _damage(where, "cannot memory-map"):
-            return np.memmap(self._path, dtype=dtype, mode="r", offset=offset, shape=shape,
-                             order="F" if fortran else "C")
+        with _damage(where, "cannot memory-map"), open(self._path, "rb") as stream:
+            return _mapped(stream, dtype, offset, shape, fortran)
+
+
+def _mapped(stream: IO[bytes], dtype: np.dtype, offset: int, shape: tuple[int, ...],
+            fortran: bool) -> np.memmap:
+    """A read-only map of the array at ``offset`` in the open file ``stream``, which records
+    the file's device and inode (:data:`embedkit.streaming.FILE_IDENTITY`): a reader opening
+    the file by name again (:class:`embedkit.streaming.RowReader`) can then tell whether it is
+    still the same file."""
+    values = np.memmap(stream, dtype=dtype, mode="r", offset=offset, shape=shape,
+                       order="F" if fortran else "C")
+    status = os.fstat(stream.fileno())
+    setattr(values, FILE_IDENTITY, (status.st_dev, status.st_ino))
+    return values

@@ -4,6 +4,7 @@ the vocabulary read at once, and word lookups before the word -> row dict exists
 import numpy as np
 import pytest
 
+from embedkit import streaming
 from embedkit.errors import EmbedkitError
 from embedkit.formats import arrays, read_table, write_table
 from embedkit.streaming import row_norms
@@ -47,6 +48,7 @@ def test_streamed_query_equals_the_query_in_memory(saved, monkeypatch, method, r
     # Blocks of 64 rows: queries' own words and answers fall in different blocks, and k
     # exceeds a block.
     monkeypatch.setattr(query, "STREAM_BYTES", 64 * DIM * 4)
+    monkeypatch.setattr(query, "READ_BYTES", 10 * DIM * 4)  # a short last piece per block
     mapped, whole = load_vectors(path, mmap=True), load_vectors(path)
     assert isinstance(mapped.vectors, np.memmap) and not isinstance(whole.vectors, np.memmap)
     for k in (1, 10, 100):
@@ -237,6 +239,57 @@ def test_a_matrix_written_elsewhere_leaves_other_sidecars_alone(saved, recwarn):
     write_table(path.with_name("other.npy"), vectors)
     assert path.with_name("v.vocab").exists() and path.with_name("v.norms.npz").exists()
     assert not recwarn.list
+
+
+def streamed_answers(kv, monkeypatch):
+    monkeypatch.setattr(query, "STREAM_BYTES", 64 * DIM * 4)
+    monkeypatch.setattr(query, "READ_BYTES", 10 * DIM * 4)
+    return top_k(kv, queries(kv), 10)
+
+
+def test_rows_are_read_from_the_mapped_file_and_other_maps_are_copied(saved, tmp_path,
+                                                                      monkeypatch):
+    path, words, vectors = saved
+    expected = top_k(load_vectors(path), queries(load_vectors(path)), 10)
+    mapped = load_vectors(path, mmap=True)
+    with streaming.RowReader(mapped.vectors[5:]) as reader:
+        assert reader._fd is not None  # read with pread, not through the map
+        np.testing.assert_array_equal(reader.read(690, np.empty((8, DIM), np.float32)),
+                                      vectors[695:])
+    # A map that embedkit did not open (no recorded file) is copied from the map.
+    np.save(tmp_path / "raw.npy", vectors)
+    raw = KeyedVectors(words, np.load(tmp_path / "raw.npy", mmap_mode="r"), distinct=True)
+    with streaming.RowReader(raw.vectors) as reader:
+        assert reader._fd is None
+    # An .npz member is read from the archive at its offset.
+    np.savez(tmp_path / "v.npz", words=np.array(words), vectors=vectors)
+    member = load_vectors(tmp_path / "v.npz", mmap=True)
+    for kv in (mapped, raw, member):
+        rows, sims = streamed_answers(kv, monkeypatch)
+        np.testing.assert_array_equal(rows, expected[0])
+        np.testing.assert_allclose(sims, expected[1], rtol=1e-6)
+
+
+def test_a_file_replaced_after_mapping_is_not_read(saved, monkeypatch):
+    path, words, vectors = saved
+    expected = top_k(load_vectors(path), queries(load_vectors(path)), 10)
+    mapped = load_vectors(path, mmap=True)
+    np.save(path.with_name("new.npy"), vectors[::-1].copy())
+    path.with_name("new.npy").replace(path)  # as every writer replaces a file
+    with streaming.RowReader(mapped.vectors) as reader:
+        assert reader._fd is None  # the name leads to another file now
+    rows, _ = streamed_answers(mapped, monkeypatch)
+    np.testing.assert_array_equal(rows, expected[0])
+
+
+def test_a_file_truncated_after_mapping_is_an_error(saved):
+    path, _, _ = saved
+    mapped = load_vectors(path, mmap=True)
+    with open(path, "r+b") as stream:
+        stream.truncate(200 * DIM * 4)
+    with streaming.RowReader(mapped.vectors) as reader, \
+            pytest.raises(EmbedkitError, match=r"v\.npy: the file ended at byte \d+ while"):
+        reader.read(190, np.empty((20, DIM), np.float32))
 
 
 @pytest.mark.parametrize("counts", [False, True])

@@ -173,8 +173,8 @@ def neighbors(vectors, limit, mmap, vocab, unicode_errors, header, queries, k, i
     VECTORS.index` answers each query in about a millisecond from a memory-mapped HNSW graph
     instead of comparing it with every vector (approximate: most, not always all, of the exact
     neighbours). With an .npy matrix add --mmap: the matrix is mapped, never read whole, and
-    each batch of queries streams it in 32 MB blocks (two threads), so memory holds the words,
-    one norm per word (from <stem>.norms.npz, which `convert` writes) and two blocks.
+    each batch of queries streams it 1 MB at a time (two threads), so memory holds the words,
+    one norm per word (from <stem>.norms.npz, which `convert` writes) and two buffers.
     """
     kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab, header=header)
     search = None if index_path is None else VectorIndex(index_path, kv, ef).top_k

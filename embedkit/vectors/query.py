@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embedkit.errors import EmbedkitError
-from embedkit.streaming import block_rows, is_mapped, release
+from embedkit.streaming import RowReader, block_rows, is_mapped
 from embedkit.text.tokenize import normalize_word
 from embedkit.vectors.keyed import KeyedVectors
 
@@ -27,9 +27,12 @@ METHODS = ("add", "cosmul")
 SCORE_BUDGET = 1 << 25
 #: Columns per block in the two-level top-k search.
 BLOCK = 64
-#: Bytes of a memory-mapped matrix scored at once by each thread (resident memory while
-#: streaming: this times STREAM_THREADS).
+#: Bytes of a memory-mapped matrix whose best answers each thread finds at once (their
+#: scores are held: this over the row width, times the queries of a batch).
 STREAM_BYTES = 32 * 2**20
+#: Bytes of rows each thread reads into its buffer at a time: scored while still in the
+#: CPU's cache (a core's L2 holds 1 MB).
+READ_BYTES = 2**20
 #: Threads scoring blocks of a memory-mapped matrix.
 STREAM_THREADS = 2
 #: Smoothing of 3CosMul's denominator, as in Levy and Goldberg and gensim.
@@ -215,9 +218,10 @@ def top_k(kv: KeyedVectors, queries: Sequence[Query], k: int = 10, method: str =
 
     Queries are scored in batches that fit :data:`SCORE_BUDGET`, each through one matrix
     product and a two-level partial sort (see :func:`_candidate_rows`). A memory-mapped
-    matrix is streamed instead: blocks of :data:`STREAM_BYTES` of rows are scored in place
-    (mapped, not copied, their pages released after use) and a running top ``k`` is kept, so
-    resident memory is one block, the norms and the scores of one block, never the matrix.
+    matrix is streamed instead: blocks of :data:`STREAM_BYTES` of rows are scored
+    (read a piece at a time into a small buffer, see :func:`_streamed`) and a running top
+    ``k`` is kept, so resident memory is the norms, the buffers and the scores of a block
+    per thread, never the matrix.
 
     Returns
     -------
@@ -253,26 +257,36 @@ def _streamed(kv: KeyedVectors, queries: Sequence[Query], k: int, method: str,
     block's best ``k`` into the best so far in row order (the same answers, ties included,
     whatever the number of threads).
 
-    :data:`STREAM_THREADS` blocks are scored at once: the time goes into mapping pages of
-    the file, which threads do in parallel (NumPy's products run without the GIL).
+    :data:`STREAM_THREADS` blocks are scored at once, each read :data:`READ_BYTES` at a
+    time into its thread's buffer by :class:`~embedkit.streaming.RowReader` (from the file
+    with ``pread``, not by mapping its pages, which cost more than the arithmetic); reading
+    and NumPy's products run without the GIL. Resident memory: the buffers and one block's
+    scores per thread, never the matrix.
     """
     norms = kv.norms
     prepared = _prepared(kv, queries, method)
     matrix = kv.vectors[:end]
     step = block_rows(matrix, STREAM_BYTES)
+    piece = min(step, block_rows(matrix, READ_BYTES))
 
     def block_best(start: int) -> tuple[np.ndarray, np.ndarray]:
-        view = matrix[start:start + step]
-        try:
-            return _best(_block_scores(view, norms[start:start + len(view)], prepared),
-                         queries, k, start)
-        finally:
-            release(view)  # the file stays in the page cache, not in this process
+        stop = min(start + step, end)
+        buffer = np.empty((piece, matrix.shape[1]), dtype=matrix.dtype)
+        scored: np.ndarray | None = None
+        for first in range(start, stop, piece):
+            rows = reader.read(first, buffer[:stop - first])
+            part = _block_scores(rows, norms[first:first + len(rows)], prepared)
+            if scored is None:
+                scored = np.empty((stop - start, part.shape[1]), dtype=part.dtype)
+            scored[first - start:first - start + len(rows)] = part
+        assert scored is not None  # start < stop
+        return _best(scored, queries, k, start)
 
     rows = np.full((len(queries), k), -1, dtype=np.intp)
     best = np.full((len(queries), k), -np.inf, dtype=np.float32)
     starts = range(0, end, step)
-    with ThreadPoolExecutor(min(STREAM_THREADS, len(starts)) or 1) as pool:
+    with RowReader(matrix) as reader, \
+            ThreadPoolExecutor(min(STREAM_THREADS, len(starts)) or 1) as pool:
         for start, (found, values) in zip(starts, pool.map(block_best, starts), strict=True):
             rows = np.concatenate([rows, found + start], axis=1)
             best = np.concatenate([best, values], axis=1)
