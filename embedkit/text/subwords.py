@@ -22,7 +22,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from embedkit.core.scatter import sparse_times
 from embedkit.errors import EmbedkitError
 
 __all__ = ["EOS", "FNV_OFFSET", "FNV_PRIME", "SubwordModel", "Subwords", "expand_rows", "fnv1a",
@@ -268,6 +267,10 @@ class SubwordModel:
                  ) -> tuple[np.ndarray, np.ndarray]:
         """``own`` (the words' own rows, or zeros: ``own_count`` 1 or 0) plus their n-gram rows
         added in fastText's order, times the float32 ``1 / count``; and the n-gram counts."""
+        # Imported here: the core pulls in SciPy, a quarter of a second that the commands
+        # reading vector files (which import this module) need only for subword models.
+        from embedkit.core.scatter import sparse_times
+
         indptr, members = subword_rows(words, self.subwords, 0, own_rows=False)
         sparse_times(indptr, members, np.ones(len(members), dtype=np.float32), self.ngrams,
                      len(words), out=own)
