@@ -306,3 +306,15 @@ def test_a_npy_vocabulary_is_read_in_nfc_and_nfc_duplicates_are_dropped(tmp_path
         kv = load_vectors(path, mmap=True)
     assert kv.words == ["caf\u00e9", "na\u00efve", "tea"]
     np.testing.assert_array_equal(kv.vectors[2], [9, 10, 11])
+
+
+def test_the_query_commands_do_not_import_scipy():
+    """A quarter of a second of the first answer: SciPy is for subword models and training."""
+    import subprocess
+    import sys
+
+    code = ("import sys, embedkit.cli.vectors, embedkit.vectors; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out == "[]\n"
