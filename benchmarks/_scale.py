@@ -38,10 +38,13 @@ BLOCK = 10_000
 
 LOAD = {
     "embedkit": "from embedkit.vectors import load_vectors\n"
-                "t = time.perf_counter(); kv = load_vectors(path)\n",
+                "t = time.perf_counter(); kv = load_vectors(path)\n"
+                "took = time.perf_counter() - t\n"
+                "print(took, sys.getsizeof(kv.words) + sum(map(sys.getsizeof, kv.words)))\n",
     "gensim": "from gensim.models import KeyedVectors\n"
               "t = time.perf_counter()\n"
-              "kv = KeyedVectors.load_word2vec_format(path, binary=not path.endswith('.txt'))\n",
+              "kv = KeyedVectors.load_word2vec_format(path, binary=not path.endswith('.txt'))\n"
+              "print(time.perf_counter() - t, 0)\n",
 }
 
 QUERIES = """
@@ -187,18 +190,21 @@ def _bench_size(directory: Path, rows: int, formats: list[str], runs: int, with_
     paths = {fmt: path for fmt, path in wanted.items() if path.exists()}
     if "load" in parts:
         for fmt, path in paths.items():
-            figures: dict[str, list[tuple[float, float]]] = {"embedkit": [], "gensim": []}
+            figures: dict[str, list[tuple[float, float, float]]] = {"embedkit": [], "gensim": []}
             for _ in range(runs):
                 for name, code in LOAD.items():
-                    code = ("import time, sys\npath = sys.argv[1]\n" + code
-                            + "print(time.perf_counter() - t)\n")
+                    code = "import time, sys\npath = sys.argv[1]\n" + code
                     out, _, peak = run_child(code, str(path))
-                    figures[name].append((float(out), peak))
+                    took, words = map(float, out.split())
+                    figures[name].append((took, peak, words / 2**20))
             ours = [statistics.median(v) for v in zip(*figures["embedkit"], strict=True)]
             theirs = [statistics.median(v) for v in zip(*figures["gensim"], strict=True)]
             print(f"  load .{fmt:<6} ({path.stat().st_size / 2**20:,.0f} MB): embedkit "
-                  f"{ours[0]:.1f} s, peak {ours[1]:,.0f} MB ({ours[1] / matrix_mb:.2f}x matrix) | "
-                  f"gensim {theirs[0]:.1f} s, peak {theirs[1]:,.0f} MB | time ratio "
+                  f"{ours[0]:.1f} s, peak {ours[1]:,.0f} MB ({ours[1] / matrix_mb:.2f}x matrix; "
+                  f"{(ours[1] - ours[2]) / matrix_mb:.2f}x beside the {ours[2]:,.0f} MB of words) "
+                  f"(runs: {', '.join(f'{t:.1f}' for t, _, _ in figures['embedkit'])}) | "
+                  f"gensim {theirs[0]:.1f} s, peak {theirs[1]:,.0f} MB (runs: "
+                  f"{', '.join(f'{t:.1f}' for t, _, _ in figures['gensim'])}) | time ratio "
                   f"{ours[0] / theirs[0]:.2f}, memory ratio {ours[1] / theirs[1]:.2f}; "
                   f"{load_average()}", flush=True)
     embedkit = str(Path(sys.executable).with_name("embedkit"))
