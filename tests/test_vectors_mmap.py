@@ -318,3 +318,31 @@ def test_the_query_commands_do_not_import_scipy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out == "[]\n"
+
+
+def test_line_words_look_up_and_decode_like_the_list():
+    words = ["w1", "w12", "caf\u00e9", "w1x", "x", "w1"]
+    lazy = arrays.LineWords("".join(f"{w}\n" for w in words).encode())
+    assert len(lazy) == 6 and lazy[2] == "caf\u00e9" and lazy[-1] == "w1"
+    assert [lazy.index(w) for w in ("w1", "w12", "caf\u00e9", "w1x", "x")] == [0, 1, 2, 3, 4]
+    assert lazy.index("w1", 1) == 5
+    for missing in ("w", "1", "w12\nx", "w1\nw12", "", "caf"):
+        assert missing not in lazy
+        with pytest.raises(ValueError):
+            lazy.index(missing)
+    with pytest.raises(IndexError):
+        lazy[6]
+    assert lazy == words and list(lazy) == words and lazy[1:3] == ["w12", "caf\u00e9"]
+    assert arrays.LineWords(b"") == [] and len(arrays.LineWords(b"")) == 0
+
+
+def test_a_mapped_matrix_keeps_its_words_as_text_and_answers_the_same(saved, monkeypatch):
+    path, words, _ = saved
+    mapped, whole = load_vectors(path, mmap=True), load_vectors(path)
+    assert isinstance(mapped.words, arrays.LineWords) and isinstance(whole.words, list)
+    asked = [parse_query(kv, "w5 w680 -w17") for kv in (mapped, whole)]
+    assert asked[0] == asked[1]
+    answers = [query.answer(kv, ["w5", "w699 -w3", "nope"]) for kv in (mapped, whole)]
+    assert answers[0] == answers[1] and answers[0][2].error == "query 'nope': unknown word 'nope'"
+    assert mapped.words._list is None and mapped._index is None  # no list, no dict needed
+    assert mapped.words[:] == words

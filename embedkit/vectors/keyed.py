@@ -9,6 +9,7 @@ import numpy as np
 
 from embedkit.errors import EmbedkitError
 from embedkit.formats import first_occurrences
+from embedkit.formats.arrays import LineWords
 from embedkit.streaming import row_norms
 from embedkit.text.subwords import SubwordModel
 
@@ -49,7 +50,10 @@ class KeyedVectors:
 
     Attributes
     ----------
-    words : list of str
+    words : list of str or LineWords
+        A list, or the text of a vocabulary file read for a memory-mapped matrix
+        (:class:`~embedkit.formats.arrays.LineWords`, which looks words up without building
+        the list).
     index : dict of str to int
         Row of each word, built at first use (see Notes).
     vectors, counts, output : ndarray or None
@@ -72,7 +76,8 @@ class KeyedVectors:
                  counts: np.ndarray | None = None, output: np.ndarray | None = None,
                  subwords: SubwordModel | None = None, name: str = "vectors",
                  norms: np.ndarray | None = None, distinct: bool = False) -> None:
-        words = list(words)
+        if not isinstance(words, LineWords):  # which is kept as text
+            words = list(words)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise EmbedkitError(f"{len(words)} words but a vector matrix of shape "
                                 f"{vectors.shape}: expected one row per word")
