@@ -125,7 +125,8 @@ class PairLayout:
 def _vocabulary(kv: KeyedVectors, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
     """The row of each (upper-cased) word among the first ``restrict_vocab``; first one wins."""
     fold = str.upper if case_insensitive else str
-    return {fold(kv.words[row]): row for row in range(min(restrict_vocab, len(kv)) - 1, -1, -1)}
+    words = kv.words[:restrict_vocab]  # a list, also of a mapped matrix's words kept as text
+    return {fold(words[row]): row for row in range(len(words) - 1, -1, -1)}
 
 
 def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike,
