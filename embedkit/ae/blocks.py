@@ -8,7 +8,7 @@ import hashlib
 
 import numpy as np
 
-from embedkit.streaming import Progress, iter_blocks
+from embedkit.streaming import Progress, block_rows, iter_blocks
 
 
 def column_mean(X: np.ndarray, progress: Progress | None = None) -> np.ndarray:
@@ -35,20 +35,23 @@ def moments(X: np.ndarray, progress: Progress | None = None) -> tuple[np.ndarray
 
     The rows are summed around the first block's mean ``s`` and corrected at the end,
     ``Σ(x − s)(x − s)ᵀ − n (μ − s)(μ − s)ᵀ``: ``s`` is close to ``μ``, so the correction
-    cancels little (Chan, Golub & LeVeque 1983, shifted data). Each block's product is formed
-    in ``X``'s precision (float32 data in float32, as scikit-learn's covariance solver does:
-    twice the speed and no float64 copy of the block) and the blocks are summed in float64.
+    cancels little (Chan, Golub & LeVeque 1983, shifted data). Each block is shifted into one
+    reused buffer and its product and column sums are formed in ``X``'s precision (float32
+    data in float32, as scikit-learn's covariance solver does: twice the speed and no float64
+    copy of the block); the blocks are summed in float64.
     """
     dtype = np.result_type(X.dtype, np.float32)
     shift = None
     total = np.zeros(X.shape[1], dtype=np.float64)
     gram = np.zeros((X.shape[1], X.shape[1]), dtype=np.float64)
-    for _, block in iter_blocks(X, progress=progress):
+    rows = block_rows(X)
+    shifted = np.empty((min(rows, len(X)), X.shape[1]), dtype)  # reused: fresh memory faults in
+    for _, block in iter_blocks(X, rows, progress):
         if shift is None:
             shift = block.mean(axis=0, dtype=np.float64).astype(dtype)
-        shifted = np.subtract(block, shift, dtype=dtype)
-        total += shifted.sum(axis=0, dtype=np.float64)
-        gram += shifted.T @ shifted
+        centred = np.subtract(block, shift, out=shifted[:len(block)], dtype=dtype)
+        total += centred.sum(axis=0)  # of rows near their mean: small sums, little rounding
+        gram += centred.T @ centred
     offset = total / max(1, len(X))
     gram -= len(X) * np.outer(offset, offset)
     return (offset if shift is None else shift + offset), gram
