@@ -4,16 +4,27 @@ measured from outside, against scikit-learn's PCA.
 
 Run through bench_autoencoder.py, which starts this file as a fresh process:
 ``PY=$(bash benchmarks/venv.sh) && "$PY" benchmarks/bench_autoencoder.py --scale 200 2000
---ks 16 64 --scale-only [--repeats 3] [--dir /tmp] [--csv 100]``.
+--ks 16 64 --scale-only [--repeats 3] [--dir /tmp] [--csv 100]``, or directly (same options).
+For a short quiet window, prepare the data and models first and time the comparisons alone:
+``_ae_scale.py --scale 200 2000 --keep --dir D --prepare`` (through ``heavy``), then
+``_ae_scale.py --scale 200 2000 --keep --dir D --compare-only`` (through ``quiet``).
+``--sorted``: how training in shuffled runs of rows converges on a sorted file
+(:func:`shuffle_on_sorted`).
 
 For each size (MB of float32 data, 256 features, rank-32 structure plus noise; written to
-``--dir`` block by block and deleted afterwards) and each k, round robin over the repeats:
+``--dir`` block by block and deleted afterwards unless ``--keep``) and each k, round robin over
+the repeats:
 
-- ``embedkit autoencode X.npy --hidden k --epochs 3`` (the file memory-mapped and streamed),
+- ``embedkit autoencode X.npy --hidden k --epochs 3`` (the file memory-mapped and streamed;
+  ``--epochs`` sets the 3),
 - the same training on the matrix loaded whole (``np.load`` then ``Autoencoder.fit``),
 - ``embedkit compare-pca model.npz X.npy`` (memory-mapped),
 - the same comparison on the matrix loaded whole (``np.load`` then ``compare_with_pca``),
-- scikit-learn ``PCA(k).fit(np.load(X))`` (its ``auto`` solver), the reference for time.
+- scikit-learn ``PCA(k).fit(np.load(X))`` (its ``auto`` solver), the reference for time,
+- ``np.load(X)`` alone, the reading all three "loaded whole" processes share,
+- and each process's libraries alone (``import embedkit.cli.ae``; ``import embedkit.ae.pca``;
+  ``import sklearn.decomposition``; ``import numpy``): the time and memory that do not grow
+  with the data, printed beside each figure and subtracted from it ("-libs").
 
 ``--csv MB``: the same kind of matrix written as CSV (``%.7g``), then ``autoencode X.csv`` and
 ``autoencode X.npy`` (one epoch each): the CSV is converted to a temporary file past 64 MB of
@@ -24,7 +35,8 @@ vfork and exec folds its parent's high-water mark into its own, so this process 
 only (never torch or embedkit) and the data are written by another child. One BLAS thread
 everywhere. Medians; the load average is printed beside each block. The goals of issue 18 are
 checked on every line: with the memory map, peak at most the model plus 256 MB; loaded whole,
-at most 1.5x the data; compare-pca at most 1.5x scikit-learn's time.
+at most 1.5x the data, counting the libraries and above them (scikit-learn's own process is
+held to the same line for comparison); compare-pca at most 1.5x scikit-learn's time.
 """
 
 from __future__ import annotations
@@ -90,9 +102,10 @@ def python(code: str, *args: Path) -> list[str]:
     return [sys.executable, "-c", code, *map(str, args)]
 
 
-def in_memory_fit(path: Path, k: int, model: Path) -> list[str]:
+def in_memory_fit(path: Path, k: int, epochs: int, model: Path) -> list[str]:
     return python("import sys, numpy as np; from embedkit.ae import Autoencoder;"
-                  f"m = Autoencoder({k}, epochs=3, random_state=0).fit(np.load(sys.argv[1]));"
+                  f"m = Autoencoder({k}, epochs={epochs}, random_state=0)"
+                  ".fit(np.load(sys.argv[1]));"
                   "m.save(sys.argv[2])", path, model)
 
 
@@ -121,50 +134,103 @@ def write(path: Path, megabytes: int) -> None:
     subprocess.run([sys.executable, __file__, "--write", str(path), str(megabytes)], check=True)
 
 
-def bench_size(scratch: Path, megabytes: int, ks: list[int], repeats: int,
-               baseline: float) -> None:
-    data = scratch / "X.npy"
-    write(data, megabytes)
+#: Each process's libraries alone (the interpreter and its imports), time and peak: the part of
+#: a whole command's figures that does not grow with the data.
+LIBRARIES = {
+    "numpy": python("import numpy"),
+    "embedkit CLI (compare-pca)": python("import embedkit.cli.ae"),
+    "embedkit library": python("import numpy, embedkit.ae.pca"),
+    "scikit-learn": python("import numpy, sklearn.decomposition"),
+}
+
+
+def prepared(scratch: Path, megabytes: int, ks: list[int], epochs: int
+             ) -> tuple[Path, dict[int, Path]]:
+    """The data file of ``megabytes`` and a model per k trained on it (``autoencode``, memory
+    map, ``epochs``), made unless ``scratch`` already holds them (``--keep``)."""
+    data = scratch / f"X-{megabytes}MB.npy"
+    if not data.exists():
+        write(data, megabytes)
+    models = {}
+    for k in ks:
+        models[k] = scratch / f"m-{megabytes}MB-k{k}.npz"
+        if not models[k].exists():
+            run([*EMBEDKIT, "autoencode", str(data), "--hidden", str(k), "--epochs",
+                 str(epochs), "-o", str(models[k])])
+    return data, models
+
+
+def bench_size(scratch: Path, megabytes: int, ks: list[int], repeats: int, epochs: int,
+               compare_only: bool) -> None:
+    """The round robin of one size. ``compare_only``: compare-pca and scikit-learn's PCA only,
+    against models trained beforehand (:func:`prepared`), for a short quiet window."""
+    data, prepared_models = (prepared(scratch, megabytes, ks, epochs) if compare_only
+                             else (scratch / f"X-{megabytes}MB.npy", {}))
+    if not data.exists():
+        write(data, megabytes)
     rows = np.load(data, mmap_mode="r").shape[0]
     data_mb = data.stat().st_size / 2**20
     for k in ks:
-        model, plain = scratch / "m.npz", scratch / "plain.npz"
-        systems = {
-            "autoencode (memory map)": [*EMBEDKIT, "autoencode", str(data), "--hidden", str(k),
-                                        "--epochs", "3", "-o", str(model)],
-            "autoencode (loaded whole)": in_memory_fit(data, k, plain),
-            "compare-pca (memory map)": [*EMBEDKIT, "compare-pca", str(model), str(data),
-                                         "--json"],
-            "compare-pca (loaded whole)": in_memory_compare(model, data),
-            "scikit-learn PCA(k).fit": sklearn_pca(data, k),
+        model, plain = prepared_models.get(k, scratch / "m.npz"), scratch / "plain.npz"
+        systems = {} if compare_only else {
+            "autoencode (memory map)": ([*EMBEDKIT, "autoencode", str(data), "--hidden", str(k),
+                                         "--epochs", str(epochs), "-o", str(model)],
+                                        "embedkit CLI (compare-pca)"),
+            "autoencode (loaded whole)": (in_memory_fit(data, k, epochs, plain),
+                                          "embedkit library"),
         }
+        systems.update({
+            "compare-pca (memory map)": ([*EMBEDKIT, "compare-pca", str(model), str(data),
+                                          "--json"], "embedkit CLI (compare-pca)"),
+            "compare-pca (loaded whole)": (in_memory_compare(model, data), "embedkit library"),
+            "scikit-learn PCA(k).fit": (sklearn_pca(data, k), "scikit-learn"),
+            # what both "loaded whole" processes and scikit-learn's spend reading the file
+            "np.load alone": (python("import sys, numpy; numpy.load(sys.argv[1])", data),
+                              "numpy"),
+        })
         model_mb = 2 * k * FEATURES * 4 / 2**20  # weights and Adam's two moments, float32
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in systems}
+        libraries: dict[str, list[tuple[float, float]]] = {name: [] for name in LIBRARIES}
         print(f"\n{megabytes} MB: {rows} x {FEATURES} float32 ({data_mb:.0f} MB), k={k}; "
               f"{load()}", flush=True)
-        for _ in range(repeats):
-            for name, command in systems.items():  # in order: the comparisons need the model
-                results[name].append(run(command))
+        for repeat in range(repeats):
+            # in order when autoencode writes the model the comparisons read; else rotated,
+            # so that no system always follows the same one (the page cache, memory)
+            names = list(systems)
+            if compare_only:
+                names = names[repeat % len(names):] + names[:repeat % len(names)]
+            for name in names:
+                results[name].append(run(systems[name][0]))
+            for name, command in LIBRARIES.items():
+                libraries[name].append(run(command))
             print(f"  repeat done; {load()}", flush=True)
+        base = {name: (statistics.median(s for s, _ in runs),
+                       statistics.median(m for _, m in runs))
+                for name, runs in libraries.items()}
         reference = statistics.median(s for s, _ in results["scikit-learn PCA(k).fit"])
-        print(f"{'system':28} {'wall s':>8} {'peak MB':>8} {'peak/data':>9} {'time/PCA':>8}  goal")
+        print(f"{'system':28} {'wall s':>7} {'-libs s':>7} {'peak MB':>7} {'-libs MB':>8} "
+              f"{'peak/data':>9} {'-libs':>5} {'time/PCA':>8}  goal")
         for name, runs in results.items():
             seconds = statistics.median(s for s, _ in runs)
             peak = statistics.median(m for _, m in runs)
+            lib_seconds, lib_peak = base[systems[name][1]]
             goals = []
             if "memory map" in name:
                 limit = model_mb + MAPPED_ALLOWANCE_MB
                 goals.append(f"peak <= model + {MAPPED_ALLOWANCE_MB} MB: {verdict(peak <= limit)}")
-            elif "loaded whole" in name:
-                # the interpreter and its libraries alone take `baseline`: both readings shown
+            elif name != "np.load alone":  # scikit-learn's process too, for comparison
                 goals.append(f"peak <= 1.5x data: {verdict(peak <= 1.5 * data_mb)} "
-                             f"({verdict(peak - baseline <= 1.5 * data_mb)} above the libraries)")
+                             f"({verdict(peak - lib_peak <= 1.5 * data_mb)} above the libraries)")
             if name.startswith("compare-pca"):
                 goals.append(f"time <= 1.5x PCA: {verdict(seconds <= 1.5 * reference)}")
-            print(f"{name:28} {seconds:8.2f} {peak:8.0f} {peak / data_mb:9.2f} "
-                  f"{seconds / reference:8.2f}  {'; '.join(goals)}")
-        print(f"(interpreter and libraries alone: {baseline:.0f} MB); {load()}", flush=True)
-    data.unlink()
+            print(f"{name:28} {seconds:7.2f} {seconds - lib_seconds:7.2f} {peak:7.0f} "
+                  f"{peak - lib_peak:8.0f} {peak / data_mb:9.2f} "
+                  f"{(peak - lib_peak) / data_mb:5.2f} {seconds / reference:8.2f}  "
+                  f"{'; '.join(goals)}")
+        print("libraries alone (imports only): " + "; ".join(
+            f"{name} {seconds:.2f} s, {peak:.0f} MB" for name, (seconds, peak) in base.items())
+            + f"; {load()}", flush=True)
+        plain.unlink(missing_ok=True)
 
 
 def bench_csv(scratch: Path, megabytes: int, repeats: int) -> None:
@@ -191,28 +257,99 @@ def bench_csv(scratch: Path, megabytes: int, repeats: int) -> None:
     npy.unlink()
 
 
+def shuffle_on_sorted(scratch: Path, seeds: int = 3, k: int = 16, epochs: int = 3) -> None:
+    """What training in shuffled runs of rows (a memory-mapped matrix) costs on a file sorted
+    by a property: 32 clusters of 2,048 rows in a row, so each 8 MB run of 8,192 rows holds
+    four of them and its batches see four cluster means of 32. The same matrix trained in
+    memory (a full shuffle each epoch) and as a memory map of the sorted file and of the rows
+    shuffled once; error / PCA's error and the largest principal angle, of the linear model
+    before and after its polish and of a nonlinear one, medians (and ranges) over the seeds.
+    Run in this process: no peaks here."""
+    from embedkit.ae import Autoencoder
+    from embedkit.ae.pca import compare_with_pca
+    from embedkit.npyfile import load_npy
+
+    clusters, per_cluster = 32, 2048
+    rng = np.random.default_rng(7)
+    basis = np.linalg.qr(rng.standard_normal((FEATURES, RANK)))[0]
+    centres = np.zeros((clusters, RANK))
+    centres[:, :k] = 3 * rng.standard_normal((clusters, k))  # the clusters span k directions
+    labels = np.repeat(np.arange(clusters), per_cluster)  # sorted by cluster
+    latent = centres[labels] + rng.standard_normal((len(labels), RANK)) * np.linspace(1.5, .5,
+                                                                                       RANK)
+    X = (latent @ basis.T + 0.3 * rng.standard_normal((len(labels), FEATURES))
+         ).astype(np.float32)
+    np.save(scratch / "sorted.npy", X)
+    np.save(scratch / "unsorted.npy", X[rng.permutation(len(X))])
+    data = {"sorted, in memory (full shuffle)": X,
+            "sorted, memory map (runs)": load_npy(scratch / "sorted.npy", mmap=True),
+            "unsorted, memory map (runs)": load_npy(scratch / "unsorted.npy", mmap=True)}
+    print(f"\nShuffling in runs on a sorted file: {len(X)} x {FEATURES} float32, {clusters} "
+          f"clusters of {per_cluster} rows in a row, runs of 8,192 rows; k={k}, {epochs} "
+          f"epochs, seeds 0-{seeds - 1}; {load()}", flush=True)
+    models = {"linear, no polish": {"polish": False}, "linear (polished)": {},
+              "nonlinear (sigmoid)": {"kind": "nonlinear"}}
+    print(f"{'data':34} {'model':20} {'error/PCA':>24} {'largest angle (deg)':>24}")
+    gap = None
+    for name, matrix in data.items():
+        for model_name, options in models.items():
+            ratios, angles = [], []
+            for seed in range(seeds):
+                model = Autoencoder(k, epochs=epochs, random_state=seed, **options).fit(matrix)
+                result = compare_with_pca(model, X)
+                ratios.append(result.model_mse / result.pca_mse)
+                angles.append(max(result.principal_angles_deg))
+                gap = result.eigengap
+            print(f"{name:34} {model_name:20} "
+                  f"{statistics.median(ratios):8.5f} ({min(ratios):.5f}-{max(ratios):.5f}) "
+                  f"{statistics.median(angles):8.3f} ({min(angles):.3f}-{max(angles):.3f})",
+                  flush=True)
+    print(f"relative eigen-gap at k: {gap:.3f}; {load()}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=int, nargs="+", default=[], metavar="MB")
     parser.add_argument("--ks", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3, help="of every autoencode")
     parser.add_argument("--csv", type=int, default=0, metavar="MB")
     parser.add_argument("--dir", default=tempfile.gettempdir())
+    parser.add_argument("--keep", action="store_true",
+                        help="use --dir itself, reuse the data and models found there and "
+                        "leave them (prepare with --prepare, time with --compare-only)")
+    parser.add_argument("--prepare", action="store_true",
+                        help="only write the data and train the models (with --keep)")
+    parser.add_argument("--compare-only", action="store_true",
+                        help="time compare-pca and scikit-learn only, on prepared models")
+    parser.add_argument("--sorted", action="store_true",
+                        help="also measure training in shuffled runs on a sorted file")
     args = parser.parse_args(argv)
-    scratch = Path(tempfile.mkdtemp(prefix="bench-ae-scale-", dir=args.dir))
+    scratch = (Path(args.dir) if args.keep else
+               Path(tempfile.mkdtemp(prefix="bench-ae-scale-", dir=args.dir)))
     try:
-        _, baseline = run(python("import embedkit.cli, embedkit.ae.pca, sklearn.decomposition"))
         for megabytes in args.scale:
-            bench_size(scratch, megabytes, args.ks, args.repeats, baseline)
+            if args.prepare:
+                prepared(scratch, megabytes, args.ks, args.epochs)
+            else:
+                bench_size(scratch, megabytes, args.ks, args.repeats, args.epochs,
+                           args.compare_only)
         if args.csv:
             bench_csv(scratch, args.csv, args.repeats)
+        if args.sorted:
+            # a child: this process must not hold embedkit (its children's peaks count it)
+            subprocess.run([sys.executable, __file__, "--sorted-child", str(scratch)],
+                           env=ENV, check=True)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if sys.argv[1:2] == ["--write"]:
         write_matrix(Path(sys.argv[2]), int(sys.argv[3]))
+    elif sys.argv[1:2] == ["--sorted-child"]:
+        shuffle_on_sorted(Path(sys.argv[2]))
     else:
         main()
