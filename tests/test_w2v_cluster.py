@@ -64,6 +64,28 @@ def test_a_compressed_file_is_one_range_read_whole(tmp_path):
         _tokens(iter_text_blocks([path]))
 
 
+def test_fsspec_urls_are_cut_and_read_as_local_files(tmp_path):
+    fsspec = pytest.importorskip("fsspec", reason="fsspec (with the 'cluster' extra) is absent")
+    local = tmp_path / "awkward.txt"
+    local.write_bytes(AWKWARD.encode())
+    with fsspec.open("memory://embedkit-ranges/awkward.txt.gz", "wb", compression="gzip") as out:
+        out.write(AWKWARD.encode())
+    with fsspec.open("memory://embedkit-ranges/awkward.txt", "wb") as out:
+        out.write(AWKWARD.encode())
+    whole = _tokens(iter_text_blocks([local]))
+    for url in (local.as_uri(), "memory://embedkit-ranges/awkward.txt"):
+        assert file_size(url) == local.stat().st_size
+        pieces = split_ranges(url, file_size(url), 7)
+        assert len(pieces) > 10
+        assert _tokens(block for piece in pieces for block in iter_range_blocks(piece, 16)) == \
+            whole
+    compressed = "memory://embedkit-ranges/awkward.txt.gz"
+    assert file_size(compressed) is None  # decompressed by fsspec, read whole
+    assert _tokens(iter_range_blocks(ByteRange(compressed, 0, None), 16)) == whole
+    with pytest.raises(EmbedkitError, match="embedkit-ranges/absent.txt: no such file"):
+        file_size("memory://embedkit-ranges/absent.txt")
+
+
 def test_undecodable_bytes_name_the_file_and_byte(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_bytes(b"good line\nbad \xff here\n")
@@ -109,6 +131,7 @@ def test_merge_adds_in_order_or_averages_the_rows_each_task_changed():
     damped = base.copy()
     merge_changes(damped, changes, "sqrt")
     np.testing.assert_allclose(damped, [[1, 1], [0, 0], [6 / 2**0.5] * 2, [1, 0]], rtol=1e-6)
+
 
 
 def test_a_task_keeps_freed_memory_in_the_heap_and_gives_it_back_after(monkeypatch):
@@ -170,6 +193,9 @@ def test_vocabulary_counted_by_the_workers_equals_the_single_machine_one(client,
         counted = cluster_vocabulary(client, corpus, min_count, max_vocab, range_bytes=20_000)
         assert counted.words == single.words
         np.testing.assert_array_equal(counted.counts, single.counts)
+    # the workers open file:// URLs through fsspec
+    counted = cluster_vocabulary(client, [p.as_uri() for p in corpus], 1, range_bytes=20_000)
+    assert counted.words == build_vocabulary(corpus, 1).words
 
 
 @pytest.fixture(scope="module")
