@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import math
 import os
 import shutil
 import statistics
@@ -41,6 +42,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
 CORPUS = DATA / "wordnet-glosses.txt.gz"
+#: Dimensions trained here (the scale model scales the compute time per word to its own).
+DIM = 100
 
 
 def load() -> str:
@@ -53,13 +56,14 @@ def run_one(spec: dict) -> dict:
     from embedkit.vectors.keyed import KeyedVectors
     from embedkit.w2v.config import Word2VecConfig
 
-    config = Word2VecConfig(dim=100, epochs=spec["epochs"], seed=spec["seed"],
+    config = Word2VecConfig(dim=DIM, epochs=spec["epochs"], seed=spec["seed"],
                             threads=spec["threads"])
     rounds: list[dict] = []
     start = time.perf_counter()
     if spec.get("cluster"):
-        from embedkit.w2v.cluster import cluster_client, train_on_cluster
+        from embedkit.w2v.cluster import cluster_client, default_merge, train_on_cluster
 
+        spec["merge"] = spec["merge"] or default_merge(spec["threads"])
         with cluster_client(spec["cluster"]) as client:
             start = time.perf_counter()  # the cluster's start-up is not training
             model = train_on_cluster([spec["corpus"]], config, client,
@@ -110,7 +114,7 @@ def describe(r: dict) -> str:
     if "rounds" in r:
         line += (f"  rounds {r['rounds']} (median: {r['round_seconds']:.3f} s, task compute "
                  f"max {r['round_compute_max']:.3f} s, merge {r['round_merge'] * 1e3:.1f} ms, "
-                 f"model out {r['round_bytes_out'] / 1e6:.1f} MB/worker, changes back "
+                 f"model {r['round_bytes_out'] / 1e6:.1f} MB, changes back "
                  f"{r['round_bytes_back'] / 1e6:.1f} MB)")
     return f"{line}  [{r['load']}]"
 
@@ -120,17 +124,21 @@ def scale_model(compute_per_word: float, merge_per_byte: float, back_per_word: f
     """Time per epoch on N machines (one training task each), printed as a table.
 
     Per round of ``W`` words: every machine computes ``W / N`` words at the measured compute
-    time per word; the driver sends the whole model (two float32 matrices) to each of the N
-    machines and receives N changes, each at most the whole model (a task touches nearly
-    every row once its slice is long, through its negatives), over its one link of the given
-    bandwidth (a change: the measured bytes per word of a task, at most the whole model); it
-    merges them at the measured speed. Rounds are sequential (synchronous), so
-    an epoch is ``tokens / W`` such rounds. Single machine (N = 1, no rounds): ``tokens``
-    times the compute time per word.
+    time per word. The model (two float32 matrices) leaves the driver once, as the argument of
+    a task (not scattered: Dask can make it again if its worker dies), and the machines fetch
+    it from those that hold it, doubling the holders each step: ``log2(N)`` model transfers one
+    after the other, each over one machine's link (an assumption: Dask's peers choose at
+    random whom to fetch from). The N changes come back over the driver's one link (a change:
+    the measured bytes per word of a task, at most the whole model, as a long slice touches
+    nearly every row through its negatives), and the driver merges them at the measured
+    speed. Rounds are sequential (synchronous), so an epoch is ``tokens / W`` such rounds.
+    Single machine (N = 1, no rounds): ``tokens`` times the compute time per word.
     """
     model_bytes = 2 * vocab * dim * 4
+    compute_per_word *= dim / DIM  # every kernel is linear in the dimensions
     print(f"\nScale on paper: {tokens:.0e} tokens, {vocab:,} x {dim} model "
           f"({model_bytes / 1e6:.0f} MB), {compute_per_word * 1e6:.2f} us of compute per word "
+          f"(measured at {DIM} dimensions, times {dim / DIM:g}) "
           f"per task, merge {merge_per_byte * 1e9:.2f} s/GB; hours per epoch "
           "(one task per machine):")
     single = tokens * compute_per_word / 3600
@@ -143,8 +151,8 @@ def scale_model(compute_per_word: float, merge_per_byte: float, back_per_word: f
             for n in machines:
                 compute = per_round / n * compute_per_word
                 back = min(model_bytes, per_round / n * back_per_word)
-                round_time = (compute + n * (model_bytes + back) / link
-                              + n * back * merge_per_byte)
+                spread = (1 + math.ceil(math.log2(n))) * model_bytes / link
+                round_time = compute + spread + n * back / link + n * back * merge_per_byte
                 cells.append(tokens / per_round * round_time / 3600)
             best = machines[min(range(len(cells)), key=cells.__getitem__)]
             print(f"  {gbit:>2} Gbit/s, rounds of {per_round:.0e} words: " +
@@ -157,7 +165,8 @@ def main() -> None:
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--syncs", default="50000,200000,800000")
     parser.add_argument("--clusters", default="2,4")
-    parser.add_argument("--merges", default="sum")
+    parser.add_argument("--merges", default="default",
+                        help="merge rules, comma-separated ('default': the library's choice)")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--corpus", default=str(CORPUS))
@@ -181,12 +190,13 @@ def main() -> None:
             for merge in args.merges.split(","):
                 for sync in (int(x) for x in args.syncs.split(",")):
                     results.append(measure({**base, "threads": n, "cluster": f"local:{n}",
-                                            "sync_every": sync, "merge": merge}))
+                                            "sync_every": sync,
+                                            "merge": None if merge == "default" else merge}))
                     print(describe(results[-1]), flush=True)
         two = next(r for r in results if not r.get("cluster") and r["threads"] == 2)
         for r in results:
-            if r.get("cluster") and r["threads"] == 2:
-                print(f"local:2 sync {r['sync_every']:,} {r['merge']}: "
+            if r.get("cluster"):
+                print(f"local:{r['threads']} sync {r['sync_every']:,} {r['merge']}: "
                       f"{r['words_per_sec'] / two['words_per_sec']:.2f}x the words/s of "
                       f"--threads 2; quality minus single --threads 1: WS353 "
                       f"{r['ws353'] - results[0]['ws353']:+.3f}, analogy "

@@ -131,7 +131,14 @@ def test_merge_adds_in_order_or_averages_the_rows_each_task_changed():
     damped = base.copy()
     merge_changes(damped, changes, "sqrt")
     np.testing.assert_allclose(damped, [[1, 1], [0, 0], [6 / 2**0.5] * 2, [1, 0]], rtol=1e-6)
-
+    # block momentum: the mean change over the two tasks, then half the last round's step
+    # again plus the new mean
+    model, momentum = base.copy(), base.copy()
+    merge_changes(model, changes, "momentum", momentum)
+    np.testing.assert_array_equal(model, [[0.5, 0.5], [0, 0], [3, 3], [0.5, 0]])
+    merge_changes(model, changes, "momentum", momentum)
+    np.testing.assert_array_equal(momentum, [[0.75, 0.75], [0, 0], [4.5, 4.5], [0.75, 0]])
+    np.testing.assert_array_equal(model, [[1.25, 1.25], [0, 0], [7.5, 7.5], [1.25, 0]])
 
 
 def test_a_task_keeps_freed_memory_in_the_heap_and_gives_it_back_after(monkeypatch):

@@ -13,8 +13,9 @@ line-aligned byte ranges (:mod:`embedkit.text.ranges`; a compressed file is one 
    cluster. In round ``r`` every share trains the ``r``-th of its slices on its own copy of
    the current model with the single-machine trainer (:class:`~embedkit.w2v.worker.Worker`,
    in one thread, like ``threads=1``) and returns the rows it changed and by how much; the
-   driver adds the changes to the model in task order (:data:`MERGES`) and broadcasts the
-   next version.
+   driver merges the changes into the model in task order (:data:`MERGES`) and hands the
+   next version to the workers as the result of a task (which Dask can rerun if the
+   worker holding it dies; scattered data it could not make again).
 
 A task is a pure function of the model version, its share, the seed, the epoch and the round:
 its subsampling, windows and negatives come from a generator seeded by (seed, epoch, task
@@ -78,8 +79,12 @@ DEFAULT_SYNC_EVERY = 200_000
 #: How the driver combines the changes of a round's tasks: ``sum`` adds them all (what
 #: Hogwild threads do to a shared model), ``average`` divides each row's summed change by the
 #: number of tasks that changed it (model averaging restricted to the touched rows), ``sqrt``
-#: by the square root of that number (between the two).
-MERGES = ("sum", "average", "sqrt")
+#: by the square root of that number (between the two), ``momentum`` is block momentum
+#: (Chen & Huo, ICASSP 2016): the round's mean change over all tasks is added to a
+#: momentum decayed by ``1 - 1/tasks`` each round, and the momentum to the model, so that a
+#: row moving steadily moves as summed changes would move it, and a row every task brought
+#: to its equilibrium is not thrown past it.
+MERGES = ("sum", "average", "sqrt", "momentum")
 #: The extra that brings Dask, as the error without it names it.
 EXTRA = "pip install 'embedkit[cluster]'"
 #: Seconds to reach a scheduler before giving up.
@@ -370,7 +375,7 @@ def _train_round(config: Word2VecConfig, vectors: np.ndarray, output: np.ndarray
 
 
 def merge_changes(matrix: np.ndarray, changes: Sequence[tuple[np.ndarray, np.ndarray]],
-                  merge: str) -> None:
+                  merge: str, momentum: np.ndarray | None = None) -> None:
     """Add the tasks' row changes to ``matrix`` in place, in the order given.
 
     Parameters
@@ -378,8 +383,11 @@ def merge_changes(matrix: np.ndarray, changes: Sequence[tuple[np.ndarray, np.nda
     matrix : ndarray, shape (n, dim), float32
     changes : sequence of (rows, change)
         Per task: distinct row numbers (k,) and their changes (k, dim).
-    merge : {"sum", "average", "sqrt"}
+    merge : {"sum", "average", "sqrt", "momentum"}
         See :data:`MERGES`.
+    momentum : ndarray, shape (n, dim), float32, optional
+        With ``momentum``: the momentum of the earlier rounds (zero at first), updated in
+        place.
     """
     if merge == "sum":
         for rows, change in changes:
@@ -390,6 +398,14 @@ def merge_changes(matrix: np.ndarray, changes: Sequence[tuple[np.ndarray, np.nda
     for rows, change in changes:
         total[rows] += change
         count[rows] += 1
+    if merge == "momentum":
+        assert momentum is not None
+        tasks = np.float32(len(changes))
+        momentum *= 1 - 1 / tasks
+        total /= tasks
+        momentum += total
+        matrix += momentum
+        return
     touched = np.flatnonzero(count)
     divisor = count[touched, None].astype(np.float32)
     matrix[touched] += total[touched] / (np.sqrt(divisor) if merge == "sqrt" else divisor)
@@ -432,7 +448,8 @@ def train_on_cluster(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig
         Called after each round's merge with ``{"epoch", "round", "seconds", "compute",
         "compute_max", "merge", "bytes_out", "bytes_back", "words"}``: wall time of the round,
         summed and longest task compute time, driver's merge time (s), bytes of the model
-        sent to each worker, bytes of changes sent back by all tasks, words trained.
+        (sent once by the driver, fetched by every worker), bytes of changes sent back by all
+        tasks, words trained.
 
     Returns
     -------
@@ -473,12 +490,15 @@ def train_on_cluster(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig
 
 def default_merge(tasks: int) -> str:
     """The merge rule for ``tasks`` tasks per round, as measured on wordnet-glosses
-    (skip-gram, 5 epochs; one thread on one machine: WS353 0.415, analogies 0.056): summing
-    the changes of 2 tasks scored 0.417-0.422 and 0.058-0.059 at rounds of 25,000-100,000
-    words, but summing 4 tasks' changes moves a row that every task moved to its equilibrium
-    four times as far, and training fell apart (WS353 below 0.07, analogies 0.00, at every
-    round length); each row's average over the tasks that changed it does not overshoot."""
-    return "sum" if tasks <= 2 else "average"
+    (skip-gram, 5 epochs, seed 1; one task, one round per epoch: WS353 0.423, analogies
+    0.067; the README's cluster section has the figures): summing the changes of 2 tasks
+    keeps that quality (0.428 / 0.068 at rounds of 100,000 words). Summing 4 tasks' changes
+    moves a row that every task brought to its equilibrium four times as far, and training
+    falls apart; averaging (each row over the tasks that changed it, 0.23-0.26 on WS353),
+    its square root (0.32-0.34) and half the sum (0.34-0.35) slow down the rows that every
+    task moves a little; block momentum recovers them (0.395 / 0.058 at rounds of 25,000
+    words) and does not overshoot."""
+    return "sum" if tasks <= 2 else "momentum"
 
 
 def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
@@ -535,6 +555,9 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
             while state.epoch < config.epochs:
                 epoch_words, epoch_start = 0.0, time.perf_counter()
                 loss, pairs = 0.0, 0
+                # momentum starts again with each epoch: a checkpoint holds all there is
+                momentum = ((np.zeros_like(state.vectors), np.zeros_like(state.output))
+                            if merge == "momentum" else (None, None))
                 for r in range(rounds):
                     interrupted()
                     round_start = time.perf_counter()
@@ -563,9 +586,11 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                                           "lr": base(plan.words_before + plan.round_words),
                                           "loss": loss / pairs if pairs else None})
                     merge_start = time.perf_counter()
-                    merge_changes(state.vectors, [(x.rows, x.change) for x in results], merge)
+                    merge_changes(state.vectors, [(x.rows, x.change) for x in results], merge,
+                                  momentum[0])
                     merge_changes(state.output,
-                                  [(x.output_rows, x.output_change) for x in results], merge)
+                                  [(x.output_rows, x.output_change) for x in results], merge,
+                                  momentum[1])
                     merge_seconds = time.perf_counter() - merge_start
                     if on_round is not None:
                         on_round({"epoch": state.epoch + 1, "round": r + 1,
