@@ -23,7 +23,10 @@ from embedkit.text.corpus import spool_stdin
 from embedkit.text.subwords import MAX_BUCKETS, parse_range
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.windows import MODELS
-from embedkit.w2v.cluster import DEFAULT_SYNC_EVERY  # Dask is imported only when used
+from embedkit.w2v.cluster import (  # Dask is imported only when used
+    DEFAULT_SYNC_EVERY,
+    DEFAULT_SYNC_EVERY_MANY,
+)
 from embedkit.w2v.config import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_KERNEL,
@@ -90,9 +93,10 @@ def _per_model(defaults: dict) -> str:
                    "worker processes for the run, tcp://HOST:PORT uses a running scheduler. "
                    "The workers read CORPUS themselves; --threads is then the number of "
                    "tasks per round  [default: the cluster's worker threads].")
-@click.option("--sync-every", type=click.IntRange(min=1), default=DEFAULT_SYNC_EVERY,
-              metavar="WORDS", help="With --cluster: words of the whole cluster between two "
-                                    "merges of the workers' changes.")
+@click.option("--sync-every", type=click.IntRange(min=1), default=None, metavar="WORDS",
+              help="With --cluster: words of the whole cluster between two merges of the "
+                   f"workers' changes  [default: {DEFAULT_SYNC_EVERY:,} with 2 tasks per "
+                   f"round or fewer, {DEFAULT_SYNC_EVERY_MANY:,} with more].")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
               default=None, metavar="FILE",
               help="Write the vectors here (.vec/.txt: word2vec text, .bin: word2vec "
@@ -171,7 +175,7 @@ def _progress(total: int, epochs: int) -> Iterator[tuple[Callable, Callable]]:
         yield report, advance
 
 
-def _train_on_cluster(corpus, config: Word2VecConfig, cluster: str, sync_every: int,
+def _train_on_cluster(corpus, config: Word2VecConfig, cluster: str, sync_every: int | None,
                       settings: Tokenizer, count_limit: int, output, fmt, checkpoint,
                       checkpoint_every, resume) -> Word2Vec:
     """``--cluster``: the vocabulary counted by the workers, then training in rounds."""

@@ -70,12 +70,13 @@ from embedkit.w2v.worker import Task, Worker
 if TYPE_CHECKING:
     from distributed import Client, Future
 
-__all__ = ["DEFAULT_SYNC_EVERY", "MERGES", "cluster_client", "cluster_vocabulary",
-           "train_on_cluster"]
+__all__ = ["DEFAULT_SYNC_EVERY", "DEFAULT_SYNC_EVERY_MANY", "MERGES", "cluster_client",
+           "cluster_vocabulary", "train_on_cluster"]
 
-#: Words of the whole cluster between two merges (see the README's cluster section for the
-#: measurement behind it).
+#: Words of the whole cluster between two merges, with at most 2 tasks per round and with
+#: more (see :func:`default_merge` and the README's cluster section for the measurements).
 DEFAULT_SYNC_EVERY = 200_000
+DEFAULT_SYNC_EVERY_MANY = 25_000
 #: How the driver combines the changes of a round's tasks: ``sum`` adds them all (what
 #: Hogwild threads do to a shared model), ``average`` divides each row's summed change by the
 #: number of tasks that changed it (model averaging restricted to the touched rows), ``sqrt``
@@ -416,7 +417,7 @@ def train_on_cluster(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig
                      tokenizer: Tokenizer = Tokenizer(),
                      callback: Callable[[dict], None] | None = None,
                      progress: Callable[[dict], None] | None = None, *,
-                     sync_every: int = DEFAULT_SYNC_EVERY, merge: str | None = None,
+                     sync_every: int | None = None, merge: str | None = None,
                      checkpoint: str | os.PathLike | None = None,
                      checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
                      resume: str | os.PathLike | None = None,
@@ -435,9 +436,11 @@ def train_on_cluster(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig
     cluster : str or distributed.Client
         ``local:N``, a scheduler address ``tcp://HOST:PORT``, or a client
         (see :func:`cluster_client`).
-    sync_every : int
-        Words of the whole cluster per round (between merges).
-    merge : {"sum", "average", "sqrt"}, optional
+    sync_every : int, optional
+        Words of the whole cluster per round (between merges); None:
+        :data:`DEFAULT_SYNC_EVERY` with at most 2 tasks per round, else
+        :data:`DEFAULT_SYNC_EVERY_MANY`.
+    merge : {"sum", "average", "sqrt", "momentum"}, optional
         See :data:`MERGES` (None: :func:`default_merge`).
     max_size : int
         Distinct words held while counting a range (see
@@ -466,7 +469,7 @@ def train_on_cluster(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig
     """
     threads = config.threads
     config = config.resolved()  # settings checked before any cluster starts
-    if sync_every < 1:
+    if sync_every is not None and sync_every < 1:
         raise EmbedkitError(f"sync_every {sync_every}: expected at least 1",
                             params=("sync_every",))
     if config.subwords:
@@ -483,6 +486,9 @@ def train_on_cluster(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig
                                        tokenizer, max_size, ranges=ranges)
         # one task per worker thread unless told: each thread trains a share
         config = replace(config, threads=threads or sum(client.nthreads().values()))
+        if sync_every is None:
+            sync_every = (DEFAULT_SYNC_EVERY if config.worker_count <= 2
+                          else DEFAULT_SYNC_EVERY_MANY)
         return _train(client, paths, ranges, config, vocab, tokenizer, callback, progress,
                       sync_every, merge or default_merge(config.worker_count), checkpoints,
                       resume, on_round)
