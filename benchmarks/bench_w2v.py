@@ -13,9 +13,14 @@ epochs, dim 100, window 5, negative 5, min-count 5, sample 1e-3, starting learni
 0.025 (skip-gram) / 0.05 (CBOW), with BLAS and OpenMP limited to one thread each
 (``OMP_NUM_THREADS=T`` for pWord2Vec, whose threads are OpenMP's).
 
-Wall time is that of the whole command. Peak memory is the largest sum of PSS (proportional
-set size: pages shared by forked workers count once) over the command's process tree,
-sampled every 50 ms by a separate sampler process; nothing is added to the measured process.
+Wall time is that of the whole command. CPU time is the user + system time of its whole
+process tree (``RUSAGE_CHILDREN`` of this process around the command: forked workers and
+threads included): wall time against CPU time shows how much of the two cores a run got, so
+a run that waited behind another job's processes stands out (contention inflates CPU time
+too, through the shared caches, but far less). Peak memory is the largest sum of PSS
+(proportional set size: pages shared by forked workers count once) over the command's
+process tree, sampled every 50 ms by a separate sampler process; nothing is added to the
+measured process.
 Every output is a word2vec file read back by embedkit's reader and evaluated by the same code
 (WordSim353 Spearman, Google analogies, embedkit's evaluation), outside the timing.
 
@@ -33,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -166,12 +172,19 @@ def command(system: str, model: str, threads: int, corpus: str, out: str, seed: 
     return [str(peers / "word2vec"), *flags, "-cbow", str(int(model == "cbow")), "-hs", "0"], env
 
 
-def measure(cmd: list[str], env: dict[str, str], scratch: str) -> tuple[float, float]:
-    """Wall seconds of ``cmd`` and the peak PSS (MB) of its process tree."""
+def tree_cpu() -> float:
+    """User + system seconds of this process's children reaped so far (and theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(cmd: list[str], env: dict[str, str], scratch: str) -> tuple[float, float, float]:
+    """Wall seconds of ``cmd``, the peak PSS (MB) of its process tree and the tree's CPU
+    seconds."""
     stop = os.path.join(scratch, "stop")
     if os.path.exists(stop):
         os.remove(stop)
-    start = time.perf_counter()
+    cpu, start = tree_cpu(), time.perf_counter()
     process = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
     sampler = subprocess.Popen([sys.executable, "-c", SAMPLER, str(process.pid), stop],
@@ -181,6 +194,7 @@ def measure(cmd: list[str], env: dict[str, str], scratch: str) -> tuple[float, f
         sampler.stdout.readline()  # "ready": the sampler runs before the command has gone far
         _, err = process.communicate()
         seconds = time.perf_counter() - start
+        cpu = tree_cpu() - cpu  # before the sampler, a child too, is reaped
         open(stop, "w").close()
         peak = int(sampler.communicate()[0].strip() or 0)
     finally:  # on Ctrl-C or an error, leave nothing running
@@ -190,7 +204,7 @@ def measure(cmd: list[str], env: dict[str, str], scratch: str) -> tuple[float, f
                 child.wait()
     if process.returncode:
         sys.exit(f"bench_w2v: {' '.join(cmd[:4])} ... failed:\n{err[-2000:]}")
-    return seconds, peak / 2**20
+    return seconds, peak / 2**20, cpu
 
 
 def evaluate(path: str) -> tuple[float, float]:
@@ -236,7 +250,7 @@ def main() -> None:
     corpora = [] if options.big_only else [("glosses", 1)]
     corpora += [("glosses×22", 22)] if options.big or options.big_only else []
     print(f"{'corpus':11} {'model':8} {'T':>1} {'system':14} {'M words/s':>9} {'ratio':>6} "
-          f"{'PSS MB':>7} {'WS353':>11} {'analogy':>11}")
+          f"{'PSS MB':>7} {'CPU s':>6} {'WS353':>11} {'analogy':>11}")
     with tempfile.TemporaryDirectory(prefix="bench-w2v-") as tmp:
         for name, copies in corpora:
             corpus = os.path.join(tmp, f"{name}.txt")
@@ -255,8 +269,8 @@ def main() -> None:
                                                else f"{system}.bin")
                             cmd, env = command(system, model, threads, corpus, out, r + 1,
                                                peers)
-                            seconds, pss = measure(cmd, env, tmp)
-                            runs[system].append((seconds, pss, *evaluate(out)))
+                            seconds, pss, cpu = measure(cmd, env, tmp)
+                            runs[system].append((seconds, pss, *evaluate(out), cpu))
                     base = statistics.median(r[0] for r in runs.get("gensim-file") or
                                              next(iter(runs.values())))
                     for system, results in runs.items():
@@ -265,13 +279,15 @@ def main() -> None:
                         print(f"{name:11} {model:8} {threads:1d} {system:14} {speed:9.2f} "
                               f"{base / seconds:6.2f} "
                               f"{statistics.median(r[1] for r in results):7.0f} "
+                              f"{statistics.median(r[4] for r in results):6.1f} "
                               f"{spread([r[2] for r in results]):>11} "
                               f"{spread([r[3] for r in results]):>11}", flush=True)
                     load = os.getloadavg()
                     print(f"# load average after {load[0]:.2f}", flush=True)
     print(f"words/s: corpus words x epochs / wall time of the whole command, median of "
           f"{options.repeat}; ratio: over gensim corpus_file in the same block; PSS: median "
-          "of the peak of the process tree; WS353 / analogy: mean±sd over the seeds")
+          "of the peak of the process tree; CPU s: median user + system seconds of the tree; "
+          "WS353 / analogy: mean±sd over the seeds")
 
 
 if __name__ == "__main__":
