@@ -31,6 +31,34 @@ def test_sparse_kernels_equal_the_public_scipy_product(transpose, dtype):
                                atol=1e-6)
 
 
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("indptr_type, indices_type", [
+    (np.int32, np.int32), (np.int64, np.int32), (np.int32, np.int64), (np.int64, np.int64),
+    (np.int64, np.uint16)])
+def test_sparse_times_gives_the_same_sums_for_any_index_type(transpose, indptr_type,
+                                                             indices_type):
+    # int32 indices reach the kernel as they are (no int64 copy); every mix must sum alike
+    a = sparse.random(40, 30, density=0.2, format="csr", random_state=4, dtype=np.float32)
+    values = np.random.default_rng(4).standard_normal((40 if transpose else 30, 5),
+                                                      dtype=np.float32)
+    expected = (a.T if transpose else a) @ values
+    got = sparse_times(a.indptr.astype(indptr_type), a.indices.astype(indices_type), a.data,
+                       values, 30 if transpose else 40, transpose=transpose)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("id_type", [np.int32, np.int64, np.uint8, np.int16])
+def test_add_to_takes_ids_of_any_integer_type(id_type):
+    # more ids than a uint8 counts: the one-row-per-id layout must not count in the ids' type
+    rng = np.random.default_rng(5)
+    index = rng.integers(0, 9, 300).astype(id_type)
+    rows = rng.standard_normal((300, 3)).astype(np.float32)
+    expected = np.zeros((9, 3), np.float32)
+    np.add.at(expected, index.astype(np.int64), 2.0 * rows)
+    got = SparseRows(index, rows, (9, 3)).add_to(np.zeros((9, 3), np.float32), 2.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_add_to_scales_and_sums_repeated_rows_in_place():
     rng = np.random.default_rng(2)
     table = rng.standard_normal((6, 3)).astype(np.float32)

@@ -30,6 +30,8 @@ def _private_kernels() -> ModuleType | None:
 
 
 _kernels = _private_kernels()
+#: Positions and sizes below this fit the kernels' int32 index type.
+_INT32_LIMIT = 2**31
 
 
 def sparse_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
@@ -42,7 +44,13 @@ def sparse_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
         out = np.zeros((n_out, values.shape[1]), dtype=values.dtype)
     n_rows, n_cols = len(indptr) - 1, len(values)
     shape = (n_out, n_cols) if transpose else (n_rows, n_cols)
-    indptr, indices = indptr.astype(np.int64, copy=False), indices.astype(np.int64, copy=False)
+    # The kernels take int32 or int64 indices (one type for both arrays): int32 ids (word ids
+    # are) go in as they are when every position, in the flat value arrays too, fits int32,
+    # instead of being copied to int64.
+    small = (indices.dtype == np.int32
+             and max(len(indices), max(shape) * max(values.shape[1], 1)) < _INT32_LIMIT)
+    index = np.int32 if small else np.int64
+    indptr, indices = indptr.astype(index, copy=False), indices.astype(index, copy=False)
     data = data.astype(values.dtype, copy=False)
     if out.shape != (shape[0], values.shape[1]) or not out.flags.c_contiguous:
         # the compiled kernel writes shape[0] rows through a flat view: never past the end

@@ -67,12 +67,18 @@ class SparseRows:
         """The values as 2-D rows."""
         return self.values.reshape(-1, math.prod(self.shape[1:]))
 
-    def _layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Ids, indptr, weights and value rows, the one-row-per-id form filled in."""
+    def _layout(self, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                   np.ndarray]:
+        """Ids, indptr, weights (times ``scale``) and value rows, the one-row-per-id form
+        filled in."""
         ids = self.ids.reshape(-1)
         if self.indptr is None:
-            return ids, np.arange(len(ids) + 1), np.ones(len(ids), self.dtype), self._rows()
-        weights = np.ones(len(ids), self.dtype) if self.weights is None else self.weights
+            # int32 ids get an int32 indptr: the scatter kernel then copies neither
+            return (ids, np.arange(len(ids) + 1,
+                                   dtype=np.int32 if ids.dtype == np.int32 else np.int64),
+                    np.full(len(ids), scale, self.dtype), self._rows())
+        weights = (np.full(len(ids), scale, self.dtype) if self.weights is None
+                   else self.weights * scale if scale != 1.0 else self.weights)
         return ids, self.indptr, weights, self._rows()
 
     def __add__(self, other: SparseRows | np.ndarray) -> SparseRows | np.ndarray:
@@ -96,8 +102,8 @@ class SparseRows:
         Repeated ids are added one after the other, in order: deterministic, but not rounded
         like a sum merged first.
         """
-        ids, indptr, weights, values = self._layout()
-        sparse_times(indptr, ids, weights * scale, values, len(out), transpose=True,
+        ids, indptr, weights, values = self._layout(scale)
+        sparse_times(indptr, ids, weights, values, len(out), transpose=True,
                      out=out.reshape(len(out), -1))
         return out
 
