@@ -3,8 +3,9 @@
 Usage: PY=$(bash benchmarks/venv.sh) && "$PY" benchmarks/bench_w2v.py [--repeat 3] [--big]
 
 Systems, each run as its own process (the command a user would type, vocabulary pass and
-writing the vectors included): ``embedkit train-w2v --kernel window`` and ``--kernel pair``
-(the two training kernels), gensim 4 ``Word2Vec`` reading a ``LineSentence`` and reading a
+writing the vectors included): ``embedkit train-w2v`` with the model's default kernel
+(``--system embedkit-window`` / ``embedkit-pair`` ask for ``--kernel window`` / ``pair``),
+gensim 4 ``Word2Vec`` reading a ``LineSentence`` and reading a
 ``corpus_file``, the word2vec C tool and pWord2Vec (skip-gram only) built from
 ``../shared/peers`` by its ``build.sh`` into ``benchmarks/out/peers``, and fastText
 (``fasttext-wheel``, ``-minn 0 -maxn 0``: no subwords) when it imports. Every system trains on
@@ -150,7 +151,7 @@ def command(system: str, model: str, threads: int, corpus: str, out: str, seed: 
     s, lr = SETTINGS, LR[model]
     env = {var: "1" for var in THREAD_VARS}
     if system.startswith("embedkit"):
-        kernel = ["--kernel", system.removeprefix("embedkit-")]
+        kernel = ["--kernel", system.removeprefix("embedkit-")] if "-" in system else []
         return [sys.executable, "-m", "embedkit", "train-w2v", corpus, "--model", model,
                 "--dim", str(s["dim"]), "--window", str(s["window"]),
                 "--negative", str(s["negative"]), "--min-count", str(s["min_count"]),
@@ -242,15 +243,16 @@ def main() -> None:
     except ImportError:
         print("# fastText not importable (pip install fasttext-wheel): skipped")
         has_fasttext = False
-    systems = ["embedkit-window", "embedkit-pair", "gensim-line", "gensim-file"]
+    systems = ["embedkit", "gensim-line", "gensim-file"]
     systems += ["word2vec-c", "pword2vec"] if peers else []
     systems += ["fasttext"] if has_fasttext else []
     if options.system:
-        systems = [s for s in systems if s in options.system]
+        kernels = [s for s in options.system if s in ("embedkit-window", "embedkit-pair")]
+        systems = [s for s in systems if s in options.system] + kernels
     corpora = [] if options.big_only else [("glosses", 1)]
     corpora += [("glosses×22", 22)] if options.big or options.big_only else []
     print(f"{'corpus':11} {'model':8} {'T':>1} {'system':14} {'M words/s':>9} {'ratio':>6} "
-          f"{'PSS MB':>7} {'CPU s':>6} {'WS353':>11} {'analogy':>11}")
+          f"{'PSS MB':>7} {'CPU s':>6} {'CPU ×':>6} {'WS353':>11} {'analogy':>11}")
     with tempfile.TemporaryDirectory(prefix="bench-w2v-") as tmp:
         for name, copies in corpora:
             corpus = os.path.join(tmp, f"{name}.txt")
@@ -271,8 +273,9 @@ def main() -> None:
                                                peers)
                             seconds, pss, cpu = measure(cmd, env, tmp)
                             runs[system].append((seconds, pss, *evaluate(out), cpu))
-                    base = statistics.median(r[0] for r in runs.get("gensim-file") or
-                                             next(iter(runs.values())))
+                    reference = runs.get("gensim-file") or next(iter(runs.values()))
+                    base = statistics.median(r[0] for r in reference)
+                    base_cpu = statistics.median(r[4] for r in reference)
                     for system, results in runs.items():
                         seconds = statistics.median(r[0] for r in results)
                         speed = words * SETTINGS["epochs"] / seconds / 1e6
@@ -280,14 +283,15 @@ def main() -> None:
                               f"{base / seconds:6.2f} "
                               f"{statistics.median(r[1] for r in results):7.0f} "
                               f"{statistics.median(r[4] for r in results):6.1f} "
+                              f"{base_cpu / statistics.median(r[4] for r in results):6.2f} "
                               f"{spread([r[2] for r in results]):>11} "
                               f"{spread([r[3] for r in results]):>11}", flush=True)
                     load = os.getloadavg()
                     print(f"# load average after {load[0]:.2f}", flush=True)
     print(f"words/s: corpus words x epochs / wall time of the whole command, median of "
           f"{options.repeat}; ratio: over gensim corpus_file in the same block; PSS: median "
-          "of the peak of the process tree; CPU s: median user + system seconds of the tree; "
-          "WS353 / analogy: mean±sd over the seeds")
+          "of the peak of the process tree; CPU s: median user + system seconds of the tree, "
+          "CPU ×: gensim corpus_file's over it; WS353 / analogy: mean±sd over the seeds")
 
 
 if __name__ == "__main__":
