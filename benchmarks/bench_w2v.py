@@ -252,7 +252,7 @@ def main() -> None:
     corpora = [] if options.big_only else [("glosses", 1)]
     corpora += [("glosses×22", 22)] if options.big or options.big_only else []
     print(f"{'corpus':11} {'model':8} {'T':>1} {'system':14} {'M words/s':>9} {'ratio':>6} "
-          f"{'PSS MB':>7} {'CPU s':>6} {'CPU ×':>6} {'WS353':>11} {'analogy':>11}")
+          f"{'PSS MB':>7} {'CPU s':>6} {'CPU ×':>6} {'cores':>5} {'WS353':>11} {'analogy':>11}")
     with tempfile.TemporaryDirectory(prefix="bench-w2v-") as tmp:
         for name, copies in corpora:
             corpus = os.path.join(tmp, f"{name}.txt")
@@ -273,17 +273,19 @@ def main() -> None:
                                                peers)
                             seconds, pss, cpu = measure(cmd, env, tmp)
                             runs[system].append((seconds, pss, *evaluate(out), cpu))
+                            print(f"#   run {r + 1} {system}: {seconds:.1f} s wall, {cpu:.1f} s "
+                                  f"CPU, load {os.getloadavg()[0]:.2f}", flush=True)
                     reference = runs.get("gensim-file") or next(iter(runs.values()))
                     base = statistics.median(r[0] for r in reference)
                     base_cpu = statistics.median(r[4] for r in reference)
                     for system, results in runs.items():
                         seconds = statistics.median(r[0] for r in results)
+                        cpu = statistics.median(r[4] for r in results)
                         speed = words * SETTINGS["epochs"] / seconds / 1e6
                         print(f"{name:11} {model:8} {threads:1d} {system:14} {speed:9.2f} "
                               f"{base / seconds:6.2f} "
                               f"{statistics.median(r[1] for r in results):7.0f} "
-                              f"{statistics.median(r[4] for r in results):6.1f} "
-                              f"{base_cpu / statistics.median(r[4] for r in results):6.2f} "
+                              f"{cpu:6.1f} {base_cpu / cpu:6.2f} {cpu / seconds:5.2f} "
                               f"{spread([r[2] for r in results]):>11} "
                               f"{spread([r[3] for r in results]):>11}", flush=True)
                     load = os.getloadavg()
@@ -291,7 +293,8 @@ def main() -> None:
     print(f"words/s: corpus words x epochs / wall time of the whole command, median of "
           f"{options.repeat}; ratio: over gensim corpus_file in the same block; PSS: median "
           "of the peak of the process tree; CPU s: median user + system seconds of the tree, "
-          "CPU ×: gensim corpus_file's over it; WS353 / analogy: mean±sd over the seeds")
+          "CPU ×: gensim corpus_file's over it; cores: CPU s over wall seconds (near T when "
+          "the machine had T cores free); WS353 / analogy: mean±sd over the seeds")
 
 
 if __name__ == "__main__":
