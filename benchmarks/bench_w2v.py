@@ -57,7 +57,7 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 SAMPLER = r"""
 import os, sys, time
-root, peak = int(sys.argv[1]), 0
+root, stop, parent, peak = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), 0
 def tree(pid):
     out, todo = [], [pid]
     while todo:
@@ -79,7 +79,7 @@ def pss(pid):
         pass
     return 0
 sys.stdout.write("ready\n"); sys.stdout.flush()
-while not os.path.exists(sys.argv[2]):
+while not os.path.exists(stop) and os.getppid() == parent:  # or when the benchmark dies
     peak = max(peak, sum(pss(p) for p in tree(root)))
     time.sleep(0.05)
 print(peak)
@@ -188,7 +188,8 @@ def measure(cmd: list[str], env: dict[str, str], scratch: str) -> tuple[float, f
     cpu, start = tree_cpu(), time.perf_counter()
     process = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)
-    sampler = subprocess.Popen([sys.executable, "-c", SAMPLER, str(process.pid), stop],
+    sampler = subprocess.Popen([sys.executable, "-c", SAMPLER, str(process.pid), stop,
+                                str(os.getpid())],
                                stdout=subprocess.PIPE, text=True)
     try:
         assert sampler.stdout is not None
