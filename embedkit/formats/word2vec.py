@@ -66,6 +66,8 @@ def decode_words(raw: list[bytes], name: str, errors: str, where, nfc: bool = Fa
     fastText model's may); on failure name the line (``where(i)``) of the bad word. With
     ``nfc`` the words come in NFC (:func:`~embedkit.text.tokenize.normalize_word`), the
     joined text normalised at once: a newline composes with nothing."""
+    if not raw:  # a file announcing 0 vectors: b"".split would give one empty word
+        return []
     joined = b"\n".join(raw)
     normal = normalize_word if nfc else str
     try:

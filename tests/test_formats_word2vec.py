@@ -1,0 +1,201 @@
+"""word2vec text and binary readers, called directly: records across chunk boundaries, blocks
+handed to ``collect``, the fast path of text blocks, and the exact one-line errors.
+
+Written against the mutants that survived `benchmarks/mutation.sh formats`; each test names
+what it guards."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from embedkit.errors import EmbedkitError
+from embedkit.formats import read_table, word2vec
+from embedkit.formats.word2vec import read_binary, read_header, read_text, write_binary
+
+WORDS = [f"w{i}" for i in range(10)]
+DIM = 4
+
+
+def _vectors():
+    return np.random.default_rng(0).standard_normal((len(WORDS), DIM)).astype(np.float32)
+
+
+def _binary(words, vectors):
+    out = io.BytesIO()
+    write_binary(out, words, vectors)
+    return f"{len(words)} {vectors.shape[1]}\n".encode() + out.getvalue()
+
+
+def _read_binary(raw, collect=None, errors="strict"):
+    stream = io.BytesIO(raw)
+    count, dim, offset = read_header(stream, "f.bin")
+    return read_binary(stream, "f.bin", count, dim, errors, offset, collect=collect)
+
+
+def _collector(blocks):
+    def collect(iterator):
+        blocks.extend(iterator)
+        return np.concatenate(blocks)
+    return collect
+
+
+@pytest.mark.parametrize("chunk, sizes", [(3 * 4 * DIM, [3, 3, 3, 1]), (8, [1] * 10)])
+def test_binary_records_across_chunks_and_in_blocks_equal_the_whole_file(monkeypatch, chunk,
+                                                                         sizes):
+    # Chunks smaller than a record or a few records: every record straddles a read. The blocks
+    # handed to collect hold BINARY_CHUNK bytes of values (at least one record), in order.
+    monkeypatch.setattr(word2vec, "BINARY_CHUNK", chunk)
+    vectors = _vectors()
+    raw = _binary(WORDS, vectors)
+    header = len(f"{len(WORDS)} {DIM}\n")
+    record = len("w0 ") + 4 * DIM + 1
+    blocks = []
+    for collect in (None, _collector(blocks)):
+        words, got, rest, starts = _read_binary(raw, collect)
+        assert words == WORDS and rest == b""
+        assert got.dtype == np.float32 and np.array_equal(got, vectors)
+        assert np.asarray(starts).tolist() == [header + i * record for i in range(len(WORDS))]
+    assert [len(b) for b in blocks] == sizes
+    assert all(b.dtype == np.float32 for b in blocks)
+
+
+@pytest.mark.parametrize("bad", [1, 7, 9])
+def test_a_non_finite_value_in_any_block_names_its_record_and_byte(monkeypatch, bad):
+    monkeypatch.setattr(word2vec, "BINARY_CHUNK", 3 * 4 * DIM)
+    vectors = _vectors()
+    vectors[bad, 2] = np.nan
+    header = len(f"{len(WORDS)} {DIM}\n")
+    byte = header + bad * (len("w0 ") + 4 * DIM + 1)
+    with pytest.raises(EmbedkitError) as error:
+        _read_binary(_binary(WORDS, vectors), _collector([]))
+    assert str(error.value) == (f"f.bin: vector {bad + 1} (byte {byte}), column 3: nan; "
+                                f"expected finite numbers")
+
+
+def test_an_empty_binary_file_is_an_empty_block():
+    blocks = []
+    words, got, _, _ = _read_binary(b"0 3\n", _collector(blocks))
+    assert words == [] and got.shape == (0, 3) and len(blocks) == 1
+
+
+def test_binary_words_keep_tabs_and_letters_and_lose_a_newline_before_them():
+    vectors = _vectors()[:3]
+    words = ["\tx", "Xylophone", "n\u00e9"]
+    assert _read_binary(_binary(words, vectors))[0] == words
+    # a newline before each word instead of after each record (some writers)
+    raw = b"2 4\n" + b"".join(b"\n" + w.encode() + b" " + v.tobytes()
+                              for w, v in zip(["a", "b"], vectors[:2], strict=True))
+    words, got, _, _ = _read_binary(raw)
+    assert words == ["a", "b"] and np.array_equal(got, vectors[:2])
+
+
+def test_binary_records_that_do_not_line_up_are_one_line_errors():
+    value = np.float32(1).tobytes()
+    # a record that starts with a space has an empty word
+    with pytest.raises(EmbedkitError) as error:
+        _read_binary(b"1 1\n " + value)
+    assert str(error.value) == ("f.bin: vector 1 (byte 4): expected a word, found '': the "
+                                "records do not line up with the header's dimension 1")
+    # a word holding a newline: shown cut to 30 bytes
+    word = b"a\n" + b"b" * 40
+    with pytest.raises(EmbedkitError) as error:
+        _read_binary(b"2 1\nw0 " + value + b"\n" + word + b" " + value)
+    shown = (b"a\n" + b"b" * 28).decode()
+    assert str(error.value) == (f"f.bin: vector 2 (byte 12): expected a word, found {shown!r}:"
+                                f" the records do not line up with the header's dimension 1")
+    # the last record one or two bytes short
+    for cut in (1, 2):
+        with pytest.raises(EmbedkitError) as error:
+            _read_binary(_binary(WORDS[:2], _vectors()[:2])[:-1 - cut])
+        assert str(error.value).startswith("f.bin: vector 2 (byte 24): file is truncated")
+
+
+LONG_BAD = b"\xff" + b"x" * 70
+
+
+@pytest.mark.parametrize("header", [True, None])
+def test_a_first_line_that_is_neither_header_nor_vector_is_shown_cut_to_60_bytes(header):
+    shown = (LONG_BAD[:60]).decode("utf-8", "replace")
+    expected = ("expected a header '<count> <dim>', found " if header else
+                "expected a header '<count> <dim>' or a first vector 'word v1 v2 ...', found ")
+    with pytest.raises(EmbedkitError) as error:
+        read_text(io.BytesIO(LONG_BAD + b"\n"), "f.txt", header=header)
+    assert str(error.value) == f"f.txt: line 1: {expected}{shown!r}"
+    with pytest.raises(EmbedkitError) as error:
+        read_header(io.BytesIO(LONG_BAD + b"\n"), "f.bin")
+    assert str(error.value) == f"f.bin: line 1: expected a header '<count> <dim>', found {shown!r}"
+
+
+def test_text_header_option_and_limit():
+    text = b"2 3\na 1 2 3\nb 4 5 6\n"
+    words, vectors, first = read_text(io.BytesIO(text), "f.txt", header=True)
+    assert words == ["a", "b"] and first == 2 and vectors.dtype == np.float32
+    # a limit above the header's count reads the count
+    assert read_text(io.BytesIO(text), "f.txt", limit=10)[0] == ["a", "b"]
+    # a header file with a blank line where a vector should be names that line
+    for text in (b"2 3\na 1 2 3\n\n", b"3 3\na 1 2 3\n\n"):  # (and the file ends there)
+        with pytest.raises(EmbedkitError) as error:
+            read_text(io.BytesIO(text), "f.txt")
+        assert str(error.value) == ("f.txt: line 3: expected a word and 3 values, found an "
+                                    "empty line")
+    # a file without a header may end with blank lines
+    assert read_text(io.BytesIO(b"a 1 2 3\nb 4 5 6\n\n\n"), "f.txt")[0] == ["a", "b"]
+
+
+def test_undecodable_words_name_the_option():
+    with pytest.raises(EmbedkitError) as error:
+        read_text(io.BytesIO(b"a 1 2\n\xff 3 4\n"), "f.txt")
+    assert str(error.value) == ("f.txt: line 2: word is not valid UTF-8 (use unicode_errors "
+                                "replace or ignore)")
+    assert error.value.params == ("unicode_errors",)
+
+
+def test_regular_text_blocks_are_parsed_in_one_call(monkeypatch):
+    # One word and dim single-space separated numbers per line, trailing spaces and \r\n
+    # allowed: the fast path, never line by line (slower by ~20x on real files).
+    def refuse(*args):
+        raise AssertionError("parsed line by line")
+
+    monkeypatch.setattr(word2vec, "_split_line", refuse)
+    for text in (b"a 1 2 3\nb 4 5 6\n", b"a 1 2 3 \r\nb 4 5 6 \r\n", b"a 1\nb 2\n"):
+        words, vectors, _ = read_text(io.BytesIO(text), "f.txt")
+        assert words == ["a", "b"] and vectors.dtype == np.float32
+
+
+def test_blocks_handed_to_collect_are_float32_on_both_paths():
+    for text in (b"a 1 2\nb 3 4\n", b"b 3 4\ntwo words 1 2\n"):
+        blocks = []
+        words, vectors, _ = read_text(io.BytesIO(text), "f.txt", collect=_collector(blocks))
+        assert len(words) == 2 and all(b.dtype == np.float32 for b in blocks)
+
+
+@pytest.mark.parametrize("line, found", [
+    (b"a b 1", "1 values after the word 'a b'"),
+    (b"\xffa\tb 1", "1 values after the word " + repr("\ufffda\tb")),
+    (b"y" * 50 + b" 1", f"1 values after the word {'y' * 40!r}"),
+])
+def test_a_line_without_enough_values_shows_its_word(line, found):
+    with pytest.raises(EmbedkitError) as error:
+        read_text(io.BytesIO(b"w 1 2 3\n" + line + b"\n"), "f.txt")
+    assert str(error.value) == f"f.txt: line 2: expected a word and 3 values, found {found}"
+
+
+@pytest.mark.parametrize("field, shown", [(b"\xff", "\ufffd"), (b"9" * 20 + b"z" * 20,
+                                                                 "9" * 20 + "z" * 10)])
+def test_a_value_that_is_not_a_number_is_shown_cut_to_30_bytes(field, shown):
+    with pytest.raises(EmbedkitError) as error:
+        read_text(io.BytesIO(b"w 1 2 3\nv 1 " + field + b" 3\n"), "f.txt")
+    assert str(error.value) == (f"f.txt: line 2: {shown!r} is not a number (value 2 of 3 "
+                                f"after the word)")
+
+
+@pytest.mark.parametrize("suffix", [".vec", ".bin"])
+def test_a_file_announcing_zero_vectors_has_no_words(tmp_path, suffix):
+    # before: one empty word for no rows ("1 words but a matrix of shape (0, 3)")
+    path = tmp_path / f"empty{suffix}"
+    path.write_bytes(b"0 3\n")
+    table = read_table(path)
+    assert table.words == [] and table.values.shape == (0, 3)
