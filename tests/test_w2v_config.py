@@ -9,7 +9,10 @@ import os
 import pytest
 
 from embedkit.errors import EmbedkitError
+from embedkit.text.subwords import MAX_BUCKETS
 from embedkit.w2v.config import Word2VecConfig
+
+SUBWORD_LENGTHS = "expected n-gram lengths MIN-MAX with 1 <= MIN <= MAX"
 
 
 def test_defaults_are_filled_in_per_model():
@@ -47,6 +50,12 @@ def test_each_count_accepts_its_lower_bound_and_names_the_value_below(field, low
     ({"subsample": math.nan}, "subsample nan: expected a threshold >= 0", ("subsample",)),
     ({"ns_exponent": math.inf}, "ns_exponent inf: expected a finite number", ("ns_exponent",)),
     ({"ns_exponent": math.nan}, "ns_exponent nan: expected a finite number", ("ns_exponent",)),
+    ({"minn": 0, "maxn": 3}, f"subwords 0-3: {SUBWORD_LENGTHS}", ("subwords",)),
+    ({"minn": 4, "maxn": 3}, f"subwords 4-3: {SUBWORD_LENGTHS}", ("subwords",)),
+    ({"minn": 3, "maxn": 6, "buckets": 0}, f"buckets 0: expected 1 to {MAX_BUCKETS}",
+     ("buckets",)),
+    ({"minn": 3, "maxn": 6, "buckets": MAX_BUCKETS + 1},
+     f"buckets {MAX_BUCKETS + 1}: expected 1 to {MAX_BUCKETS}", ("buckets",)),
 ])
 def test_bad_values_are_named(changes, message, params):
     with pytest.raises(EmbedkitError) as error:
@@ -56,7 +65,10 @@ def test_bad_values_are_named(changes, message, params):
 
 @pytest.mark.parametrize("changes", [{"min_lr": 0.0}, {"lr": 0.1, "min_lr": 0.1},
                                      {"subsample": 0.0}, {"ns_exponent": -0.5},
-                                     {"negative": 0}])
+                                     {"negative": 0}, {"minn": 1, "maxn": 1},
+                                     {"minn": 3, "maxn": 6, "buckets": 1},
+                                     {"minn": 3, "maxn": 6, "buckets": MAX_BUCKETS},
+                                     {"buckets": 0}])  # buckets unused without subwords
 def test_values_at_the_edges_are_accepted(changes):
     resolved = Word2VecConfig(**changes).resolved()
     assert all(getattr(resolved, k) == v for k, v in changes.items())
