@@ -16,10 +16,11 @@
 # Time on a shared 2-core machine (load 10-17), MUTATION_JOBS=2, per module (the figures in
 # benchmarks/mutation-equivalent.md): core 13 min for ops, tensor, optim, scatter and schedules
 # (gradcheck not yet timed); text 27 min for windows, subsample, noise, idcache, corpus and vocab
-# (the other text modules not yet timed); w2v 23 min for sgns and worker; vectors 7 min for
-# query and evaluate; formats 10 min for word2vec.py; ae 6 min for noise.py. The whole list
-# does not fit in an hour: run the groups separately, and split a group that outgrows an hour
-# by naming its modules.
+# (the other text modules not yet timed); w2v 23 min for sgns and worker, 4 min for config;
+# vectors 8 min for query and 16 min for evaluate (on their wider subsets, load 5-15);
+# formats 43 min for word2vec.py (load 9-14); ae 6 min for noise.py. The whole list does not
+# fit in an hour: run the groups separately, and split a group that outgrows an hour by naming
+# its modules.
 set -euo pipefail
 {  # bash parses this block whole before running it: editing the script during a run is safe
 root=$(cd "$(dirname "$0")/.." && pwd)
