@@ -346,3 +346,28 @@ def test_a_mapped_matrix_keeps_its_words_as_text_and_answers_the_same(saved, mon
     assert answers[0] == answers[1] and answers[0][2].error == "query 'nope': unknown word 'nope'"
     assert mapped.words._list is None and mapped._index is None  # no list, no dict needed
     assert mapped.words[:] == words
+
+
+def test_streamed_query_scores_blocks_of_stream_bytes_read_in_pieces_of_read_bytes(
+        saved, monkeypatch):
+    # The documented memory bound: one block of STREAM_BYTES of rows scored at a time per
+    # thread, read READ_BYTES at a time (not the default block size, not row by row).
+    path, _, _ = saved
+    monkeypatch.setattr(query, "STREAM_BYTES", 64 * DIM * 4)
+    monkeypatch.setattr(query, "READ_BYTES", 16 * DIM * 4)
+    scored, bests = [], []
+    block_scores, best = query._block_scores, query._best
+
+    def counted_scores(rows, *args):
+        scored.append(len(rows))
+        return block_scores(rows, *args)
+
+    def counted_best(matrix, *args):
+        bests.append(len(matrix))
+        return best(matrix, *args)
+
+    monkeypatch.setattr(query, "_block_scores", counted_scores)
+    monkeypatch.setattr(query, "_best", counted_best)
+    top_k(load_vectors(path, mmap=True), [Query("w3", (3,))], 5)
+    assert sorted(bests) == [ROWS - 640] + [64] * 10
+    assert sorted(scored) == [ROWS - 640 - 48] + [16] * 43
