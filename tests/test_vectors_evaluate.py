@@ -339,3 +339,15 @@ def test_unseen_words_are_lower_cased_for_their_ngrams_when_case_is_ignored(
     evaluate_analogies(kv, _write(tmp_path, "q.txt", ": s\nBrûléé crème café coffee\n"),
                        case_insensitive=case_insensitive, oov="ngrams")
     assert list(kv.ngram_words) == [looked_up]
+
+
+def test_only_the_first_restrict_vocab_words_count_and_the_last_one_is_a_word(tmp_path, kv):
+    # pairs with a word past restrict_vocab are skipped (evaluate_similarity ignoring it)
+    pairs = _write(tmp_path, "p.tsv", "cat\tdog\t1\nbig\tsmall\t2\nparis\trare\t3\n")
+    assert evaluate_similarity(kv, pairs).skipped == 0
+    assert evaluate_similarity(kv, pairs, restrict_vocab=18).skipped == 1  # "rare" is 20th
+    # the last word of the vocabulary has a row of its own (not -1, the stand-in for "no
+    # candidate"): no candidate here, so the answer is wrong
+    small = KeyedVectors(["x", "y", "z"], np.eye(3, dtype=np.float32))
+    result = evaluate_analogies(small, _write(tmp_path, "q.txt", ": s\nx y z z\n"))
+    assert (result.overall.correct, result.overall.total) == (0, 1)

@@ -382,3 +382,11 @@ def test_top_k_on_a_tall_matrix_equals_brute_force_for_small_k(k):
     cosines = unit @ unit[asked].T
     cosines[asked, np.arange(len(asked))] = -np.inf
     assert rows.tolist() == np.argsort(-cosines, axis=0)[:k].T.tolist()
+
+
+def test_fewer_candidates_than_k_leave_rows_of_minus_one_and_scores_of_minus_inf(kv):
+    # in memory (the streamed search has its own test): the unfilled columns
+    rows, sims = top_k(kv, [parse_query(kv, "apple")])  # k = 10 by default
+    assert rows.shape == sims.shape == (1, 10)
+    assert rows[0, 6:].tolist() == [-1] * 4 and np.isneginf(sims[0, 6:]).all()
+    assert (rows[0, :6] >= 0).all() and np.isfinite(sims[0, :6]).all()
