@@ -17,7 +17,7 @@
 # benchmarks/mutation-equivalent.md): core 13 min for ops, tensor, optim, scatter and schedules
 # (gradcheck not yet timed); text 27 min for windows, subsample, noise, idcache, corpus and vocab
 # (the other text modules not yet timed); w2v 23 min for sgns and worker, 4 min for config;
-# vectors 8 min for query and 16 min for evaluate (on their wider subsets, load 5-15);
+# vectors 17 min for query and 9 min for evaluate (on their wider subsets, load 7-11);
 # formats 43 min for word2vec.py (load 9-14); ae 6 min for noise.py. The whole list does not
 # fit in an hour: run the groups separately, and split a group that outgrows an hour by naming
 # its modules.
