@@ -164,7 +164,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--syncs", default="50000,200000,800000")
-    parser.add_argument("--clusters", default="2,4")
+    parser.add_argument("--clusters", default="2,4",
+                        help="cluster sizes, comma-separated; N:SYNC/SYNC gives one its own "
+                             "round lengths")
     parser.add_argument("--merges", default="default",
                         help="merge rules, comma-separated ('default': the library's choice)")
     parser.add_argument("--epochs", type=int, default=5)
@@ -186,9 +188,11 @@ def main() -> None:
         for threads in (1, 2):
             results.append(measure({**base, "threads": threads}))
             print(describe(results[-1]), flush=True)
-        for n in (int(x) for x in args.clusters.split(",")):
+        for entry in args.clusters.split(","):  # N, or N:SYNC/SYNC (round lengths of its own)
+            n = int(entry.split(":")[0])
+            syncs = entry.split(":")[1].split("/") if ":" in entry else args.syncs.split(",")
             for merge in args.merges.split(","):
-                for sync in (int(x) for x in args.syncs.split(",")):
+                for sync in (int(x) for x in syncs):
                     results.append(measure({**base, "threads": n, "cluster": f"local:{n}",
                                             "sync_every": sync,
                                             "merge": None if merge == "default" else merge}))
