@@ -286,3 +286,19 @@ def test_the_epoch_record_holds_the_learning_rate_at_the_epoch_end():
     # the schedule ends at lr / 1000 after the last step
     assert model.history_[-1]["lr"] == pytest.approx(1e-5)
     assert model.history_[0]["lr"] == pytest.approx(1e-2)
+
+
+def test_all_finite_reads_blocks_without_a_temporary_of_the_matrix(monkeypatch):
+    import tracemalloc
+
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 1 << 20)
+    X = np.ones((40_000, 100), dtype=np.float32)  # 16 MB: np.isfinite(X) would be 4 MB more
+    tracemalloc.start()
+    assert streaming.all_finite(X)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1 << 20
+    X[-1, -1] = np.inf
+    assert not streaming.all_finite(X)
+    X[-1, -1], X[0, 3] = 1, np.nan
+    assert not streaming.all_finite(X)

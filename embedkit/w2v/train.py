@@ -36,6 +36,7 @@ from threadpoolctl import threadpool_limits
 
 from embedkit.core.schedules import linear_decay
 from embedkit.errors import DivergenceError, EmbedkitError
+from embedkit.streaming import all_finite
 from embedkit.text.corpus import CorpusPaths, corpus_name
 from embedkit.text.idcache import IdCache
 from embedkit.text.noise import NoiseDistribution
@@ -231,7 +232,7 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
     except KeyboardInterrupt:
         within = f"{epoch_words:,.0f} of {vocab.total:,} words" if epoch_words else None
         raise training_stopped(state.epoch, config.epochs, within, checkpoints) from None
-    if not (np.isfinite(vectors).all() and np.isfinite(output).all()):
+    if not (all_finite(vectors) and all_finite(output)):
         raise DivergenceError("training diverged (non-finite weights): lower lr",
                               params=("lr",))
     if subwords:
