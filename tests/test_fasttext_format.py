@@ -232,6 +232,32 @@ def test_evaluate_scores_unseen_words_from_ngrams_and_reports_both_counts(cli, t
     assert (scored["pairs"], scored["skipped"], scored["from_ngrams"]) == (5, 0, 3)
 
 
+def test_evaluate_composes_all_unseen_words_in_one_pass(tmp_path, expected, monkeypatch):
+    from embedkit.text.subwords import SubwordModel
+    from embedkit.vectors.evaluate import evaluate_analogies, evaluate_similarity
+
+    unseen = expected["unseen_words"].tolist()
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("".join(f"{w}\t{v}\t{i}\n" for i, (w, v) in
+                             enumerate(zip(unseen, unseen[1:] + unseen[:1], strict=True))))
+    questions = tmp_path / "questions.txt"
+    questions.write_text(": one\n" + "".join(f"{' '.join(unseen[i:i + 4])}\n"
+                                               for i in range(len(unseen) - 3)))
+    calls = []
+    compose = SubwordModel.unseen_vectors
+    monkeypatch.setattr(SubwordModel, "unseen_vectors",
+                        lambda self, words: calls.append(list(words)) or compose(self, words))
+    for evaluate, path in ((evaluate_similarity, pairs), (evaluate_analogies, questions)):
+        calls.clear()
+        kv = load_vectors(TINY)
+        result = evaluate(kv, path, oov="ngrams")
+        assert result.from_ngrams > 0 and len(calls) == 1  # not one call per word
+        rows = [kv.ngram_words[w.lower()] for w in unseen if w.lower() in kv.ngram_words]
+        one_by_one = np.array([compose(kv.subwords, [w.lower()])[0][0] for w in unseen
+                               if w.lower() in kv.ngram_words])
+        np.testing.assert_array_equal(kv.row_vectors(rows), one_by_one)
+
+
 def test_every_writing_command_takes_format(cli, tmp_path):
     model, codes, decoded = tmp_path / "ae.npz", tmp_path / "codes.out", tmp_path / "back.out"
     result = cli("autoencode", TINY, "--hidden", "2", "--epochs", "2", "-o", model,

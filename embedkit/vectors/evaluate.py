@@ -148,7 +148,7 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike,
     vocabulary = _vocabulary(kv, restrict_vocab, case_insensitive)
     fold = str.upper if case_insensitive else str
     result = AnalogyResult(name)
-    rows, owners = [], []
+    questions: list[tuple[int, list[str]]] = []  # (section, words)
     with open_input(path) as stream:
         for number, line in enumerate(stream, start=1):
             if line.startswith(":"):
@@ -161,17 +161,22 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike,
             if not result.sections:
                 raise EmbedkitError(f"{name}: line {number}: question before any "
                                     f"': section' header")
-            result.questions += 1
-            found = _rows(kv, vocabulary, words, fold, oov, case_insensitive)
-            if None in found:
-                result.skipped += 1
-                continue
-            result.from_ngrams += any(row is not None and row >= len(kv) for row in found)
-            rows.append(found)
-            owners.append(len(result.sections) - 1)
+            questions.append((len(result.sections) - 1, words))
+    result.questions = len(questions)
     if result.questions == 0:
         raise EmbedkitError(f"{name}: no questions found: expected lines 'a b c d' after "
                             f"': section' headers")
+    _compose_unseen(kv, vocabulary, [w for _, words in questions for w in words], fold, oov,
+                    case_insensitive)
+    rows, owners = [], []
+    for owner, words in questions:
+        found = _rows(kv, vocabulary, words, fold, oov, case_insensitive)
+        if None in found:
+            result.skipped += 1
+            continue
+        result.from_ngrams += any(row is not None and row >= len(kv) for row in found)
+        rows.append(found)
+        owners.append(owner)
     for owner, right in zip(owners, _answer(kv, vocabulary, np.array(rows, dtype=np.intp),
                                             restrict_vocab, fold), strict=True):
         result.sections[owner].total += 1
@@ -184,14 +189,28 @@ def evaluate_analogies(kv: KeyedVectors, path: str | os.PathLike,
     return result
 
 
+def _compose_unseen(kv: KeyedVectors, vocabulary: dict[str, int], words: list[str], fold,
+                    oov: str, case_insensitive: bool) -> None:
+    """With ``oov`` ngrams, compose the n-gram vectors of all ``words`` outside the vocabulary
+    at once (:meth:`KeyedVectors.compose_unseen`), before :func:`_rows` looks them up."""
+    _check_oov(oov)
+    if oov == "ngrams" and kv.subwords is not None:
+        kv.compose_unseen([word.lower() if case_insensitive else word for word in words
+                           if fold(word) not in vocabulary])
+
+
+def _check_oov(oov: str) -> None:
+    if oov not in OOV_RULES:
+        raise EmbedkitError(f"oov {oov!r}: expected one of {', '.join(OOV_RULES)}",
+                            params=("oov",))
+
+
 def _rows(kv: KeyedVectors, vocabulary: dict[str, int], words: list[str], fold, oov: str,
           case_insensitive: bool) -> list[int | None]:
     """The row of each word; for words outside the vocabulary None, or with ``oov`` ngrams
     a row from their n-grams (lower-cased when comparing case-insensitively, as corpora
     are), None when they have none."""
-    if oov not in OOV_RULES:
-        raise EmbedkitError(f"oov {oov!r}: expected one of {', '.join(OOV_RULES)}",
-                            params=("oov",))
+    _check_oov(oov)
     found = [vocabulary.get(fold(word)) for word in words]
     if oov == "ngrams" and kv.subwords is not None:
         for i, row in enumerate(found):
@@ -312,6 +331,8 @@ def evaluate_similarity(kv: KeyedVectors, path: str | os.PathLike,
     vocabulary = _vocabulary(kv, restrict_vocab, case_insensitive)
     fold = str.upper if case_insensitive else str
     pairs, layout, ignored = read_pairs(path, pair_columns, score_column)
+    _compose_unseen(kv, vocabulary, [w for a, b, _ in pairs for w in (a, b)], fold, oov,
+                    case_insensitive)
     first, second, gold, skipped, from_ngrams = [], [], [], 0, 0
     for word_a, word_b, score in pairs:
         a, b = _rows(kv, vocabulary, [word_a, word_b], fold, oov, case_insensitive)

@@ -100,6 +100,7 @@ class KeyedVectors:
         self.oov_ngrams = False
         self.ngram_words: dict[str, int] = {}
         self._ngram_vectors: list[np.ndarray] = []
+        self._without_ngrams: set[str] = set()
         self.name = name
         self._index: dict[str, int] | None = None
         self._scans = 0
@@ -135,13 +136,13 @@ class KeyedVectors:
     def rows(self, words: Sequence[str]) -> list[int]:
         """Row of each word, raising :class:`UnknownWordError` for the first unknown one
         (with :attr:`oov_ngrams`, an unknown word gets a row from its n-grams instead)."""
-        rows = []
-        for word in words:
-            row = self._row(word)
-            if row is None and not self.oov_ngrams:
-                raise UnknownWordError(f"unknown word {word!r}")
-            rows.append(self.ngram_row(word) if row is None else row)
-        return rows
+        found = [self._row(word) for word in words]
+        unknown = [word for word, row in zip(words, found, strict=True) if row is None]
+        if unknown and not self.oov_ngrams:
+            raise UnknownWordError(f"unknown word {unknown[0]!r}")
+        self.compose_unseen(unknown)
+        return [self.ngram_row(word) if row is None else row
+                for word, row in zip(words, found, strict=True)]
 
     def ngram_row(self, word: str) -> int:
         """A row (``len(self)`` or more) holding the vector of ``word`` from its n-grams
@@ -152,18 +153,35 @@ class KeyedVectors:
         UnknownWordError
             Without a subword model, or when the word has no n-gram.
         """
+        if word not in self.ngram_words:
+            self.compose_unseen([word])
         if word in self.ngram_words:
             return self.ngram_words[word]
         if self.subwords is None:
             raise UnknownWordError(f"unknown word {word!r}")
-        vector, count = self.subwords.unseen_vectors([word])
-        if not count[0]:
-            settings = self.subwords.subwords
-            raise UnknownWordError(f"unknown word {word!r}, without n-grams of "
-                                   f"{settings.minn}-{settings.maxn} characters")
-        self._ngram_vectors.append(vector[0])
-        self.ngram_words[word] = len(self) + len(self._ngram_vectors) - 1
-        return self.ngram_words[word]
+        settings = self.subwords.subwords
+        raise UnknownWordError(f"unknown word {word!r}, without n-grams of "
+                               f"{settings.minn}-{settings.maxn} characters")
+
+    def compose_unseen(self, words: Sequence[str]) -> None:
+        """Give each of ``words`` (outside the vocabulary: not looked up) its vector from its
+        n-grams, the row :meth:`ngram_row` then returns, all composed at once: one pass over
+        their n-grams, no loop per word. Repeats and words composed before are allowed.
+        Nothing without a subword model."""
+        if self.subwords is None:
+            return
+        new = [word for word in dict.fromkeys(words)
+               if word not in self.ngram_words and word not in self._without_ngrams]
+        if not new:
+            return
+        vectors, counts = self.subwords.unseen_vectors(new)
+        has = counts > 0
+        kept = [word for word, ok in zip(new, has.tolist(), strict=True) if ok]
+        self._without_ngrams.update(word for word, ok in zip(new, has.tolist(), strict=True)
+                                    if not ok)
+        first = len(self) + len(self._ngram_vectors)
+        self.ngram_words.update(zip(kept, range(first, first + len(kept)), strict=True))
+        self._ngram_vectors.extend(vectors[has])
 
     def row_vectors(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
         """The vectors of rows, those of :attr:`ngram_words` included (float32 copies)."""
