@@ -1,26 +1,27 @@
 """train-w2v --subwords against fastText's own tool: speed, memory, quality, unseen words.
 
 Usage: PY=$(bash benchmarks/venv.sh) && "$PY" benchmarks/bench_fasttext.py [--repeat 3]
-[--model skipgram] [--rare 300]
+[--model both] [--rare 300]
 
-Both train on the same pre-tokenised copy of the WordNet glosses (bench_w2v's), with fastText's
-settings of issue #20: ``-minn 3 -maxn 6 -bucket 2000000``, dim 100, 5 epochs, 2 threads,
-window 5, negative 5, min-count 5, ``-t 1e-4`` (fastText's default; embedkit ``--subsample
-1e-4``), each tool's default starting learning rate (fastText 0.05; embedkit 0.025 skip-gram,
-0.05 CBOW: its minibatches sum many pairs' gradients into a row at once). Each is its own
-process writing a fastText ``.bin``, measured as bench_w2v measures (wall time of the whole
-command, peak PSS of its process tree). Both files are read by embedkit's reader (bit-exact to
-fastText's vectors, see check_fasttext_compat.py) and scored by the same code: WordSim353
-Spearman and analogy accuracy (unseen words skipped, and with ``--oov ngrams``). Words/s is
-corpus words times epochs over wall seconds, for both. Runs go round robin; medians of
-``--repeat``; the load average is printed with every figure (the machine is shared: only
-same-run ratios count).
+Both train on the same pre-tokenised copy of the WordNet glosses (bench_w2v's) with the same
+settings, fastText's of issue #20: ``-minn 3 -maxn 6 -bucket 2000000``, dim 100, 5 epochs,
+2 threads, window 5, negative 5, min-count 5, ``-t 1e-4`` (embedkit ``--subsample 1e-4``),
+starting learning rate 0.05 (fastText's default for both models, given to both tools), and
+embedkit's noise distribution at fastText's count^0.5 (``--ns-exponent 0.5``; fastText's is
+fixed). Each is its own process writing a fastText ``.bin``, measured as bench_w2v measures
+(wall time of the whole command, peak PSS of its process tree). Both files are read by
+embedkit's reader (bit-exact to fastText's vectors, see check_fasttext_compat.py) and scored
+by the same code: WordSim353 Spearman and analogy accuracy (unseen words skipped, and with
+``--oov ngrams``). Words/s is corpus words times epochs over wall seconds, for both. Runs go
+round robin (``--model both``: skip-gram and CBOW in the same run); medians of ``--repeat``;
+the load average is printed with every figure (the machine is shared: only same-run ratios
+count).
 
 Rare-word check (``--rare N``): N base forms ``w`` whose inflection ``w + "s"`` is in the
 vocabulary (both seen 5 to 500 times) are deleted from the corpus, both tools train once on
-that corpus, and each held-out base form's vector from its n-grams is queried: how often its
-inflection is among its 10 nearest words, and how many of the 10 nearest words of the base
-form in the first full-corpus model of the same tool come back.
+that corpus (the first model given), and each held-out base form's vector from its n-grams
+is queried: how often its inflection is among its 10 nearest words, and how many of the 10
+nearest words of the base form in the first full-corpus model of the same tool come back.
 """
 
 from __future__ import annotations
@@ -42,14 +43,16 @@ from embedkit.vectors.formats import load_vectors
 from embedkit.vectors.keyed import KeyedVectors
 
 SETTINGS = dict(dim=100, window=5, negative=5, min_count=5, sample=1e-4, epochs=5,
-                minn=3, maxn=6, bucket=2_000_000, threads=2)
+                minn=3, maxn=6, bucket=2_000_000, threads=2, lr=0.05)
+#: fastText's noise distribution: count^0.5 (src/loss.cc), not word2vec's 0.75.
+NS_EXPONENT = 0.5
 FASTTEXT = r"""
 import json, sys
 import fasttext
 a = json.loads(sys.argv[1])
 model = fasttext.train_unsupervised(a["corpus"], model=a["model"], dim=a["dim"], ws=a["window"],
                                     neg=a["negative"], minCount=a["min_count"], t=a["sample"],
-                                    epoch=a["epochs"], thread=a["threads"],
+                                    epoch=a["epochs"], thread=a["threads"], lr=a["lr"],
                                     minn=a["minn"], maxn=a["maxn"], bucket=a["bucket"],
                                     verbose=0)
 model.save_model(a["out"])
@@ -71,7 +74,8 @@ def command(system: str, model: str, corpus: str, out: str, seed: int) -> list[s
             "--dim", str(s["dim"]), "--window", str(s["window"]),
             "--negative", str(s["negative"]), "--min-count", str(s["min_count"]),
             "--subsample", str(s["sample"]), "--epochs", str(s["epochs"]),
-            "--threads", str(s["threads"]), "--seed", str(seed), "-o", out,
+            "--threads", str(s["threads"]), "--lr", str(s["lr"]),
+            "--ns-exponent", str(NS_EXPONENT), "--seed", str(seed), "-o", out,
             "--format", "fasttext"]
 
 
@@ -123,48 +127,58 @@ def rare_word_check(full: KeyedVectors, held: KeyedVectors, bases: list[str]) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--model", default="skipgram", choices=["skipgram", "cbow"])
+    parser.add_argument("--model", default="both", choices=["skipgram", "cbow", "both"])
     parser.add_argument("--rare", type=int, default=300)
     parser.add_argument("--corpus", default=str(DATA / "wordnet-glosses.txt.gz"))
     args = parser.parse_args()
     systems = ("fasttext", "embedkit")
+    models = ("skipgram", "cbow") if args.model == "both" else (args.model,)
     with tempfile.TemporaryDirectory(prefix="embedkit-bench-ft-") as scratch:
         corpus = os.path.join(scratch, "corpus.txt")
         words = tokenised_copy(Path(args.corpus), corpus)
-        print(f"# {args.corpus}: {words:,} words; {args.model}; {SETTINGS}")
-        runs: dict[str, list[dict]] = {s: [] for s in systems}
-        first: dict[str, KeyedVectors] = {}
+        print(f"# {args.corpus}: {words:,} words; {', '.join(models)}; {SETTINGS}; embedkit "
+              f"--ns-exponent {NS_EXPONENT}; {load()}", flush=True)
+        runs: dict[tuple[str, str], list[dict]] = {(m, s): [] for m in models for s in systems}
+        first: dict[tuple[str, str], KeyedVectors] = {}
         for repeat in range(args.repeat):
-            for system in systems:
-                out = os.path.join(scratch, f"{system}-{repeat}.bin")
-                where = load()
-                seconds, peak = measure(command(system, args.model, corpus, out, repeat + 1),
-                                        {}, scratch)
-                kv = load_vectors(out)
-                first.setdefault(system, kv)
-                record = {"seconds": seconds, "peak_mb": peak,
-                          "words_per_sec": words * SETTINGS["epochs"] / seconds,
-                          **quality(kv), "load": where}
-                runs[system].append(record)
-                print(f"{system:9} run {repeat + 1}: " + json.dumps(record), flush=True)
-        print("# medians (words/s, peak MB, seconds, quality)")
-        for system in systems:
-            medians = {key: statistics.median(r[key] for r in runs[system])
-                       for key in runs[system][0] if key != "load"}
-            print(f"{system:9} " + json.dumps({k: round(v, 4) for k, v in medians.items()}))
-        ratio = (statistics.median(r["words_per_sec"] for r in runs["embedkit"])
-                 / statistics.median(r["words_per_sec"] for r in runs["fasttext"]))
-        print(f"# embedkit / fastText words/s: {ratio:.3f}  ({load()})")
+            for model in models:
+                for system in systems:
+                    out = os.path.join(scratch, f"{system}-{model}-{repeat}.bin")
+                    where = load()
+                    seconds, peak = measure(command(system, model, corpus, out, repeat + 1),
+                                            {}, scratch)
+                    kv = load_vectors(out)
+                    first.setdefault((model, system), kv)
+                    record = {"seconds": seconds, "peak_mb": peak,
+                              "words_per_sec": words * SETTINGS["epochs"] / seconds,
+                              **quality(kv), "load": where}
+                    runs[model, system].append(record)
+                    print(f"{model:8} {system:9} run {repeat + 1}: " + json.dumps(record),
+                          flush=True)
+                    if first[model, system] is not kv:
+                        os.remove(out)  # 800 MB each: keep only the first of each
+        print(f"# medians (words/s, peak MiB, seconds, quality)  ({load()})")
+        for (model, system), records in runs.items():
+            medians = {key: statistics.median(r[key] for r in records)
+                       for key in records[0] if key != "load"}
+            print(f"{model:8} {system:9} " + json.dumps({k: round(v, 4)
+                                                         for k, v in medians.items()}))
+        for model in models:
+            ratio = {key: (statistics.median(r[key] for r in runs[model, "embedkit"])
+                           / statistics.median(r[key] for r in runs[model, "fasttext"]))
+                     for key in ("words_per_sec", "peak_mb")}
+            print(f"# {model}: embedkit / fastText words/s {ratio['words_per_sec']:.3f}, "
+                  f"peak memory {ratio['peak_mb']:.3f}  ({load()})", flush=True)
         if args.rare:
             held_corpus = os.path.join(scratch, "held.txt")
             bases = held_out_corpus(corpus, held_corpus, args.rare, 7)
             for system in systems:
                 out = os.path.join(scratch, f"{system}-held.bin")
                 where = load()
-                measure(command(system, args.model, held_corpus, out, 1), {}, scratch)
-                result = rare_word_check(first[system], load_vectors(out), bases)
-                print(f"{system:9} rare words: " + json.dumps({**result, "load": where}),
-                      flush=True)
+                measure(command(system, models[0], held_corpus, out, 1), {}, scratch)
+                result = rare_word_check(first[models[0], system], load_vectors(out), bases)
+                print(f"{models[0]:8} {system:9} rare words: "
+                      + json.dumps({**result, "load": where}), flush=True)
 
 
 if __name__ == "__main__":
