@@ -44,6 +44,7 @@ from threadpoolctl import threadpool_limits
 
 from embedkit.core.schedules import linear_decay
 from embedkit.errors import DivergenceError, EmbedkitError
+from embedkit.streaming import all_finite
 from embedkit.text.corpus import CorpusPaths, corpus_name
 from embedkit.text.idcache import Span
 from embedkit.text.noise import NoiseDistribution
@@ -637,7 +638,7 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
         client.cancel(pending)
         within = f"{epoch_words:,.0f} of {words_per_epoch:,} words" if epoch_words else None
         raise training_stopped(state.epoch, config.epochs, within, checkpoints) from None
-    if not (np.isfinite(state.vectors).all() and np.isfinite(state.output).all()):
+    if not (all_finite(state.vectors) and all_finite(state.output)):
         raise DivergenceError("training diverged (non-finite weights): lower lr",
                               params=("lr",))
     return Word2Vec(vocab, state.vectors, state.output, config, state.history)
