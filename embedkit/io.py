@@ -78,13 +78,18 @@ def open_input(path: str | os.PathLike, binary: bool = False, encoding: str = "u
                 stream = _decompressed(bz2.open(name, "rb"), describe(path))
             else:
                 stream = open(name, "rb")
-        except FileNotFoundError:
-            raise EmbedkitError(f"{name}: no such file") from None
         except OSError as exc:
-            raise EmbedkitError(f"{name}: cannot read ({exc.strerror or exc})") from None
+            raise unreadable(name, exc) from None
     if binary:
         return stream
     return _TextInput(stream, path, encoding=encoding, errors=errors)
+
+
+def unreadable(name: str, exc: OSError) -> EmbedkitError:
+    """The one-line error for an input ``name`` (a path or URL) that failed to open."""
+    if isinstance(exc, FileNotFoundError):
+        return EmbedkitError(f"{name}: no such file")
+    return EmbedkitError(f"{name}: cannot read ({exc.strerror or exc})")
 
 
 #: The first bytes of gzip and bzip2 streams: stdin has no extension to tell them by.

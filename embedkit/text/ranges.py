@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import IO, NamedTuple
 
 from embedkit.errors import EmbedkitError
-from embedkit.io import open_input
+from embedkit.io import open_input, unreadable
 from embedkit.text.corpus import DEFAULT_CHUNK_CHARS
 
 #: Bytes per range of a plain file: large enough that opening a range costs nothing beside
@@ -67,10 +67,8 @@ def open_bytes(path: str) -> Iterator[IO[bytes]]:
         stream = fsspec.open(path, "rb", compression="infer").open()
     except (ImportError, ValueError) as exc:
         raise EmbedkitError(f"{path}: cannot open this URL ({exc})") from None
-    except FileNotFoundError:
-        raise EmbedkitError(f"{path}: no such file") from None
     except OSError as exc:
-        raise EmbedkitError(f"{path}: cannot read ({exc})") from None
+        raise unreadable(path, exc) from None
     with stream:
         yield stream
 
