@@ -11,9 +11,10 @@ import pytest
 
 from embedkit.ae import Autoencoder
 from embedkit.cli import main
-from embedkit.errors import EmbedkitError, Interrupted
+from embedkit.errors import DivergenceError, EmbedkitError, Interrupted
 from embedkit.training import Checkpoints, training_stopped
 from embedkit.w2v.config import Word2VecConfig
+from embedkit.w2v.train import check_finite
 
 
 def test_checkpoints_are_due_every_n_epochs_and_after_the_last():
@@ -116,3 +117,14 @@ def test_an_archive_read_from_bytes_cannot_be_memory_mapped(tmp_path):
     assert archive.read("x").tolist() == [0, 1, 2]
     with pytest.raises(EmbedkitError, match=r"^<data>\[x\]: only an archive read from a file"):
         archive.mapped("x")
+
+
+@pytest.mark.parametrize("which", ["vectors", "output"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_trained_word2vec_matrices_with_a_non_finite_value_are_refused(which, bad):
+    # both trainers (single machine and cluster) end with this check before anything is written
+    matrices = {"vectors": np.ones((70_000, 3), np.float32), "output": np.ones((5, 3))}
+    check_finite(**matrices)
+    matrices[which][-1, -1] = bad  # in the last block, past the first one read
+    with pytest.raises(DivergenceError, match=r"^training diverged \(non-finite weights\)"):
+        check_finite(**matrices)

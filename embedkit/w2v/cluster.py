@@ -43,8 +43,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from embedkit.core.schedules import linear_decay
-from embedkit.errors import DivergenceError, EmbedkitError
-from embedkit.streaming import all_finite
+from embedkit.errors import EmbedkitError
 from embedkit.text.corpus import CorpusPaths, corpus_name
 from embedkit.text.idcache import Span
 from embedkit.text.noise import NoiseDistribution
@@ -65,7 +64,7 @@ from embedkit.training import DEFAULT_CHECKPOINT_EVERY, Checkpoints, training_st
 from embedkit.w2v.checkpoint import Word2VecState, load_checkpoint, run_context, save_checkpoint
 from embedkit.w2v.config import Word2VecConfig
 from embedkit.w2v.pool import interrupt_between_tasks
-from embedkit.w2v.train import Word2Vec, initialize
+from embedkit.w2v.train import Word2Vec, check_finite, initialize
 from embedkit.w2v.worker import Task, Worker
 
 if TYPE_CHECKING:
@@ -638,9 +637,7 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
         client.cancel(pending)
         within = f"{epoch_words:,.0f} of {words_per_epoch:,} words" if epoch_words else None
         raise training_stopped(state.epoch, config.epochs, within, checkpoints) from None
-    if not (all_finite(state.vectors) and all_finite(state.output)):
-        raise DivergenceError("training diverged (non-finite weights): lower lr",
-                              params=("lr",))
+    check_finite(state.vectors, state.output)
     return Word2Vec(vocab, state.vectors, state.output, config, state.history)
 
 

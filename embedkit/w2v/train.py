@@ -96,6 +96,18 @@ class Word2Vec:
                      output=self.output, subwords=self.subwords)
 
 
+def check_finite(vectors: np.ndarray, output: np.ndarray) -> None:
+    """Refuse trained matrices holding NaN or inf (read block by block: no second copy).
+
+    Raises
+    ------
+    DivergenceError
+        Naming ``lr`` as the parameter to lower.
+    """
+    if not (all_finite(vectors) and all_finite(output)):
+        raise DivergenceError("training diverged (non-finite weights): lower lr",
+                              params=("lr",))
+
 
 def initialize(vectors: np.ndarray, seed: int) -> None:
     """word2vec's initialisation of the input matrix ``(n, dim)``, in place: uniform in
@@ -155,7 +167,8 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
         training pair (no line with two vocabulary words, or all but lone words subsampled
         away), which would leave the vectors untrained.
     DivergenceError
-        When the loss becomes NaN or infinite.
+        When a minibatch's loss is not finite or over ``worker.DIVERGED`` nats per scored
+        term, or the trained matrices hold a non-finite value.
     Interrupted
         On Ctrl-C, saying in which epoch and after how many words training stopped and which
         epoch the checkpoint holds.
@@ -232,9 +245,7 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
     except KeyboardInterrupt:
         within = f"{epoch_words:,.0f} of {vocab.total:,} words" if epoch_words else None
         raise training_stopped(state.epoch, config.epochs, within, checkpoints) from None
-    if not (all_finite(vectors) and all_finite(output)):
-        raise DivergenceError("training diverged (non-finite weights): lower lr",
-                              params=("lr",))
+    check_finite(vectors, output)
     if subwords:
         model = SubwordModel(subwords, vectors[:len(vocab)], vectors[len(vocab):],
                              fasttext_args(config))
