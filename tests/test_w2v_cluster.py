@@ -359,13 +359,15 @@ def test_ctrl_c_in_the_command_stops_its_cluster_and_writes_nothing(cli, corpus,
 
     import embedkit.w2v.cluster as cluster
 
-    merge = cluster.merge_changes
+    gather = cluster._gather
 
-    def merge_then_press_ctrl_c(*args) -> None:
-        merge(*args)
-        os.kill(os.getpid(), signal.SIGINT)
+    def gather_then_press_ctrl_c(*args):  # after the driver receives a round's figures
+        results = gather(*args)
+        if isinstance(results[0], cluster.RoundFigures):
+            os.kill(os.getpid(), signal.SIGINT)
+        return results
 
-    monkeypatch.setattr(cluster, "merge_changes", merge_then_press_ctrl_c)
+    monkeypatch.setattr(cluster, "_gather", gather_then_press_ctrl_c)
     processes = len(multiprocessing.active_children())  # the module's cluster's
     result = cli("train-w2v", *corpus, "--cluster", "local:1", "--dim", 16, "--epochs", 2,
                  "--sync-every", SMALL["sync_every"], "-o", tmp_path / "v.vec",

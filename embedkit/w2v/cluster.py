@@ -12,15 +12,22 @@ line-aligned byte ranges (:mod:`embedkit.text.ranges`; a compressed file is one 
 3. **Rounds**: an epoch is cut into rounds of about ``sync_every`` words of the whole
    cluster. In round ``r`` every share trains the ``r``-th of its slices on its own copy of
    the current model with the single-machine trainer (:class:`~embedkit.w2v.worker.Worker`,
-   in one thread, like ``threads=1``) and returns the rows it changed and by how much; the
-   driver merges the changes into the model in task order (:data:`MERGES`) and hands the
-   next version to the workers as the result of a task (which Dask can rerun if the
-   worker holding it dies; scattered data it could not make again).
+   in one thread, like ``threads=1``) and returns the rows it changed and by how much; a
+   merge task on a worker adds the changes to the model in task order (:data:`MERGES`),
+   and its result is the next version, which the next round's tasks fetch from that worker.
+   Neither the changes nor the model pass through the driver within an epoch: it submits
+   the rounds ahead (:data:`AHEAD`), so a round starts as soon as the merge before it ends,
+   and receives a few figures per round. Each epoch starts from the driver's model, handed
+   out as the result of a task (which Dask can rerun if the worker holding it dies;
+   scattered data it could not make again), and the driver fetches the model at its end.
 
 A task is a pure function of the model version, its share, the seed, the epoch and the round:
 its subsampling, windows and negatives come from a generator seeded by (seed, epoch, task
 number). So the same seed, number of shares and round length give the same bits whatever the
-number of workers, and a task rerun by Dask after its worker died gives the same result. The
+number of workers, and a task rerun by Dask after its worker died gives the same result (a
+lost model version is merged again from its round's results, which Dask recomputes in turn as
+far back as needed: to the last version the driver holds, every :data:`ANCHOR_ROUNDS` rounds,
+or the epoch's start). The
 learning rate follows the words of the whole cluster: a task at a fraction ``f`` of its slice
 trains at the rate of the cluster's words before the round plus ``f`` times the round's words.
 """
@@ -35,6 +42,7 @@ import os
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -86,6 +94,11 @@ DEFAULT_SYNC_EVERY_MANY = 25_000
 #: row moving steadily moves as summed changes would move it, and a row every task brought
 #: to its equilibrium is not thrown past it.
 MERGES = ("sum", "average", "sqrt", "momentum")
+#: Rounds submitted ahead of the one the driver waits for (so that the next round starts as
+#: soon as the merge before it ends), and every how many rounds of an epoch the driver holds
+#: on to a model version (so that Dask, having lost a worker, recomputes at most these).
+AHEAD = 2
+ANCHOR_ROUNDS = 8
 #: The extra that brings Dask, as the error without it names it.
 EXTRA = "pip install 'embedkit[cluster]'"
 #: Seconds to reach a scheduler before giving up.
@@ -350,11 +363,13 @@ class _TaskHeap:
 _task_heap = _TaskHeap()
 
 
-def _train_round(config: Word2VecConfig, vectors: np.ndarray, output: np.ndarray,
+def _train_round(config: Word2VecConfig, parameters: tuple[np.ndarray, np.ndarray],
                  noise: NoiseDistribution, keep: np.ndarray | None, share: Share,
                  index: int, plan: RoundPlan) -> RoundResult:
-    """Train share ``index``'s slice of round ``plan.round`` on a copy of the model."""
+    """Train share ``index``'s slice of round ``plan.round`` on a copy of the model
+    (``parameters``: its input and output matrices)."""
     start = time.perf_counter()
+    vectors, output = parameters
     n = len(share.ids)
     lo, hi = (_at_sentence(share.starts, r * n // plan.rounds)
               for r in (plan.round, plan.round + 1))
@@ -373,6 +388,61 @@ def _train_round(config: Word2VecConfig, vectors: np.ndarray, output: np.ndarray
         output_rows, output_change = _changed(my_output, output)
     return RoundResult(rows, change, output_rows, output_change, worker.tally.loss,
                        worker.tally.pairs, words, time.perf_counter() - start)
+
+
+class ModelVersion(NamedTuple):
+    """A model version, held by a worker as the result of a task: the two matrices, block
+    momentum's two (None: zero, at the start of an epoch or with another rule), and how long
+    its merge took (seconds)."""
+
+    vectors: np.ndarray
+    output: np.ndarray
+    momentum: tuple[np.ndarray, np.ndarray] | None
+    merge_seconds: float
+
+
+def _merged(model: ModelVersion, merge: str, restart: bool, *results: RoundResult
+            ) -> ModelVersion:
+    """The next model version: ``model`` plus the round's changes merged in task order
+    (``restart``: the momentum starts again from zero). Runs on a worker, so the changes go
+    from worker to worker and never through the driver; a copy, as a rerun task may still
+    read ``model``."""
+    start = time.perf_counter()
+    vectors, output = model.vectors.copy(), model.output.copy()
+    momentum = None
+    if merge == "momentum":
+        momentum = ((np.zeros_like(vectors), np.zeros_like(output))
+                    if restart or model.momentum is None
+                    else (model.momentum[0].copy(), model.momentum[1].copy()))
+    merge_changes(vectors, [(x.rows, x.change) for x in results], merge,
+                  None if momentum is None else momentum[0])
+    merge_changes(output, [(x.output_rows, x.output_change) for x in results], merge,
+                  None if momentum is None else momentum[1])
+    return ModelVersion(vectors, output, momentum, time.perf_counter() - start)
+
+
+def _parameters(model: ModelVersion) -> tuple[np.ndarray, np.ndarray]:
+    """What a round's tasks fetch: the matrices, without the momentum (no copy)."""
+    return model.vectors, model.output
+
+
+class RoundFigures(NamedTuple):
+    """What the driver receives of a round (a few numbers per task, in task order)."""
+
+    losses: list[float]
+    pairs: list[int]
+    words: list[int]
+    seconds: list[float]        # compute time of each task
+    bytes_back: int             # of all tasks' changes
+    merge_seconds: float
+
+
+def _figures(model: ModelVersion, *results: RoundResult) -> RoundFigures:
+    """The round's figures, on the worker that merged it (the results are already there)."""
+    return RoundFigures([x.loss for x in results], [x.pairs for x in results],
+                        [x.words for x in results], [x.seconds for x in results],
+                        sum(x.rows.nbytes + x.change.nbytes + x.output_rows.nbytes +
+                            x.output_change.nbytes for x in results), model.merge_seconds)
 
 
 def merge_changes(matrix: np.ndarray, changes: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -449,10 +519,11 @@ def train_on_cluster(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig
         Bytes per range of a plain file.
     on_round : callable, optional
         Called after each round's merge with ``{"epoch", "round", "seconds", "compute",
-        "compute_max", "merge", "bytes_out", "bytes_back", "words"}``: wall time of the round,
-        summed and longest task compute time, driver's merge time (s), bytes of the model
-        (sent once by the driver, fetched by every worker), bytes of changes sent back by all
-        tasks, words trained.
+        "compute_max", "merge", "bytes_out", "bytes_back", "words"}``: wall time since the
+        previous round was reported (rounds overlap: the next is already submitted), summed
+        and longest task compute time, the merge task's time (s), bytes of the model (fetched
+        by the workers from the one that merged it), bytes of changes sent to that worker by
+        all tasks, words trained.
 
     Returns
     -------
@@ -513,7 +584,7 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
            sync_every: int, merge: str, checkpoints: Checkpoints,
            resume: str | os.PathLike | None, on_round: Callable[[dict], None] | None
            ) -> Word2Vec:
-    from distributed import KilledWorker, wait
+    from distributed import KilledWorker
 
     run = uuid.uuid4().hex  # task keys only: nothing of the results depends on it
     shares = config.threads or 1
@@ -533,7 +604,8 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
     rounds = max(1, round(words_per_epoch / sync_every))
     total_words = words_per_epoch * config.epochs
     base = linear_decay(config.initial_lr, config.min_lr, max(1, total_words))
-    pending: list[Future] = []
+    # rounds submitted and not yet reported: (plan, figures, the futures to cancel)
+    inflight: deque[tuple[RoundPlan, Future, list[Future]]] = deque()
     epoch_words = 0.0
     start = time.perf_counter()
     elapsed_before = state.history[-1]["elapsed"] if state.history else 0.0
@@ -559,57 +631,62 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                           "lr": base(state.epoch * words_per_epoch),
                           "loss": state.history[-1]["loss"]})
             while state.epoch < config.epochs:
-                epoch_words, epoch_start = 0.0, time.perf_counter()
-                loss, pairs = 0.0, 0
-                # momentum starts again with each epoch: a checkpoint holds all there is
-                momentum = ((np.zeros_like(state.vectors), np.zeros_like(state.output))
-                            if merge == "momentum" else (None, None))
+                epoch_start = time.perf_counter()
+                epoch_words, loss, pairs = 0.0, 0.0, 0
+                # each epoch starts from the driver's model: Dask's lineage of model
+                # versions (what it recomputes after losing a worker) goes back to it only
+                model = _held(client, f"start-{run}-{state.epoch}",
+                              ModelVersion(state.vectors, state.output, None, 0.0))[0]
+                anchor = model
+                round_end = epoch_start
+                submitted = 0
                 for r in range(rounds):
-                    interrupted()
-                    round_start = time.perf_counter()
-                    model = _held(client, f"model-{run}-{state.epoch}-{r}", state.vectors,
-                                  state.output)
-                    plan = RoundPlan(state.epoch, r, rounds, shares,
-                                     state.epoch * words_per_epoch + r * words_per_epoch / rounds,
-                                     words_per_epoch / rounds, total_words)
-                    pending = [client.submit(_train_round, config, *model, constants[1],
-                                             constants[2], data[s], s, plan,
-                                             key=f"round-{run}-{state.epoch}-{r}-{s}")
-                               for s in range(shares)]
-                    results: list[RoundResult] = []
-                    while len(results) < shares:  # progress as tasks finish, in task order
-                        interrupted()
-                        with contextlib.suppress(TimeoutError):
-                            wait([pending[len(results)]], timeout=0.1)
-                        while len(results) < shares and pending[len(results)].done():
-                            result = pending[len(results)].result()  # or the task's error
-                            results.append(result)
-                            epoch_words += result.words
-                            loss += result.loss
-                            pairs += result.pairs
-                            if progress is not None:
-                                progress({"words": result.words,
-                                          "lr": base(plan.words_before + plan.round_words),
-                                          "loss": loss / pairs if pairs else None})
-                    merge_start = time.perf_counter()
-                    merge_changes(state.vectors, [(x.rows, x.change) for x in results], merge,
-                                  momentum[0])
-                    merge_changes(state.output,
-                                  [(x.output_rows, x.output_change) for x in results], merge,
-                                  momentum[1])
-                    merge_seconds = time.perf_counter() - merge_start
+                    # rounds are submitted ahead: a round's tasks start as soon as the
+                    # merge before them ends, without waiting for the driver
+                    while submitted < min(rounds, r + AHEAD):
+                        plan = RoundPlan(state.epoch, submitted, rounds, shares,
+                                         state.epoch * words_per_epoch +
+                                         submitted * words_per_epoch / rounds,
+                                         words_per_epoch / rounds, total_words)
+                        name = f"{run}-{state.epoch}-{submitted}"
+                        parameters = client.submit(_parameters, model,
+                                                   key=f"parameters-{name}")
+                        tasks = [client.submit(_train_round, config, parameters, constants[1],
+                                               constants[2], data[s], s, plan,
+                                               key=f"round-{name}-{s}") for s in range(shares)]
+                        model = client.submit(_merged, model, merge, submitted == 0, *tasks,
+                                              key=f"model-{name}")
+                        if submitted % ANCHOR_ROUNDS == ANCHOR_ROUNDS - 1:
+                            anchor = model  # held: a lost worker costs at most these rounds
+                        inflight.append((plan, client.submit(_figures, model, *tasks,
+                                                             key=f"figures-{name}"),
+                                         [parameters, *tasks, model]))
+                        submitted += 1
+                    plan, figures_future, _ = inflight[0]
+                    figures: RoundFigures = _gather(client, [figures_future], interrupted)[0]
+                    inflight.popleft()
+                    for task_loss, task_pairs in zip(figures.losses, figures.pairs,
+                                                     strict=True):
+                        loss += task_loss
+                        pairs += task_pairs
+                    epoch_words += sum(figures.words)
+                    if progress is not None:
+                        progress({"words": sum(figures.words),
+                                  "lr": base(plan.words_before + plan.round_words),
+                                  "loss": loss / pairs if pairs else None})
                     if on_round is not None:
                         on_round({"epoch": state.epoch + 1, "round": r + 1,
-                                  "seconds": time.perf_counter() - round_start,
-                                  "compute": sum(x.seconds for x in results),
-                                  "compute_max": max(x.seconds for x in results),
-                                  "merge": merge_seconds,
+                                  "seconds": time.perf_counter() - round_end,
+                                  "compute": sum(figures.seconds),
+                                  "compute_max": max(figures.seconds),
+                                  "merge": figures.merge_seconds,
                                   "bytes_out": state.vectors.nbytes + state.output.nbytes,
-                                  "bytes_back": sum(x.rows.nbytes + x.change.nbytes +
-                                                    x.output_rows.nbytes +
-                                                    x.output_change.nbytes for x in results),
-                                  "words": sum(x.words for x in results)})
-                    pending = []
+                                  "bytes_back": figures.bytes_back,
+                                  "words": sum(figures.words)})
+                    round_end = time.perf_counter()
+                version: ModelVersion = _gather(client, [model], interrupted)[0]
+                state.vectors, state.output = version.vectors, version.output
+                del model, anchor
                 if not pairs:
                     raise EmbedkitError(
                         f"{corpus_name(paths)}: epoch {state.epoch + 1} has no training "
@@ -634,7 +711,7 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                             "in a row (out of memory? every worker must reach the corpus): "
                             "training stopped, nothing written") from None
     except KeyboardInterrupt:
-        client.cancel(pending)
+        client.cancel([f for _, figures, futures in inflight for f in (figures, *futures)])
         within = f"{epoch_words:,.0f} of {words_per_epoch:,} words" if epoch_words else None
         raise training_stopped(state.epoch, config.epochs, within, checkpoints) from None
     check_finite(state.vectors, state.output)
