@@ -11,7 +11,9 @@ import pytest
 from embedkit.cli import main
 from embedkit.core import PRIMITIVES, SparseRows, Tensor, ops, primitive
 from embedkit.core.gradcheck import (
+    _CHECKS,
     Case,
+    _hinge_safe,
     check_gradient,
     register_check,
     registered_checks,
@@ -97,6 +99,112 @@ def test_unknown_check_name_is_an_error():
     with pytest.raises(ValueError, match="no gradient check named 'nope'"):
         run_checks(np.random.default_rng(0), ["nope"])
 
+
+# ---------------------------------------------------------------- the cases of the primitives
+
+_BROADCASTING = ("(3,4) (3,4) -> (3,4); (3,4) (4,) -> (3,4); (2,1,4) (3,1) -> (2,3,4); "
+                 "() (2,3) -> (2,3); (3,4) x on two paths -> (3,4)")
+_ELEMENTWISE = "(5,) -> (5,); (3,4) -> (3,4); (2,3,2) -> (2,3,2); (3,4) x on two paths -> (3,4)"
+_REDUCTION = ("(3,4) all axes -> (); (3,4) axis=0 -> (4,); (2,3,4) axis=(0,2) -> (3,); "
+              "(2,3,4) axis=-1 keepdims -> (2,3,1); (3,4) x on two paths -> (3,4)")
+_SOFTMAX = ("(3,5) axis=-1 -> (3,5); (3,5) axis=0 -> (3,5); (2,3,4) axis=-1 -> (2,3,4); "
+            "(4,3) x on two paths -> (4,3)")
+_LOSS = ("(5,4) labels (5,) -> (); (1,3) labels (1,) -> (); (8,10) labels (8,) -> (); "
+         "(4,3) scores on two paths -> ()")
+_PENALTY = "(5,) -> (); (3,4) -> (); (2,3,2) -> (); (3,4) x on two paths -> (3,4)"
+#: What `embedkit gradcheck` runs for each core primitive: its inputs' shapes and the case's
+#: detail (as printed), and the shape of the case's output.
+CORE_CASES = {
+    **dict.fromkeys(BINARY, _BROADCASTING),
+    **dict.fromkeys(["neg", "square", "abs", "exp", "sigmoid", "tanh", "relu", "swish",
+                     "softplus", "log_sigmoid", "log"], _ELEMENTWISE),
+    "leaky_relu": _ELEMENTWISE + "; (5,) slope=0.3 -> (5,)",
+    "elu": _ELEMENTWISE + "; (5,) alpha=0.5 -> (5,)",
+    "power": "(3,4) p=2 -> (3,4); (3,4) p=3 -> (3,4); (3,4) p=-1 -> (3,4); (4,) p=0.5 -> (4,); "
+             "(2,3) p=3 x on two paths -> (2,3)",
+    "matmul": "(3,4) (4,2) -> (3,2); (4,) (4,2) -> (2,); (3,4) (4,) -> (3,); "
+              "(2,3,4) (4,5) batched -> (2,3,5); (2,3,4) (1,4,2) batch broadcast -> (2,3,2); "
+              "(2,3,4) (4,) batched times a vector -> (2,3); (3,3) x on two paths -> (3,3)",
+    "transpose": "(3,4) -> (4,3); (2,3,4) axes=(1,2,0) -> (3,4,2); (3,2) x on two paths -> (2,2)",
+    "reshape": "(3,4) to (2,6) -> (2,6); (2,3,2) to (-1,) -> (12,); (6,) x on two paths -> (3,2)",
+    "sum": _REDUCTION,
+    "mean": _REDUCTION,
+    "softmax": _SOFTMAX,
+    "log_softmax": _SOFTMAX,
+    "softmax_cross_entropy": _LOSS,
+    "svm_hinge": _LOSS,
+    "mse": "(3,4) (3,4) -> (); (3,4) (4,) -> (); (5,) () -> (); (3,4) x on two paths -> ()",
+    "l1_penalty": _PENALTY,
+    "l2_penalty": _PENALTY,
+    "gather": "(6,3) ids (4,) -> (4,3); (6,2) ids (2,3) -> (2,3,2); "
+              "(5,3) table on two paths, both sparse -> (4,); "
+              "(5,3) table on two paths, sparse+dense -> (3,)",
+    "rowdot": "(3,4) (3,4) -> (3,); (3,4) (4,) -> (3,); (2,3,4) (3,4) -> (2,3); "
+              "(3,4) x on two paths -> (3,)",
+}
+
+
+def _cases(name, seed=0):
+    """The cases registered under ``name``, each with its output."""
+    return [(case, case.fn(*[Tensor(x) for x in case.inputs]).data)
+            for case in _CHECKS[name](np.random.default_rng(seed))]
+
+
+def test_every_core_primitive_is_checked_on_the_documented_cases():
+    assert set(CORE_CASES) == set(CORE_PRIMITIVES)
+    assert [n for n in registered_checks() if n in CORE_CASES] == list(CORE_CASES)
+    for name, expected in CORE_CASES.items():
+        shown = "; ".join(f"{case.shapes} -> {str(np.shape(out)).replace(' ', '')}"
+                          for case, out in _cases(name))
+        assert shown == expected, name
+    # what the command reports, case by case
+    rows = run_checks(np.random.default_rng(0), ["div", "gather"])
+    expected = (CORE_CASES["div"] + "; " + CORE_CASES["gather"]).split("; ")
+    assert [f"{r.op} {r.shapes}" for r in rows] == [
+        f"{'div' if i < 5 else 'gather'} {e.split(' -> ')[0]}" for i, e in enumerate(expected)]
+
+
+@pytest.mark.parametrize("name", sorted(set(CORE_CASES) - {"gather", "softmax_cross_entropy",
+                                                           "svm_hinge"}))
+def test_case_inputs_keep_away_from_zero_with_both_signs(name):
+    # kinks (relu, abs, l1 at 0) and poles (div, log) would spoil the central differences;
+    # both signs reach both branches of the piecewise primitives (log's inputs are positive)
+    values = np.concatenate([np.ravel(x) for case, _ in _cases(name, 7) for x in case.inputs])
+    assert 0.2 <= np.abs(values).min() and np.abs(values).max() <= 1.5
+    if name == "log":
+        assert values.min() > 0
+    else:
+        assert values.min() < 0 < values.max()
+
+
+def test_cases_with_a_setting_compute_with_that_setting():
+    for case, out in _cases("leaky_relu") + _cases("elu"):
+        x = case.inputs[0]
+        if case.detail == "slope=0.3":
+            np.testing.assert_allclose(out, np.where(x > 0, x, 0.3 * x))
+        elif case.detail == "alpha=0.5":
+            np.testing.assert_allclose(out, np.where(x > 0, x, 0.5 * np.expm1(x)))
+    for case, out in _cases("power"):
+        x, p = case.inputs[0], float(case.detail.split()[0].removeprefix("p="))
+        np.testing.assert_allclose(out, x ** p * (x if "two paths" in case.detail else 1))
+    for case, out in _cases("softmax") + _cases("mean"):
+        x = case.inputs[0]
+        if case.detail == "axis=0":
+            np.testing.assert_allclose(out, np.exp(x) / np.exp(x).sum(axis=0)
+                                       if out.shape == x.shape else x.mean(axis=0))
+        elif case.detail == "axis=-1 keepdims":
+            np.testing.assert_allclose(out, x.mean(axis=-1, keepdims=True))
+
+
+def test_loss_scores_keep_clear_of_the_hinge_kink():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 6, 400)
+    scores = _hinge_safe(rng, labels, 6)
+    margins = scores - scores[np.arange(400), labels][:, None]  # s_j - s_y
+    assert np.all(margins[np.arange(400), labels] == 0)
+    others = np.delete(margins.ravel(), np.arange(400) * 6 + labels)
+    assert np.abs(others + 1).min() >= 0.1
+    assert others.min() < -1 < others.max() and np.abs(others).max() <= 2.5
 
 # ---------------------------------------------------------------- the sparse gather
 
