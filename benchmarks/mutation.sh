@@ -38,6 +38,26 @@ tests_for() {
     embedkit/text/idcache.py)
       echo "tests/test_text_idcache.py tests/test_w2v_no_pairs.py tests/test_text_windows.py" \
            "tests/test_w2v_behaviour.py" ;;
+    embedkit/text/stream.py)
+      echo "tests/test_text_corpus.py tests/test_text_idcache.py tests/test_text_unicode.py" \
+           "tests/test_bom.py" ;;
+    embedkit/text/ranges.py)  # the cluster's ranges, without its training tests
+      echo "tests/test_w2v_cluster.py::test_byte_ranges_read_every_line_once_as_a_single_pass" \
+           "tests/test_w2v_cluster.py::test_a_compressed_file_is_one_range_read_whole" \
+           "tests/test_w2v_cluster.py::test_fsspec_urls_are_cut_and_read_as_local_files" \
+           "tests/test_w2v_cluster.py::test_undecodable_bytes_name_the_file_and_byte" \
+           "tests/test_w2v_cluster.py::test_shares_cut_the_ids_into_runs_of_whole_sentences" ;;
+    embedkit/text/tokenize.py)
+      echo "tests/test_text_corpus.py tests/test_text_vocab.py tests/test_text_unicode.py" \
+           "tests/test_phrases.py tests/test_bom.py" ;;
+    embedkit/text/subwords.py)
+      echo "tests/test_subwords.py tests/test_fasttext_format.py" ;;
+    embedkit/text/export.py)
+      echo "tests/test_text_cli.py" ;;
+    embedkit/text/phrases.py)
+      echo "tests/test_phrases.py" ;;
+    embedkit/text/synthetic.py)
+      echo "tests/test_corpora.py tests/test_text_cli.py" ;;
     embedkit/text/*)
       echo "tests/test_text_corpus.py tests/test_text_vocab.py tests/test_text_windows.py" \
            "tests/test_text_sampling.py tests/test_text_cli.py tests/test_bad_input.py" ;;
@@ -45,6 +65,16 @@ tests_for() {
       echo "tests/test_w2v_sgns.py tests/test_w2v_behaviour.py" ;;
     embedkit/w2v/config.py)  # every training test resolves a config: its own tests suffice
       echo "tests/test_w2v_config.py" ;;
+    embedkit/w2v/checkpoint.py)
+      echo "tests/test_w2v_resume.py tests/test_training_plumbing.py tests/test_w2v_no_pairs.py" \
+           "tests/test_w2v_subwords.py::test_resumed_subword_run_is_bit_identical" ;;
+    embedkit/w2v/subwords.py)
+      echo "tests/test_w2v_subwords.py tests/test_subwords.py tests/test_core_gradcheck.py" ;;
+    embedkit/w2v/pool.py)
+      echo "tests/test_w2v.py tests/test_w2v_subwords.py tests/test_training_plumbing.py" ;;
+    embedkit/w2v/train.py)
+      echo "tests/test_w2v_behaviour.py tests/test_w2v_no_pairs.py tests/test_w2v_resume.py" \
+           "tests/test_training_plumbing.py tests/test_w2v_subwords.py tests/test_w2v.py" ;;
     embedkit/w2v/*)
       echo "tests/test_w2v_behaviour.py tests/test_w2v_sgns.py tests/test_w2v.py" \
            "tests/test_w2v_window.py tests/test_w2v_no_pairs.py tests/test_w2v_resume.py" \
@@ -72,9 +102,9 @@ tests_for() {
 group() {
   case "$1" in
     core) echo embedkit/core/{ops,tensor,optim,scatter,schedules,gradcheck}.py ;;
-    w2v) echo embedkit/w2v/{sgns,worker,train,config,pool,checkpoint}.py ;;
-    text) echo embedkit/text/{windows,subsample,noise,idcache,corpus,vocab,stream,tokenize}.py \
-               embedkit/text/{subwords,phrases,export,synthetic}.py ;;
+    w2v) echo embedkit/w2v/{sgns,worker,train,config,pool,checkpoint,subwords,cluster}.py ;;
+    text) echo embedkit/text/{windows,subsample,noise,idcache,corpus,vocab,stream,ranges}.py \
+               embedkit/text/{tokenize,subwords,phrases,export,synthetic}.py ;;
     vectors) echo embedkit/vectors/{query,evaluate,formats}.py ;;
     formats) echo embedkit/formats/{word2vec,__init__,delimited,arrays}.py ;;
     ae) echo embedkit/ae/{noise,estimator,training,models,regularizers,blocks,pca,data}.py \

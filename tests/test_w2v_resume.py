@@ -16,8 +16,9 @@ from click.testing import CliRunner
 
 from embedkit.archive import read_archive, write_archive
 from embedkit.cli import main
-from embedkit.errors import Interrupted
-from embedkit.w2v.checkpoint import CHECKPOINT_FORMAT, WHAT
+from embedkit.errors import EmbedkitError, Interrupted
+from embedkit.text.vocab import Vocabulary
+from embedkit.w2v.checkpoint import CHECKPOINT_FORMAT, DATA_KEY, WHAT, run_context
 from embedkit.w2v.train import Word2VecConfig, train_word2vec
 
 PLANTED = Path(__file__).resolve().parents[1] / "corpora" / "planted.txt"
@@ -184,3 +185,49 @@ def test_sigint_with_two_workers_writes_nothing_and_stops_them(tmp_path, embedki
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.npz", "tmp"]
     assert not list(temp.iterdir())
+
+
+def test_the_run_context_a_checkpoint_holds_stays_the_same_across_versions():
+    # a checkpoint written by one version must resume under the next one unless
+    # CHECKPOINT_FORMAT is bumped: the digest of the vocabulary is part of that layout
+    vocab = Vocabulary(["the", "cat", "sat"], np.array([5, 3, 2]))
+    context = run_context(Word2VecConfig(dim=8).resolved(), vocab)
+    assert (context["vocabulary_size"], context["corpus_words"]) == (3, 10)
+    assert context[DATA_KEY] == ("b130592cbd1aefdf30073f0f5cc66264"
+                                 "fc0749dde4fbf8f14313db9fc9fa5207")
+    assert "epochs" not in context and "buckets" not in context
+
+
+def test_a_checkpoint_that_does_not_fit_its_run_is_refused_naming_the_file(small, tmp_path):
+    checkpoint = tmp_path / "ck.npz"
+    config = Word2VecConfig(dim=8, epochs=1, threads=1)
+    train_word2vec([small], config, checkpoint=checkpoint)
+    # the same counts and number of words, one word spelt otherwise: only the digest differs
+    text = small.read_text()
+    word = text.split()[0]
+    renamed = tmp_path / "renamed.txt"
+    renamed.write_text(re.sub(rf"\b{word}\b", "zzunseen", text))
+    with pytest.raises(EmbedkitError) as error:
+        train_word2vec([renamed], config, resume=checkpoint)
+    assert str(error.value) == (f"{checkpoint}: the checkpoint was written for other data; "
+                                "resume with the same data")
+    meta, arrays = read_archive(checkpoint, WHAT, CHECKPOINT_FORMAT)
+    rows, dim = arrays["vectors"].shape
+    words = {k: v for k, v in arrays.items() if k != "words"}
+    shorter = {**arrays, "output": arrays["output"][:-1]}
+    wider = {**arrays, "vectors": np.zeros((rows, dim + 1), np.float32)}
+    no_context = {k: v for k, v in meta.items() if k != "context"}
+    cases = [(meta, words, "not an embedkit word2vec checkpoint ('words')"),
+             (meta, shorter, f"not an embedkit word2vec checkpoint (input and output matrices "
+                             f"of shapes ({rows}, 8) and ({rows - 1}, 8), expected ({rows}, 8) "
+                             f"and ({rows}, 8))"),
+             (meta, wider, f"of shapes ({rows}, 9) and ({rows}, 8), expected ({rows}, 8)"),
+             (no_context, arrays, "the checkpoint was written with model = None, this run has "
+                                  "'skipgram'")]
+    for i, (header, members, message) in enumerate(cases):
+        damaged = tmp_path / f"damaged{i}.npz"
+        write_archive(damaged, header, members)
+        with pytest.raises(EmbedkitError) as error:
+            train_word2vec([small], config, resume=damaged)
+        assert str(error.value).startswith(f"{damaged}: ")
+        assert message in str(error.value)

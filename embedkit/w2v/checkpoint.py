@@ -95,9 +95,10 @@ def load_checkpoint(path: str | os.PathLike, context: dict) -> Word2VecState:
         vocab = Vocabulary([str(w) for w in arrays["words"]], arrays["counts"])
         shape = (context["vocabulary_size"], context["dim"])
         rows = shape[0] + (context["buckets"] if context.get("maxn") else 0)
-        if arrays["vectors"].shape != (rows, shape[1]) or arrays["output"].shape != shape:
-            raise ValueError(f"matrices of shape {arrays['vectors'].shape}, expected "
-                             f"{(rows, shape[1])}")
+        found = (arrays["vectors"].shape, arrays["output"].shape)
+        if found != ((rows, shape[1]), shape):
+            raise ValueError(f"input and output matrices of shapes {found[0]} and {found[1]}, "
+                             f"expected {(rows, shape[1])} and {shape}")
         return Word2VecState(int(meta["epoch"]), arrays["vectors"], arrays["output"], vocab,
                              list(meta["history"]))
     except (KeyError, TypeError, ValueError) as exc:
