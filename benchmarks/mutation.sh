@@ -71,7 +71,7 @@ tests_for() {
     embedkit/w2v/subwords.py)
       echo "tests/test_w2v_subwords.py tests/test_subwords.py tests/test_core_gradcheck.py" ;;
     embedkit/w2v/pool.py)
-      echo "tests/test_w2v.py tests/test_w2v_subwords.py tests/test_training_plumbing.py" ;;
+      echo "tests/test_w2v_pool.py tests/test_w2v.py::test_two_threads_train_as_well" ;;
     embedkit/w2v/train.py)
       echo "tests/test_w2v_behaviour.py tests/test_w2v_no_pairs.py tests/test_w2v_resume.py" \
            "tests/test_training_plumbing.py tests/test_w2v_subwords.py tests/test_w2v.py" ;;

@@ -79,7 +79,7 @@ def whole_rows(grad: SparseRows) -> SparseRows:
 
 # ---------------------------------------------------------------- gradient checks
 
-def _subword_cases(rng: np.random.Generator) -> list[Case]:
+def _subword_cases(rng: np.random.Generator) -> list[Case]:  # pragma: no mutate block
     # 3 words over 4 word rows + 5 n-gram rows; word 1 has its own row only; n-gram row 6
     # shared by words 0 and 2 and twice in word 2
     indptr = np.array([0, 3, 4, 8])

@@ -1,0 +1,165 @@
+"""The worker pool of train-w2v (embedkit.w2v.pool) with toy workers: every task trained once,
+tallies and progress reported to the training process, errors, warnings, dead workers and
+Ctrl-C handled there."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+from embedkit.errors import EmbedkitError
+from embedkit.w2v.pool import interrupt_between_tasks, run_tasks, shared_zeros
+
+
+class Adder:
+    """Adds each task's number into row ``task`` of a shared matrix; tallies its tasks."""
+
+    def __init__(self, matrix, fail_on=None, warn=False, exit_on=None):
+        self.matrix, self.fail_on, self.warn, self.exit_on = matrix, fail_on, warn, exit_on
+        self.tally = []
+
+    def run(self, task, progress):
+        if task == self.exit_on:
+            os._exit(3)
+        if self.warn:
+            warnings.warn(f"task parity {task % 2}", RuntimeWarning, stacklevel=1)
+        if task == self.fail_on:
+            raise ValueError(f"task {task} failed")
+        self.matrix[task] += task
+        self.tally.append(task)
+        if progress is not None:
+            progress({"task": task, "pid": os.getpid()})
+
+
+def _never():
+    pass
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_task_is_trained_once_and_reported(workers):
+    matrix = shared_zeros((40, 3), shared=workers > 1)
+    team = [Adder(matrix) for _ in range(workers)]
+    seen = []
+    tallies = run_tasks(iter(range(40)), team, seen.append, _never)
+    assert len(tallies) == workers
+    assert sorted(t for tally in tallies for t in tally) == list(range(40))
+    np.testing.assert_array_equal(matrix[:, 0], np.arange(40))  # written where all can see it
+    assert sorted(record["task"] for record in seen) == list(range(40))
+    if workers == 1:  # inline, in order, in this process
+        assert tallies == [list(range(40))] and team[0].tally == list(range(40))
+        assert {record["pid"] for record in seen} == {os.getpid()}
+    else:  # in forked processes, each on its own copy of the worker
+        assert os.getpid() not in {record["pid"] for record in seen}
+        assert team[0].tally == []
+    run_tasks(iter(range(3)), team, None, _never)  # no progress hook: nothing to report
+
+
+def test_shared_zeros_are_float32_zeros_the_forked_workers_write_into():
+    for shape in [(4, 3), (0, 5)]:
+        for shared in (False, True):
+            matrix = shared_zeros(shape, shared)
+            assert matrix.shape == shape and matrix.dtype == np.float32
+            assert not matrix.any()
+    private = shared_zeros((2, 2), shared=False)
+    run_tasks(iter([1]), [Adder(private), Adder(private)], None, _never)
+    assert not private.any()  # a private matrix: the forked process's writes stay there
+
+
+def test_a_workers_error_is_raised_in_the_training_process():
+    matrix = shared_zeros((2000, 1), shared=True)
+    with pytest.raises(ValueError, match="^task 7 failed$"):
+        run_tasks(iter(range(2000)), [Adder(matrix, fail_on=7), Adder(matrix, fail_on=7)],
+                  None, _never)
+    assert np.count_nonzero(matrix) < 1000  # the other worker stopped too
+
+
+def test_a_worker_that_dies_is_an_error_naming_it():
+    matrix = shared_zeros((10, 1), shared=True)
+    with pytest.raises(EmbedkitError, match="^a training worker process ended unexpectedly$"):
+        run_tasks(iter(range(10)), [Adder(matrix, exit_on=4), Adder(matrix, exit_on=4)], None,
+                  _never)
+
+
+def test_warnings_in_workers_are_raised_once_per_message_in_the_training_process():
+    matrix = shared_zeros((30, 1), shared=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_tasks(iter(range(30)), [Adder(matrix, warn=True), Adder(matrix, warn=True)], None,
+                  _never)
+    messages = [(w.category, str(w.message)) for w in caught]
+    # one per message and worker process: at most two of each
+    assert set(messages) == {(RuntimeWarning, "task parity 0"),
+                                     (RuntimeWarning, "task parity 1")}
+    assert 2 <= len(messages) <= 4
+
+
+def test_the_warnings_of_a_failing_task_reach_the_training_process_before_its_error():
+    matrix = shared_zeros((4, 1), shared=True)
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(ValueError):
+        warnings.simplefilter("always")
+        run_tasks(iter([3]), [Adder(matrix, warn=True, fail_on=3),
+                              Adder(matrix, warn=True, fail_on=3)], None, _never)
+    assert [str(w.message) for w in caught] == ["task parity 1"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_interrupt_between_tasks_stops_every_worker(workers):
+    matrix = shared_zeros((1000, 1), shared=workers > 1)
+    calls = []
+
+    def interrupted():
+        calls.append(1)
+        if len(calls) > 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_tasks(iter(range(1000)), [Adder(matrix) for _ in range(workers)], None, interrupted)
+    assert matrix.sum() < sum(range(1000))
+    if workers == 1:
+        assert np.count_nonzero(matrix) == 4  # tasks 0 to 4 ran (task 0 adds nothing)
+
+
+def test_ctrl_c_is_held_until_the_check_and_the_handler_restored():
+    before = signal.getsignal(signal.SIGINT)
+    with interrupt_between_tasks() as interrupted:
+        interrupted()  # nothing pressed yet
+        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt here
+        with pytest.raises(KeyboardInterrupt):
+            interrupted()
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_callers_own_sigint_handler_is_left_alone():
+    pressed = []
+
+    def handler(*_):
+        pressed.append(1)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        with interrupt_between_tasks() as interrupted:
+            assert signal.getsignal(signal.SIGINT) is handler
+            os.kill(os.getpid(), signal.SIGINT)
+            interrupted()  # the caller's handler took it: never raises
+        assert pressed == [1] and signal.getsignal(signal.SIGINT) is handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_outside_the_main_thread_ctrl_c_is_not_touched():
+    before, found = signal.getsignal(signal.SIGINT), []
+
+    def train():
+        with interrupt_between_tasks() as interrupted:
+            found.append(signal.getsignal(signal.SIGINT))
+            interrupted()
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    thread.join()
+    assert found == [before]
