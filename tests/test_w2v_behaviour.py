@@ -12,7 +12,14 @@ from click.testing import CliRunner
 
 from embedkit.cli import main
 from embedkit.text.noise import NoiseDistribution
-from embedkit.w2v.train import Word2VecConfig, train_word2vec
+from embedkit.w2v import train
+from embedkit.w2v.train import (
+    Word2VecConfig,
+    fasttext_args,
+    fasttext_init,
+    initialize,
+    train_word2vec,
+)
 
 # ---------------------------------------------------------------- pairs trained per line
 
@@ -323,3 +330,51 @@ def test_a_first_task_without_pairs_reports_the_starting_rate(tmp_path):
     train_word2vec([corpus], Word2VecConfig(dim=4, epochs=1, min_count=1, subsample=0, lr=0.02,
                                             threads=1), progress=steps.append)
     assert len(steps) >= 2 and steps[0]["lr"] == 0.02
+
+
+# ---------------------------------------------------------------- where training starts
+
+
+def test_input_rows_start_uniform_within_half_over_dim_drawn_from_the_seed(tmp_path):
+    vectors = np.zeros((3000, 10), np.float32)
+    initialize(vectors, 7)
+    assert -0.05 <= vectors.min() < -0.0499 and 0.0499 < vectors.max() < 0.05  # word2vec's
+    assert abs(vectors.mean()) < 1e-3
+    again, other = np.zeros_like(vectors), np.zeros_like(vectors)
+    initialize(again, 7)
+    initialize(other, 8)
+    np.testing.assert_array_equal(again, vectors)
+    assert not np.any(other == vectors)
+    # training starts there, from the configured seed: with a zero output matrix, one
+    # minibatch of the whole corpus leaves the input rows as they were drawn
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("".join(line + "\n" for line in LINES))
+    start = _initial_vectors(corpus, "skipgram")
+    expected = np.zeros_like(start)
+    initialize(expected, Word2VecConfig().seed)
+    np.testing.assert_array_equal(start, expected)
+
+
+def test_subword_rows_start_uniform_within_one_over_dim_block_by_block(monkeypatch):
+    # fastText's initialisation, drawn block by block: every block is drawn, in turn
+    monkeypatch.setattr(train, "INIT_BLOCK", 64)
+    vectors = np.zeros((1000, 8), np.float32)
+    fasttext_init(vectors, np.random.default_rng(5))
+    assert -0.125 <= vectors.min() < -0.1249 and 0.1249 < vectors.max() < 0.125
+    assert abs(vectors.mean()) < 2e-3
+    for block in (vectors[:64], vectors[64:128], vectors[960:]):
+        assert -0.125 <= block.min() < -0.1 and 0.1 < block.max() < 0.125
+    assert len(np.unique(vectors)) > 7900  # no block drawn twice from one state
+    whole = np.zeros_like(vectors)
+    monkeypatch.setattr(train, "INIT_BLOCK", 1 << 16)
+    fasttext_init(whole, np.random.default_rng(5))
+    np.testing.assert_array_equal(whole, vectors)  # blocks follow one stream: as one draw
+
+
+@pytest.mark.parametrize("model, code", [("cbow", 1), ("skipgram", 2)])
+def test_a_fasttext_model_records_the_training_settings(model, code):
+    # fastText's model_name enum: cbow = 1, sg = 2 (3 is its supervised classifier)
+    config = Word2VecConfig(model=model, window=3, epochs=7, min_count=4, negative=6,
+                            subsample=1e-3, maxn=5)
+    assert fasttext_args(config) == {"ws": 3, "epoch": 7, "minCount": 4, "neg": 6,
+                                     "model": code, "t": 1e-3}
