@@ -40,6 +40,15 @@ def _never():
     pass
 
 
+@pytest.fixture
+def default_sigint():
+    """Python's own SIGINT handler, whatever the test runner was started with (a background
+    job starts with SIGINT ignored, and then Python installs no handler)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_every_task_is_trained_once_and_reported(workers):
     matrix = shared_zeros((40, 3), shared=workers > 1)
@@ -124,7 +133,7 @@ def test_an_interrupt_between_tasks_stops_every_worker(workers):
         assert np.count_nonzero(matrix) == 4  # tasks 0 to 4 ran (task 0 adds nothing)
 
 
-def test_ctrl_c_is_held_until_the_check_and_the_handler_restored():
+def test_ctrl_c_is_held_until_the_check_and_the_handler_restored(default_sigint):
     before = signal.getsignal(signal.SIGINT)
     with interrupt_between_tasks() as interrupted:
         interrupted()  # nothing pressed yet
@@ -151,7 +160,7 @@ def test_a_callers_own_sigint_handler_is_left_alone():
         signal.signal(signal.SIGINT, previous)
 
 
-def test_outside_the_main_thread_ctrl_c_is_not_touched():
+def test_outside_the_main_thread_ctrl_c_is_not_touched(default_sigint):
     before, found = signal.getsignal(signal.SIGINT), []
 
     def train():
