@@ -39,10 +39,11 @@ tests_for() {
       echo "tests/test_text_idcache.py tests/test_w2v_no_pairs.py tests/test_text_windows.py" \
            "tests/test_w2v_behaviour.py" ;;
     embedkit/text/stream.py)
-      echo "tests/test_text_corpus.py tests/test_text_idcache.py tests/test_text_unicode.py" \
+      echo "tests/test_text_stream.py tests/test_text_corpus.py tests/test_text_idcache.py tests/test_text_unicode.py" \
            "tests/test_bom.py" ;;
     embedkit/text/ranges.py)  # the cluster's ranges, without its training tests
-      echo "tests/test_w2v_cluster.py::test_byte_ranges_read_every_line_once_as_a_single_pass" \
+      echo "tests/test_text_ranges.py" \
+           "tests/test_w2v_cluster.py::test_byte_ranges_read_every_line_once_as_a_single_pass" \
            "tests/test_w2v_cluster.py::test_a_compressed_file_is_one_range_read_whole" \
            "tests/test_w2v_cluster.py::test_fsspec_urls_are_cut_and_read_as_local_files" \
            "tests/test_w2v_cluster.py::test_undecodable_bytes_name_the_file_and_byte" \

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from embedkit.cli import main
-from embedkit.core import PRIMITIVES, SparseRows, Tensor, ops, primitive
+from embedkit.core import PRIMITIVES, SparseRows, Tensor, gradcheck, ops, primitive
 from embedkit.core.gradcheck import (
     _CHECKS,
     Case,
@@ -337,3 +337,20 @@ def test_cli_gradcheck_fails_on_a_wrong_vjp(runner, broken_primitive):
                                               broken_primitive]).stdout)
     assert [r["passed"] for r in as_json] == [False]
     assert as_json[0]["max_rel_err"] > 0.1
+
+
+def test_loss_cases_draw_labels_of_every_class(monkeypatch):
+    drawn = []
+
+    def recording(rng, labels, k):
+        drawn.append((labels.copy(), k))
+        return _hinge_safe(rng, labels, k)
+
+    monkeypatch.setattr(gradcheck, "_hinge_safe", recording)
+    for seed in range(5):
+        _CHECKS["svm_hinge"](np.random.default_rng(seed))
+    assert [k for _, k in drawn[:4]] == [4, 3, 10, 3]
+    for position in range(4):  # every class is some case's label, the first and last too
+        labels = np.concatenate([d[0] for d in drawn[position::4]])
+        k = drawn[position][1]
+        assert labels.min() == 0 and labels.max() == k - 1
