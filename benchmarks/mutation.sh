@@ -49,8 +49,8 @@ tests_for() {
            "tests/test_w2v_cluster.py::test_undecodable_bytes_name_the_file_and_byte" \
            "tests/test_w2v_cluster.py::test_shares_cut_the_ids_into_runs_of_whole_sentences" ;;
     embedkit/text/tokenize.py)
-      echo "tests/test_text_corpus.py tests/test_text_vocab.py tests/test_text_unicode.py" \
-           "tests/test_phrases.py tests/test_bom.py" ;;
+      echo "tests/test_text_unicode.py tests/test_text_stream.py tests/test_text_corpus.py" \
+           "tests/test_text_vocab.py tests/test_phrases.py tests/test_bom.py" ;;
     embedkit/text/subwords.py)
       echo "tests/test_subwords.py tests/test_fasttext_format.py" ;;
     embedkit/text/export.py)

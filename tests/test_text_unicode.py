@@ -6,16 +6,25 @@ line by line. Decomposed spellings in it: ``Cafe`` + U+0301, ``nai`` + U+0308 + 
 order (NFC puts marks in canonical order).
 """
 
+import re
 import unicodedata
 from collections import Counter
+from itertools import chain
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from embedkit.cli import main
+from embedkit.errors import EmbedkitError
 from embedkit.text.corpus import iter_token_blocks
-from embedkit.text.tokenize import SENTENCE_END, Tokenizer, normalize_word
+from embedkit.text.tokenize import (
+    SENTENCE_END,
+    Tokenizer,
+    _mark_class,
+    normalize_word,
+    normalize_words,
+)
 from embedkit.text.vocab import Vocabulary, build_vocabulary
 
 DATA = Path(__file__).parent / "data"
@@ -108,3 +117,30 @@ def test_case01_composed_and_decomposed_latin_are_one_word():
                                        "--min-count", "1"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == ["caf\u00e9\t2", "na\u00efve\t2"]
+
+
+def test_the_mark_class_holds_exactly_the_combining_marks():
+    # the word pattern's class of combining marks, built at import from this Python's tables
+    text = "".join(map(chr, chain(range(0x20000), range(0xE0000, 0xE1000))))
+    marks = set(re.findall(f"[{_mark_class()}]", text))
+    assert marks == {c for c in text if unicodedata.category(c)[0] == "M"}
+    assert "\u0301" in marks and "\u094d" in marks and "\ufe0f" in marks and "\U000e0100" in marks
+
+
+def test_normalize_words_gives_each_word_in_nfc_even_with_newlines_inside():
+    assert normalize_words([]) == []
+    assert normalize_words(["cafe\u0301", "x", "\u0301"]) == ["caf\u00e9", "x", "\u0301"]
+    # words read from vector files may hold a newline: then one by one, still one per word
+    assert normalize_words(["a\nb", "cafe\u0301", ""]) == ["a\nb", "caf\u00e9", ""]
+    assert normalize_words(["", ""]) == ["", ""]
+
+
+def test_an_unknown_tokenizer_names_the_known_ones():
+    with pytest.raises(EmbedkitError) as error:
+        Tokenizer("spacy")
+    assert str(error.value) == "tokenizer 'spacy': expected one of regex, whitespace"
+
+
+def test_the_whitespace_tokenizer_keeps_tokens_whole():
+    assert Tokenizer("whitespace").words_in("don't,stop!") == ["don't,stop!"]
+    assert Tokenizer().words_in("don't,stop!") == ["don't", "stop"]
