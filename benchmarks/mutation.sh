@@ -54,7 +54,7 @@ tests_for() {
     embedkit/text/subwords.py)
       echo "tests/test_subwords.py tests/test_fasttext_format.py" ;;
     embedkit/text/export.py)
-      echo "tests/test_text_cli.py" ;;
+      echo "tests/test_text_export.py tests/test_text_cli.py" ;;
     embedkit/text/phrases.py)
       echo "tests/test_phrases.py" ;;
     embedkit/text/synthetic.py)
