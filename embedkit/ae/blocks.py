@@ -22,11 +22,21 @@ def column_mean(X: np.ndarray, progress: Progress | None = None) -> np.ndarray:
 def centred_gram(X: np.ndarray, mean: np.ndarray, dtype: np.dtype | None = None,
                  progress: Progress | None = None) -> np.ndarray:
     """``(X − mean)ᵀ(X − mean)``, the rows centred as :func:`centred_rows` does (in ``dtype``,
-    default ``X``'s), summed block by block in float64 (shape (n_features, n_features))."""
+    default ``X``'s), shape (n_features, n_features), float64.
+
+    Each block's product is formed in ``dtype`` (float32 training: float32, as
+    :func:`moments` does, twice the speed and no float64 copy of the block) and the blocks
+    are summed in float64. The rows are centred before the product, so float32 loses little:
+    within about 4e-8 of the largest entry on 200 blocks of data a thousand standard
+    deviations off the origin (float32 sums of the blocks: 5e-7; tests).
+    """
+    dtype = np.dtype(dtype or X.dtype)
     gram = np.zeros((X.shape[1], X.shape[1]), dtype=np.float64)
-    for _, block in iter_blocks(X, progress=progress):
-        centred = centred_rows(block, slice(None), mean, dtype or X.dtype).astype(np.float64)
-        gram += centred.T @ centred
+    rows = block_rows(X)
+    centred = np.empty((min(rows, len(X)), X.shape[1]), dtype)  # reused across blocks
+    for _, block in iter_blocks(X, rows, progress):
+        part = centred_rows(block, slice(None), mean, dtype, out=centred[:len(block)])
+        gram += part.T @ part
     return gram
 
 
