@@ -216,6 +216,39 @@ def test_a_matrix_of_strings_is_a_one_line_error(tmp_path):
     assert message.endswith("expected real numbers, got dtype <U1")
 
 
+@pytest.mark.parametrize("command", ["encode", "decode", "compare-pca"])
+@pytest.mark.parametrize("bad", ["nan", "short", "bool"])
+def test_bad_input_to_the_other_matrix_commands_is_one_line_and_writes_nothing(
+        tmp_path, monkeypatch, command, bad):
+    """encode, decode and compare-pca (autoencode: above) on a .npy with a NaN row past the
+    first block, a header promising more rows than the file holds, or booleans: one line
+    naming the file and what was expected, exit 1, no output file."""
+    X = low_rank(n_rows=600)
+    model = tmp_path / "m.npz"
+    Autoencoder(3, epochs=1, random_state=0).fit(X).save(model)
+    data = X[:, :3].copy() if command == "decode" else X  # decode reads codes
+    if bad == "nan":
+        data[437, 1] = np.nan
+    np.save(tmp_path / "bad.npy", data > 0 if bad == "bool" else data)
+    if bad == "short":
+        raw = (tmp_path / "bad.npy").read_bytes()
+        shape = f"(600, {data.shape[1]})".encode()
+        (tmp_path / "bad.npy").write_bytes(raw.replace(shape, shape.replace(b"600", b"900")))
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 100 * data.shape[1] * 4)  # six blocks
+    out = tmp_path / "out"
+    out.mkdir()
+    options = (["--json", "--plot", str(out / "p.svg")] if command == "compare-pca"
+               else ["-o", str(out / "y.npy")])
+    result = CliRunner().invoke(main, [command, str(model), str(tmp_path / "bad.npy"),
+                                       *options])
+    assert result.exit_code == 1, result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    expected = {"nan": r"row 438, column 2: nan; expected finite numbers",
+                "short": r".*", "bool": r"expected real numbers, got dtype bool"}[bad]
+    assert re.fullmatch(rf"embedkit: error: \S*bad\.npy: {expected}", result.output.strip())
+    assert list(out.iterdir()) == []
+
+
 def test_one_pass_moments_equal_the_two_pass_ones():
     X = low_rank(n_rows=3000, dtype=np.float64) + 1e4  # far from the origin: cancellation
     mean, gram = blocks.moments(X)
