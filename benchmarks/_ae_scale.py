@@ -46,8 +46,9 @@ arrays; when free memory is fragmented (after the memory-mapped compare-pca, whi
 large block, while other jobs allocate), faulting in 2 GB of them costs the kernel direct
 compaction: 2-6 s of system time inside ``np.load`` against 0.5 s (measured at 2 GB, 13:55
 UTC, 2026-11-30). In the old order the loaded-whole compare-pca followed the memory-mapped one
-in four rotations of five and scikit-learn's PCA followed a loaded-whole process: that, not
-the comparison, made it 1.9-2.0x scikit-learn's time (their user CPU time is the same).
+in four rotations of five, and scikit-learn's PCA followed a loaded-whole process (which had
+just freed 2 GB) in four of five: that, not the comparison, made it 1.9-2.0x scikit-learn's
+time (their user CPU time is the same).
 """
 
 from __future__ import annotations
