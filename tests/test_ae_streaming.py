@@ -43,6 +43,14 @@ def test_blocks_cover_every_row_once_and_centring_matches_the_whole_matrix(tmp_p
     rows = np.array([5, 0, 1000, 5])
     np.testing.assert_array_equal(blocks.centred_rows(X, rows, mean, np.float32),
                                   (X - mean).astype(np.float32)[rows])
+    # into a buffer of the data's dtype (a training batch: gathered and centred in place)
+    for picked in (rows, slice(3, 7)):
+        out = np.full((4, X.shape[1]), np.nan)
+        assert blocks.centred_rows(X, picked, mean, X.dtype, out=out) is out
+        np.testing.assert_array_equal(out, (X - mean)[picked])
+    out32 = np.empty((4, X.shape[1]), np.float32)
+    blocks.centred_rows(X, rows, mean, np.float32, out=out32)
+    np.testing.assert_array_equal(out32, (X - mean).astype(np.float32)[rows])
     np.testing.assert_allclose(blocks.column_mean(X), mean, rtol=1e-12)
     centred = X - mean
     np.testing.assert_allclose(blocks.centred_gram(X, mean), centred.T @ centred, rtol=1e-10)
