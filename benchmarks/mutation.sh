@@ -18,9 +18,9 @@
 # (gradcheck not yet timed); text 27 min for windows, subsample, noise, idcache, corpus and vocab
 # (the other text modules not yet timed); w2v 23 min for sgns and worker, 4 min for config;
 # vectors 17 min for query and 9 min for evaluate (on their wider subsets, load 7-11);
-# formats 43 min for word2vec.py (load 9-14); ae 6 min for noise.py. The whole list does not
-# fit in an hour: run the groups separately, and split a group that outgrows an hour by naming
-# its modules.
+# formats 43 min for word2vec.py (load 9-14); ae 6 min for noise.py, 27 min for estimator.py
+# (MUTATION_JOBS=1, load 12-14). The whole list does not fit in an hour: run the groups
+# separately, and split a group that outgrows an hour by naming its modules.
 set -euo pipefail
 {  # bash parses this block whole before running it: editing the script during a run is safe
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -81,7 +81,8 @@ tests_for() {
            "tests/test_w2v_window.py tests/test_w2v_no_pairs.py tests/test_w2v_resume.py" \
            "tests/test_w2v_config.py" ;;
     embedkit/ae/*)
-      echo "tests/test_ae_behaviour.py tests/test_ae.py tests/test_pca.py" ;;
+      echo "tests/test_ae_behaviour.py tests/test_ae.py tests/test_pca.py" \
+           "tests/test_ae_streaming.py tests/test_ae_text_inputs.py" ;;
     embedkit/vectors/query.py)
       echo "tests/test_vectors_query.py tests/test_vectors_mmap.py tests/test_vectors_ann.py" \
            "tests/test_cli_messages.py tests/test_bad_input.py" ;;
