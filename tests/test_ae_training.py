@@ -90,3 +90,25 @@ def test_an_unchanged_validation_error_counts_against_patience(data):
                         random_state=0).fit(data)
     assert len({r["val_mse"] for r in model.history_}) == 1
     assert model.n_iter_ == 3
+
+
+def test_a_mapped_matrix_is_released_after_each_block_of_rows_read(tmp_path, monkeypatch):
+    from embedkit import streaming
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(2).normal(size=(600, 6)))
+    X = np.load(tmp_path / "x.npy", mmap_mode="r")
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 100 * 6 * 8)  # runs of 100 rows
+    released = []
+    monkeypatch.setattr(streaming, "release", released.append)
+    arch = Architecture("nonlinear")
+    params = arch.init_params(6, 2, np.random.default_rng(1), np.float64)
+    settings = training.TrainingSettings(epochs=1, batch_size=33)
+    training.train(arch, params, X, settings, np.random.default_rng(0))
+    # batches of 33 rows: 132 rows read by the 4th, 8th, 12th and 16th; 72 after the last
+    assert len(released) == 4
+    assert all(x is X for x in released)
+    # the error is summed over the mapped rows one block at a time, each released after use
+    released.clear()
+    training.reconstruction_error(arch, params, X)
+    assert len(released) == 6
+    assert all(x is X for x in released)
