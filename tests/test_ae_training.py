@@ -112,3 +112,18 @@ def test_a_mapped_matrix_is_released_after_each_block_of_rows_read(tmp_path, mon
     training.reconstruction_error(arch, params, X)
     assert len(released) == 6
     assert all(x is X for x in released)
+
+
+def test_rows_in_memory_are_shuffled_whole_whatever_the_block_size(monkeypatch, data):
+    from embedkit import streaming
+
+    def trained():
+        arch = Architecture("nonlinear")
+        params = arch.init_params(6, 2, np.random.default_rng(1), np.float64)
+        training.train(arch, params, data, training.TrainingSettings(epochs=2, batch_size=16),
+                       np.random.default_rng(0))
+        return params["W"]
+
+    whole = trained()
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 20 * 6 * 8)  # would be runs of 20 rows
+    np.testing.assert_array_equal(trained(), whole)
