@@ -102,11 +102,14 @@ def test_a_mapped_matrix_is_released_after_each_block_of_rows_read(tmp_path, mon
     monkeypatch.setattr(streaming, "release", released.append)
     arch = Architecture("nonlinear")
     params = arch.init_params(6, 2, np.random.default_rng(1), np.float64)
-    settings = training.TrainingSettings(epochs=1, batch_size=33)
-    training.train(arch, params, X, settings, np.random.default_rng(0))
-    # batches of 33 rows: 132 rows read by the 4th, 8th, 12th and 16th; 72 after the last
-    assert len(released) == 4
-    assert all(x is X for x in released)
+    # batches of 33 rows: 132 rows read by the 4th, 8th, 12th and 16th, 72 after the last;
+    # of 25 rows: exactly 100 by every 4th
+    for batch_size, releases in ((33, 4), (25, 6)):
+        released.clear()
+        settings = training.TrainingSettings(epochs=1, batch_size=batch_size)
+        training.train(arch, params, X, settings, np.random.default_rng(0))
+        assert len(released) == releases, batch_size
+        assert all(x is X for x in released)
     # the error is summed over the mapped rows one block at a time, each released after use
     released.clear()
     training.reconstruction_error(arch, params, X)
