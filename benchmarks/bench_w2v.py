@@ -30,8 +30,8 @@ speed and memory are medians of ``--repeat`` runs, quality the mean ± standard 
 over those seeds (the two C tools take no seed: their spread is that of thread timing).
 The load average is printed before each block: this machine is shared, and only ratios
 within one block are comparable. ``--big`` adds a ~32 M-token corpus, the WordNet glosses
-repeated 22 times (``--big-only``: only it; ``--system``, ``--model`` and ``--threads`` narrow
-a run).
+repeated 22 times (``--copies N``: N times; ``--big-repeat R``: R runs on it; ``--big-only``:
+only it; ``--system``, ``--model`` and ``--threads`` narrow a run).
 """
 
 from __future__ import annotations
@@ -234,6 +234,10 @@ def main() -> None:
     parser.add_argument("--big", action="store_true",
                         help="also the ~30 M-token corpus (the glosses repeated 22 times)")
     parser.add_argument("--big-only", action="store_true", help="only the 30 M-token corpus")
+    parser.add_argument("--copies", type=int, default=22,
+                        help="times the big corpus repeats the glosses (4: ~5.8 M tokens)")
+    parser.add_argument("--big-repeat", type=int,
+                        help="runs (seeds) per configuration on the big corpus (default: --repeat)")
     options = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"bench_w2v: {DATA} not found")
@@ -251,7 +255,8 @@ def main() -> None:
         kernels = [s for s in options.system if s in ("embedkit-window", "embedkit-pair")]
         systems = [s for s in systems if s in options.system] + kernels
     corpora = [] if options.big_only else [("glosses", 1)]
-    corpora += [("glosses×22", 22)] if options.big or options.big_only else []
+    corpora += ([(f"glosses×{options.copies}", options.copies)]
+                if options.big or options.big_only else [])
     print(f"{'corpus':11} {'model':8} {'T':>1} {'system':14} {'M words/s':>9} {'ratio':>6} "
           f"{'PSS MB':>7} {'CPU s':>6} {'CPU ×':>6} {'cores':>5} {'WS353':>11} {'analogy':>11}")
     with tempfile.TemporaryDirectory(prefix="bench-w2v-") as tmp:
@@ -266,7 +271,8 @@ def main() -> None:
                           f"thread(s): load average before {load[0]:.2f} {load[1]:.2f} "
                           f"{load[2]:.2f}", flush=True)
                     runs: dict[str, list] = {s: [] for s in block}
-                    for r in range(options.repeat):  # round robin: load changes hit all alike
+                    repeat = options.repeat if copies == 1 else options.big_repeat or options.repeat
+                    for r in range(repeat):  # round robin: load changes hit all alike
                         for system in block:
                             out = os.path.join(tmp, f"{system}.vec" if system == "fasttext"
                                                else f"{system}.bin")
@@ -292,7 +298,8 @@ def main() -> None:
                     load = os.getloadavg()
                     print(f"# load average after {load[0]:.2f}", flush=True)
     print(f"words/s: corpus words x epochs / wall time of the whole command, median of "
-          f"{options.repeat}; ratio: over gensim corpus_file in the same block; PSS: median "
+          f"{options.repeat} (big corpus: {options.big_repeat or options.repeat}); ratio: over "
+          "gensim corpus_file in the same block; PSS: median "
           "of the peak of the process tree; CPU s: median user + system seconds of the tree, "
           "CPU ×: gensim corpus_file's over it; cores: CPU s over wall seconds (near T when "
           "the machine had T cores free); WS353 / analogy: mean±sd over the seeds")
