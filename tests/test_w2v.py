@@ -247,3 +247,20 @@ def test_cbow_bags_are_regrouped_by_size_intact():
         return sorted((int(c), tuple(b.contexts[lo:hi].tolist()))
                       for c, lo, hi in zip(b.centres, b.indptr[:-1], b.indptr[1:], strict=True))
     assert as_bags(grouped) == as_bags(bags)
+
+
+@pytest.mark.parametrize("window", [4, 200])  # bag sizes fit 8 bits, and need 16 bits
+def test_bags_of_one_size_keep_their_order(window):
+    from embedkit.text.windows import cbow_samples
+    from embedkit.w2v.worker import by_bag_size as _by_bag_size
+
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 50, 3000).astype(np.int32)
+    sentences = np.cumsum(rng.random(3000) < 2 / window).astype(np.int32)
+    bags = cbow_samples(ids, sentences, window, rng)
+    order = np.argsort(np.diff(bags.indptr), kind="stable")  # by size, then corpus order
+    assert np.diff(bags.indptr).max() > (255 if window > 100 else 2)
+    grouped = _by_bag_size(bags)
+    assert np.array_equal(grouped.centres, bags.centres[order])
+    assert np.array_equal(grouped.contexts, np.concatenate(
+        [bags.contexts[bags.indptr[i]:bags.indptr[i + 1]] for i in order]))

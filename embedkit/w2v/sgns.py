@@ -60,12 +60,15 @@ def _group_matmul(a: np.ndarray, b: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def _group_outer(a: np.ndarray, c: np.ndarray, size: int) -> np.ndarray:
-    """Per row block ``i``: ``a_iᵀ c_i``, stacked into ``(ceil(B / size), p, q)``."""
+def _group_outer(a: np.ndarray, c: np.ndarray, size: int, out: np.ndarray | None = None
+                 ) -> np.ndarray:
+    """Per row block ``i``: ``a_iᵀ c_i``, stacked into ``(ceil(B / size), p, q)`` (written
+    into ``out`` when given)."""
     full = len(a) // size * size
     n_full = full // size
     n_groups = -(-len(a) // size)
-    out = np.empty((n_groups, a.shape[1], c.shape[1]), dtype=np.result_type(a, c))
+    if out is None:
+        out = np.empty((n_groups, a.shape[1], c.shape[1]), dtype=np.result_type(a, c))
     np.matmul(a[:full].reshape(n_full, size, -1).transpose(0, 2, 1),
               c[:full].reshape(n_full, size, -1), out=out[:n_full])
     if full < len(a):
@@ -141,8 +144,10 @@ def _sgns_outputs_vjp(g, saved, inputs, outputs, pair_inputs, pair_outputs, nega
                       negative_weight=1.0):
     x, y, noise, size, d_positive, d_negative = saved
     d_positive, d_negative = _scaled(g, d_positive, d_negative)
-    d_noise = _group_outer(d_negative, x, size)
-    rows = np.concatenate([d_positive[:, None] * x, d_noise.reshape(-1, x.shape[1])])
+    # the positives' rows, then the noise rows, written in place (no concatenated copy)
+    rows = np.empty((len(x) + negatives.size, x.shape[1]), dtype=np.result_type(d_negative, x))
+    np.multiply(d_positive[:, None], x, out=rows[:len(x)])
+    _group_outer(d_negative, x, size, out=rows[len(x):].reshape(*negatives.shape, x.shape[1]))
     return SparseRows(np.concatenate([pair_outputs, negatives.reshape(-1)]), rows,
                       outputs.shape)
 

@@ -67,7 +67,10 @@ def by_bag_size(bags: CbowSamples) -> CbowSamples:
     table's learning rate times that size (see ``Worker._cbow``).
     """
     sizes = np.diff(bags.indptr)
-    order = np.argsort(sizes, kind="stable")
+    # the smallest unsigned type that holds the sizes (at most 2 windows): NumPy's stable
+    # sort of 8- and 16-bit integers is a radix sort, 5-10x faster than on int64, same order
+    order = np.argsort(sizes.astype(np.min_scalar_type(int(sizes.max(initial=0)))),
+                       kind="stable")
     sizes = sizes[order]
     indptr = np.concatenate([[0], np.cumsum(sizes)])
     # position k of new bag i is old position indptr[order[i]] + k
