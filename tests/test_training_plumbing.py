@@ -126,5 +126,7 @@ def test_trained_word2vec_matrices_with_a_non_finite_value_are_refused(which, ba
     matrices = {"vectors": np.ones((70_000, 3), np.float32), "output": np.ones((5, 3))}
     check_finite(**matrices)
     matrices[which][-1, -1] = bad  # in the last block, past the first one read
-    with pytest.raises(DivergenceError, match=r"^training diverged \(non-finite weights\)"):
+    with pytest.raises(DivergenceError, match=r"^training diverged \(non-finite weights\)"
+                       ) as error:
         check_finite(**matrices)
+    assert error.value.params == ("lr",)  # the CLI says --lr

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from embedkit.cli import main
 from embedkit.text.noise import NoiseDistribution
+from embedkit.text.tokenize import Tokenizer
 from embedkit.w2v import train
 from embedkit.w2v.train import (
     Word2VecConfig,
@@ -345,6 +346,9 @@ def test_input_rows_start_uniform_within_half_over_dim_drawn_from_the_seed(tmp_p
     initialize(other, 8)
     np.testing.assert_array_equal(again, vectors)
     assert not np.any(other == vectors)
+    # drawn in float32, as the matrix is (no float64 temporary of the matrix's size)
+    draws = np.random.default_rng(7).random(vectors.shape, dtype=np.float32)
+    np.testing.assert_array_equal(vectors, (draws - np.float32(0.5)) / np.float32(10))
     # training starts there, from the configured seed: with a zero output matrix, one
     # minibatch of the whole corpus leaves the input rows as they were drawn
     corpus = tmp_path / "tiny.txt"
@@ -365,10 +369,22 @@ def test_subword_rows_start_uniform_within_one_over_dim_block_by_block(monkeypat
     for block in (vectors[:64], vectors[64:128], vectors[960:]):
         assert -0.125 <= block.min() < -0.1 and 0.1 < block.max() < 0.125
     assert len(np.unique(vectors)) > 7900  # no block drawn twice from one state
+    assert np.all(vectors.any(axis=1))  # every row drawn, the first one too
     whole = np.zeros_like(vectors)
     monkeypatch.setattr(train, "INIT_BLOCK", 1 << 16)
     fasttext_init(whole, np.random.default_rng(5))
     np.testing.assert_array_equal(whole, vectors)  # blocks follow one stream: as one draw
+    draws = np.random.default_rng(5).random(vectors.shape, dtype=np.float32)  # in float32
+    np.testing.assert_array_equal(vectors, draws * np.float32(0.25) - np.float32(0.125))
+
+
+def test_the_vocabulary_follows_max_vocab_and_the_tokenizer(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("A, b c d\nA, b c\nA, b\n" * 20)
+    model = train_word2vec([corpus], Word2VecConfig(dim=4, epochs=1, min_count=1, max_vocab=2,
+                                                    subsample=0, threads=1),
+                           tokenizer=Tokenizer("whitespace", lowercase=False))
+    assert model.vocab.words == ["A,", "b"] and model.vectors.shape == (2, 4)
 
 
 @pytest.mark.parametrize("model, code", [("cbow", 1), ("skipgram", 2)])

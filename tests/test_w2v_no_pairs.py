@@ -52,6 +52,9 @@ def test_everything_subsampled_away_is_an_error_naming_subsample(tmp_path):
     assert "epoch 1 has no training pairs" in result.stderr
     assert "--subsample 1e-09" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.rstrip().endswith(
+        ": subsampling (--subsample 1e-09) left no two words of a line; raise --subsample, or "
+        "set it to 0 to keep every word")
 
 
 def test_library_raises_before_any_checkpoint(tmp_path):

@@ -231,3 +231,13 @@ def test_a_checkpoint_that_does_not_fit_its_run_is_refused_naming_the_file(small
             train_word2vec([small], config, resume=damaged)
         assert str(error.value).startswith(f"{damaged}: ")
         assert message in str(error.value)
+
+
+def test_ctrl_c_after_resuming_names_the_epoch_the_checkpoint_read_holds(small, tmp_path):
+    checkpoint = tmp_path / "ck.npz"
+    train_word2vec([small], Word2VecConfig(dim=8, epochs=1, threads=1), checkpoint=checkpoint)
+    with pytest.raises(Interrupted, match=r"after epoch 2 of 3; the checkpoint .*ck\.npz holds "
+                                          r"epoch 1$"):
+        train_word2vec([small], Word2VecConfig(dim=8, epochs=3, threads=1),
+                       callback=_stop_after_epoch(2), checkpoint=checkpoint,
+                       checkpoint_every=5, resume=checkpoint)
