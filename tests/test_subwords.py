@@ -77,12 +77,32 @@ def test_expand_rows_gathers_each_words_rows_repeats_and_all():
     assert out.tolist() == [2, 7, 8, 0, 5, 2, 7, 8, 1]
 
 
-@pytest.mark.parametrize(("text", "expected"), [("3-6", (3, 6)), ("4", (4, 4))])
+@pytest.mark.parametrize(("text", "expected"), [("3-6", (3, 6)), ("4", (4, 4)), ("1-1", (1, 1)),
+                                               ("1", (1, 1)), (" 2 - 5 ", (2, 5))])
 def test_parse_range(text, expected):
     assert parse_range(text) == expected
 
 
 @pytest.mark.parametrize("text", ["6-3", "0-2", "a-b", "3-", ""])
 def test_parse_range_refuses_nonsense(text):
-    with pytest.raises(EmbedkitError, match="MIN-MAX"):
+    with pytest.raises(EmbedkitError, match="MIN-MAX") as error:
         parse_range(text)
+    assert error.value.params == ("subwords",)  # the CLI names --subwords
+
+
+def test_vocabulary_vectors_composed_block_by_block_equal_one_block(monkeypatch):
+    from embedkit.text import subwords as module
+
+    rng = np.random.default_rng(1)
+    words = ["where", "here", "there", "hereby", "w", "wherever", "thereof"]
+    model = module.SubwordModel(Subwords(3, 5, 40), rng.standard_normal((7, 4)).astype("f4"),
+                                rng.standard_normal((40, 4)).astype("f4"))
+    whole = model.word_vectors(words)
+    monkeypatch.setattr(module, "COMPOSE_BLOCK", 3)
+    blocks = model.word_vectors(words)
+    assert blocks.dtype == np.float32
+    np.testing.assert_array_equal(blocks, whole)
+    # row i: the mean of word i's own row and its n-gram rows
+    indptr, rows = subword_rows(words[1:2], Subwords(3, 5, 40), 0, own_rows=False)
+    expected = (model.word_rows[1] + model.ngrams[rows].sum(axis=0)) / (1 + len(rows))
+    np.testing.assert_allclose(blocks[1], expected, rtol=1e-6)

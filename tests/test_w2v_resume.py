@@ -241,3 +241,17 @@ def test_ctrl_c_after_resuming_names_the_epoch_the_checkpoint_read_holds(small, 
         train_word2vec([small], Word2VecConfig(dim=8, epochs=3, threads=1),
                        callback=_stop_after_epoch(2), checkpoint=checkpoint,
                        checkpoint_every=5, resume=checkpoint)
+
+
+def test_ctrl_c_at_the_first_report_of_a_resumed_run_stops_after_the_epochs_done(small,
+                                                                                 tmp_path):
+    checkpoint = tmp_path / "ck.npz"
+    train_word2vec([small], Word2VecConfig(dim=8, epochs=1, threads=1), checkpoint=checkpoint)
+
+    def press(step):
+        raise KeyboardInterrupt  # Ctrl-C as the epochs already done are reported
+
+    with pytest.raises(Interrupted, match=r"^training stopped after epoch 1 of 3; the "
+                                          r"checkpoint .*ck\.npz holds epoch 1$"):
+        train_word2vec([small], Word2VecConfig(dim=8, epochs=3, threads=1), progress=press,
+                       checkpoint=checkpoint, resume=checkpoint)
