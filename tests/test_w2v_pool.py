@@ -4,9 +4,11 @@ Ctrl-C handled there."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -103,7 +105,8 @@ def test_warnings_in_workers_are_raised_once_per_message_in_the_training_process
     messages = [(w.category, str(w.message)) for w in caught]
     # one per message and worker process: at most two of each
     assert set(messages) == {(RuntimeWarning, "task parity 0"),
-                                     (RuntimeWarning, "task parity 1")}
+                             (RuntimeWarning, "task parity 1")}
+    assert {os.path.basename(w.filename) for w in caught} == {"pool.py"}  # raised there again
     assert 2 <= len(messages) <= 4
 
 
@@ -172,3 +175,31 @@ def test_outside_the_main_thread_ctrl_c_is_not_touched(default_sigint):
     thread.start()
     thread.join()
     assert found == [before]
+
+
+class Sleeper(Adder):
+    def run(self, task, progress):
+        time.sleep(0.3)
+        super().run(task, progress)
+
+
+def test_the_training_process_waits_for_its_workers_without_spinning():
+    calls = []
+    matrix = shared_zeros((4, 1), shared=True)
+    run_tasks(iter(range(4)), [Sleeper(matrix), Sleeper(matrix)], None,
+              lambda: calls.append(1))
+    # about 0.6 s of waiting, checked every 0.05 s: a busy loop would check thousands of times
+    assert len(calls) < 200
+    np.testing.assert_array_equal(matrix[:, 0], np.arange(4))
+
+
+def test_workers_are_forked_whatever_the_default_start_method():
+    # the shared matrices and the workers' state reach the processes by fork, not by pickling
+    previous = multiprocessing.get_start_method(allow_none=True)
+    multiprocessing.set_start_method("spawn", force=True)
+    try:
+        matrix = shared_zeros((6, 1), shared=True)
+        run_tasks(iter(range(6)), [Adder(matrix), Adder(matrix)], None, _never)
+    finally:
+        multiprocessing.set_start_method(previous, force=True)
+    np.testing.assert_array_equal(matrix[:, 0], np.arange(6))
