@@ -19,7 +19,11 @@
 # (the other text modules not yet timed); w2v 23 min for sgns and worker, 4 min for config;
 # vectors 17 min for query and 9 min for evaluate (on their wider subsets, load 7-11);
 # formats 43 min for word2vec.py (load 9-14); ae 6 min for noise.py, 27 min for estimator.py
-# (MUTATION_JOBS=1, load 12-14). The whole list does not fit in an hour: run the groups
+# (MUTATION_JOBS=1, load 12-14). With MUTATION_JOBS=1 at load 13-27 (seventh session):
+# w2v/checkpoint 4.5 min, w2v/subwords 2.5 min, text/stream 3.7, ranges 2.8, tokenize 3.5,
+# export 2.7, subwords 20 min; w2v/train.py ran 220 of its 419 mutants in 85 min (its tests
+# train models: run it alone, with 2 jobs, on a quieter machine). The whole list does not
+# fit in an hour: run the groups
 # separately, and split a group that outgrows an hour by naming its modules.
 set -euo pipefail
 {  # bash parses this block whole before running it: editing the script during a run is safe
