@@ -24,8 +24,11 @@ from embedkit.vectors.evaluate import evaluate_analogies
 from embedkit.vectors.formats import load_vectors
 from embedkit.vectors.keyed import KeyedVectors
 from embedkit.w2v.cluster import (
+    ModelVersion,
+    RoundResult,
     _concatenate,
     _encode_range,
+    _merged,
     _share,
     _TaskHeap,
     cluster_vocabulary,
@@ -139,6 +142,32 @@ def test_merge_adds_in_order_or_averages_the_rows_each_task_changed():
     merge_changes(model, changes, "momentum", momentum)
     np.testing.assert_array_equal(momentum, [[0.75, 0.75], [0, 0], [4.5, 4.5], [0.75, 0]])
     np.testing.assert_array_equal(model, [[1.25, 1.25], [0, 0], [7.5, 7.5], [1.25, 0]])
+
+
+def _result(rows, change) -> RoundResult:
+    rows, change = np.array(rows), np.array(change, np.float32)
+    return RoundResult(rows, change, rows, change, 0.0, 0, 0, 0.0)
+
+
+def test_an_epochs_last_merge_adds_what_the_momentum_would_still_add():
+    base = np.zeros((3, 2), dtype=np.float32)
+    start = ModelVersion(base, base, None, 0.0)
+    results = [_result([0, 1], [[4, 4], [2, 0]]), _result([1], [[2, 8]]),
+               _result([2], [[1, 1]]), _result([0], [[0, 4]])]
+    # one round per epoch: the momentum's whole series at once, as summing would move it
+    alone = _merged(start, "momentum", True, True, *results)
+    np.testing.assert_allclose(alone.vectors, [[4, 8], [4, 8], [1, 1]])
+    np.testing.assert_array_equal(alone.output, alone.vectors)
+    # two rounds: the first applies a quarter (the mean), the last what is left of both
+    first = _merged(start, "momentum", True, False, *results)
+    np.testing.assert_allclose(first.vectors, [[1, 2], [1, 2], [0.25, 0.25]])
+    last = _merged(first, "momentum", False, True, *results)
+    momentum = 0.75 * first.momentum[0] + first.vectors  # decayed, plus the new mean
+    np.testing.assert_allclose(last.vectors, first.vectors + momentum + 3 * momentum)
+    assert base.sum() == 0  # the model of a round is not changed: a rerun task reads it
+    # the next epoch's first round starts the momentum again
+    again = _merged(last, "momentum", True, False, *results)
+    np.testing.assert_allclose(again.vectors - last.vectors, first.vectors)
 
 
 def test_a_task_keeps_freed_memory_in_the_heap_and_gives_it_back_after(monkeypatch):
