@@ -124,15 +124,16 @@ def scale_model(compute_per_word: float, merge_per_byte: float, back_per_word: f
     """Time per epoch on N machines (one training task each), printed as a table.
 
     Per round of ``W`` words: every machine computes ``W / N`` words at the measured compute
-    time per word. The model (two float32 matrices) leaves the driver once, as the argument of
-    a task (not scattered: Dask can make it again if its worker dies), and the machines fetch
-    it from those that hold it, doubling the holders each step: ``log2(N)`` model transfers one
-    after the other, each over one machine's link (an assumption: Dask's peers choose at
-    random whom to fetch from). The N changes come back over the driver's one link (a change:
-    the measured bytes per word of a task, at most the whole model, as a long slice touches
-    nearly every row through its negatives), and the driver merges them at the measured
-    speed. Rounds are sequential (synchronous), so an epoch is ``tokens / W`` such rounds.
-    Single machine (N = 1, no rounds): ``tokens`` times the compute time per word.
+    time per word. One machine merges the round's changes: the N - 1 others send theirs over
+    its one link (a change: the measured bytes per word of a task, at most the whole model, as
+    a long slice touches nearly every row through its negatives), and it merges them at the
+    measured speed (seconds per byte of changes, the copy of the model included). The others
+    then fetch the new model (two float32 matrices) from those that hold it, doubling the
+    holders each step: ``log2(N)`` model transfers one after the other, each over one
+    machine's link (an assumption: Dask's workers fetch from any holder, and serve a limited
+    number at once). Rounds are sequential (synchronous), so an epoch is ``tokens / W`` such
+    rounds; the driver's one model out and back per epoch is left out. Single machine
+    (N = 1): ``tokens`` times the compute time per word.
     """
     model_bytes = 2 * vocab * dim * 4
     compute_per_word *= dim / DIM  # every kernel is linear in the dimensions
@@ -151,8 +152,8 @@ def scale_model(compute_per_word: float, merge_per_byte: float, back_per_word: f
             for n in machines:
                 compute = per_round / n * compute_per_word
                 back = min(model_bytes, per_round / n * back_per_word)
-                spread = (1 + math.ceil(math.log2(n))) * model_bytes / link
-                round_time = compute + spread + n * back / link + n * back * merge_per_byte
+                spread = math.ceil(math.log2(n)) * model_bytes / link
+                round_time = compute + (n - 1) * back / link + n * back * merge_per_byte + spread
                 cells.append(tokens / per_round * round_time / 3600)
             best = machines[min(range(len(cells)), key=cells.__getitem__)]
             print(f"  {gbit:>2} Gbit/s, rounds of {per_round:.0e} words: " +
