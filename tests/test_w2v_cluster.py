@@ -268,7 +268,7 @@ def test_more_than_two_tasks_merge_by_momentum_in_shorter_rounds(client, corpus)
     one_epoch = Word2VecConfig(dim=16, epochs=1, seed=5, threads=3)
     trained = train_on_cluster(corpus, one_epoch, client, on_round=rounds.append,
                                range_bytes=20_000)
-    assert len(rounds) == round(trained.vocab.total / 25_000) >= 2  # one at 200,000
+    assert len(rounds) == round(trained.vocab.total / 25_000) >= 2  # one at 400,000
     by_name = train_on_cluster(corpus, one_epoch, client, merge="momentum",
                                sync_every=25_000, range_bytes=20_000)
     assert np.array_equal(trained.vectors, by_name.vectors)

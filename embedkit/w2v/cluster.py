@@ -83,7 +83,7 @@ __all__ = ["DEFAULT_SYNC_EVERY", "DEFAULT_SYNC_EVERY_MANY", "MERGES", "cluster_c
 
 #: Words of the whole cluster between two merges, with at most 2 tasks per round and with
 #: more (see :func:`default_merge` and the README's cluster section for the measurements).
-DEFAULT_SYNC_EVERY = 200_000
+DEFAULT_SYNC_EVERY = 400_000
 DEFAULT_SYNC_EVERY_MANY = 25_000
 #: How a round's merge combines the changes of its tasks: ``sum`` adds them all (what
 #: Hogwild threads do to a shared model), ``average`` divides each row's summed change by the
