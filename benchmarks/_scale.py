@@ -8,10 +8,12 @@ Files are generated into a temporary directory under --tmp (default /tmp) and de
 size: clustered float32 vectors (one centre per 50 words plus noise, so neighbours exist) in
 word2vec binary, text and gzipped binary, then the same vectors as .npy + .vocab through
 `embedkit convert`. Every figure comes from a separate process: load times are measured inside
-it around the load call only; peak memory is the child's maximum resident set as the kernel
-reports it to /usr/bin/time, which starts it (a child of this process would inherit this
-process's peak). Medians of --runs, embedkit and gensim alternating, with the load average
-beside each line. The --index part needs the 'ann' extra (usearch) in this environment.
+it around the load call only; peak memory is the child's maximum resident set and its CPU time
+(user + system, all threads, the whole process) as the kernel reports them to /usr/bin/time,
+which starts it (a child of this process would inherit this process's peak). Medians of --runs,
+embedkit and gensim alternating (round robin), each run printed as it ends with the load
+average; under load, CPU seconds are the steadier figure (wall time includes waiting). The
+--index part needs the 'ann' extra (usearch) in this environment.
 
 With --keep DIR the files are generated into DIR/<rows> (or reused from there) and kept, and
 --parts load,mmap,query picks what to run, so that each part fits its own quiet window.
@@ -87,26 +89,28 @@ def load_average() -> str:
 
 
 def _measured(command: list[str], **popen) -> tuple[subprocess.Popen, str]:
-    """Start ``command`` under /usr/bin/time, which reports its peak RSS: a child started from
-    this process directly would inherit this process's resident size into its ru_maxrss (the
-    kernel keeps the peak of the address space that exec replaces), and this process holds
-    gensim and NumPy."""
+    """Start ``command`` under /usr/bin/time, which reports its peak RSS and CPU time: a child
+    started from this process directly would inherit this process's resident size into its
+    ru_maxrss (the kernel keeps the peak of the address space that exec replaces), and this
+    process holds gensim and NumPy."""
     report = tempfile.NamedTemporaryFile(prefix="vecscale-rss-", suffix=".txt", delete=False)
     report.close()
-    child = subprocess.Popen(["/usr/bin/time", "-o", report.name, "-f", "%M", *command],
+    child = subprocess.Popen(["/usr/bin/time", "-o", report.name, "-f", "%M %U %S", *command],
                              env=ENV, **popen)
     return child, report.name
 
 
-def _peak_mb(report: str) -> float:
+def _usage(report: str) -> tuple[float, float]:
+    """Peak RSS in MB and CPU seconds (user + system) from /usr/bin/time's report."""
     with open(report) as lines:
-        peak = float(lines.read().split()[-1]) / 1024
+        peak, user, system = map(float, lines.read().split()[-3:])
     os.unlink(report)
-    return peak
+    return peak / 1024, user + system
 
 
-def run_child(code: str, *args: str) -> tuple[str, float, float]:
-    """Run Python code in a child; returns its stdout, wall seconds and peak RSS in MB."""
+def run_child(code: str, *args: str) -> tuple[str, float, float, float]:
+    """Run Python code in a child; returns its stdout, wall seconds, peak RSS in MB and CPU
+    seconds."""
     start = time.perf_counter()
     child, report = _measured([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
                               text=True)
@@ -114,19 +118,19 @@ def run_child(code: str, *args: str) -> tuple[str, float, float]:
     wall = time.perf_counter() - start
     if child.returncode:
         raise SystemExit(f"child failed ({child.returncode}): {code[:80]!r} {args}")
-    return out, wall, _peak_mb(report)
+    return out, wall, *_usage(report)
 
 
-def run_command(*command: str) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a command (the wall time includes /usr/bin/time's
-    fork, about a millisecond)."""
+def run_command(*command: str) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds of a command (the wall time includes
+    /usr/bin/time's fork, about a millisecond)."""
     start = time.perf_counter()
     child, report = _measured(list(command), stdout=subprocess.DEVNULL)
     child.wait()
     wall = time.perf_counter() - start
     if child.returncode:
         raise SystemExit(f"failed: {' '.join(command)}")
-    return wall, _peak_mb(report)
+    return wall, *_usage(report)
 
 
 def generate(directory: Path, rows: int, formats: list[str]) -> dict[str, Path]:
@@ -190,48 +194,55 @@ def _bench_size(directory: Path, rows: int, formats: list[str], runs: int, with_
     paths = {fmt: path for fmt, path in wanted.items() if path.exists()}
     if "load" in parts:
         for fmt, path in paths.items():
-            figures: dict[str, list[tuple[float, float, float]]] = {"embedkit": [], "gensim": []}
-            for _ in range(runs):
+            # (load seconds, peak MB, words MB, CPU seconds of the whole process) per run
+            figures: dict[str, list[tuple[float, float, float, float]]] = {
+                "embedkit": [], "gensim": []}
+            for run in range(runs):
                 for name, code in LOAD.items():
                     code = "import time, sys\npath = sys.argv[1]\n" + code
-                    out, _, peak = run_child(code, str(path))
+                    out, _, peak, cpu = run_child(code, str(path))
                     took, words = map(float, out.split())
-                    figures[name].append((took, peak, words / 2**20))
+                    figures[name].append((took, peak, words / 2**20, cpu))
+                    print(f"    .{fmt} run {run + 1}, {name}: load {took:.1f} s, CPU {cpu:.1f} s "
+                          f"(whole process), peak {peak:,.0f} MB; {load_average()}", flush=True)
             ours = [statistics.median(v) for v in zip(*figures["embedkit"], strict=True)]
             theirs = [statistics.median(v) for v in zip(*figures["gensim"], strict=True)]
             print(f"  load .{fmt:<6} ({path.stat().st_size / 2**20:,.0f} MB): embedkit "
-                  f"{ours[0]:.1f} s, peak {ours[1]:,.0f} MB ({ours[1] / matrix_mb:.2f}x matrix; "
+                  f"{ours[0]:.1f} s, CPU {ours[3]:.1f} s, peak {ours[1]:,.0f} MB "
+                  f"({ours[1] / matrix_mb:.2f}x matrix; "
                   f"{(ours[1] - ours[2]) / matrix_mb:.2f}x beside the {ours[2]:,.0f} MB of words) "
-                  f"(runs: {', '.join(f'{t:.1f}' for t, _, _ in figures['embedkit'])}) | "
-                  f"gensim {theirs[0]:.1f} s, peak {theirs[1]:,.0f} MB (runs: "
-                  f"{', '.join(f'{t:.1f}' for t, _, _ in figures['gensim'])}) | time ratio "
-                  f"{ours[0] / theirs[0]:.2f}, memory ratio {ours[1] / theirs[1]:.2f}; "
-                  f"{load_average()}", flush=True)
+                  f"(runs: {', '.join(f'{f[0]:.1f}' for f in figures['embedkit'])}) | "
+                  f"gensim {theirs[0]:.1f} s, CPU {theirs[3]:.1f} s, peak {theirs[1]:,.0f} MB "
+                  f"(runs: {', '.join(f'{f[0]:.1f}' for f in figures['gensim'])}) | time ratio "
+                  f"{ours[0] / theirs[0]:.2f}, CPU ratio {ours[3] / theirs[3]:.2f}, memory ratio "
+                  f"{ours[1] / theirs[1]:.2f}; {load_average()}", flush=True)
     embedkit = str(Path(sys.executable).with_name("embedkit"))
     if not npy.exists():
         source = paths.get("bin") or next(iter(paths.values()))
-        wall, peak = run_command(embedkit, "convert", str(source), str(npy))
-        print(f"  convert {source.name} -> .npy + .vocab + .norms.npz: {wall:.1f} s, peak "
-              f"{peak:,.0f} MB; {load_average()}", flush=True)
+        wall, peak, cpu = run_command(embedkit, "convert", str(source), str(npy))
+        print(f"  convert {source.name} -> .npy + .vocab + .norms.npz: {wall:.1f} s, CPU "
+              f"{cpu:.1f} s, peak {peak:,.0f} MB; {load_average()}", flush=True)
     if "mmap" in parts:
-        first = [run_command(embedkit, "neighbors", str(npy), "--mmap", "w12345", "-k", "10")
+        word = f"w{min(12345, rows - 1)}"  # a word in every size
+        first = [run_command(embedkit, "neighbors", str(npy), "--mmap", word, "-k", "10")
                  for _ in range(runs)]
         print(f"  neighbors --mmap, first query, whole command: "
-              f"{statistics.median(w for w, _ in first):.2f} s (runs: "
-              f"{', '.join(f'{w:.2f}' for w, _ in first)}), peak RSS "
-              f"{statistics.median(p for _, p in first):,.0f} MB (page cache warm); "
+              f"{statistics.median(w for w, _, _ in first):.2f} s (runs: "
+              f"{', '.join(f'{w:.2f}' for w, _, _ in first)}), CPU "
+              f"{statistics.median(c for _, _, c in first):.2f} s, peak RSS "
+              f"{statistics.median(p for _, p, _ in first):,.0f} MB (page cache warm); "
               f"{load_average()}", flush=True)
     index = "-"
     if with_index:
         index = str(directory / f"v{rows}.index")
         if not Path(index).exists():
-            wall, peak = run_command(embedkit, "index", str(npy), "--mmap", "-o", index,
-                                     *index_options)
-            print(f"  index build {' '.join(index_options)}: {wall:.0f} s "
-                  f"({wall / rows * 1e6:.0f} us per vector), peak {peak:,.0f} MB, file "
+            wall, peak, cpu = run_command(embedkit, "index", str(npy), "--mmap", "-o", index,
+                                          *index_options)
+            print(f"  index build {' '.join(index_options)}: {wall:.0f} s, CPU {cpu:.0f} s "
+                  f"({cpu / rows * 1e6:.0f} us of CPU per vector), peak {peak:,.0f} MB, file "
                   f"{Path(index).stat().st_size / 2**20:,.0f} MB; {load_average()}", flush=True)
     if "query" in parts:
-        out, _, peak = run_child(QUERIES, str(npy), index, "200")
+        out, _, peak, _ = run_child(QUERIES, str(npy), index, "200")
         result = json.loads(out)
         line = (f"  exact (mmap): norms {result['norms']:.2f} s once, one query "
                 f"{result['exact_single'] * 1e3:.0f} ms, batched "
