@@ -8,14 +8,18 @@ import pytest
 from click.testing import CliRunner
 
 from embedkit.cli import main
-from embedkit.formats import word2vec
+from embedkit.formats import read_table, word2vec
 from embedkit.vectors import load_vectors, save_vectors
 from embedkit.vectors.formats import convert_vectors
 
-#: A suffix per format the readers know; text (word2vec .vec) keeps six significant digits.
-SUFFIXES = [".vec", ".vec.gz", ".bin", ".bin.bz2", ".npz", ".npy"]
-TEXT = (".vec", ".vec.gz")
-COUNTED = (".npz", ".npy")
+#: A file name per format the readers know, with the format given to the writer when the
+#: suffix does not name it: a fastText model is a .bin told apart from word2vec's by its
+#: content. Text (word2vec .vec) keeps six significant digits.
+FORMATS = [("in.vec", None), ("in.vec.gz", None), ("in.bin", None), ("in.bin.bz2", None),
+           ("in.npz", None), ("in.npy", None), ("model.bin", "fasttext")]
+TEXT = ("in.vec", "in.vec.gz")
+COUNTED = ("in.npz", "in.npy", "model.bin")
+BIN_FORMATS = {"in.bin": "binary", "model.bin": "fasttext"}
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +31,19 @@ def original():
     return words, vectors.astype(np.float32), counts
 
 
-@pytest.mark.parametrize("source, target", list(itertools.permutations(SUFFIXES, 2)))
+@pytest.mark.parametrize("source, target", list(itertools.permutations(FORMATS, 2)),
+                         ids=lambda f: f"{f[1] or ''}{f[0].partition('.')[2]}")
 def test_convert_round_trips_every_pair_of_formats(original, tmp_path, source, target):
     words, vectors, counts = original
-    src, dst = tmp_path / f"in{source}", tmp_path / f"out{target}"
-    save_vectors(src, words, vectors, counts=counts)
-    convert_vectors(src, dst)
+    (source, source_fmt), (target, target_fmt) = source, target
+    src, dst = tmp_path / "a" / source, tmp_path / "b" / target
+    src.parent.mkdir()
+    dst.parent.mkdir()
+    save_vectors(src, words, vectors, counts=counts, fmt=source_fmt)
+    convert_vectors(src, dst, fmt=target_fmt)
     back = load_vectors(dst)
+    if target in BIN_FORMATS:  # two formats share the suffix: each is written as asked
+        assert read_table(dst).format == BIN_FORMATS[target]
     assert back.words == words
     if source in TEXT or target in TEXT:
         np.testing.assert_allclose(back.vectors, vectors, rtol=5e-6, atol=0)
