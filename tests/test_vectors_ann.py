@@ -70,6 +70,27 @@ def test_cli_index_then_neighbors_agree_with_exact_search(indexed, tmp_path):
 
 
 @needs_ann
+def test_a_half_precision_index_built_faster_opens_and_finds_the_top_1(indexed, tmp_path):
+    """`--precision f16 --expansion 64`, the README's cheaper build for millions of words: the
+    stored vectors pass the check against the file at f16's rounding, take half the bytes, and
+    the first answer is the exact one but where f16 cannot tell two apart (here one word whose
+    best two differ by 5e-7 in cosine)."""
+    kv, directory = indexed
+    half = tmp_path / "half.index"
+    built = CliRunner().invoke(main, ["index", str(directory / "v.npy"), "-o", str(half),
+                                      "--precision", "f16", "--expansion", "64",
+                                      "--threads", "1"])
+    assert built.exit_code == 0, built.output
+    queries = [parse_query(kv, word) for word in kv.words]
+    rows, sims = VectorIndex(half, kv).top_k(queries, 1)
+    exact_rows, exact_sims = top_k(kv, queries, 1)
+    assert np.mean(rows[:, 0] == exact_rows[:, 0]) >= 0.99
+    np.testing.assert_allclose(sims[:, 0], exact_sims[:, 0], atol=1e-3)
+    saved = (directory / "v.index").stat().st_size - half.stat().st_size
+    assert saved >= 0.9 * kv.vectors.size * 2
+
+
+@needs_ann
 def test_an_index_of_other_vectors_is_refused(indexed, tmp_path):
     kv, directory = indexed
     other = clustered(seed=1)  # same size and dimension, other vectors
