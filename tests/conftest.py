@@ -36,6 +36,16 @@ def _default_sigint() -> None:
 
 
 @pytest.fixture
+def python_sigint() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt in this process during the test, as in a terminal: a
+    suite started as a background job without job control inherits SIGINT ignored, and a test
+    that presses Ctrl-C with ``os.kill`` would see nothing. The inherited handler is restored."""
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, inherited)
+
+
+@pytest.fixture
 def embedkit_child() -> Iterator[Callable[..., subprocess.Popen[str]]]:
     """``embedkit_child(*args, **popen_kwargs)``: start ``python -m embedkit ARGS`` to be
     interrupted: SIGINT at its default in the child, in a process group of its own (so a

@@ -28,6 +28,7 @@ def test_checkpoints_are_due_every_n_epochs_and_after_the_last():
     assert len(saved) == 3 and nowhere.holds == 0
 
 
+@pytest.mark.usefixtures("python_sigint")
 def test_ctrl_c_right_after_the_file_is_saved_still_counts_the_checkpoint():
     """The race a real Ctrl-C can hit: the file is in place, the bookkeeping not yet done."""
     checkpoints = Checkpoints("ck.npz")
@@ -35,15 +36,10 @@ def test_ctrl_c_right_after_the_file_is_saved_still_counts_the_checkpoint():
     def save_then_interrupted(path):
         os.kill(os.getpid(), signal.SIGINT)  # arrives as the save returns
 
-    # a suite started as a background job without job control inherits SIGINT ignored
-    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            checkpoints.after_epoch(1, False, save_then_interrupted)
-        assert checkpoints.holds == 1
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    finally:
-        signal.signal(signal.SIGINT, inherited)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoints.after_epoch(1, False, save_then_interrupted)
+    assert checkpoints.holds == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_checkpoint_every_below_one_names_the_library_parameter():
