@@ -36,7 +36,7 @@ def _default_sigint() -> None:
 
 
 @pytest.fixture
-def python_sigint() -> Iterator[None]:
+def default_sigint() -> Iterator[None]:
     """SIGINT raises KeyboardInterrupt in this process during the test, as in a terminal: a
     suite started as a background job without job control inherits SIGINT ignored, and a test
     that presses Ctrl-C with ``os.kill`` would see nothing. The inherited handler is restored."""

@@ -28,7 +28,7 @@ def test_checkpoints_are_due_every_n_epochs_and_after_the_last():
     assert len(saved) == 3 and nowhere.holds == 0
 
 
-@pytest.mark.usefixtures("python_sigint")
+@pytest.mark.usefixtures("default_sigint")
 def test_ctrl_c_right_after_the_file_is_saved_still_counts_the_checkpoint():
     """The race a real Ctrl-C can hit: the file is in place, the bookkeeping not yet done."""
     checkpoints = Checkpoints("ck.npz")

@@ -337,7 +337,7 @@ def test_a_run_resumed_from_its_checkpoint_gives_the_same_bits(client, corpus, e
                          sync_every=9_000)
 
 
-@pytest.mark.usefixtures("python_sigint")
+@pytest.mark.usefixtures("default_sigint")
 def test_ctrl_c_cancels_and_says_where_training_stopped(client, corpus):
     def press_ctrl_c(step: dict) -> None:
         os.kill(os.getpid(), signal.SIGINT)
@@ -383,7 +383,7 @@ def test_the_command_trains_on_a_local_cluster_and_writes_every_output(cli, corp
     assert (tmp_path / "ck.npz").exists()
 
 
-@pytest.mark.usefixtures("python_sigint")
+@pytest.mark.usefixtures("default_sigint")
 def test_ctrl_c_in_the_command_stops_its_cluster_and_writes_nothing(cli, corpus, tmp_path,
                                                                     monkeypatch):
     import multiprocessing

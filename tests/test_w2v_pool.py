@@ -42,15 +42,6 @@ def _never():
     pass
 
 
-@pytest.fixture
-def default_sigint():
-    """Python's own SIGINT handler, whatever the test runner was started with (a background
-    job starts with SIGINT ignored, and then Python installs no handler)."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 def test_every_task_is_trained_once_and_reported(workers):
     matrix = shared_zeros((40, 3), shared=workers > 1)
