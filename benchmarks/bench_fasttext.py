@@ -8,8 +8,13 @@ settings, fastText's of issue #20: ``-minn 3 -maxn 6 -bucket 2000000``, dim 100,
 2 threads, window 5, negative 5, min-count 5, ``-t 1e-4`` (embedkit ``--subsample 1e-4``),
 starting learning rate 0.05 (fastText's default for both models, given to both tools), and
 embedkit's noise distribution at fastText's count^0.5 (``--ns-exponent 0.5``; fastText's is
-fixed). Each is its own process writing a fastText ``.bin``, measured as bench_w2v measures
-(wall time of the whole command, peak PSS of its process tree). Both files are read by
+fixed). Each is its own process writing a fastText ``.bin``, measured as bench_w2v measures:
+wall time of the whole command, its CPU seconds, and the peak of the summed PSS of its process
+tree. PSS splits each page among the processes that map it, so summed over the tree a page
+that only the run's processes map (the matrices embedkit's forked workers share, the pages
+they inherited copy-on-write) counts once, as in fastText's single process; a page shared
+with other processes on the machine (system libraries) counts by the run's share. Summed RSS
+would count the shared matrices once per worker. Both files are read by
 embedkit's reader (bit-exact to fastText's vectors, see check_fasttext_compat.py) and scored
 by the same code: WordSim353 Spearman and analogy accuracy (unseen words skipped, and with
 ``--oov ngrams``). Words/s is corpus words times epochs over wall seconds, for both. Runs go
@@ -145,11 +150,11 @@ def main() -> None:
                 for system in systems:
                     out = os.path.join(scratch, f"{system}-{model}-{repeat}.bin")
                     where = load()
-                    seconds, peak = measure(command(system, model, corpus, out, repeat + 1),
-                                            {}, scratch)
+                    seconds, peak, cpu = measure(command(system, model, corpus, out,
+                                                         repeat + 1), {}, scratch)
                     kv = load_vectors(out)
                     first.setdefault((model, system), kv)
-                    record = {"seconds": seconds, "peak_mb": peak,
+                    record = {"seconds": seconds, "cores": cpu / seconds, "peak_mb": peak,
                               "words_per_sec": words * SETTINGS["epochs"] / seconds,
                               **quality(kv), "load": where}
                     runs[model, system].append(record)
