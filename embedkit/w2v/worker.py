@@ -30,7 +30,7 @@ from embedkit.text.noise import NoiseDistribution
 from embedkit.text.windows import CbowSamples, SkipgramPairs, chunk_samples
 from embedkit.w2v.config import Word2VecConfig
 from embedkit.w2v.sgns import context_bags, sgns_loss, window_loss
-from embedkit.w2v.subwords import bag_rows, subword_mean, whole_rows
+from embedkit.w2v.subwords import bag_rows, fasttext_rows, row_touches, subword_mean
 
 #: With ``kernel="pair"``: consecutive pairs (bags) that share their noise words, and noise
 #: words per group per word2vec negative (see :mod:`embedkit.w2v.sgns`). CBOW shares less: on
@@ -191,15 +191,20 @@ class Worker:
         shape = (int(groups[-1]), self.shared if self.config.negative else 0)
         return self.noise.sample(self.rng, shape), groups.tolist()
 
-    def _step(self, loss: Tensor, input_gain: float = 1.0) -> float:
+    def _step(self, loss: Tensor, input_gain: float = 1.0,
+              words: np.ndarray | None = None) -> float:
         """Backpropagate ``loss`` and update both matrices: the output one at the current
-        rate, the input one at ``input_gain`` times it."""
+        rate, the input one at ``input_gain`` times it. With subwords, ``words`` are the
+        minibatch's input words (one per pair or bag member), whose rows move by fastText's
+        rule (:func:`~embedkit.w2v.subwords.fasttext_rows`)."""
         self.input_sgd.zero_grad()
         self.output_sgd.zero_grad()
         loss.backward()
         if self.subword_rows is not None:
-            assert isinstance(self.vectors.grad, SparseRows)
-            self.vectors.grad = whole_rows(self.vectors.grad)
+            grad = self.vectors.grad
+            assert isinstance(grad, SparseRows) and words is not None
+            self.vectors.grad = fasttext_rows(
+                grad, row_touches(*self.subword_rows, words, grad.ids), self.config.worker_count)
         rate = self.rate(self.words_done)
         self.input_sgd.step(lr=rate * input_gain)
         self.output_sgd.step(lr=rate)
@@ -214,12 +219,14 @@ class Worker:
                 inputs = subword_mean(self.vectors, members, *self.subword_rows)
                 members = np.arange(len(members))
             return self._step(window_loss(
-                inputs, self.output, samples.indptr[lo:hi + 1] - first, members, noise))
+                inputs, self.output, samples.indptr[lo:hi + 1] - first, members, noise),
+                words=samples.contexts[first:last])
         centres, contexts = samples.centres[lo:hi], samples.contexts[lo:hi]  # pairs lo:hi
         if self.subword_rows is not None:
             loss = sgns_loss(subword_mean(self.vectors, contexts, *self.subword_rows),
                              self.output, None, centres, noise,
                              self.config.negative / self.shared)
+            return self._step(loss, words=contexts)
         else:
             loss = sgns_loss(self.vectors, self.output, contexts, centres, noise,
                              self.config.negative / self.shared)
@@ -231,10 +238,10 @@ class Worker:
         centres = bags.centres[lo:hi]
         if self.subword_rows is not None:
             # fastText's bag: the mean of every row of every context word, each row moved by
-            # the bag's whole gradient (whole_rows in _step)
+            # the bag's whole gradient (fasttext_rows in _step)
             hidden = context_bags(self.vectors, *bag_rows(*self.subword_rows, indptr,
                                                           contexts))
-            return self._finish_cbow(hidden, centres, noise, 1.0)
+            return self._finish_cbow(hidden, centres, noise, 1.0, contexts)
         hidden = context_bags(self.vectors, indptr, contexts, mean=self.config.cbow_mean)
         # word2vec moves every context row by the hidden layer's full gradient with a mean
         # (by 1/size of it with a sum): the true gradient times the bag size, which is one
@@ -247,12 +254,12 @@ class Worker:
                                  mean_size if self.config.cbow_mean else 1 / mean_size)
 
     def _finish_cbow(self, hidden: Tensor, centres: np.ndarray, noise: np.ndarray,
-                     gain: float) -> float:
+                     gain: float, words: np.ndarray | None = None) -> float:
         """The loss of the bags' hidden vectors against their centres (the window kernel:
         ``noise`` holds the bags' targets), one step."""
         if self.config.kernel == "window":
-            return self._step(window_loss(hidden, self.output, None, None, noise), gain)
+            return self._step(window_loss(hidden, self.output, None, None, noise), gain, words)
         loss = sgns_loss(hidden, self.output, None, centres, noise,
                          self.config.negative / self.shared)
-        return self._step(loss, gain)
+        return self._step(loss, gain, words)
 
