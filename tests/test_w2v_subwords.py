@@ -14,6 +14,7 @@ from embedkit.text.subwords import Subwords, subword_rows
 from embedkit.vectors import load_vectors
 from embedkit.w2v.subwords import ROW_PAIRS, fasttext_rows, row_touches, subword_mean
 from embedkit.w2v.train import Word2VecConfig, train_word2vec
+from embedkit.w2v.worker import Worker
 
 #: Stems of made-up words; each is used in the sentences of one topic, inflected.
 STEMS = ["belokar", "sumitra", "ganovel", "pirusta", "keladom", "toravin", "mesurak", "dufanel",
@@ -119,7 +120,7 @@ def test_two_threads_share_the_subword_rows_at_the_default_batch(inflected, mode
     assert np.isfinite(trained.vectors).all()
 
 
-def test_a_row_moves_by_at_most_row_pairs_pairs_worth_of_its_summed_gradient():
+def test_a_row_moves_by_at_most_its_share_of_row_pairs_pairs_worth_of_its_summed_gradient():
     # word 0 (rows 0 and 5) in 40 pairs, word 1 (rows 1 and 5, row 5 twice) in 2
     indptr, members = np.array([0, 2, 5]), np.array([0, 5, 1, 5, 5])
     words = np.array([0] * 40 + [1] * 2)
@@ -128,15 +129,20 @@ def test_a_row_moves_by_at_most_row_pairs_pairs_worth_of_its_summed_gradient():
     np.testing.assert_array_equal(touches, [44, 40, 2, 44])
     values = np.ones((2, 3), dtype=np.float32)
     grad = SparseRows(rows, values, (6, 3), np.array([0, 2, 4]))
-    moved = fasttext_rows(grad, touches).to_dense()
-    np.testing.assert_allclose(moved[[0, 1, 5]],
-                               [[ROW_PAIRS / 40] * 3, [1] * 3, [2 * ROW_PAIRS / 44] * 3],
+    moved = fasttext_rows(grad, touches, 16).to_dense()
+    np.testing.assert_allclose(moved[[0, 1, 5]], [[16 / 40] * 3, [1] * 3, [2 * 16 / 44] * 3],
                                rtol=1e-6)
-    # two Hogwild workers step at the same time: each moves a row by half as much at most
-    shared = fasttext_rows(grad, touches, workers=2).to_dense()
-    np.testing.assert_allclose(shared[[0, 1, 5]],
-                               [[ROW_PAIRS / 80] * 3, [1] * 3, [2 * ROW_PAIRS / 88] * 3],
-                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("model", ["skipgram", "cbow"])
+def test_each_hogwild_worker_moves_a_row_by_its_share_of_the_models_row_pairs(model):
+    # workers step at the same time: with two, each moves a row by half as much at most
+    def worker(threads):
+        config = Word2VecConfig(model=model, threads=threads, minn=3, maxn=5)
+        return Worker(config, None, np.zeros((3, 2)), np.zeros((1, 2)), None, None,
+                      lambda words: 0.05, (np.array([0, 2]), np.array([0, 2])))
+    assert worker(1).row_pairs == ROW_PAIRS[model]
+    assert worker(2).row_pairs == ROW_PAIRS[model] / 2
 
 
 def test_resumed_subword_run_is_bit_identical(inflected, tmp_path):

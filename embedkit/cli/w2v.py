@@ -20,6 +20,7 @@ from embedkit.errors import EmbedkitError
 from embedkit.formats import output_format
 from embedkit.io import atomic_output, check_writable, to_json
 from embedkit.text.corpus import spool_stdin
+from embedkit.text.noise import DEFAULT_NS_EXPONENT
 from embedkit.text.subwords import MAX_BUCKETS, parse_range
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.windows import MODELS
@@ -32,6 +33,8 @@ from embedkit.w2v.config import (
     DEFAULT_KERNEL,
     DEFAULT_LR,
     KERNELS,
+    SUBWORD_LR,
+    SUBWORD_NS_EXPONENT,
     Word2VecConfig,
 )
 from embedkit.w2v.train import Word2Vec, train_word2vec
@@ -57,14 +60,17 @@ def _per_model(defaults: dict) -> str:
                    "per word, as word2vec does).")
 @click.option("--negative", type=click.IntRange(min=1), default=DEFAULTS.negative, metavar="K",
               help="Noise words per training pair.")
-@click.option("--ns-exponent", type=float, default=DEFAULTS.ns_exponent, metavar="X",
-              help="Noise words are drawn with probability proportional to count^X.")
+@click.option("--ns-exponent", type=float, default=None, metavar="X",
+              help="Noise words are drawn with probability proportional to count^X  "
+                   f"[default: {DEFAULT_NS_EXPONENT}; {SUBWORD_NS_EXPONENT} with --subwords, "
+                   "fastText's]")
 @click.option("--subsample", type=click.FloatRange(min=0), default=DEFAULTS.subsample,
               metavar="T", help="Threshold of frequent-word subsampling (0: off).")
 @click.option("--epochs", type=click.IntRange(min=1), default=DEFAULTS.epochs, metavar="N",
               help="Passes over the corpus.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
-              metavar="RATE", help=f"Starting learning rate  [default: {_per_model(DEFAULT_LR)}]")
+              metavar="RATE", help=f"Starting learning rate  [default: {_per_model(DEFAULT_LR)}; "
+                                   f"{SUBWORD_LR} with --subwords, fastText's]")
 @click.option("--min-lr", type=click.FloatRange(min=0), default=DEFAULTS.min_lr, metavar="RATE",
               help="The learning rate decays linearly to this over all epochs.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, metavar="N",

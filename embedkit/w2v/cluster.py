@@ -625,7 +625,7 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
         state = load_checkpoint(resume, context)
         state.vocab = vocab
         checkpoints.holds = state.epoch
-    noise = NoiseDistribution(vocab.counts, config.ns_exponent)
+    noise = NoiseDistribution(vocab.counts, config.noise_exponent)
     keep = keep_probabilities(vocab.counts, config.subsample) if config.subsample else None
     words_per_epoch = vocab.total
     rounds = max(1, round(words_per_epoch / sync_every))

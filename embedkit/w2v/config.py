@@ -26,6 +26,13 @@ KERNELS = ("window", "pair")
 DEFAULT_KERNEL = {"skipgram": "window", "cbow": "pair"}
 #: word2vec's starting learning rates.
 DEFAULT_LR = {"skipgram": 0.025, "cbow": 0.05}
+#: With subwords, fastText's defaults for both models: starting learning rate 0.05 and noise
+#: words drawn ∝ count^0.5 (src/args.cc, src/loss.cc). On wordnet-glosses (skip-gram, 2
+#: workers, one seed, rows capped as :func:`~embedkit.w2v.subwords.fasttext_rows` does) they
+#: scored 0.566 on WordSim353 and 0.600 on the analogies, word2vec's 0.025 and count^0.75
+#: 0.408 and 0.366 (fastText's own tool: 0.514 and 0.568 in an earlier run).
+SUBWORD_LR = 0.05
+SUBWORD_NS_EXPONENT = 0.5
 #: Training pairs (skip-gram) or context bags (CBOW) per minibatch: summed gradients stay
 #: stable and score like word2vec's per-pair updates up to about these sizes (CBOW touches a
 #: frequent word in many bags at once: on wordnet-glosses with two workers, medians of 3,
@@ -50,16 +57,17 @@ class Word2VecConfig:
     negative : int
         Noise words per training pair (0: positives only, for tests; the command asks for at
         least 1, since without noise words nothing keeps the vectors apart).
-    ns_exponent : float
-        Noise distribution ∝ count ** ns_exponent.
+    ns_exponent : float or None
+        Noise distribution ∝ count ** ns_exponent (None: 0.75, word2vec's; 0.5, fastText's,
+        with subwords).
     min_count, max_vocab : int
         Vocabulary: words seen at least ``min_count`` times, the ``max_vocab`` most frequent.
     subsample : float
         Threshold of frequent-word subsampling (0: off).
     epochs : int
     lr : float or None
-        Starting learning rate (None: 0.025 for skip-gram, 0.05 for CBOW), decaying linearly
-        to ``min_lr`` over all epochs.
+        Starting learning rate (None: 0.025 for skip-gram, 0.05 for CBOW and with subwords),
+        decaying linearly to ``min_lr`` over all epochs.
     min_lr : float
     batch_size : int or None
         Pairs (skip-gram) or bags (CBOW) per minibatch (None: 1024 / 384).
@@ -82,7 +90,7 @@ class Word2VecConfig:
     dim: int = 100
     window: int = DEFAULT_WINDOW
     negative: int = 5
-    ns_exponent: float = DEFAULT_NS_EXPONENT
+    ns_exponent: float | None = None
     min_count: int = DEFAULT_MIN_COUNT
     max_vocab: int | None = None
     subsample: float = DEFAULT_SUBSAMPLE
@@ -105,8 +113,17 @@ class Word2VecConfig:
 
     @property
     def initial_lr(self) -> float:
-        """``lr``, or the model's default when it is None."""
-        return DEFAULT_LR[self.model] if self.lr is None else self.lr
+        """``lr``, or the model's default (fastText's with subwords) when it is None."""
+        if self.lr is not None:
+            return self.lr
+        return SUBWORD_LR if self.maxn else DEFAULT_LR[self.model]
+
+    @property
+    def noise_exponent(self) -> float:
+        """``ns_exponent``, or word2vec's (fastText's with subwords) when it is None."""
+        if self.ns_exponent is not None:
+            return self.ns_exponent
+        return SUBWORD_NS_EXPONENT if self.maxn else DEFAULT_NS_EXPONENT
 
     @property
     def minibatch_size(self) -> int:
@@ -138,6 +155,7 @@ class Word2VecConfig:
             raise ParameterError(f"kernel {self.kernel!r}: expected one of {', '.join(KERNELS)}",
                                 params=("kernel",))
         filled = Word2VecConfig(**{**asdict(self), "lr": self.initial_lr,
+                                   "ns_exponent": self.noise_exponent,
                                    "kernel": self.training_kernel,
                                    "batch_size": self.minibatch_size,
                                    "threads": self.worker_count})
@@ -165,7 +183,7 @@ class Word2VecConfig:
         if not filled.subsample >= 0:
             raise ParameterError(f"subsample {filled.subsample}: expected a threshold >= 0",
                                 params=("subsample",))
-        if not math.isfinite(filled.ns_exponent):
+        if not math.isfinite(filled.noise_exponent):
             raise ParameterError(f"ns_exponent {filled.ns_exponent}: expected a finite number",
                                 params=("ns_exponent",))
         return filled

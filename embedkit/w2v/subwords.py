@@ -70,9 +70,11 @@ def bag_rows(indptr: np.ndarray, members: np.ndarray, bag_indptr: np.ndarray,
     return word_indptr[bag_indptr], rows
 
 
-#: A row's minibatch step is the sum of the gradients of at most this many training pairs,
-#: shared out among the Hogwild workers (see :func:`fasttext_rows`).
-ROW_PAIRS = 16
+#: Per model, a row's minibatch step is the sum of the gradients of at most this many
+#: training pairs, shared out among the Hogwild workers (see :func:`fasttext_rows`).
+#: Skip-gram at fastText's rate 0.05 diverged at 16 on an 84-word corpus with one worker; at 8
+#: CBOW placed 9 of 12 unseen forms of that corpus by their stems, one fewer than its test asks.
+ROW_PAIRS = {"skipgram": 8, "cbow": 16}
 
 
 def row_touches(indptr: np.ndarray, members: np.ndarray, words: np.ndarray,
@@ -87,7 +89,7 @@ def row_touches(indptr: np.ndarray, members: np.ndarray, words: np.ndarray,
     return counts[np.searchsorted(touched, rows)]
 
 
-def fasttext_rows(grad: SparseRows, touches: np.ndarray, workers: int = 1) -> SparseRows:
+def fasttext_rows(grad: SparseRows, touches: np.ndarray, pairs: float) -> SparseRows:
     """fastText's update of the input rows, taken a minibatch at a time: the gradient of the
     means with a step gain per row.
 
@@ -102,16 +104,19 @@ def fasttext_rows(grad: SparseRows, touches: np.ndarray, workers: int = 1) -> Sp
     words of a small vocabulary is in most pairs of a minibatch, gets hundreds of aligned
     gradients at once, overshoots, and training diverges (every model reached inf at 2
     workers on an 84-word corpus). A row ``touches`` times in the minibatch therefore moves by
-    ``min(1, ROW_PAIRS / workers / touches)`` of the sum. Hogwild workers each sum their
-    minibatch against the same rows, so while one takes its step the others take theirs:
-    with each capped at ``ROW_PAIRS / workers`` pairs' worth, a row moves by at most
-    ``ROW_PAIRS`` pairs' worth in that time, as with one worker. (On the 84-word corpus one
-    worker at k times the batch stands for k workers' simultaneous steps: capped at 16 pairs,
-    CBOW diverged from k = 3 and skip-gram from k = 4; at 8, neither did up to k = 6.) On
-    wordnet-glosses a minibatch of 1024 pairs touches few rows more than 16 times (they keep
-    85% of the summed gradient); dividing every row's sum by its touches instead (the mean)
-    scored 0.19 on WordSim353 and 0.06 on the analogies, against 0.41 / 0.41 for the plain
-    sum: frequent n-grams must move as far as fastText moves them.
+    ``min(1, pairs / touches)`` of the sum, ``pairs`` being the model's :data:`ROW_PAIRS`
+    over the number of workers. Hogwild workers each sum their minibatch against the same
+    rows, so while one takes its step the others take theirs: with each capped at its share,
+    a row moves by at most :data:`ROW_PAIRS` pairs' worth in that time, as with one worker.
+    On the 84-word corpus one worker at k times the batch stands for k workers' simultaneous
+    steps: at word2vec's rates (CBOW 0.05, skip-gram 0.025) and a cap of 16, CBOW diverged
+    from k = 3 and skip-gram from k = 4, at 8 neither did up to k = 6; at fastText's (0.05
+    for both, noise ∝ count^0.5) skip-gram diverged at k = 1 with 16, k = 2 with 8, k = 4
+    with 4, while CBOW trained up to k = 6 at 8. On wordnet-glosses a minibatch of 1024
+    pairs touches few rows more than 16 times (they keep 85% of the summed gradient);
+    dividing every row's sum by its touches instead (the mean) scored 0.19 on WordSim353 and
+    0.06 on the analogies, against 0.41 / 0.41 for the plain sum: frequent n-grams must move
+    as far as fastText moves them.
 
     Parameters
     ----------
@@ -120,10 +125,9 @@ def fasttext_rows(grad: SparseRows, touches: np.ndarray, workers: int = 1) -> Sp
         :func:`~embedkit.w2v.sgns.context_bags` over :func:`bag_rows`.
     touches : ndarray, shape (len(grad.ids),)
         Per entry, how many of the minibatch's pairs hold its row (:func:`row_touches`).
-    workers : int
-        Hogwild workers training at the same time.
+    pairs : float
+        Pairs' worth of its summed gradient a row moves by at most.
     """
-    pairs = ROW_PAIRS / workers
     gain = np.minimum(1.0, pairs / np.maximum(touches, 1)).astype(grad.values.dtype)
     return SparseRows(grad.ids, grad.values, grad.shape, grad.indptr, gain)
 

@@ -30,7 +30,13 @@ from embedkit.text.noise import NoiseDistribution
 from embedkit.text.windows import CbowSamples, SkipgramPairs, chunk_samples
 from embedkit.w2v.config import Word2VecConfig
 from embedkit.w2v.sgns import context_bags, sgns_loss, window_loss
-from embedkit.w2v.subwords import bag_rows, fasttext_rows, row_touches, subword_mean
+from embedkit.w2v.subwords import (
+    ROW_PAIRS,
+    bag_rows,
+    fasttext_rows,
+    row_touches,
+    subword_mean,
+)
 
 #: With ``kernel="pair"``: consecutive pairs (bags) that share their noise words, and noise
 #: words per group per word2vec negative (see :mod:`embedkit.w2v.sgns`). CBOW shares less: on
@@ -102,6 +108,8 @@ class Worker:
         self.config = config
         # with subwords: each word's rows of the input matrix (indptr, members)
         self.subword_rows = subword_rows
+        # with subwords: the pairs' worth a row moves by at most, this worker's share
+        self.row_pairs = ROW_PAIRS[config.model] / config.worker_count
         self.corpus = corpus
         self.noise = noise
         self.keep = keep
@@ -204,7 +212,7 @@ class Worker:
             grad = self.vectors.grad
             assert isinstance(grad, SparseRows) and words is not None
             self.vectors.grad = fasttext_rows(
-                grad, row_touches(*self.subword_rows, words, grad.ids), self.config.worker_count)
+                grad, row_touches(*self.subword_rows, words, grad.ids), self.row_pairs)
         rate = self.rate(self.words_done)
         self.input_sgd.step(lr=rate * input_gain)
         self.output_sgd.step(lr=rate)
