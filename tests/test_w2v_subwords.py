@@ -122,16 +122,17 @@ def test_two_threads_share_the_subword_rows_at_the_default_batch(inflected, mode
 
 def test_a_row_moves_by_at_most_its_share_of_row_pairs_pairs_worth_of_its_summed_gradient():
     # word 0 (rows 0 and 5) in 40 pairs, word 1 (rows 1 and 5, row 5 twice) in 2
-    indptr, members = np.array([0, 2, 5]), np.array([0, 5, 1, 5, 5])
-    words = np.array([0] * 40 + [1] * 2)
-    rows = np.array([5, 0, 1, 5])
-    touches = row_touches(indptr, members, words, rows)
-    np.testing.assert_array_equal(touches, [44, 40, 2, 44])
+    # (as subword_mean's gradient: a group of entries per distinct word)
     values = np.ones((2, 3), dtype=np.float32)
-    grad = SparseRows(rows, values, (6, 3), np.array([0, 2, 4]))
+    grad = SparseRows(np.array([0, 5, 1, 5, 5]), values, (6, 3), np.array([0, 2, 5]))
+    touches = row_touches(grad, np.array([40, 2]))
+    np.testing.assert_array_equal(touches, [40, 44, 2, 44, 44])
     moved = fasttext_rows(grad, touches, 16).to_dense()
-    np.testing.assert_allclose(moved[[0, 1, 5]], [[16 / 40] * 3, [1] * 3, [2 * 16 / 44] * 3],
+    np.testing.assert_allclose(moved[[0, 1, 5]], [[16 / 40] * 3, [1] * 3, [3 * 16 / 44] * 3],
                                rtol=1e-6)
+    # CBOW's bags: an entry per row of each member word, each one pair
+    bags = SparseRows(np.array([3, 4, 3, 3]), values, (6, 3), np.array([0, 2, 4]))
+    np.testing.assert_array_equal(row_touches(bags), [3, 1, 3, 3])
 
 
 @pytest.mark.parametrize("model", ["skipgram", "cbow"])

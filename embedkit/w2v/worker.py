@@ -202,17 +202,18 @@ class Worker:
     def _step(self, loss: Tensor, input_gain: float = 1.0,
               words: np.ndarray | None = None) -> float:
         """Backpropagate ``loss`` and update both matrices: the output one at the current
-        rate, the input one at ``input_gain`` times it. With subwords, ``words`` are the
-        minibatch's input words (one per pair or bag member), whose rows move by fastText's
-        rule (:func:`~embedkit.w2v.subwords.fasttext_rows`)."""
+        rate, the input one at ``input_gain`` times it. With subwords the input rows move by
+        fastText's rule (:func:`~embedkit.w2v.subwords.fasttext_rows`); ``words`` are the
+        input words of skip-gram's pairs, None for CBOW's bags."""
         self.input_sgd.zero_grad()
         self.output_sgd.zero_grad()
         loss.backward()
         if self.subword_rows is not None:
             grad = self.vectors.grad
-            assert isinstance(grad, SparseRows) and words is not None
-            self.vectors.grad = fasttext_rows(
-                grad, row_touches(*self.subword_rows, words, grad.ids), self.row_pairs)
+            assert isinstance(grad, SparseRows)
+            # the gradient has a group per distinct word (in sorted order) or per bag
+            pairs = None if words is None else np.unique(words, return_counts=True)[1]
+            self.vectors.grad = fasttext_rows(grad, row_touches(grad, pairs), self.row_pairs)
         rate = self.rate(self.words_done)
         self.input_sgd.step(lr=rate * input_gain)
         self.output_sgd.step(lr=rate)
@@ -249,7 +250,7 @@ class Worker:
             # the bag's whole gradient (fasttext_rows in _step)
             hidden = context_bags(self.vectors, *bag_rows(*self.subword_rows, indptr,
                                                           contexts))
-            return self._finish_cbow(hidden, centres, noise, 1.0, contexts)
+            return self._finish_cbow(hidden, centres, noise, 1.0)
         hidden = context_bags(self.vectors, indptr, contexts, mean=self.config.cbow_mean)
         # word2vec moves every context row by the hidden layer's full gradient with a mean
         # (by 1/size of it with a sum): the true gradient times the bag size, which is one
@@ -262,12 +263,12 @@ class Worker:
                                  mean_size if self.config.cbow_mean else 1 / mean_size)
 
     def _finish_cbow(self, hidden: Tensor, centres: np.ndarray, noise: np.ndarray,
-                     gain: float, words: np.ndarray | None = None) -> float:
+                     gain: float) -> float:
         """The loss of the bags' hidden vectors against their centres (the window kernel:
         ``noise`` holds the bags' targets), one step."""
         if self.config.kernel == "window":
-            return self._step(window_loss(hidden, self.output, None, None, noise), gain, words)
+            return self._step(window_loss(hidden, self.output, None, None, noise), gain)
         loss = sgns_loss(hidden, self.output, None, centres, noise,
                          self.config.negative / self.shared)
-        return self._step(loss, gain, words)
+        return self._step(loss, gain)
 
