@@ -72,9 +72,9 @@ def bag_rows(indptr: np.ndarray, members: np.ndarray, bag_indptr: np.ndarray,
 
 #: Per model, a row's minibatch step is the sum of the gradients of at most this many
 #: training pairs, shared out among the Hogwild workers (see :func:`fasttext_rows`).
-#: Skip-gram at fastText's rate 0.05 diverged at 16 on an 84-word corpus with one worker, and at
-#: 8 with two workers running at once (6 of 8 runs on an idle machine); at 8 CBOW placed 9 of 12
-#: unseen forms of that corpus by their stems, one fewer than its test asks.
+#: Skip-gram at fastText's rate 0.05 diverged on an 84-word corpus at 16 with one worker and at
+#: 8 with two running at once; at 8 CBOW placed one unseen form of that corpus fewer by its
+#: stem than its test asks. The cap costs skip-gram analogies on real text (README).
 ROW_PAIRS = {"skipgram": 4, "cbow": 16}
 
 
@@ -129,11 +129,9 @@ def fasttext_rows(grad: SparseRows, touches: np.ndarray, pairs: float) -> Sparse
     steps: at word2vec's rates (CBOW 0.05, skip-gram 0.025) and a cap of 16, CBOW diverged
     from k = 3 and skip-gram from k = 4, at 8 neither did up to k = 6; at fastText's (0.05
     for both, noise ∝ count^0.5) skip-gram diverged at k = 1 with 16, k = 2 with 8, k = 4
-    with 4, while CBOW trained up to k = 6 at 8. On wordnet-glosses a minibatch of 1024
-    pairs touches few rows more than 16 times (they keep 85% of the summed gradient);
-    dividing every row's sum by its touches instead (the mean) scored 0.19 on WordSim353 and
-    0.06 on the analogies, against 0.41 / 0.41 for the plain sum: frequent n-grams must move
-    as far as fastText moves them.
+    with 4, while CBOW trained up to k = 6 at 8. Dividing every row's sum by its touches
+    instead (the mean) is stable but much worse on real text (README): frequent n-grams must
+    move as far as fastText moves them.
 
     Parameters
     ----------
