@@ -17,9 +17,8 @@ from embedkit.cli import main
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the Dask tests last. A Dask client leaves threads in this process, and a later test
-    that forks training workers could hang: the child inherits a lock one of those threads held
-    at the fork (seen twice near the end of full runs)."""
+    """Run the Dask tests last. A Dask client leaves threads in this process, and a child forked
+    by a later test (the training workers) would inherit any lock one of them held at the fork."""
     items.sort(key=lambda item: item.path.name == "test_w2v_cluster.py")  # stable
 
 

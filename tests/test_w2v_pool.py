@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from embedkit.errors import EmbedkitError
-from embedkit.w2v.pool import interrupt_between_tasks, run_tasks, shared_zeros
+from embedkit.w2v.pool import QUEUED_TASKS, interrupt_between_tasks, run_tasks, shared_zeros
 
 
 class Adder:
@@ -85,6 +85,39 @@ def test_a_worker_that_dies_is_an_error_naming_it():
     with pytest.raises(EmbedkitError, match="^a training worker process ended unexpectedly$"):
         run_tasks(iter(range(10)), [Adder(matrix, exit_on=4), Adder(matrix, exit_on=4)], None,
                   _never)
+
+
+class Dier:
+    """Ends its process at its first task without a word, as one the kernel killed."""
+
+    tally: list = []
+
+    def run(self, task, progress):
+        os._exit(3)
+
+
+class Hung:
+    """Never finishes its task: a worker that hangs, as one waiting on a lock a dead worker
+    held."""
+
+    tally: list = []
+
+    def run(self, task, progress):
+        time.sleep(3600)
+
+
+@pytest.mark.timeout(60)
+def test_a_dead_worker_stops_the_run_though_another_never_finishes():
+    started = time.monotonic()
+    with pytest.raises(EmbedkitError, match="^a training worker process ended unexpectedly$"):
+        run_tasks(iter(range(2)), [Dier(), Hung()], None, _never)  # one task each
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.timeout(60)
+def test_when_every_worker_dies_the_run_stops_with_tasks_left_to_send():
+    with pytest.raises(EmbedkitError, match="^a training worker process ended unexpectedly$"):
+        run_tasks(iter(range(10 * QUEUED_TASKS)), [Dier(), Dier()], None, _never)
 
 
 def test_warnings_in_workers_are_raised_once_per_message_in_the_training_process():

@@ -135,28 +135,39 @@ def run_tasks(tasks: Iterable[Any], workers: Sequence[PoolWorker],
         except queue.Empty:
             pass
 
+    def stop() -> bool:
+        # A worker killed (out of memory, a signal) or gone with os._exit sends nothing, and
+        # it may die holding the lock of the queue the others report on: they would then wait
+        # for it for ever, so stop at the first one that ended with a non-zero status.
+        return bool(failures) or any(p.exitcode not in (None, 0) for p in processes)
+
+    def send(item: Any) -> bool:
+        while not stop():
+            interrupted()
+            try:
+                todo.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                drain()
+        return False
+
     for process in processes:
         process.start()
     try:
         for task in tasks:
-            while not failures:
-                interrupted()
-                try:
-                    todo.put(task, timeout=0.05)
-                    break
-                except queue.Full:
-                    drain()
-            if failures:
+            if not send(task):
                 break
             drain()
-        if not failures:
+        else:
             for _ in processes:
-                todo.put(None)
-        while not failures and len(tallies) < len(processes):
+                if not send(None):
+                    break
+        while not stop() and len(tallies) < len(processes):
             interrupted()
             drain(timeout=0.05)
             if not any(p.is_alive() for p in processes) and done.empty():
                 break
+        drain()  # a failing worker's error may follow its exit
     finally:
         aborted = failures or len(tallies) < len(processes)
         if aborted:  # tasks left in the queue's pipe must not keep the parent from exiting
