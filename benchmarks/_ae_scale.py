@@ -9,7 +9,10 @@ For a short quiet window, prepare the data and models first and time the compari
 ``_ae_scale.py --scale 200 2000 --keep --dir D --prepare`` (through ``heavy``), then
 ``_ae_scale.py --scale 200 2000 --keep --dir D --compare-only`` (through ``quiet``).
 ``--sorted``: how training in shuffled runs of rows converges on a sorted file
-(:func:`shuffle_on_sorted`).
+(:func:`shuffle_on_sorted`). ``--encode-decode``: ``encode`` and ``decode`` of the memory-mapped
+matrix written to ``.npy`` one block at a time, beside the same commands of another embedkit
+(``--baseline DIR``, a source tree such as ``git archive`` of an older commit: the output held
+whole) in the same round robin (:func:`bench_codec`).
 
 For each size (MB of float32 data, 256 features, rank-32 structure plus noise; written to
 ``--dir`` block by block and deleted afterwards unless ``--keep``) and each k, round robin over
@@ -98,11 +101,12 @@ def write_matrix(path: Path, megabytes: int, seed: int = 0) -> None:
         out.flush()
 
 
-def run(command: list[str]) -> tuple[float, float, float, float]:
+def run(command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+        ) -> tuple[float, float, float, float]:
     """Wall seconds, peak resident MB, user and system CPU seconds of ``command`` as a child
-    process."""
+    process (environment ``env``, default :data:`ENV`; working directory ``cwd``)."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(command, env=env or ENV, cwd=cwd, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
@@ -276,6 +280,68 @@ def bench_csv(scratch: Path, megabytes: int, repeats: int) -> None:
     npy.unlink()
 
 
+def bench_codec(scratch: Path, megabytes: int, ks: list[int], repeats: int,
+                baseline: Path | None) -> None:
+    """``encode MODEL X.npy -o codes.npy`` and ``decode MODEL codes.npy -o recon.npy``, the
+    input memory-mapped, the output written block by block; with ``baseline`` (another
+    embedkit's source tree, on ``PYTHONPATH``) the same commands of that version in the same
+    round robin, rotated, and their outputs compared byte for byte. The model is untrained
+    (``autoencode --epochs 0``): the work of encode and decode does not depend on the weights.
+    Goal: peak at most the model plus :data:`MAPPED_ALLOWANCE_MB`, whatever the rows."""
+    data = scratch / f"X-{megabytes}MB.npy"
+    if not data.exists():
+        write(data, megabytes)
+    rows = np.load(data, mmap_mode="r").shape[0]
+    versions = {"streamed": ENV}
+    if baseline is not None:
+        versions["before (held whole)"] = {**ENV, "PYTHONPATH": str(baseline.resolve())}
+    for k in ks:
+        model = scratch / f"m-{megabytes}MB-k{k}-untrained.npz"
+        run([*EMBEDKIT, "autoencode", str(data), "--hidden", str(k), "--epochs", "0", "-o",
+             str(model)])
+        codes = {v: scratch / f"codes-{i}.npy" for i, v in enumerate(versions)}
+        recon = {v: scratch / f"recon-{i}.npy" for i, v in enumerate(versions)}
+        run([*EMBEDKIT, "encode", str(model), str(data), "-o", str(codes["streamed"])])
+        systems = {}
+        for version, env in versions.items():
+            systems[f"encode, {version}"] = ([*EMBEDKIT, "encode", str(model), str(data), "-o",
+                                             str(codes[version])], env)
+            # every version decodes the same codes
+            systems[f"decode, {version}"] = ([*EMBEDKIT, "decode", str(model),
+                                             str(codes["streamed"]), "-o", str(recon[version])],
+                                            env)
+        model_mb = 2 * k * FEATURES * 4 / 2**20  # W and components_, float32
+        results: dict[str, list[tuple[float, ...]]] = {name: [] for name in systems}
+        libraries = []
+        print(f"\nencode/decode {megabytes} MB: {rows} x {FEATURES} float32, k={k} (codes "
+              f"{rows * k * 4 / 2**20:.0f} MB); {load()}", flush=True)
+        for repeat in range(repeats):
+            names = list(systems)
+            names = names[repeat % len(names):] + names[:repeat % len(names)]
+            for name in names:
+                # not from a source tree: "python -m" puts the working directory first on the
+                # path, before PYTHONPATH
+                results[name].append(run(*systems[name], cwd=scratch))
+            libraries.append(run(LIBRARIES["embedkit CLI (compare-pca)"]))
+            print(f"  repeat done; {load()}", flush=True)
+        lib_seconds = statistics.median(r[0] for r in libraries)
+        lib_peak = statistics.median(r[1] for r in libraries)
+        print(f"{'system':32} {'wall s':>7} {'user s':>6} {'sys s':>5} {'peak MB':>7} "
+              f"{'-libs MB':>8}  goal (peak <= model + {MAPPED_ALLOWANCE_MB} MB)")
+        for name, runs in results.items():
+            seconds, peak, user, system = (statistics.median(r[i] for r in runs)
+                                           for i in range(4))
+            met = verdict(peak <= model_mb + MAPPED_ALLOWANCE_MB)
+            print(f"{name:32} {seconds:7.2f} {user:6.2f} {system:5.2f} {peak:7.0f} "
+                  f"{peak - lib_peak:8.0f}  {met}")
+        same = all(paths[v].read_bytes() == paths["streamed"].read_bytes()
+                   for paths in (codes, recon) for v in versions)
+        print(f"outputs of the versions byte for byte the same: {same}; libraries alone "
+              f"{lib_seconds:.2f} s, {lib_peak:.0f} MB; {load()}", flush=True)
+        for path in (*codes.values(), *recon.values(), model):
+            path.unlink(missing_ok=True)
+
+
 def shuffle_on_sorted(scratch: Path, seeds: int = 3, k: int = 16, epochs: int = 3) -> None:
     """What training in shuffled runs of rows (a memory-mapped matrix) costs on a file sorted
     by a property: 32 clusters of 2,048 rows in a row, so each 8 MB run of 8,192 rows holds
@@ -343,12 +409,18 @@ def main(argv: list[str] | None = None) -> None:
                         help="time compare-pca and scikit-learn only, on prepared models")
     parser.add_argument("--sorted", action="store_true",
                         help="also measure training in shuffled runs on a sorted file")
+    parser.add_argument("--encode-decode", action="store_true",
+                        help="time encode and decode (memory map) instead of the other cases")
+    parser.add_argument("--baseline", type=Path, default=None, metavar="DIR",
+                        help="with --encode-decode: also run the embedkit found in DIR")
     args = parser.parse_args(argv)
     scratch = (Path(args.dir) if args.keep else
                Path(tempfile.mkdtemp(prefix="bench-ae-scale-", dir=args.dir)))
     try:
         for megabytes in args.scale:
-            if args.prepare:
+            if args.encode_decode:
+                bench_codec(scratch, megabytes, args.ks, args.repeats, args.baseline)
+            elif args.prepare:
                 prepared(scratch, megabytes, args.ks, args.epochs)
             else:
                 bench_size(scratch, megabytes, args.ks, args.repeats, args.epochs,

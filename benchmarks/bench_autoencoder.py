@@ -15,7 +15,9 @@ Run: PY=$(bash benchmarks/venv.sh) && "$PY" benchmarks/bench_autoencoder.py [--r
 4. Scale (``--scale MB ...``, with ``--ks``, ``--csv MB``, ``--dir``; ``--scale-only`` skips
    1-3): large generated matrices, whole commands as separate processes, wall time and peak
    memory against scikit-learn's PCA, the goals of issue 18 checked on each line; run by
-   ``_ae_scale.py`` in a fresh process (see its docstring).
+   ``_ae_scale.py`` in a fresh process (see its docstring). ``--encode-decode`` (with
+   ``--scale``, optional ``--baseline DIR``): ``encode`` and ``decode`` of those matrices
+   instead, output written block by block.
 All with one BLAS thread; medians over repeats.
 """
 
@@ -253,13 +255,19 @@ def main() -> None:
                         help="also autoencode a CSV of this many MB of numbers")
     parser.add_argument("--dir", default=None, help="where the scale cases write their data")
     parser.add_argument("--scale-only", action="store_true")
+    parser.add_argument("--encode-decode", action="store_true",
+                        help="the scale cases time encode and decode (see _ae_scale.py)")
+    parser.add_argument("--baseline", default=None, metavar="DIR",
+                        help="with --encode-decode: also run the embedkit source tree in DIR")
     args = parser.parse_args()
     if args.scale or args.csv:
         # a fresh process: this one holds torch, whose memory its children's peaks would count
         scale = [sys.executable, str(Path(__file__).with_name("_ae_scale.py")), "--repeats",
                  str(args.repeats), "--ks", *map(str, args.ks), "--csv", str(args.csv)]
         subprocess.run(scale + (["--scale", *map(str, args.scale)] if args.scale else [])
-                       + (["--dir", args.dir] if args.dir else []), check=True)
+                       + (["--dir", args.dir] if args.dir else [])
+                       + (["--encode-decode"] if args.encode_decode else [])
+                       + (["--baseline", args.baseline] if args.baseline else []), check=True)
     if args.scale_only:
         return
     digits = load_digits().data

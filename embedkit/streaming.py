@@ -13,6 +13,7 @@ import mmap
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,6 +36,49 @@ def block_rows(X: np.ndarray, size: int | None = None) -> int:
     when called) of ``X``'s rows."""
     row_bytes = max(1, int(np.prod(X.shape[1:], dtype=np.int64)) * X.dtype.itemsize)
     return max(1, (size or BLOCK_BYTES) // row_bytes)
+
+
+@dataclass(frozen=True)
+class RowBlocks:
+    """A matrix handed out one block of rows at a time, in order, so that its writer never
+    holds it whole (``encode`` and ``decode`` of a memory-mapped file).
+
+    Attributes
+    ----------
+    shape : tuple of int
+        (rows, columns) of the whole matrix, known before the first block (a ``.npy`` header
+        and a word2vec header come first).
+    dtype : numpy.dtype
+        Of every block.
+    blocks : iterable of ndarray
+        2-D blocks of ``dtype`` with ``shape[1]`` columns, ``shape[0]`` rows in all; iterated
+        once.
+    """
+
+    shape: tuple[int, int]
+    dtype: np.dtype
+    blocks: Iterable[np.ndarray]
+
+    def gather(self) -> np.ndarray:
+        """The whole matrix in memory (for the writers that need it whole)."""
+        out = np.empty(self.shape, self.dtype)
+        for start, block in self.placed():
+            out[start:start + len(block)] = block
+        return out
+
+    def placed(self) -> Iterator[tuple[int, np.ndarray]]:
+        """``(first_row, block)`` over :attr:`blocks`, checked against :attr:`shape` and
+        :attr:`dtype` (a producer that disagrees is a bug: ``ValueError``)."""
+        start = 0
+        for block in self.blocks:
+            if block.ndim != 2 or block.shape[1] != self.shape[1] or block.dtype != self.dtype \
+                    or start + len(block) > self.shape[0]:
+                raise ValueError(f"block of shape {block.shape} and dtype {block.dtype} at row "
+                                 f"{start} of a {self.shape} {self.dtype} matrix")
+            yield start, block
+            start += len(block)
+        if start != self.shape[0]:
+            raise ValueError(f"blocks of {start} rows in all for a matrix of shape {self.shape}")
 
 
 def is_mapped(X: np.ndarray) -> bool:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embedkit import streaming
-from embedkit.formats import Format, check_matrix, read_table, write_table
+from embedkit.formats import Format, check_matrix, read_table, write_rows, write_table
 from embedkit.formats import output_format as _output_format
 from embedkit.io import describe
 
@@ -81,11 +81,18 @@ def output_format(path: str | os.PathLike | None, words: list[str] | None = None
     return _output_format(path, words, stdout="csv", fmt=fmt)
 
 
-def write_matrix(path: str | os.PathLike | None, values: np.ndarray,
+def write_matrix(path: str | os.PathLike | None, values: np.ndarray | streaming.RowBlocks,
                  words: list[str] | None = None, fmt: str | None = None) -> None:
     """Write ``values`` atomically in the :func:`output_format` of ``path`` (or ``fmt``), with
-    ``words`` where the format holds them inside the file (word2vec, ``.npz``, fastText)."""
+    ``words`` where the format holds them inside the file (word2vec, ``.npz``, fastText).
+
+    ``values`` given as :class:`~embedkit.streaming.RowBlocks` (what ``encode`` and
+    ``decode`` write) are written one block at a time, never held whole, but for a fastText
+    model (:func:`embedkit.formats.write_rows`)."""
     target = output_format(path, words, fmt)
     if target.name == "npy":
         words = None  # no vocabulary file beside the matrix: outputs land one file each
-    write_table(path, values, words, stdout="csv", fmt=fmt)
+    if isinstance(values, streaming.RowBlocks):
+        write_rows(path, values, words, stdout="csv", fmt=fmt)
+    else:
+        write_table(path, values, words, stdout="csv", fmt=fmt)

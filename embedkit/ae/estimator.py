@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -211,8 +212,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     def _validated(self, X, reset: bool) -> np.ndarray:
         """``X`` checked as scikit-learn does; a memory-mapped float matrix is checked one
         block at a time and stays mapped (so fit, transform and score stream it)."""
-        if not (streaming.is_mapped(X) and X.ndim == 2 and X.dtype in (np.float32, np.float64)
-                and X.shape[0] and X.shape[1]):
+        if not _streamable(X):
             return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
         streaming.check_finite(X, "X")
         if reset:
@@ -229,31 +229,63 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     def transform(self, X, progress: streaming.Progress | None = None) -> np.ndarray:
         """The codes ``f(W (x − mean) + b)`` of the rows of ``X`` (same float dtype as ``X``),
         one block of rows at a time; ``progress`` is called with each block's row count."""
+        return self.transform_blocks(X, progress).gather()
+
+    def transform_blocks(self, X, progress: streaming.Progress | None = None
+                         ) -> streaming.RowBlocks:
+        """:meth:`transform` one block of rows at a time, never holding the result whole.
+
+        ``X`` is checked now (a memory map one block at a time); each block of codes is
+        computed as it is asked for, from a block of about
+        :data:`~embedkit.streaming.BLOCK_BYTES` of ``X`` copied out of a memory map, so
+        memory holds the model and a block or two whatever the number of rows.
+
+        Returns
+        -------
+        RowBlocks
+            Shape (n_samples, n_components), ``X``'s float dtype.
+        """
         check_is_fitted(self)
         X = self._validated(X, reset=False)
         tensors = self._tensors(X.dtype)
-        codes = []
-        with no_grad():
+
+        def codes() -> Iterator[np.ndarray]:
             for _, block in streaming.iter_blocks(X, progress=progress):
                 centred = blocks.centred_rows(block, slice(None), self.mean_, X.dtype)
-                codes.append(self.architecture.encode(tensors, Tensor(centred))[1].data)
-        return codes[0] if len(codes) == 1 else np.concatenate(codes)
+                with no_grad():  # not held across the yield: a caller may stop half-way
+                    code = self.architecture.encode(tensors, Tensor(centred))[1].data
+                yield code
+        return streaming.RowBlocks((len(X), len(self.params_["W"])), X.dtype, codes())
 
     def inverse_transform(self, X, progress: streaming.Progress | None = None) -> np.ndarray:
         """Reconstructions from codes: ``g(U h + c) + mean``, decoded one block of rows at a
         time into the result; ``progress`` is called with each block's row count."""
+        return self.inverse_transform_blocks(X, progress).gather()
+
+    def inverse_transform_blocks(self, X, progress: streaming.Progress | None = None
+                                 ) -> streaming.RowBlocks:
+        """:meth:`inverse_transform` one block of rows at a time (about
+        :data:`~embedkit.streaming.BLOCK_BYTES` of reconstructions each), never holding the
+        result whole; memory-mapped codes are checked and read one block at a time.
+
+        Returns
+        -------
+        RowBlocks
+            Shape (n_samples, n_features), the codes' float dtype.
+        """
         check_is_fitted(self)
         codes = _check_codes(X, len(self.params_["W"]))
         tensors = self._tensors(codes.dtype)
-        out = np.empty((len(codes), self.n_features_in_), dtype=codes.dtype)
-        step = streaming.block_rows(out)
-        with no_grad():
-            for start in range(0, len(codes), step):
-                block = Tensor(codes[start:start + step])
-                out[start:start + step] = self.architecture.decode(tensors, block).data
-                if progress:
-                    progress(len(block.data))
-        return out + self.mean_.astype(codes.dtype)
+        mean = self.mean_.astype(codes.dtype)
+        shape = (len(codes), self.n_features_in_)
+        step = streaming.block_rows(np.empty((0, shape[1]), codes.dtype))
+
+        def reconstructions() -> Iterator[np.ndarray]:
+            for _, block in streaming.iter_blocks(codes, step, progress):
+                with no_grad():  # not held across the yield: a caller may stop half-way
+                    decoded = self.architecture.decode(tensors, Tensor(block)).data
+                yield np.add(decoded.astype(codes.dtype, copy=False), mean)
+        return streaming.RowBlocks(shape, codes.dtype, reconstructions())
 
     def reconstruct(self, X) -> np.ndarray:
         """``inverse_transform(transform(X))``."""
@@ -299,11 +331,21 @@ def load_model(path: str | os.PathLike) -> Autoencoder:
 
 
 def _check_codes(codes, n_hidden: int) -> np.ndarray:
-    codes = check_array(codes, dtype=[np.float64, np.float32])
+    if _streamable(codes):
+        streaming.check_finite(codes, "codes")
+    else:
+        codes = check_array(codes, dtype=[np.float64, np.float32])
     if codes.shape[1] != n_hidden:
         raise EmbedkitError(f"codes have {codes.shape[1]} columns, the model expects "
                             f"{n_hidden}")
     return codes
+
+
+def _streamable(X) -> bool:
+    """Whether ``X`` is a memory-mapped float matrix, checked and read one block at a time
+    (anything else goes through scikit-learn's checks, which read it whole)."""
+    return (streaming.is_mapped(X) and X.ndim == 2 and X.dtype in (np.float32, np.float64)
+            and bool(X.shape[0]) and bool(X.shape[1]))
 
 
 def _orthonormal_rows(decoder: np.ndarray) -> np.ndarray:

@@ -141,7 +141,7 @@ def autoencode(data, n_components, kind, tied, activation, output_activation, no
     with atomic_outputs(output, codes, log_json) as (model_out, codes_out, log_out):
         model.save(model_out)
         if codes:
-            write_matrix(codes_out, model.transform(matrix.values), matrix.words, fmt)
+            write_matrix(codes_out, model.transform_blocks(matrix.values), matrix.words, fmt)
         if log_json:
             with atomic_output(log_out) as out:
                 out.writelines(to_json({k: v for k, v in record.items() if k != "event"})
@@ -169,8 +169,9 @@ def _apply_command(name: str, metavar: str, method: str, doc: str) -> click.Comm
                                 f"the model expects {width} {what}")
         with progress_bar(unit="row", unit_scale=True, desc=name,
                           total=len(matrix.values)) as bar:
-            result = getattr(model, method)(matrix.values, progress=bar.update)
-        write_matrix(output, result, matrix.words, fmt)
+            # written as computed, one block at a time: never the whole output in memory
+            rows = getattr(model, f"{method}_blocks")(matrix.values, progress=bar.update)
+            write_matrix(output, rows, matrix.words, fmt)
     return command
 
 

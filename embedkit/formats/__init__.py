@@ -50,16 +50,19 @@ from embedkit.io import (
     STDIO,
     Prefixed,
     atomic_output,
+    atomic_outputs,
     describe,
     open_input,
+    output_target,
     refuse_compressed_archive,
 )
+from embedkit.streaming import RowBlocks
 from embedkit.text.subwords import SubwordModel
 from embedkit.text.tokenize import normalize_words
 
 __all__ = ["COMPRESSIONS", "FORMATS", "Format", "Table", "check_matrix", "first_occurrences",
            "format_of",
-           "output_format", "read_table", "suffix_of", "write_table"]
+           "output_format", "read_table", "suffix_of", "write_rows", "write_table"]
 
 
 @dataclass(frozen=True)
@@ -459,7 +462,74 @@ def write_table(path: str | os.PathLike | None, values: np.ndarray,
         _write_sidecars(path, values, words, counts)
 
 
-def _write_sidecars(path: str | os.PathLike, values: np.ndarray, words: list[str] | None,
+def write_rows(path: str | os.PathLike | None, rows: RowBlocks,
+               words: Sequence[str] | None = None, *, stdout: str = "text",
+               fmt: str | None = None) -> None:
+    """Write a matrix handed out one block of rows at a time as :func:`write_table` writes it
+    whole, byte for byte, holding about one block.
+
+    A ``.npy`` written to a regular file (or through a link to one) is created by
+    :func:`numpy.lib.format.open_memmap` as the atomic writer's temporary file and filled
+    block by block (:func:`~embedkit.formats.arrays.fill_npy`); to a FIFO, a device, standard
+    output or a compressed name (``.npy.gz``) its header and then its rows are streamed.
+    CSV/TSV and word2vec text and binary stream their rows; an ``.npz`` streams its
+    ``vectors`` member (``words`` are in memory anyway). A fastText model is written from
+    the whole matrix, gathered in memory first. Every output is atomic as
+    :func:`~embedkit.io.atomic_output` makes it: a failure or Ctrl-C while the blocks are
+    produced leaves no partial file and an existing one untouched.
+
+    Parameters
+    ----------
+    path : str, path-like or None
+        Destination; None or ``-`` is standard output.
+    rows : RowBlocks
+        The matrix, shape (rows, columns), iterated once.
+    words : sequence of str, optional
+        One per row, for the formats that hold them in the file. Not written beside a
+        ``.npy`` (no ``<stem>.vocab``): those left there by an earlier matrix are removed, as
+        :func:`write_table` does without words.
+    stdout, fmt
+        As for :func:`output_format`.
+
+    Raises
+    ------
+    EmbedkitError
+        As :func:`write_table`.
+    """
+    target = output_format(path, words, stdout=stdout, fmt=fmt)
+    if words is not None and len(words) != rows.shape[0]:
+        raise EmbedkitError(f"cannot save {len(words)} words with a matrix of shape "
+                            f"{rows.shape}: expected one row per word")
+    name = STDIO if path is None else os.fspath(path)
+    if target.name == "fasttext":  # its writer takes the matrix whole
+        write_table(path, rows.gather(), words, stdout=stdout, fmt=fmt)
+    elif target.name == "npy" and name != STDIO and not name.lower().endswith(COMPRESSIONS) \
+            and not output_target(name).direct:
+        with atomic_outputs(name) as (stand_in,):
+            assert stand_in is not None  # a temporary file beside a regular one
+            arrays.fill_npy(stand_in, rows, name)
+    else:
+        with atomic_output(path, binary=True) as out:  # which compresses by suffix
+            if target.name == "npz":
+                arrays.write_npz_rows(out, rows, words)
+            elif target.name == "npy":
+                arrays.write_npy_rows(out, rows)
+            elif target.name in ("text", "binary"):
+                assert words is not None  # output_format refuses word2vec formats without words
+                out.write(f"{len(words)} {rows.shape[1]}\n".encode())
+                writer = word2vec.write_binary if target.name == "binary" else word2vec.write_text
+                for start, block in rows.placed():
+                    writer(out, list(words[start:start + len(block)]),
+                           np.asarray(block, dtype=np.float32))
+            else:
+                for _, block in rows.placed():
+                    delimited.write_delimited(out, block, _DELIMITERS[target.name])
+    if target.name == "npy" and name != STDIO:
+        _write_sidecars(name, None, None, None)
+
+
+def _write_sidecars(path: str | os.PathLike, values: np.ndarray | None,
+                    words: list[str] | None,
                     counts: np.ndarray | None) -> None:
     """The vocabulary and row norms beside a ``.npy`` just written to ``path``; without
     words, those an earlier matrix of that name left are removed (the reader would pair them
@@ -468,6 +538,7 @@ def _write_sidecars(path: str | os.PathLike, values: np.ndarray, words: list[str
     if words is not None:
         vocabulary = arrays.write_vocab(arrays.vocab_path(path), words, counts)
         if first_occurrences(words) is None:  # the norms vouch for distinct words
+            assert values is not None
             arrays.write_norms(arrays.norms_path(path), values, vocabulary)
             return
     else:

@@ -10,8 +10,10 @@ tool's ``-save-vocab`` writes.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -21,9 +23,9 @@ import numpy as np
 
 from embedkit.errors import EmbedkitError
 from embedkit.formats.word2vec import BOM, decode_words
-from embedkit.io import atomic_output, describe, open_input
+from embedkit.io import atomic_output, cannot_write, describe, open_input
 from embedkit.npyfile import NpzArchive, load_npy, parse_npy
-from embedkit.streaming import row_norms
+from embedkit.streaming import RowBlocks, release, row_norms
 from embedkit.text.subwords import SubwordModel, Subwords
 from embedkit.text.tokenize import normalize_word, normalize_words
 
@@ -105,6 +107,61 @@ def write_npz(out: IO[bytes], values: np.ndarray, words: Sequence[str] | None, c
     if output is not None:
         arrays["output"] = np.asarray(output, dtype=np.float32)
     np.savez(out, **arrays)  # type: ignore[arg-type]
+
+
+def write_npz_rows(out: IO[bytes], rows: RowBlocks, words: Sequence[str] | None) -> None:
+    """What :func:`write_npz` writes for ``rows.gather()`` and ``words`` (no counts, output or
+    subwords), byte for byte, with the ``vectors`` member written one block at a time: the
+    archive is built as :func:`numpy.savez` builds it (stored members, Zip64 forced)."""
+    with zipfile.ZipFile(out, mode="w", compression=zipfile.ZIP_STORED,
+                         allowZip64=True) as archive:
+        with archive.open("vectors.npy", "w", force_zip64=True) as member:
+            write_npy_rows(member, rows)
+        if words is not None:
+            with archive.open("words.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.array(list(words), dtype=str))
+
+
+def write_npy_rows(out: IO[bytes], rows: RowBlocks) -> None:
+    """What :func:`numpy.save` writes for ``rows.gather()``, byte for byte (the version 1.0
+    header it picks for any 2-D matrix of numbers), one block of rows at a time: for a
+    stream that cannot be memory-mapped (a pipe, a compressed file, an archive member)."""
+    np.lib.format.write_array_header_1_0(out, _npy_header(rows))
+    for _, block in rows.placed():
+        out.write(np.ascontiguousarray(block).data)
+
+
+def fill_npy(path: str, rows: RowBlocks, shown: str) -> None:
+    """Create the ``.npy`` file ``path`` (a temporary file of the atomic writer) with
+    :func:`numpy.lib.format.open_memmap` and fill it block by block: the same bytes as
+    :func:`numpy.save` of ``rows.gather()``.
+
+    Its disk space is reserved first (``posix_fallocate``): a full disk is then an error
+    naming ``shown``, where writing into the holes of a memory map would kill the process
+    with ``SIGBUS``. Each block's pages are handed back once written (:func:`release`), so
+    the process's resident memory does not grow with the file.
+
+    Raises
+    ------
+    EmbedkitError
+        When the space cannot be reserved or the file written.
+    """
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=rows.dtype, shape=rows.shape)
+    try:
+        with open(path, "r+b") as stream:
+            os.posix_fallocate(stream.fileno(), 0, os.fstat(stream.fileno()).st_size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # a filesystem without it
+            raise cannot_write(shown, exc) from None
+    for start, block in rows.placed():
+        part = out[start:start + len(block)]
+        part[...] = block
+        release(part)
+
+
+def _npy_header(rows: RowBlocks) -> dict:
+    return {"descr": np.lib.format.dtype_to_descr(np.dtype(rows.dtype)),
+            "fortran_order": False, "shape": tuple(rows.shape)}
 
 
 def check_npz_words(words: Sequence[str]) -> str | None:
