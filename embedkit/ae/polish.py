@@ -86,12 +86,14 @@ def polish_linear(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarr
     _project(arch, params)
     R = covariance_factor(X, mean, params["W"].dtype, progress)
     largest = np.linalg.norm(R, 2) ** 2 / len(R)
-    if steps and largest > 0:
+    # constant data leave only the ridge (a float64 denormal): no step, and no descent
+    with np.errstate(divide="ignore", over="ignore"):
+        lr = STEP_SCALE * R.shape[1] / largest
+    if steps and np.isfinite(lr):
         # copies: a diverging descent must leave the trained weights untouched
         tensors = {name: Tensor(value.copy(), requires_grad=True)
                    for name, value in params.items()}
-        optimizer = SGD(list(tensors.values()), lr=STEP_SCALE * R.shape[1] / largest,
-                        momentum=MOMENTUM)
+        optimizer = SGD(list(tensors.values()), lr=lr, momentum=MOMENTUM)
         data = Tensor(R)
         for _ in range(steps):
             loss, _ = objective(arch, tensors, data, data, penalties)
