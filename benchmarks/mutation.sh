@@ -87,7 +87,8 @@ tests_for() {
     embedkit/ae/*)
       echo "tests/test_ae_behaviour.py tests/test_ae_estimator.py tests/test_ae_training.py" \
            "tests/test_ae.py tests/test_pca.py tests/test_ae_streaming.py" \
-           "tests/test_ae_text_inputs.py tests/test_ae_models.py tests/test_ae_polish.py" ;;
+           "tests/test_ae_text_inputs.py tests/test_ae_models.py tests/test_ae_polish.py" \
+           "tests/test_ae_data.py tests/test_ae_checkpoint.py" ;;
     embedkit/vectors/query.py)
       echo "tests/test_vectors_query.py tests/test_vectors_mmap.py tests/test_vectors_ann.py" \
            "tests/test_cli_messages.py tests/test_bad_input.py" ;;
