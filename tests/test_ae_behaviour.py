@@ -96,9 +96,38 @@ def test_noise_is_fresh_on_every_call_and_follows_the_generator():
     ("mask", "noise 'mask': expected gaussian:SIGMA or mask:P, e.g. gaussian:0.1 or mask:0.3"),
     ("mask:x", "noise 'mask:x': expected gaussian:SIGMA or mask:P, e.g. gaussian:0.1 or "
                "mask:0.3"),
+    ("gaussian:0.1:2", "noise 'gaussian:0.1:2': expected gaussian:SIGMA or mask:P, e.g. "
+                       "gaussian:0.1 or mask:0.3"),  # the kind ends at the first colon
 ])
 def test_bad_noise_specs_name_the_noise_parameter_exactly(spec, message):
     with pytest.raises(EmbedkitError) as error:
         parse_noise(spec)
     assert str(error.value) == message
     assert error.value.params == ("noise",)
+
+
+def test_a_seed_gives_the_same_corruption_from_one_version_to_the_next():
+    """The draws behind each noise, pinned: a fitted model depends on them through ``--seed``
+    (float32 uniforms for the mask, float64 normals added, not subtracted, for gaussian)."""
+    x = np.random.default_rng(1).uniform(1, 2, size=(30, 20)).astype(np.float32)
+    corrupted = Noise("gaussian", 0.5)(x, np.random.default_rng(7))
+    assert corrupted.dtype == np.float32
+    added = (0.5 * np.random.default_rng(7).standard_normal(x.shape)).astype(np.float32)
+    np.testing.assert_array_equal(corrupted, x + added)
+    masked = Noise("mask", 0.4)(x, np.random.default_rng(7))
+    keep = np.random.default_rng(7).random(x.shape, dtype=np.float32) >= 0.4
+    np.testing.assert_array_equal(masked, x * keep)
+
+
+class ZeroDraws:
+    """A generator whose uniform draws are all exactly 0 (each has probability 2⁻²⁴ in
+    float32)."""
+
+    def random(self, shape, dtype):
+        return np.zeros(shape, dtype)
+
+
+def test_mask_zero_keeps_an_entry_whose_draw_is_exactly_zero():
+    x = np.ones((3, 4))
+    np.testing.assert_array_equal(Noise("mask", 0.0)(x, ZeroDraws()), x)
+    np.testing.assert_array_equal(Noise("mask", 0.1)(x, ZeroDraws()), np.zeros((3, 4)))
