@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from embedkit.cli import main
 from embedkit.formats import read_table, word2vec
+from embedkit.text.subwords import SubwordModel, Subwords
 from embedkit.vectors import load_vectors, save_vectors
 from embedkit.vectors.formats import convert_vectors
 
@@ -95,3 +96,21 @@ def test_readers_grow_and_chunk_to_the_same_bits(tmp_path, monkeypatch, suffix):
     assert limited.words == words[:1_234]
     assert limited.vectors.tobytes() == usual.vectors[:1_234].tobytes()
     assert limited.vectors.shape == (1_234, dim)
+
+
+def test_convert_keeps_the_output_matrix_and_the_subword_model(tmp_path):
+    rng = np.random.default_rng(4)
+    words = ["where", "here", "there"]
+    vectors = rng.standard_normal((3, 4)).astype(np.float32)
+    output = rng.standard_normal((3, 4)).astype(np.float32)
+    save_vectors(tmp_path / "a.npz", words, vectors, output=output)
+    convert_vectors(tmp_path / "a.npz", tmp_path / "b.npz")
+    np.testing.assert_array_equal(load_vectors(tmp_path / "b.npz").output, output)
+    model = SubwordModel(Subwords(3, 5, 40), vectors, rng.standard_normal((40, 4)).astype("f4"))
+    save_vectors(tmp_path / "m.bin", words, model.word_vectors(words), fmt="fasttext",
+                 output=output, subwords=model)
+    convert_vectors(tmp_path / "m.bin", tmp_path / "m.npz")
+    converted = load_vectors(tmp_path / "m.npz").subwords
+    assert converted is not None
+    np.testing.assert_array_equal(converted.ngrams, model.ngrams)
+    np.testing.assert_array_equal(converted.word_rows, model.word_rows)
