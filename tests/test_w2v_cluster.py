@@ -263,6 +263,22 @@ def test_training_is_deterministic_and_follows_the_seed(client, corpus, expected
     assert [h["words"] for h in first.history] == [tokens, tokens]
 
 
+def test_a_finished_run_holds_nothing_on_the_cluster(client, corpus):
+    import gc
+
+    # a result held after the run stays on a worker, and is computed again if it is lost
+    gc.disable()  # what the run leaves must go without the cycle collector
+    try:
+        train_on_cluster(corpus, Word2VecConfig(dim=16, epochs=1, seed=5, threads=3), client,
+                         **SMALL)
+        deadline = time.monotonic() + 10
+        while client.futures and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not client.futures, sorted(client.futures)[:5]
+    finally:
+        gc.enable()
+
+
 def test_more_than_two_tasks_merge_by_momentum_in_shorter_rounds(client, corpus):
     rounds: list[dict] = []
     one_epoch = Word2VecConfig(dim=16, epochs=1, seed=5, threads=3)
@@ -274,32 +290,76 @@ def test_more_than_two_tasks_merge_by_momentum_in_shorter_rounds(client, corpus)
     assert np.array_equal(trained.vectors, by_name.vectors)
 
 
-def test_a_killed_worker_costs_a_rerun_with_the_same_bits(corpus, expected):
-    import logging
+class _Runs(distributed.diagnostics.plugin.SchedulerPlugin):
+    """Every task run to its end: (key, worker), in order (a rerun appears again)."""
 
-    killed: list[int] = []
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, str]] = []
+
+    def transition(self, key, start, finish, *args, **kwargs) -> None:
+        if (start, finish) == ("processing", "memory"):
+            self.runs.append((key, kwargs["worker"]))
+
+
+def _round_of(key: str) -> tuple[int, int]:
+    """(epoch, round) of a task ``round-RUN-EPOCH-ROUND-SHARE`` or ``model-RUN-EPOCH-ROUND``."""
+    epoch, number = key.split("-")[2:4]
+    return int(epoch), int(number)
+
+
+@pytest.mark.parametrize("victim", ["busy in the first round", "holding the newest version"])
+def test_a_killed_worker_costs_the_rerun_of_its_tasks_only_with_the_same_bits(
+        corpus, expected, victim):
+    import logging
+    import multiprocessing
+
+    killed: list[str] = []
+    rounds = 1 if victim.startswith("busy") else 3  # reported before the kill (of 5 an epoch)
+    reported: list[dict] = []
 
     def kill_a_worker(step: dict) -> None:
-        # in the first round: one still training a task if there is one, else either (its
-        # share of the ids, its copy of the model and the results it holds are lost)
-        if killed:
+        reported.append(step)
+        if killed or len(reported) < rounds:
             return
-        busy = [w for w, keys in client.processing().items() if keys]
-        worker = (busy or list(client.scheduler_info()["workers"]))[0]
+        if victim.startswith("busy"):
+            # one still training a task if there is one, else either
+            busy = [w for w, keys in client.processing().items() if keys]
+            worker = (busy or sorted(client.nthreads()))[0]
+        else:
+            # the one holding the last version merged: losing it used to rerun every round
+            # back to the epoch's start
+            merged = {_round_of(key): holders for key, holders in client.who_has().items()
+                      if key.startswith("model-") and holders}
+            worker = merged[max(merged)][0]
         for pid in client.run(os.getpid, workers=[worker]).values():
             os.kill(pid, signal.SIGKILL)
-            killed.append(pid)
+            killed.append(worker)
 
+    processes = len(multiprocessing.active_children())
+    runs = _Runs()
     # a cluster of its own: under load its nanny may fail to start the worker again, and
     # the run must then finish on the other one
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=":0", silence_logs=logging.CRITICAL
                                   ) as cluster, distributed.Client(cluster) as client:
+        cluster.scheduler.add_plugin(runs)
         trained = train_on_cluster(corpus, CONFIG, client, progress=kill_a_worker, **SMALL)
+    assert len(multiprocessing.active_children()) == processes  # no worker left behind
     assert killed
     assert np.array_equal(trained.vectors, expected.vectors)
     assert np.array_equal(trained.output, expected.output)
     assert trained.history[-1]["loss"] == expected.history[-1]["loss"]
+    # only what the killed worker held reran: its training tasks of the last round reported
+    # and of those in flight (never one that ran on the other worker, nor an older round)
+    first: dict[str, str] = {}
+    reran = set()
+    for key, worker in runs.runs:
+        if key.startswith("round-"):
+            if key in first:
+                reran.add(key)
+            first.setdefault(key, worker)
+    assert {first[key] for key in reran} <= {killed[0]}, sorted(reran)
+    assert all(_round_of(key) >= (0, rounds - 1) for key in reran), sorted(reran)
 
 
 def test_the_planted_analogies_are_recovered(client, tmp_path):

@@ -24,11 +24,12 @@ line-aligned byte ranges (:mod:`embedkit.text.ranges`; a compressed file is one 
 A task is a pure function of the model version, its share, the seed, the epoch and the round:
 its subsampling, windows and negatives come from a generator seeded by (seed, epoch, task
 number). So the same seed, number of shares and round length give the same bits whatever the
-number of workers, and a task rerun by Dask after its worker died gives the same result (a
-lost model version is merged again from its round's results, which Dask recomputes in turn as
-far back as needed: to the last version the driver holds, every :data:`ANCHOR_ROUNDS` rounds,
-or the epoch's start). The
-learning rate follows the words of the whole cluster: a task at a fraction ``f`` of its slice
+number of workers, and a task rerun by Dask after its worker died gives the same result.
+A lost worker costs the rerun of what it held that is still needed, and nothing older: its
+running tasks, its results of the rounds not yet safe, and a model version it merged
+(:func:`_train` says how: consecutive merges run on different workers, and each version
+stays on two of them until the next one does).
+The learning rate follows the words of the whole cluster: a task at a fraction ``f`` of its slice
 trains at the rate of the cluster's words before the round plus ``f`` times the round's words.
 """
 
@@ -96,10 +97,8 @@ DEFAULT_SYNC_EVERY_MANY = 25_000
 #: add is added at once (:func:`flush_momentum`), and it starts again from zero.
 MERGES = ("sum", "average", "sqrt", "momentum")
 #: Rounds submitted ahead of the one the driver waits for (so that the next round starts as
-#: soon as the merge before it ends), and every how many rounds of an epoch the driver holds
-#: on to a model version (so that Dask, having lost a worker, recomputes at most these).
+#: soon as the merge before it ends).
 AHEAD = 2
-ANCHOR_ROUNDS = 8
 #: The extra that brings Dask, as the error without it names it.
 EXTRA = "pip install 'embedkit[cluster]'"
 #: Seconds to reach a scheduler before giving up.
@@ -438,9 +437,25 @@ def _merged(model: ModelVersion, merge: str, first: bool, last: bool, *results: 
     return ModelVersion(vectors, output, momentum, time.perf_counter() - start)
 
 
+def _next_version(parameters: tuple[np.ndarray, np.ndarray],
+                  momentum: tuple[np.ndarray, np.ndarray] | None, merge: str, first: bool,
+                  last: bool, *results: RoundResult) -> ModelVersion:
+    """:func:`_merged` from a version's two parts, each a result of its own (see
+    :func:`_train`: a version's parts are what stays on two workers)."""
+    return _merged(ModelVersion(*parameters, momentum, 0.0), merge, first, last, *results)
+
+
 def _parameters(model: ModelVersion) -> tuple[np.ndarray, np.ndarray]:
     """What a round's tasks fetch: the matrices, without the momentum (no copy)."""
     return model.vectors, model.output
+
+
+def _momentum(model: ModelVersion) -> tuple[np.ndarray, np.ndarray] | None:
+    return model.momentum
+
+
+def _fetched(*values: Any) -> None:
+    """Nothing: run on a worker, it makes the worker fetch ``values`` (see :func:`_train`)."""
 
 
 class RoundFigures(NamedTuple):
@@ -531,7 +546,8 @@ def train_on_cluster(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig
         worker (a shared file system, or fsspec URLs).
     cluster : str or distributed.Client
         ``local:N``, a scheduler address ``tcp://HOST:PORT``, or a client
-        (see :func:`cluster_client`).
+        (see :func:`cluster_client`). The scheduler's active memory manager is stopped
+        during the run, and started again after (see :func:`_train`).
     sync_every : int, optional
         Words of the whole cluster per round (between merges); None:
         :data:`DEFAULT_SYNC_EVERY` with at most 2 tasks per round, else
@@ -605,12 +621,47 @@ def default_merge(tasks: int) -> str:
     return "sum" if tasks <= 2 else "momentum"
 
 
+class _Round(NamedTuple):
+    """A round submitted: the futures the driver holds while it is in flight."""
+
+    plan: RoundPlan
+    figures: Future
+    tasks: list[Future]
+    others: list[Future]                 # the merged version, the next merger's fetch
+    version: tuple[Future, Future]       # what the next round needs (see _version)
+
+
+def _version(client: Client, model: Future, name: str) -> tuple[Future, Future]:
+    """A version's matrices and its momentum, each a result of its own: the next round's
+    tasks fetch the matrices only, the next merge both."""
+    return (client.submit(_parameters, model, key=f"parameters-{name}"),
+            client.submit(_momentum, model, key=f"momentum-{name}"))
+
+
 def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
            config: Word2VecConfig, vocab: Vocabulary, tokenizer: Tokenizer,
            callback: Callable[[dict], None] | None, progress: Callable[[dict], None] | None,
            sync_every: int, merge: str, checkpoints: Checkpoints,
            resume: str | os.PathLike | None, on_round: Callable[[dict], None] | None
            ) -> Word2Vec:
+    """The rounds of :func:`train_on_cluster`, arranged so that a lost worker costs only what
+    it held that is still needed.
+
+    Dask recomputes a lost result from its inputs, and those from theirs, as far back as
+    needed: if the one worker merging every round held the versions, losing it recomputed
+    every round back to the last version held elsewhere. So consecutive merges run on
+    different workers (each merge restricted, loosely, to the next worker in turn), and the
+    worker of the next merge fetches the version as soon as it exists (:func:`_fetched`),
+    while the next round trains. A version then stays on two workers until the next one is
+    also on two: the driver holds it, the results it was merged from and the version before
+    it until the next round's figures arrive (by then the next merge has fetched it), and the
+    scheduler's active memory manager, which would drop the second copy of a result nothing
+    waits for, is stopped during the run (:func:`_copies_kept`). Any one worker lost then
+    costs: the tasks it was running, its results of the rounds in flight and of the last one
+    reported, and a version it merged that is not yet on a second worker (its merge rerun
+    from the version before, which is). Dask reruns them with the same bits. Losing a second
+    worker before those reruns end may cost more. With one worker there is no second copy.
+    """
     from distributed import KilledWorker
 
     run = uuid.uuid4().hex  # task keys only: nothing of the results depends on it
@@ -631,13 +682,12 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
     rounds = max(1, round(words_per_epoch / sync_every))
     total_words = words_per_epoch * config.epochs
     base = linear_decay(config.initial_lr, config.min_lr, max(1, total_words))
-    # rounds submitted and not yet reported: (plan, figures, the futures to cancel)
-    inflight: deque[tuple[RoundPlan, Future, list[Future]]] = deque()
+    inflight: deque[_Round] = deque()  # rounds submitted and not yet reported
     epoch_words = 0.0
     start = time.perf_counter()
     elapsed_before = state.history[-1]["elapsed"] if state.history else 0.0
     try:
-        with interrupt_between_tasks() as interrupted:
+        with interrupt_between_tasks() as interrupted, _copies_kept(client):
             constants = _held(client, f"constants-{run}", vocab, noise, keep)
             encoded = [client.submit(_encode_range, piece, constants[0], tokenizer,
                                      key=f"encode-{run}-{i}") for i, piece in enumerate(ranges)]
@@ -662,9 +712,10 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                 epoch_words, loss, pairs = 0.0, 0.0, 0
                 # each epoch starts from the driver's model: Dask's lineage of model
                 # versions (what it recomputes after losing a worker) goes back to it only
-                model = _held(client, f"start-{run}-{state.epoch}",
-                              ModelVersion(state.vectors, state.output, None, 0.0))[0]
-                anchor = model
+                start_model = _held(client, f"start-{run}-{state.epoch}",
+                                    ModelVersion(state.vectors, state.output, None, 0.0))[0]
+                previous = reported = _version(client, start_model,
+                                               f"{run}-{state.epoch}-start")
                 round_end = epoch_start
                 submitted = 0
                 for r in range(rounds):
@@ -676,23 +727,30 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                                          submitted * words_per_epoch / rounds,
                                          words_per_epoch / rounds, total_words)
                         name = f"{run}-{state.epoch}-{submitted}"
-                        parameters = client.submit(_parameters, model,
-                                                   key=f"parameters-{name}")
-                        tasks = [client.submit(_train_round, config, parameters, constants[1],
+                        tasks = [client.submit(_train_round, config, previous[0], constants[1],
                                                constants[2], data[s], s, plan,
                                                key=f"round-{name}-{s}") for s in range(shares)]
-                        model = client.submit(_merged, model, merge, submitted == 0,
+                        workers = sorted(client.nthreads())
+                        merger = workers[(state.epoch * rounds + submitted) % len(workers)]
+                        model = client.submit(_next_version, *previous, merge, submitted == 0,
                                               submitted == rounds - 1, *tasks,
+                                              workers=[merger], allow_other_workers=True,
                                               key=f"model-{name}")
-                        if submitted % ANCHOR_ROUNDS == ANCHOR_ROUNDS - 1:
-                            anchor = model  # held: a lost worker costs at most these rounds
-                        inflight.append((plan, client.submit(_figures, model, *tasks,
-                                                             key=f"figures-{name}"),
-                                         [parameters, *tasks, model]))
+                        previous = _version(client, model, name)
+                        # the next merger fetches this version while the next round trains
+                        after = workers[(workers.index(merger) + 1) % len(workers)]
+                        fetch = client.submit(_fetched, *previous, workers=[after],
+                                              allow_other_workers=True, key=f"fetch-{name}")
+                        inflight.append(_Round(plan, client.submit(_figures, model, *tasks,
+                                                                   key=f"figures-{name}"),
+                                               tasks, [model, fetch], previous))
                         submitted += 1
-                    plan, figures_future, _ = inflight[0]
-                    figures: RoundFigures = _gather(client, [figures_future], interrupted)[0]
-                    inflight.popleft()
+                    done = inflight.popleft()
+                    figures: RoundFigures = _gather(client, [done.figures], interrupted)[0]
+                    # held until the next version is on two workers: this version and the
+                    # results it was merged from, and the version before it
+                    settled = (reported, done.version, done.tasks)
+                    reported = done.version
                     for task_loss, task_pairs in zip(figures.losses, figures.pairs,
                                                      strict=True):
                         loss += task_loss
@@ -700,7 +758,7 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                     epoch_words += sum(figures.words)
                     if progress is not None:
                         progress({"words": sum(figures.words),
-                                  "lr": base(plan.words_before + plan.round_words),
+                                  "lr": base(done.plan.words_before + done.plan.round_words),
                                   "loss": loss / pairs if pairs else None})
                     if on_round is not None:
                         on_round({"epoch": state.epoch + 1, "round": r + 1,
@@ -714,7 +772,7 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                     round_end = time.perf_counter()
                 version: ModelVersion = _gather(client, [model], interrupted)[0]
                 state.vectors, state.output = version.vectors, version.output
-                del model, anchor
+                del model, previous, reported, settled, done
                 if not pairs:
                     raise EmbedkitError(
                         f"{corpus_name(paths)}: epoch {state.epoch + 1} has no training "
@@ -739,11 +797,29 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                             "in a row (out of memory? every worker must reach the corpus): "
                             "training stopped, nothing written") from None
     except KeyboardInterrupt:
-        client.cancel([f for _, figures, futures in inflight for f in (figures, *futures)])
+        client.cancel([f for done in inflight
+                       for f in (done.figures, *done.tasks, *done.others, *done.version)])
         within = f"{epoch_words:,.0f} of {words_per_epoch:,} words" if epoch_words else None
         raise training_stopped(state.epoch, config.epochs, within, checkpoints) from None
     check_finite(state.vectors, state.output)
     return Word2Vec(vocab, state.vectors, state.output, config, state.history)
+
+
+@contextlib.contextmanager
+def _copies_kept(client: Client) -> Iterator[None]:
+    """The scheduler's active memory manager stopped (if it runs), and started again after:
+    its default policy drops the extra copies of a result that no task waits for, and
+    :func:`_train` keeps a model version on two workers. It is a setting of the scheduler:
+    other clients of the cluster see it stopped during the run too."""
+    running = client.amm.running()
+    if running:
+        client.amm.stop()
+    try:
+        yield
+    finally:
+        if running:
+            with contextlib.suppress(Exception):  # the cluster may be gone: nothing to restore
+                client.amm.start()
 
 
 def _value(value: Any) -> Any:
@@ -768,11 +844,19 @@ def _held(client: Client, name: str, *values: Any) -> list[Future]:
 
 def _gather(client: Client, futures: list[Future], interrupted: Callable[[], None]
             ) -> list[Any]:
-    """The futures' results, checking for Ctrl-C while waiting."""
-    from distributed import wait
+    """The futures' results, checking for Ctrl-C while waiting.
 
-    while not all(f.done() for f in futures):
+    Waits on an event the futures set when done, not on Dask's ``wait`` with a timeout: the
+    timeout's exception, caught, stayed in a reference cycle within Dask holding the frames
+    of its callers, and ``_train``'s frame kept every future of the run (the vocabulary's
+    shares, the last rounds' results) on the cluster until Python's garbage collector ran.
+    """
+    done = threading.Event()
+    for future in futures:
+        future.add_done_callback(lambda _: done.set())
+    while True:
+        done.clear()  # before looking: a future done after the look sets it again
+        if all(f.done() for f in futures):
+            return client.gather(futures)
         interrupted()
-        with contextlib.suppress(TimeoutError):
-            wait(futures, timeout=0.1)
-    return client.gather(futures)
+        done.wait(0.1)
