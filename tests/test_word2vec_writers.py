@@ -94,3 +94,10 @@ def test_words_a_format_cannot_hold_are_named_with_their_row():
     assert (check_words(["x y", "p\nq", "r\ns"], binary=True)
             == "the word 'p\\nq' (row 2), which holds a newline")
     assert check_words(["a\0b"], binary=True) is None  # the join's separator is no newline
+
+
+def test_a_float64_block_is_written_as_its_float32_values():
+    # 1.000005 in float64 is just below the tie, in float32 just above it
+    block = np.array([[1.000005, -2.5e-7]])
+    assert format_rows(block) == printf(block.astype(np.float32)) == [
+        b"1.00001e+00 -2.50000e-07\n"]
