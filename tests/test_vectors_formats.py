@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from embedkit import streaming
 from embedkit.cli import main
 from embedkit.errors import EmbedkitError
 from embedkit.vectors import load_vectors, save_vectors
@@ -238,3 +239,22 @@ def test_words_are_decoded_block_by_block_in_nfc_with_their_place(tmp_path, monk
                 else rf"vector 7 \(byte {record}\): word is not valid UTF-8")
     with pytest.raises(EmbedkitError, match=rf"^{tmp_path / name}: {expected}"):
         load_vectors(tmp_path / name)
+
+
+def test_vectors_are_read_into_memory_as_float32_unless_mapped(tmp_path, vectors):
+    np.save(tmp_path / "v.npy", vectors.astype(np.float64))
+    (tmp_path / "v.vocab").write_text("".join(f"{w}\n" for w in WORDS))
+    kv = load_vectors(tmp_path / "v.npy")  # not mapped by default: the file may change later
+    assert not streaming.is_mapped(kv.vectors) and kv.vectors.dtype == np.float32
+    np.testing.assert_array_equal(kv.vectors, vectors)
+    mapped = load_vectors(tmp_path / "v.npy", mmap=True)  # mapped: left as the file holds it
+    assert isinstance(mapped.vectors, np.memmap) and mapped.vectors.dtype == np.float64
+    np.savez(tmp_path / "w.npz", words=np.array(WORDS), vectors=vectors.astype(np.float64))
+    assert load_vectors(tmp_path / "w.npz").vectors.dtype == np.float32
+
+
+def test_fmt_overrides_the_suffix_when_reading(tmp_path, vectors):
+    save_vectors(tmp_path / "v.bin", WORDS, vectors, fmt="text")
+    kv = load_vectors(tmp_path / "v.bin", fmt="text")
+    assert kv.words == WORDS
+    np.testing.assert_allclose(kv.vectors, vectors, rtol=1e-5)
