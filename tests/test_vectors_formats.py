@@ -258,3 +258,12 @@ def test_fmt_overrides_the_suffix_when_reading(tmp_path, vectors):
     kv = load_vectors(tmp_path / "v.bin", fmt="text")
     assert kv.words == WORDS
     np.testing.assert_allclose(kv.vectors, vectors, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["v.npy", "v.npz"])
+def test_vectors_are_stored_as_float32_whatever_their_dtype(tmp_path, vectors, name):
+    save_vectors(tmp_path / name, WORDS, vectors.astype(np.float64))
+    stored = np.load(tmp_path / name)
+    stored = stored if name == "v.npy" else stored["vectors"]
+    assert stored.dtype == np.float32  # half the file, and what every reader gives back
+    np.testing.assert_array_equal(stored, vectors)
