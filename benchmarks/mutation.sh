@@ -6,6 +6,10 @@
 #                                                     # formats or ae (one run each)
 #   bash benchmarks/mutation.sh embedkit/text/noise.py embedkit/ae/noise.py
 #   bash benchmarks/mutation.sh                       # every group, one after the other
+#   MUTATION_ONLY='embedkit.formats.word2vec.x_write_* embedkit.formats.word2vec.x_format_rows*' \
+#     bash benchmarks/mutation.sh embedkit/formats/word2vec.py   # only those mutants (mutmut
+#                                                     # names, globs): the counts then include
+#                                                     # the others as "not checked"
 #
 # Each module runs in a scratch copy of the tracked files (/tmp/embedkit-mutation-NAME, kept for
 # `mutmut results` / `mutmut show MUTANT` there), under `nice -n 15`, with MUTATION_JOBS worker
@@ -30,6 +34,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 mutmut=${MUTMUT:-$root/.venv/bin/mutmut}
 jobs=${MUTATION_JOBS:-2}
+read -r -a only <<< "${MUTATION_ONLY:-}"  # no globbing here: mutmut matches the names
 [ -x "$mutmut" ] || { echo "mutation.sh: no $mutmut: pip install -e '.[dev]'" >&2; exit 2; }
 
 # module -> the tests that exercise it quickly (mutmut then runs, for each mutant, only those
@@ -156,7 +161,7 @@ text = re.sub(r"(?m)^pytest_add_cli_args = \[(.*)\]",
 open(path, "w").write(text)
 PY
   start=$(date +%s)
-  (cd "$work" && nice -n 15 "$mutmut" run --max-children "$jobs" >mutmut.log 2>&1) || {
+  (cd "$work" && nice -n 15 "$mutmut" run --max-children "$jobs" "${only[@]}" >mutmut.log 2>&1) || {
     echo "mutation.sh: mutmut failed on $module, see $work/mutmut.log" >&2; exit 1; }
   (cd "$work" && "$mutmut" export-cicd-stats >/dev/null 2>&1)
   "$root/.venv/bin/python" - "$work/mutants/mutmut-cicd-stats.json" "$module" \
