@@ -135,6 +135,26 @@ def test_a_row_moves_by_at_most_its_share_of_row_pairs_pairs_worth_of_its_summed
     np.testing.assert_array_equal(row_touches(bags), [3, 1, 3, 3])
 
 
+def test_by_norm_a_row_shared_by_words_that_disagree_moves_further_than_by_count():
+    # two words of 4 pairs each, summed per word: row 0 is word 0's, row 2 word 1's, row 1
+    # both words'; a word's pairs count as pointing its way (norm 1 each)
+    def moved(values):
+        grad = SparseRows(np.array([0, 1, 2, 1]), np.array(values), (3, 2), np.array([0, 2, 4]))
+        touches = row_touches(grad, np.array([4, 4]))
+        return (fasttext_rows(grad, touches, 2, by_norm=True).to_dense(),
+                fasttext_rows(grad, touches, 2).to_dense())
+    by_norm, by_count = moved([[4.0, 0.0], [0.0, 4.0]])
+    # a word's own row, and a shared row whose words agree: the count's cap, 2 pairs' worth
+    np.testing.assert_allclose(by_norm[[0, 2]], by_count[[0, 2]])
+    np.testing.assert_allclose(by_norm[0], [2, 0])
+    aligned, _ = moved([[4.0, 0.0], [4.0, 0.0]])
+    np.testing.assert_allclose(aligned[1], [2, 0])
+    # at right angles: 8 pairs of norm 1 sum to norm 4 sqrt 2, moved to norm 2 (by count, to
+    # norm sqrt 2: 2 of 8 pairs' worth)
+    np.testing.assert_allclose(by_norm[1], [np.sqrt(2), np.sqrt(2)])
+    np.testing.assert_allclose(by_count[1], [1, 1])
+
+
 @pytest.mark.parametrize("model", ["skipgram", "cbow"])
 def test_each_hogwild_worker_moves_a_row_by_its_share_of_the_models_row_pairs(model):
     # workers step at the same time: with two, each moves a row by half as much at most

@@ -74,11 +74,13 @@ def bag_rows(indptr: np.ndarray, members: np.ndarray, bag_indptr: np.ndarray,
 #: training pairs, shared out among the Hogwild workers (see :func:`fasttext_rows`).
 #: Skip-gram at fastText's rate 0.05 diverged on an 84-word corpus at 16 with one worker and at
 #: 8 with two running at once; at 8 CBOW placed one unseen form of that corpus fewer by its
-#: stem than its test asks. The cap costs skip-gram analogies on real text (README).
+#: stem than its test asks. Counted by norm (:func:`fasttext_rows`), as skip-gram's is, the
+#: cap of 4 costs little on real text (README).
 ROW_PAIRS = {"skipgram": 4, "cbow": 16}
 
 
-def row_touches(grad: SparseRows, group_pairs: np.ndarray | None = None) -> np.ndarray:
+def row_touches(grad: SparseRows, group_pairs: np.ndarray | None = None,
+                rows: np.ndarray | None = None) -> np.ndarray:
     """Per entry of ``grad``, how many of the minibatch's pairs hold its row, counted with
     repeats (a row twice in a word counts twice).
 
@@ -91,6 +93,9 @@ def row_touches(grad: SparseRows, group_pairs: np.ndarray | None = None) -> np.n
     group_pairs : ndarray of int, shape (n_groups,), optional
         The pairs each group stands for (a distinct word's positions in the minibatch); None:
         one each (a bag's entries are one per member word already).
+    rows : ndarray of int, shape (len(grad.ids),), optional
+        Per entry, the number of its row among the distinct rows (:func:`distinct_rows`);
+        None: computed here.
 
     Returns
     -------
@@ -100,13 +105,19 @@ def row_touches(grad: SparseRows, group_pairs: np.ndarray | None = None) -> np.n
     if group_pairs is not None:
         assert grad.indptr is not None  # subword_mean's: a group of entries per word
         weights = np.repeat(group_pairs, np.diff(grad.indptr))
+    rows = distinct_rows(grad) if rows is None else rows
+    return np.bincount(rows, weights=weights)[rows]
+
+
+def distinct_rows(grad: SparseRows) -> np.ndarray:
+    """Per entry of ``grad``, the number of its row among the distinct rows, in row order."""
     # one sort of the entries' ids (a fifth of the time of re-expanding the words' rows and
     # looking the entries up: CBOW spent 29% of its time there, on the glosses)
-    _, inverse = np.unique(grad.ids, return_inverse=True)
-    return np.bincount(inverse, weights=weights)[inverse]
+    return np.unique(grad.ids, return_inverse=True)[1].reshape(-1)
 
 
-def fasttext_rows(grad: SparseRows, touches: np.ndarray, pairs: float) -> SparseRows:
+def fasttext_rows(grad: SparseRows, touches: np.ndarray, pairs: float,
+                  rows: np.ndarray | None = None, by_norm: bool = False) -> SparseRows:
     """fastText's update of the input rows, taken a minibatch at a time: the gradient of the
     means with a step gain per row.
 
@@ -133,6 +144,16 @@ def fasttext_rows(grad: SparseRows, touches: np.ndarray, pairs: float) -> Sparse
     instead (the mean) is stable but much worse on real text (README): frequent n-grams must
     move as far as fastText moves them.
 
+    ``by_norm`` counts by the gradients' norms instead: a row's step is at most ``pairs``
+    times the mean norm of the gradients it sums, a group's pairs (a word's positions, a bag)
+    counted as all pointing its group's way. A row whose words' gradients agree (a word's own
+    rows, an n-gram of the few words of a small vocabulary, which point alike) moves as by the
+    count; one shared by words whose gradients disagree (a frequent n-gram of a large
+    vocabulary: 55 distinct words in one minibatch of the glosses) moves further, up to its
+    whole sum. Its pairs' gradients taken one by one would count a word's disagreeing pairs
+    too: on the 84-word corpus that moved its words' rows so far that fewer unseen forms came
+    out nearest their stems.
+
     Parameters
     ----------
     grad : SparseRows
@@ -142,9 +163,28 @@ def fasttext_rows(grad: SparseRows, touches: np.ndarray, pairs: float) -> Sparse
         Per entry, how many of the minibatch's pairs hold its row (:func:`row_touches`).
     pairs : float
         Pairs' worth of its summed gradient a row moves by at most.
+    rows : ndarray of int, shape (len(grad.ids),), optional
+        :func:`distinct_rows` of ``grad`` (None: computed here, if needed).
+    by_norm : bool
+        Count pairs' worth by norms (see above), not by ``touches`` alone.
     """
-    gain = np.minimum(1.0, pairs / np.maximum(touches, 1)).astype(grad.values.dtype)
-    return SparseRows(grad.ids, grad.values, grad.shape, grad.indptr, gain)
+    if not by_norm:
+        gain = np.minimum(1.0, pairs / np.maximum(touches, 1))
+    else:
+        assert grad.indptr is not None
+        rows = distinct_rows(grad) if rows is None else rows
+        values = grad.values.reshape(len(grad.indptr) - 1, -1)
+        n_rows = int(rows.max(initial=-1)) + 1
+        # per distinct row: the norm of its summed gradient, and the summed norms of its
+        # groups' (a group's pairs counted as pointing one way)
+        summed = np.linalg.norm(sparse_times(grad.indptr, rows, np.ones(len(rows)), values,
+                                             n_rows, transpose=True), axis=1)
+        norms = np.bincount(rows, weights=np.repeat(np.linalg.norm(values, axis=1),
+                                                    np.diff(grad.indptr)), minlength=n_rows)
+        limit = pairs * norms[rows] / np.maximum(touches, 1)
+        gain = np.minimum(1.0, limit / np.maximum(summed[rows], np.finfo(values.dtype).tiny))
+    return SparseRows(grad.ids, grad.values, grad.shape, grad.indptr,
+                      gain.astype(grad.values.dtype))
 
 
 # ---------------------------------------------------------------- gradient checks

@@ -33,6 +33,7 @@ from embedkit.w2v.sgns import context_bags, sgns_loss, window_loss
 from embedkit.w2v.subwords import (
     ROW_PAIRS,
     bag_rows,
+    distinct_rows,
     fasttext_rows,
     row_touches,
     subword_mean,
@@ -213,7 +214,11 @@ class Worker:
             assert isinstance(grad, SparseRows)
             # the gradient has a group per distinct word (in sorted order) or per bag
             pairs = None if words is None else np.unique(words, return_counts=True)[1]
-            self.vectors.grad = fasttext_rows(grad, row_touches(grad, pairs), self.row_pairs)
+            rows = distinct_rows(grad)
+            # skip-gram's rows shared by words whose gradients disagree move further (CBOW's
+            # cap was measured as a count only)
+            self.vectors.grad = fasttext_rows(grad, row_touches(grad, pairs, rows),
+                                              self.row_pairs, rows, by_norm=words is not None)
         rate = self.rate(self.words_done)
         self.input_sgd.step(lr=rate * input_gain)
         self.output_sgd.step(lr=rate)
