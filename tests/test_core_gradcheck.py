@@ -356,3 +356,54 @@ def test_loss_cases_draw_labels_of_every_class(monkeypatch):
         labels = np.concatenate([d[0] for d in drawn[position::4]])
         k = drawn[position][1]
         assert labels.min() == 0 and labels.max() == k - 1
+
+
+def test_unregistering_removes_a_check_and_ignores_an_unknown_name():
+    gradcheck.register_check("test.unregister", lambda rng: [])
+    assert "test.unregister" in gradcheck.registered_checks()
+    gradcheck.unregister_check("test.unregister")
+    assert "test.unregister" not in gradcheck.registered_checks()
+    gradcheck.unregister_check("test.unregister")  # already gone: nothing to do, no error
+
+
+def test_the_gather_checks_catch_a_gradient_that_keeps_one_row_per_repeated_id(monkeypatch):
+    """Each sparse gather case looks a row up twice or more (in its ids, or through two
+    paths): a gradient that writes repeated rows instead of adding them must fail them (the
+    sparse+dense case adds its rows into the dense gradient, without ``to_dense``)."""
+    def overwrite(self):
+        dense = np.zeros(self.shape, dtype=self.dtype)
+        dense[self.ids.reshape(-1)] = self.values.reshape((-1,) + self.shape[1:])
+        return dense
+
+    monkeypatch.setattr(SparseRows, "to_dense", overwrite)
+    results = run_checks(np.random.default_rng(0), ["gather"])
+    assert [r.passed for r in results] == [False, False, False, True]
+
+
+def test_check_gradient_works_in_float64_on_any_input():
+    rng = np.random.default_rng(0)
+    # integer and float32 inputs are cast: steps of 1e-6 would be lost in them
+    for x in (np.array([1, 2, 3]), np.array([0.5, 1.5], dtype=np.float32)):
+        abs_err, rel_err = check_gradient(ops.square, [x], rng)
+        assert abs_err < 1e-6 and rel_err < 1e-6
+    # an input that does not reach the output has the zero gradient, which is right
+    assert check_gradient(lambda a, b: ops.square(a), [np.ones(2), np.ones(3)], rng)[1] < 1e-6
+    # an empty input has nothing to compare
+    assert check_gradient(ops.square, [np.ones((0, 3))], rng) == (0.0, 0.0)
+
+
+def test_a_case_passes_at_exactly_its_tolerance_and_unknown_names_list_the_known():
+    error = run_checks(np.random.default_rng(5), ["exp"])[0].max_rel_err
+    assert run_checks(np.random.default_rng(5), ["exp"], rtol=error)[0].passed
+    with pytest.raises(ValueError) as e:
+        run_checks(np.random.default_rng(5), ["nope"])
+    assert str(e.value) == ("no gradient check named 'nope'; known: "
+                            + ", ".join(registered_checks()))
+
+
+def test_inputs_away_from_zero_fill_their_range_with_both_signs():
+    x = gradcheck.away_from_zero(np.random.default_rng(0), (50, 40))
+    magnitude = np.abs(x)
+    assert x.shape == (50, 40)
+    assert 0.2 <= magnitude.min() < 0.21 and 1.49 < magnitude.max() <= 1.5
+    assert 0.4 < (x > 0).mean() < 0.6
