@@ -1,6 +1,7 @@
 """The shipped corpora: reproducible from the generator, with recoverable planted structure."""
 
 import gzip
+import io
 import shutil
 import subprocess
 import sys
@@ -9,7 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embedkit.text.synthetic import generate_sentences, planted_analogies, planted_pairs
+from embedkit.text.synthetic import (
+    generate_sentences,
+    planted_analogies,
+    planted_pairs,
+    write_planted_corpus,
+)
 from embedkit.text.vocab import build_vocabulary
 from embedkit.text.windows import iter_windows
 from embedkit.vectors.keyed import KeyedVectors
@@ -136,3 +142,10 @@ def test_kjv_training_finds_the_neighbours_the_readme_shows():
     assert sum(map(len, hits.values())) >= 10, hits
     readme = (CORPORA.parent / "README.md").read_text(encoding="utf-8")
     assert "embedkit neighbors vectors.vec " + " ".join(KJV_NEIGHBOURS) in readme
+
+
+@pytest.mark.parametrize("n", [0, 1, 7])
+def test_writing_the_planted_corpus_returns_the_lines_written(n):
+    out = io.StringIO()
+    assert write_planted_corpus(out, n, np.random.default_rng(0)) == n
+    assert out.getvalue().count("\n") == n
