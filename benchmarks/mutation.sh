@@ -66,8 +66,11 @@ tests_for() {
       echo "tests/test_text_export.py tests/test_text_cli.py" ;;
     embedkit/text/phrases.py)
       echo "tests/test_phrases.py" ;;
-    embedkit/text/synthetic.py)
-      echo "tests/test_corpora.py tests/test_text_cli.py" ;;
+    embedkit/text/synthetic.py)  # not the tests reading README.md (mutmut does not copy it)
+      echo "tests/test_corpora.py::test_shipped_planted_corpus_is_the_generators_default_output" \
+           "tests/test_corpora.py::test_planted_analogies_are_recoverable_from_cooccurrence" \
+           "tests/test_corpora.py::test_every_planted_word_is_in_the_vocabulary" \
+           "tests/test_text_cli.py" ;;
     embedkit/text/*)
       echo "tests/test_text_corpus.py tests/test_text_vocab.py tests/test_text_windows.py" \
            "tests/test_text_sampling.py tests/test_text_cli.py tests/test_bad_input.py" ;;
