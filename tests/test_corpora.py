@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embedkit.errors import EmbedkitError
 from embedkit.text.synthetic import (
     generate_sentences,
     planted_analogies,
@@ -149,3 +150,8 @@ def test_writing_the_planted_corpus_returns_the_lines_written(n):
     out = io.StringIO()
     assert write_planted_corpus(out, n, np.random.default_rng(0)) == n
     assert out.getvalue().count("\n") == n
+
+
+def test_a_negative_sentence_count_is_refused():
+    with pytest.raises(EmbedkitError, match=r"^sentences -1: expected a count >= 0$"):
+        next(generate_sentences(-1, np.random.default_rng(0)))
