@@ -168,21 +168,29 @@ def fasttext_rows(grad: SparseRows, touches: np.ndarray, pairs: float,
     by_norm : bool
         Count pairs' worth by norms (see above), not by ``touches`` alone.
     """
-    if not by_norm:
-        gain = np.minimum(1.0, pairs / np.maximum(touches, 1))
-    else:
+    gain = np.minimum(1.0, pairs / np.maximum(touches, 1))
+    if by_norm:
         assert grad.indptr is not None
         rows = distinct_rows(grad) if rows is None else rows
         values = grad.values.reshape(len(grad.indptr) - 1, -1)
-        n_rows = int(rows.max(initial=-1)) + 1
-        # per distinct row: the norm of its summed gradient, and the summed norms of its
-        # groups' (a group's pairs counted as pointing one way)
-        summed = np.linalg.norm(sparse_times(grad.indptr, rows, np.ones(len(rows)), values,
-                                             n_rows, transpose=True), axis=1)
-        norms = np.bincount(rows, weights=np.repeat(np.linalg.norm(values, axis=1),
-                                                    np.diff(grad.indptr)), minlength=n_rows)
-        limit = pairs * norms[rows] / np.maximum(touches, 1)
-        gain = np.minimum(1.0, limit / np.maximum(summed[rows], np.finfo(values.dtype).tiny))
+        # a row of one entry has one group's gradient: the same by norm as by count. Of the
+        # others (skip-gram on the glosses: 45% of the entries), the norm of the summed
+        # gradient and their groups' summed norms (a group's pairs counted as one way)
+        multi = np.bincount(rows) > 1
+        shared = multi[rows]
+        ids = (np.cumsum(multi) - 1)[rows[shared]]
+        sizes = np.diff(grad.indptr)
+        kept = np.bincount(np.repeat(np.arange(len(sizes)), sizes)[shared],
+                           minlength=len(sizes))
+        n_rows = int(multi.sum())
+        summed = np.linalg.norm(sparse_times(np.concatenate([[0], np.cumsum(kept)]), ids,
+                                             np.ones(len(ids)), values, n_rows,
+                                             transpose=True), axis=1)
+        norms = np.bincount(ids, weights=np.repeat(np.linalg.norm(values, axis=1), kept),
+                            minlength=n_rows)
+        limit = pairs * norms[ids] / np.maximum(touches[shared], 1)
+        gain[shared] = np.minimum(1.0, limit / np.maximum(summed[ids],
+                                                          np.finfo(values.dtype).tiny))
     return SparseRows(grad.ids, grad.values, grad.shape, grad.indptr,
                       gain.astype(grad.values.dtype))
 
