@@ -279,6 +279,22 @@ def test_a_finished_run_holds_nothing_on_the_cluster(client, corpus):
         gc.enable()
 
 
+def test_progress_comes_from_the_tasks_between_rounds(client, corpus, expected, rounds,
+                                                     monkeypatch):
+    import embedkit.w2v.cluster as cluster
+
+    monkeypatch.setattr(cluster, "PROGRESS_SECONDS", 0.0)  # a task reports every minibatch
+    steps: list[dict] = []
+    trained = train_on_cluster(corpus, CONFIG, client, progress=steps.append, **SMALL)
+    assert np.array_equal(trained.vectors, expected.vectors)  # the reports change nothing
+    # more often than once a round, and every word of the cluster once in all
+    assert len(steps) > len(rounds)
+    assert all(step["words"] >= 0 for step in steps)
+    assert sum(step["words"] for step in steps) == 2 * trained.vocab.total
+    lrs = [step["lr"] for step in steps]
+    assert lrs == sorted(lrs, reverse=True) and lrs[-1] < lrs[0]
+
+
 def test_more_than_two_tasks_merge_by_momentum_in_shorter_rounds(client, corpus):
     rounds: list[dict] = []
     one_epoch = Word2VecConfig(dim=16, epochs=1, seed=5, threads=3)
@@ -343,7 +359,7 @@ def test_a_killed_worker_costs_the_rerun_of_its_tasks_only_with_the_same_bits(
                                   dashboard_address=":0", silence_logs=logging.CRITICAL
                                   ) as cluster, distributed.Client(cluster) as client:
         cluster.scheduler.add_plugin(runs)
-        trained = train_on_cluster(corpus, CONFIG, client, progress=kill_a_worker, **SMALL)
+        trained = train_on_cluster(corpus, CONFIG, client, on_round=kill_a_worker, **SMALL)
     assert len(multiprocessing.active_children()) == processes  # no worker left behind
     assert killed
     assert np.array_equal(trained.vectors, expected.vectors)
@@ -403,7 +419,7 @@ def test_ctrl_c_cancels_and_says_where_training_stopped(client, corpus):
         os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(Interrupted, match=r"training stopped in epoch 1 of 2, after [\d,]+ of"):
-        train_on_cluster(corpus, CONFIG, client, progress=press_ctrl_c, **SMALL)
+        train_on_cluster(corpus, CONFIG, client, on_round=press_ctrl_c, **SMALL)
     # the round's other tasks were cancelled: soon nothing is left to run (a task already
     # running finishes its slice, and its result is dropped)
     deadline = time.monotonic() + 30

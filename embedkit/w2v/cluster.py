@@ -99,6 +99,9 @@ MERGES = ("sum", "average", "sqrt", "momentum")
 #: Rounds submitted ahead of the one the driver waits for (so that the next round starts as
 #: soon as the merge before it ends).
 AHEAD = 2
+#: Seconds between a task's reports of its words to the driver's progress bar: events sent
+#: through the scheduler (``Worker.log_event``), which the task does not wait for.
+PROGRESS_SECONDS = 0.5
 #: The extra that brings Dask, as the error without it names it.
 EXTRA = "pip install 'embedkit[cluster]'"
 #: Seconds to reach a scheduler before giving up.
@@ -373,9 +376,12 @@ _task_heap = _TaskHeap()
 
 def _train_round(config: Word2VecConfig, parameters: tuple[np.ndarray, np.ndarray],
                  noise: NoiseDistribution, keep: np.ndarray | None, share: Share,
-                 index: int, plan: RoundPlan) -> RoundResult:
+                 index: int, plan: RoundPlan, topic: str | None = None,
+                 every: float = PROGRESS_SECONDS) -> RoundResult:
     """Train share ``index``'s slice of round ``plan.round`` on a copy of the model
-    (``parameters``: its input and output matrices)."""
+    (``parameters``: its input and output matrices); with a ``topic``, report the words
+    done every ``every`` seconds as events of that topic: ``[epoch, round, index, words]``
+    (see :class:`_Reports`)."""
     start = time.perf_counter()
     vectors, output = parameters
     n = len(share.ids)
@@ -384,7 +390,15 @@ def _train_round(config: Word2VecConfig, parameters: tuple[np.ndarray, np.ndarra
     words = hi - lo
     base = linear_decay(config.initial_lr, config.min_lr, max(1, plan.total_words))
 
+    reported = time.monotonic()
+
     def rate(done: float) -> float:  # the cluster's words: this task's fraction of the round
+        nonlocal reported
+        if topic is not None and time.monotonic() - reported >= every:  # once a minibatch
+            reported = time.monotonic()
+            from distributed import get_worker
+
+            get_worker().log_event(topic, [plan.epoch, plan.round, index, int(done)])
         return base(plan.words_before + done / max(1, words) * plan.round_words)
 
     number = plan.round * plan.shares + index
@@ -621,6 +635,31 @@ def default_merge(tasks: int) -> str:
     return "sum" if tasks <= 2 else "momentum"
 
 
+class _Reports:
+    """The words done by the tasks of each round, as their reports arrive (called by the
+    client's event loop with each event of the run's topic; see :func:`_train_round`). A
+    rerun task reports from zero again: the largest report of a task counts."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.done: dict[tuple[int, int], dict[int, int]] = {}
+
+    def __call__(self, event: tuple[float, list]) -> None:
+        epoch, number, index, words = event[1]
+        with self.lock:
+            tasks = self.done.setdefault((epoch, number), {})
+            tasks[index] = max(tasks.get(index, 0), words)
+
+    def words(self, epoch: int, number: int) -> int:
+        """The words reported so far by round ``number`` of ``epoch``."""
+        with self.lock:
+            return sum(self.done.get((epoch, number), {}).values())
+
+    def forget(self, epoch: int, number: int) -> None:
+        with self.lock:
+            self.done.pop((epoch, number), None)
+
+
 class _Round(NamedTuple):
     """A round submitted: the futures the driver holds while it is in flight."""
 
@@ -683,11 +722,35 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
     total_words = words_per_epoch * config.epochs
     base = linear_decay(config.initial_lr, config.min_lr, max(1, total_words))
     inflight: deque[_Round] = deque()  # rounds submitted and not yet reported
+    # the words the progress bar was given of each round in flight, from the tasks' reports
+    reports = _Reports()
+    shown: dict[tuple[int, int], int] = {}
+    given = state.epoch * words_per_epoch  # words of the run given to progress (resumed too)
+
+    def advance(words: int) -> None:
+        nonlocal given
+        assert progress is not None
+        given += words
+        progress({"words": words, "lr": base(given), "loss": loss / pairs if pairs else None})
+    topic = f"embedkit-progress-{run}" if progress is not None else None
+
+    def waiting() -> None:
+        """While the driver waits for a round: Ctrl-C, and the progress the tasks report."""
+        interrupted()
+        if progress is None:
+            return
+        for pending in inflight:
+            at = (pending.plan.epoch, pending.plan.round)
+            words = reports.words(*at)
+            if words > shown.get(at, 0):
+                advance(words - shown.get(at, 0))
+                shown[at] = words
     epoch_words = 0.0
     start = time.perf_counter()
     elapsed_before = state.history[-1]["elapsed"] if state.history else 0.0
     try:
-        with interrupt_between_tasks() as interrupted, _copies_kept(client):
+        with interrupt_between_tasks() as interrupted, _copies_kept(client), \
+                _subscribed(client, topic, reports):
             constants = _held(client, f"constants-{run}", vocab, noise, keep)
             encoded = [client.submit(_encode_range, piece, constants[0], tokenizer,
                                      key=f"encode-{run}-{i}") for i, piece in enumerate(ranges)]
@@ -728,8 +791,9 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                                          words_per_epoch / rounds, total_words)
                         name = f"{run}-{state.epoch}-{submitted}"
                         tasks = [client.submit(_train_round, config, previous[0], constants[1],
-                                               constants[2], data[s], s, plan,
-                                               key=f"round-{name}-{s}") for s in range(shares)]
+                                               constants[2], data[s], s, plan, topic,
+                                               PROGRESS_SECONDS, key=f"round-{name}-{s}")
+                                 for s in range(shares)]
                         workers = sorted(client.nthreads())
                         merger = workers[(state.epoch * rounds + submitted) % len(workers)]
                         model = client.submit(_next_version, *previous, merge, submitted == 0,
@@ -745,8 +809,9 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                                                                    key=f"figures-{name}"),
                                                tasks, [model, fetch], previous))
                         submitted += 1
-                    done = inflight.popleft()
-                    figures: RoundFigures = _gather(client, [done.figures], interrupted)[0]
+                    done = inflight[0]  # in flight while waited for: its progress shows
+                    figures: RoundFigures = _gather(client, [done.figures], waiting)[0]
+                    inflight.popleft()
                     # held until the next version is on two workers: this version and the
                     # results it was merged from, and the version before it
                     settled = (reported, done.version, done.tasks)
@@ -756,10 +821,10 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                         loss += task_loss
                         pairs += task_pairs
                     epoch_words += sum(figures.words)
-                    if progress is not None:
-                        progress({"words": sum(figures.words),
-                                  "lr": base(done.plan.words_before + done.plan.round_words),
-                                  "loss": loss / pairs if pairs else None})
+                    at = (done.plan.epoch, done.plan.round)
+                    reports.forget(*at)
+                    if progress is not None:  # the words not shown yet
+                        advance(sum(figures.words) - shown.pop(at, 0))
                     if on_round is not None:
                         on_round({"epoch": state.epoch + 1, "round": r + 1,
                                   "seconds": time.perf_counter() - round_end,
@@ -822,6 +887,21 @@ def _copies_kept(client: Client) -> Iterator[None]:
                 client.amm.start()
 
 
+@contextlib.contextmanager
+def _subscribed(client: Client, topic: str | None, handler: Callable[[Any], None]
+                ) -> Iterator[None]:
+    """``handler`` called with each event of ``topic`` (None: nothing) until leaving."""
+    if topic is None:
+        yield
+        return
+    client.subscribe_topic(topic, handler)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):  # the cluster may be gone
+            client.unsubscribe_topic(topic)
+
+
 def _value(value: Any) -> Any:
     return value
 
@@ -842,9 +922,10 @@ def _held(client: Client, name: str, *values: Any) -> list[Future]:
                 for i, value in enumerate(values)]
 
 
-def _gather(client: Client, futures: list[Future], interrupted: Callable[[], None]
+def _gather(client: Client, futures: list[Future], waiting: Callable[[], None]
             ) -> list[Any]:
-    """The futures' results, checking for Ctrl-C while waiting.
+    """The futures' results, calling ``waiting`` every 0.1 s or so until they are done (to
+    check for Ctrl-C, and show progress).
 
     Waits on an event the futures set when done, not on Dask's ``wait`` with a timeout: the
     timeout's exception, caught, stayed in a reference cycle within Dask holding the frames
@@ -856,7 +937,7 @@ def _gather(client: Client, futures: list[Future], interrupted: Callable[[], Non
         future.add_done_callback(lambda _: done.set())
     while True:
         done.clear()  # before looking: a future done after the look sets it again
+        waiting()
         if all(f.done() for f in futures):
             return client.gather(futures)
-        interrupted()
         done.wait(0.1)
