@@ -484,6 +484,15 @@ class _Writer(io.BufferedWriter):
             super().close()
 
 
+class WriteThrough:
+    """``stream`` seen only through its ``write``: NumPy (``numpy.save``) then writes through
+    it, and its errors name the file, instead of with ``tofile`` on the descriptor, whose
+    short write on a full disk says neither what failed nor why."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.write = stream.write
+
+
 class _PipeWriter(_Writer):
     """A stream that hides its descriptor, so that writers such as ``numpy.save`` write through
     ``write()`` rather than ask a pipe for a file position it does not have."""
@@ -567,6 +576,7 @@ def atomic_outputs(*paths: str | os.PathLike | None) -> Iterator[list[str | None
     """
     staged: list[tuple[str, str]] = []
     stand_ins: list[str | None] = []
+    shown: dict[str, str] = {}  # stand-in: the name the user gave
     try:
         for path in paths:
             name = None if path is None else os.fspath(path)
@@ -578,6 +588,7 @@ def atomic_outputs(*paths: str | os.PathLike | None) -> Iterator[list[str | None
             os.close(fd)
             staged.append((tmp, target.path))
             stand_ins.append(tmp)
+            shown[tmp] = name
         try:
             yield stand_ins
         except OSError as exc:  # numpy and others write the stand-ins themselves
@@ -585,6 +596,13 @@ def atomic_outputs(*paths: str | os.PathLike | None) -> Iterator[list[str | None
                 written = [os.fspath(p) for p in paths if p is not None]
                 raise cannot_write(", ".join(written), exc) from None
             raise
+        except EmbedkitError as exc:  # a writer's error names the file the user asked for
+            message = str(exc)
+            for tmp, name in shown.items():
+                message = message.replace(os.path.abspath(tmp), name).replace(tmp, name)
+            if message == str(exc):
+                raise
+            raise EmbedkitError(message) from None
         for tmp, name in staged:
             os.replace(tmp, name)
     except BaseException:

@@ -67,7 +67,8 @@ def test_streamed_query_has_fewer_answers_than_k_like_the_query_in_memory(saved,
     mapped, whole = load_vectors(path, mmap=True, limit=5), load_vectors(path, limit=5)
     rows, sims = top_k(mapped, [Query("w1", (1,))], 8)
     assert rows.tolist() == top_k(whole, [Query("w1", (1,))], 8)[0].tolist()
-    assert rows[0, 4:].tolist() == [-1] * 4 and np.isneginf(sims[0, 4:]).all()
+    assert rows.shape == (1, 5)  # k beyond the 5 words: every word, no more
+    assert rows[0, 4:].tolist() == [-1] and np.isneginf(sims[0, 4:]).all()  # w1 itself
 
 
 def test_norms_are_stored_beside_the_npy_and_used_without_a_pass(saved, monkeypatch, cli):

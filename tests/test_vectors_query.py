@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from embedkit.cli import main
 from embedkit.errors import EmbedkitError
-from embedkit.vectors import KeyedVectors, save_vectors
+from embedkit.vectors import KeyedVectors, load_vectors, save_vectors
 from embedkit.vectors import query as query_module
 from embedkit.vectors.query import (
     BLOCK,
@@ -386,7 +386,29 @@ def test_top_k_on_a_tall_matrix_equals_brute_force_for_small_k(k):
 
 def test_fewer_candidates_than_k_leave_rows_of_minus_one_and_scores_of_minus_inf(kv):
     # in memory (the streamed search has its own test): the unfilled columns
-    rows, sims = top_k(kv, [parse_query(kv, "apple")])  # k = 10 by default
-    assert rows.shape == sims.shape == (1, 10)
-    assert rows[0, 6:].tolist() == [-1] * 4 and np.isneginf(sims[0, 6:]).all()
+    rows, sims = top_k(kv, [parse_query(kv, "apple")])  # k = 10 by default, of 7 words
+    assert rows.shape == sims.shape == (1, 7)
+    assert rows[0, 6:].tolist() == [-1] and np.isneginf(sims[0, 6:]).all()  # apple itself
     assert (rows[0, :6] >= 0).all() and np.isfinite(sims[0, :6]).all()
+
+
+@pytest.mark.parametrize("mapped", [False, True])
+def test_a_k_beyond_the_vocabulary_asks_for_every_word_and_allocates_no_more(kv, tmp_path,
+                                                                            mapped):
+    if mapped:
+        save_vectors(tmp_path / "v.npy", kv.words, kv.vectors)
+        kv = load_vectors(tmp_path / "v.npy", mmap=True)
+    rows, sims = top_k(kv, [parse_query(kv, "apple")], 10**15)  # 8 PB if allocated
+    assert rows.shape == sims.shape == (1, len(kv))
+    found = [kv.words[r] for r in rows[0][:-1]]
+    assert found[0] == "pear" and set(found) == set(kv.words) - {"apple"}
+    assert rows[0, -1] == -1  # the query's own word is no answer
+
+
+def test_cli_k_beyond_the_vocabulary_lists_every_other_word(vec_file):
+    for command, others in ((["neighbors", vec_file, "apple"], 6),
+                            (["analogy", vec_file, "man", "king", "woman"], 4)):
+        result = CliRunner().invoke(main, [*command, "-k", str(10**15), "--json"])
+        assert result.exit_code == 0, result.output
+        answers = json.loads(result.stdout.splitlines()[0])["neighbors"]
+        assert len(answers) == others  # every word but the query's

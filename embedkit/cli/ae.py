@@ -13,6 +13,7 @@ from embedkit.ae.pca import SOLVERS, Comparison, compare_with_pca
 from embedkit.ae.plot import INSTALL_HINT, plot_comparison, plot_format, plotting_available
 from embedkit.ae.training import FINAL_LR_FRACTION, HOLD_FRACTION
 from embedkit.cli.options import (
+    check_archive_names,
     checkpoint_options,
     json_option,
     matrix_format_option,
@@ -93,7 +94,7 @@ def _fit(model: Autoencoder, data, quiet: bool = False, **fit_options) -> list[d
 @click.option("--lr", type=float, default=DEFAULTS.lr, metavar="RATE",
               help=f"Adam learning rate, held for {HOLD_FRACTION:.0%} of the steps, then "
                    f"annealed along a cosine to RATE/{1 / FINAL_LR_FRACTION:g}.")
-@click.option("--epochs", type=click.IntRange(min=0), default=DEFAULTS.epochs, metavar="N",
+@click.option("--epochs", type=click.IntRange(min=1), default=DEFAULTS.epochs, metavar="N",
               help="Passes over the data.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULTS.batch_size,
               metavar="N",
@@ -104,7 +105,8 @@ def _fit(model: Autoencoder, data, quiet: bool = False, **fit_options) -> list[d
                    "without a lower validation error, keep the best.")
 @seed_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
-              metavar="MODEL.npz", help="Write the model here instead of stdout.")
+              metavar="MODEL.npz",
+              help="Write the model here instead of stdout.")
 @click.option("--codes", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write the codes of DATA: .npy, .csv, or .vec/.bin for word vectors.")
 @matrix_format_option("--codes")
@@ -127,6 +129,7 @@ def autoencode(data, n_components, kind, tied, activation, output_activation, no
     --resume FILE continues it, bit-identical to an uninterrupted run when --epochs is
     unchanged. Ctrl-C writes nothing, says in which epoch training stopped and exits with 130.
     """
+    check_archive_names(output, checkpoint)
     check_writable(output, codes, log_json, checkpoint)  # before training, not after it
     matrix = _read(data, key, header)
     check_variance(matrix.values, describe(data))

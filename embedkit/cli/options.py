@@ -9,11 +9,14 @@ import click
 from tqdm import tqdm
 
 from embedkit.formats import ALIASES, FORMATS
+from embedkit.io import refuse_compressed_archive
 from embedkit.training import DEFAULT_CHECKPOINT_EVERY
 from embedkit.vectors.formats import VECTOR_FORMATS
 
-seed_option = click.option("--seed", type=int, default=1, metavar="INT",
-                           help="Seed of the random generator: same seed, same bits.")
+# NumPy seeds any non-negative integer, but scikit-learn's (t-SNE) stop at 2**32 - 1.
+seed_option = click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=1, metavar="INT",
+                           help="Seed of the random generator (0 to 2**32 - 1): same seed, "
+                                "same bits.")
 #: What --format accepts for word vector output: the table's names and their aliases.
 VECTOR_FORMAT_CHOICES = (*ALIASES, *VECTOR_FORMATS)
 vector_format_option = click.option(
@@ -42,13 +45,29 @@ def progress_bar(**kwargs) -> tqdm:
     return tqdm(file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True, **kwargs)
 
 
+def check_archive_names(*paths: str | None) -> None:
+    """Refuse a ``.gz``/``.bz2`` name for a file written as an ``.npz`` archive (a model, a
+    checkpoint) when the command starts, not when training ends: the archive's writer seeks
+    back, which a compressed stream cannot.
+
+    Raises
+    ------
+    EmbedkitError
+        Naming the first such path and the suffix to drop.
+    """
+    for path in paths:
+        if path is not None:
+            refuse_compressed_archive(path, path)
+
+
 def checkpoint_options(data: str) -> Callable:
     """``--checkpoint``, ``--checkpoint-every`` and ``--resume`` of a training command whose
     input argument is called ``data`` in the help."""
     options = (
         click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-                     metavar="FILE", help="Save the training state here (atomically) every "
-                     "--checkpoint-every epochs and at the end, to continue with --resume."),
+                     metavar="FILE",
+                     help="Save the training state here (atomically) every --checkpoint-every "
+                     "epochs and at the end, to continue with --resume."),
         click.option("--checkpoint-every", type=click.IntRange(min=1),
                      default=DEFAULT_CHECKPOINT_EVERY,
                      metavar="N", help="Epochs between checkpoints."),

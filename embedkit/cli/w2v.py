@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import click
 
 from embedkit.cli.options import (
+    check_archive_names,
     checkpoint_options,
     progress_bar,
     seed_option,
@@ -138,6 +139,7 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
     uninterrupted run). Ctrl-C writes nothing, says in which epoch and after how many words
     training stopped, stops the worker processes and exits with 130.
     """
+    check_archive_names(checkpoint)
     check_writable(output, save_vocab, log_json, checkpoint)
     minn, maxn = parse_range(subwords) if subwords is not None else (0, 0)
     config = Word2VecConfig(model=model, dim=dim, window=window, negative=negative,

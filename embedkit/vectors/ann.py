@@ -96,7 +96,10 @@ def build_index(kv: KeyedVectors, path: str | os.PathLike, *,
         index.add(np.arange(start, start + len(block), dtype=np.uint64),
                   np.asarray(block, dtype=np.float32), threads=threads)
     with atomic_outputs(path) as (stand_in,):
-        index.save(stand_in)
+        try:
+            index.save(stand_in)
+        except RuntimeError as exc:  # usearch says only that it failed (a full disk, say)
+            raise EmbedkitError(f"{os.fspath(path)}: cannot write the index ({exc})") from None
 
 
 def check_index_output(path: str | os.PathLike) -> None:
@@ -169,13 +172,14 @@ class VectorIndex:
 
         Returns
         -------
-        rows : ndarray of intp, shape (len(queries), k)
+        rows : ndarray of intp, shape (len(queries), min(k, number of vectors))
             Best first; -1 where fewer were found.
-        similarities : ndarray of float32, shape (len(queries), k)
+        similarities : ndarray of float32, same shape
             Cosines (-inf where no row was found).
         """
         if k < 1:
             raise EmbedkitError(f"-k must be at least 1, got {k}")
+        k = min(k, max(len(self.kv), 1))
         rows = np.full((len(queries), k), -1, dtype=np.intp)
         best = np.full((len(queries), k), -np.inf, dtype=np.float32)
         if not queries:

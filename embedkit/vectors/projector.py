@@ -9,6 +9,7 @@ otherwise the column is ``rank``: 1 for the first, most frequent, word); and
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from embedkit.errors import EmbedkitError
@@ -54,12 +55,24 @@ def export_projector(kv: KeyedVectors, directory: str | os.PathLike,
         raise EmbedkitError(f"word {bad!r} (row {kv.index[bad] + 1}) holds a tab or a line "
                             "break: it cannot be written to metadata.tsv")
     directory = os.fspath(directory)
+    made = not os.path.isdir(directory)
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:
         raise EmbedkitError(f"{directory}: cannot make the directory "
                             f"({exc.strerror or exc})") from None
     paths = [os.path.join(directory, file) for file in (TENSORS, METADATA, CONFIG)]
+    try:
+        _write_files(kv, name, paths)
+    except BaseException:
+        if made:  # a failed export leaves nothing behind, not an empty directory
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
+        raise
+    return paths
+
+
+def _write_files(kv: KeyedVectors, name: str, paths: list[str]) -> None:
     with atomic_outputs(*paths) as (tensors, metadata, config):
         with atomic_output(tensors, binary=True) as out:
             for start in range(0, len(kv), TEXT_BLOCK):
@@ -77,7 +90,6 @@ def export_projector(kv: KeyedVectors, directory: str | os.PathLike,
             out.write(f'embeddings {{\n  tensor_name: "{_quoted(name)}"\n'
                       f"  tensor_shape: {len(kv)}\n  tensor_shape: {kv.dim}\n"
                       f'  tensor_path: "{TENSORS}"\n  metadata_path: "{METADATA}"\n}}\n')
-    return paths
 
 
 def _quoted(text: str) -> str:

@@ -225,14 +225,16 @@ def top_k(kv: KeyedVectors, queries: Sequence[Query], k: int = 10, method: str =
 
     Returns
     -------
-    rows : ndarray of intp, shape (len(queries), k)
-        Rows of the answers, best first.
-    similarities : ndarray of float32, shape (len(queries), k)
-        Their scores. Fewer than ``k`` candidates leave rows of -1 and scores of -inf.
+    rows : ndarray of intp, shape (len(queries), min(k, rows searched))
+        Rows of the answers, best first (``k`` beyond the rows searched asks for nothing
+        more: it is not allocated).
+    similarities : ndarray of float32, same shape
+        Their scores. Fewer candidates than that leave rows of -1 and scores of -inf.
     """
     if k < 1:
         raise EmbedkitError(f"-k must be at least 1, got {k}")
     end = _end(kv, method, restrict)
+    k = min(k, max(end, 1))
     rows = np.full((len(queries), k), -1, dtype=np.intp)
     best = np.full((len(queries), k), -np.inf, dtype=np.float32)
     if is_mapped(kv.vectors):
