@@ -4,6 +4,7 @@ data's scale, untied, and in the model's dtype."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -116,3 +117,61 @@ def test_an_autoencoder_fits_constant_data_without_a_warning(dtype):
         warnings.simplefilter("error")
         model = Autoencoder(2, epochs=2, dtype=dtype, random_state=0).fit(X)
     np.testing.assert_allclose(model.components_ @ model.components_.T, np.eye(2), atol=1e-6)
+
+
+def exact_low_rank(n_rows, n_features, rank, seed=0):
+    """Rows exactly on a ``rank``-dimensional subspace: ``XᵀX`` has zero eigenvalues, which
+    rounding leaves slightly negative (the Cholesky factorisation of the polish failed)."""
+    rng = np.random.RandomState(seed)
+    return rng.randn(n_rows, rank) @ rng.randn(rank, n_features)
+
+
+def pca_error(X, k):
+    """Mean squared error of PCA's rank-``k`` reconstruction of ``X``."""
+    centred = X - X.mean(axis=0)
+    singular = np.linalg.svd(centred, compute_uv=False)
+    return np.sum(singular[k:] ** 2) / centred.size
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_factor_of_rank_deficient_data_still_gives_every_model_its_error(dtype):
+    # in float32 the zero eigenvalues round to about -1e-7 of the largest, far beyond the
+    # ridge: the Cholesky factorisation failed there
+    X = exact_low_rank(200, 8, 2)
+    mean = X.mean(axis=0)
+    R = covariance_factor(X, mean, dtype)
+    assert R.shape == (8, 8) and R.dtype == dtype and np.isfinite(R).all()
+    gram = (X - mean).T @ (X - mean) * (8 / 200)
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(R.T.astype(np.float64) @ R, gram, rtol=0,
+                               atol=(100 * eps + 1e-8) * np.abs(gram).max())  # + the ridge
+    for W in (np.random.default_rng(1).standard_normal((1, 8)),
+              np.linalg.svd(X - mean, full_matrices=False)[2][:1]):
+        assert error(R, W) == pytest.approx(error(X - mean, W), rel=1e-4)
+
+
+@pytest.mark.parametrize(("shape", "rank", "hidden"),
+                         [((30, 4), 1, 1), ((200, 8), 2, 1), ((200, 8), 2, 2),
+                          ((200, 8), 2, 3)])
+def test_an_autoencoder_of_rank_deficient_data_has_pcas_error(shape, rank, hidden):
+    X = exact_low_rank(*shape, rank)
+    model = Autoencoder(hidden, epochs=3, random_state=0).fit(X)
+    # PCA's error is 0 from k = rank on: the scale is the data's variance then
+    tolerance = 1e-9 * X.var(axis=0).sum() + 1e-6 * pca_error(X, hidden)
+    assert -model.score(X) == pytest.approx(pca_error(X, hidden), abs=tolerance)
+
+
+@pytest.mark.parametrize("hidden", [1, 2])
+def test_the_cli_fits_and_compares_rank_deficient_data(cli, tmp_path, hidden):
+    np.save(tmp_path / "rank2.npy", exact_low_rank(200, 8, 2))
+    result = cli("autoencode", tmp_path / "rank2.npy", "--hidden", hidden, "--epochs", 3,
+                 "-o", tmp_path / "m.npz")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m.npz").exists()
+    for args in ([tmp_path / "m.npz"], ["--fit", hidden]):
+        result = cli("compare-pca", *args, tmp_path / "rank2.npy", "--json")
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        scale = np.var(exact_low_rank(200, 8, 2), axis=0).sum()
+        assert report["model_mse"] == pytest.approx(report["pca_mse"],
+                                                    abs=1e-9 * scale, rel=1e-6)

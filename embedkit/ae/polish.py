@@ -38,6 +38,12 @@ def covariance_factor(X: np.ndarray, mean: np.ndarray | None = None,
     columns; a multiple of the identity does not move eigenvectors). ``XᵀX`` is summed one
     block at a time (:func:`~embedkit.ae.blocks.centred_gram`), so a memory-mapped ``X`` is
     streamed, never loaded.
+
+    Data of lower rank than ``n`` (rows on a plane in 8 dimensions) leave eigenvalues of
+    ``XᵀX`` at zero, which rounding makes slightly negative, beyond the ridge: the Cholesky
+    factorisation then fails and the factor is ``diag(√λ) Vᵀ`` from the eigendecomposition
+    ``V diag(λ) Vᵀ`` instead, negative ``λ`` clipped to zero (not triangular, but
+    ``RᵀR = XᵀX · n/N`` all the same). Full-rank data keep the Cholesky factor.
     """
     n_rows, n_features = X.shape
     mean = np.zeros(n_features) if mean is None else mean
@@ -47,7 +53,11 @@ def covariance_factor(X: np.ndarray, mean: np.ndarray | None = None,
     gram = blocks.centred_gram(X, mean, dtype, progress) * (n_features / n_rows)
     ridge = 1e-10 * max(np.trace(gram) / n_features, np.finfo(np.float64).tiny)
     gram[np.diag_indices_from(gram)] += ridge
-    return np.linalg.cholesky(gram).T.astype(dtype)
+    try:
+        return np.linalg.cholesky(gram).T.astype(dtype)
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh(gram)
+        return (np.sqrt(np.clip(values, 0, None))[:, None] * vectors.T).astype(dtype)
 
 
 def polish_linear(arch: Architecture, params: dict[str, np.ndarray], X: np.ndarray,
