@@ -372,3 +372,59 @@ def test_streamed_query_scores_blocks_of_stream_bytes_read_in_pieces_of_read_byt
     top_k(load_vectors(path, mmap=True), [Query("w3", (3,))], 5)
     assert sorted(bests) == [ROWS - 640] + [64] * 10
     assert sorted(scored) == [ROWS - 640 - 48] + [16] * 43
+
+
+@pytest.fixture
+def non_finite(saved):
+    """The saved matrix with one entry far into it made ``value`` (no stored norms: the file
+    is edited by hand, as another tool would write it)."""
+    path, words, vectors = saved
+
+    def write(value):
+        bad = vectors.copy()
+        bad[650, 4] = value
+        np.save(path, bad)
+        path.with_name("v.norms.npz").unlink(missing_ok=True)
+        return path
+    return write
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("command", [
+    ["neighbors", "w650", "--json"],    # the bad row as the query: its answers were []
+    ["neighbors", "w3", "--json"],      # another query: the bad row ranked among the rest
+    ["analogy", "w1", "w2", "w650"],    # printed nothing
+    ["analogy", "w1", "w2", "w3"],
+])
+def test_a_mapped_matrix_with_a_non_finite_entry_is_one_line_error(non_finite, cli, value,
+                                                                    command):
+    path = non_finite(value)
+    expected = f"embedkit: error: {path}: row 651, column 5: {value}; expected finite"
+    unmapped = cli(command[0], path, *command[1:])
+    assert unmapped.exit_code == 1 and unmapped.output.startswith(expected)
+    result = cli(command[0], path, *command[1:], "--mmap")
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(expected) and result.output.count("\n") == 1
+
+
+def test_evaluate_on_a_mapped_matrix_names_a_non_finite_entry_of_a_pair(non_finite, cli,
+                                                                        tmp_path):
+    path = non_finite(np.nan)
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("w1\tw2\t1\nw3\tw650\t2\nw5\tw6\t3\n")
+    result = cli("evaluate", path, "--mmap", "--similarity", pairs, "--json")
+    assert result.exit_code == 1, result.output  # reported undefined before, exit 0
+    assert f"embedkit: error: {path}: row 651, column 5: nan; expected finite" in \
+        result.output
+    # pairs of finite rows are answered without reading the rest of the matrix
+    pairs.write_text("w1\tw2\t1\nw3\tw4\t2\nw5\tw6\t3\n")
+    result = cli("evaluate", path, "--mmap", "--similarity", pairs, "--json")
+    assert result.exit_code == 0, result.output
+
+
+def test_norms_of_a_mapped_matrix_name_the_first_non_finite_entry(non_finite):
+    path = non_finite(np.nan)
+    kv = load_vectors(path, mmap=True)
+    with pytest.raises(EmbedkitError) as error:
+        kv.norms  # noqa: B018 (the property reads every row)
+    assert str(error.value) == f"{path}: row 651, column 5: nan; expected finite numbers"

@@ -10,7 +10,7 @@ import numpy as np
 from embedkit.errors import EmbedkitError
 from embedkit.formats import first_occurrences
 from embedkit.formats.arrays import LineWords
-from embedkit.streaming import row_norms
+from embedkit.streaming import check_finite, row_norms
 from embedkit.text.subwords import SubwordModel
 
 #: Rows per block when a pass over the matrix must not load it whole (memory-mapped files).
@@ -184,14 +184,23 @@ class KeyedVectors:
         self._ngram_vectors.extend(vectors[has])
 
     def row_vectors(self, rows: np.ndarray | Sequence[int]) -> np.ndarray:
-        """The vectors of rows, those of :attr:`ngram_words` included (float32 copies)."""
+        """The vectors of rows, those of :attr:`ngram_words` included (float32 copies).
+
+        Raises
+        ------
+        EmbedkitError
+            For a NaN or infinite entry (a memory-mapped matrix is not checked when loaded),
+            naming its row and column.
+        """
         rows = np.asarray(rows, dtype=np.intp)
         inside = rows < len(self)
         if inside.all():
-            return np.asarray(self.vectors[rows], dtype=np.float32)
-        out = np.empty((len(rows), self.dim), dtype=np.float32)
-        out[inside] = self.vectors[rows[inside]]
-        out[~inside] = np.array(self._ngram_vectors)[rows[~inside] - len(self)]
+            out = np.asarray(self.vectors[rows], dtype=np.float32)
+        else:
+            out = np.empty((len(rows), self.dim), dtype=np.float32)
+            out[inside] = self.vectors[rows[inside]]
+            out[~inside] = np.array(self._ngram_vectors)[rows[~inside] - len(self)]
+        check_finite(out, self.name, lambda row: f"row {rows[row] + 1}")
         return out
 
     @property
@@ -203,7 +212,9 @@ class KeyedVectors:
         Raises
         ------
         EmbedkitError
-            For a row longer than float32 can hold (cosines would overflow), naming it.
+            For a row holding a NaN or an infinity (a memory-mapped matrix is not checked when
+            loaded: its norms are where every row is read), naming the row and column; for a
+            row longer than float32 can hold (cosines would overflow), naming it.
         """
         if self._norms is None:
             with np.errstate(over="ignore"):  # squares above 3.4e38: redone in float64 below
@@ -216,6 +227,8 @@ class KeyedVectors:
         norms = np.array(norms, dtype=np.float32)
         for long_row in np.flatnonzero(np.isinf(norms)):
             norms[long_row] = np.linalg.norm(np.asarray(self.vectors[long_row], np.float64))
+        if not np.isfinite(norms).all():
+            self.row_vectors(np.flatnonzero(~np.isfinite(norms)))  # raises for NaN entries
         if np.isinf(norms).any():
             row = int(np.argmax(np.isinf(norms)))
             length = np.linalg.norm(np.asarray(self.vectors[row], np.float64))
