@@ -48,6 +48,10 @@ def test_blocks_cover_every_row_once_and_centring_matches_the_whole_matrix(tmp_p
         out = np.full((4, X.shape[1]), np.nan)
         assert blocks.centred_rows(X, picked, mean, X.dtype, out=out) is out
         np.testing.assert_array_equal(out, (X - mean)[picked])
+    # data that come centred (a zero mean): the rows gathered, nothing subtracted
+    out = np.full((4, X.shape[1]), np.nan)
+    assert blocks.centred_rows(X, rows, np.zeros(X.shape[1]), X.dtype, out=out) is out
+    np.testing.assert_array_equal(out, X[rows])
     out32 = np.empty((4, X.shape[1]), np.float32)
     blocks.centred_rows(X, rows, mean, np.float32, out=out32)
     np.testing.assert_array_equal(out32, (X - mean).astype(np.float32)[rows])

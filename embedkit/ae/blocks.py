@@ -73,15 +73,18 @@ def centred_rows(X: np.ndarray, rows: np.ndarray | slice, mean: np.ndarray, dtyp
 
     Element for element the same values as centring the whole matrix first and indexing it
     afterwards, without a centred copy of the data. ``out`` (shape (len(rows), n_features),
-    ``dtype``) receives the result when given.
+    ``dtype``) receives the result when given. Row ids must lie in ``range(len(X))``: into
+    an ``out`` of ``X``'s dtype they are gathered unchecked (neither refused nor wrapped).
     """
     shift = mean.astype(X.dtype, copy=False)
     if out is not None and out.dtype == X.dtype:
-        # in place: one gather and one subtraction, no temporaries (a training batch)
+        # in place: one gather and one subtraction, no temporaries (a training batch); the
+        # rows are in range, and mode "clip" gathers straight into out ("raise" gathers into
+        # a buffer first); nothing to subtract from data that come centred
         if isinstance(rows, slice):
             return np.subtract(X[rows], shift, out=out)
-        np.take(X, rows, axis=0, out=out)
-        return np.subtract(out, shift, out=out)
+        np.take(X, rows, axis=0, out=out, mode="clip")
+        return np.subtract(out, shift, out=out) if shift.any() else out
     picked = X[rows] if isinstance(rows, slice) else np.take(X, rows, axis=0)
     centred = np.subtract(picked, shift)
     if out is None:
