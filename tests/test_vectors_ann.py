@@ -150,3 +150,20 @@ def test_a_compressed_index_name_is_refused_before_loading(tmp_path, name):
     with pytest.raises(EmbedkitError, match="drop the .gz suffix"):
         build_index(clustered(n=40), tmp_path / "w.gz")
     assert not list(tmp_path.iterdir())
+
+
+@needs_ann
+def test_a_mapped_matrix_with_a_nan_is_indexed_by_no_file_but_a_one_line_error(tmp_path,
+                                                                               monkeypatch):
+    # a memory map is not checked when loaded: the index of a NaN row was written, exit 0
+    monkeypatch.setattr("embedkit.vectors.ann.ROW_BLOCK", 256)  # the row is in the 3rd block
+    vectors = clustered(600, 8).vectors
+    vectors[550, 2] = np.nan
+    np.save(tmp_path / "v.npy", vectors)
+    (tmp_path / "v.vocab").write_text("".join(f"w{i}\n" for i in range(600)))
+    result = CliRunner().invoke(main, ["index", str(tmp_path / "v.npy"), "--mmap", "-o",
+                                       str(tmp_path / "v.index")])
+    assert result.exit_code == 1
+    assert result.output == (f"embedkit: error: {tmp_path / 'v.npy'}: row 551, column 3: nan; "
+                             "expected finite numbers\n")
+    assert not (tmp_path / "v.index").exists()

@@ -21,7 +21,7 @@ import numpy as np
 
 from embedkit.errors import EmbedkitError
 from embedkit.io import atomic_outputs, describe, refuse_compressed_archive
-from embedkit.streaming import iter_blocks
+from embedkit.streaming import check_finite, iter_blocks
 from embedkit.vectors.keyed import ROW_BLOCK, KeyedVectors
 from embedkit.vectors.query import Query, padded, query_vectors
 
@@ -80,7 +80,8 @@ def build_index(kv: KeyedVectors, path: str | os.PathLike, *,
     Raises
     ------
     EmbedkitError
-        Without the ``ann`` extra, for bad parameters, or when ``path`` cannot be written.
+        Without the ``ann`` extra, for bad parameters, for a NaN or infinite entry (named by
+        row and column; nothing is written), or when ``path`` cannot be written.
     """
     if precision not in PRECISIONS:
         raise EmbedkitError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
@@ -93,6 +94,8 @@ def build_index(kv: KeyedVectors, path: str | os.PathLike, *,
                           connectivity=connectivity, expansion_add=expansion_add,
                           expansion_search=EXPANSION_SEARCH)
     for start, block in iter_blocks(kv.vectors, ROW_BLOCK):  # mapped pages released
+        # a memory-mapped matrix is not checked when loaded; the block is read anyway
+        check_finite(block, kv.name, lambda row: f"row {start + row + 1}")  # noqa: B023 (now)
         index.add(np.arange(start, start + len(block), dtype=np.uint64),
                   np.asarray(block, dtype=np.float32), threads=threads)
     with atomic_outputs(path) as (stand_in,):
