@@ -3,6 +3,8 @@ the shapes of what they return (tests written from mutation testing's survivors)
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -65,6 +67,23 @@ def test_noise_distribution_rejects_an_exponent_that_is_not_finite(exponent):
     with pytest.raises(EmbedkitError) as error:
         NoiseDistribution(np.array([1, 2]), exponent)
     assert str(error.value) == f"ns_exponent {exponent}: expected a finite number"
+
+
+@pytest.mark.parametrize("counts, exponent, expected", [
+    ([500, 1000], 150.0, [2.0 ** -150, 1.0]),  # 1000 ** 150 overflows float64
+    ([2, 4], -1100.0, [1.0, 2.0 ** -1100]),  # both powers underflow to zero
+    ([1, 2, 3], 1e6, [0.0, 0.0, 1.0]),  # all mass on the most frequent word
+])
+def test_noise_exponents_beyond_float64_give_the_same_ratios_without_warnings(counts, exponent,
+                                                                            expected):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # overflow, invalid value in the division
+        noise = NoiseDistribution(np.array(counts), exponent)
+    assert np.isfinite(noise.probabilities).all() and noise.probabilities.sum() == 1.0
+    np.testing.assert_allclose(noise.probabilities, np.array(expected) / sum(expected),
+                               rtol=1e-12, atol=0)
+    draws = noise.sample(np.random.default_rng(0), 1000)
+    assert np.bincount(draws, minlength=len(counts)).argmax() == int(np.argmax(expected))
 
 
 def test_one_word_noise_always_draws_it():

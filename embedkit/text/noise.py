@@ -38,7 +38,14 @@ class NoiseDistribution:
                                  params=("ns_exponent",))
         if np.any(counts <= 0) or not np.all(np.isfinite(counts)):
             raise EmbedkitError("noise distribution: every count must be positive and finite")
-        weights = counts ** exponent
+        with np.errstate(over="ignore", under="ignore"):
+            weights = counts ** exponent
+        total = weights.sum()
+        if not np.isfinite(total) or total == 0:
+            # A large exponent overflows the powers (or a negative one underflows them all):
+            # the same ratios from the logarithms, scaled so that the largest weight is 1.
+            logs = exponent * np.log(counts)
+            weights = np.exp(logs - logs.max())
         self.exponent = exponent
         self.probabilities = weights / weights.sum()
         self._threshold, self._alias = _alias_table(self.probabilities)
