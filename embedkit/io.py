@@ -423,7 +423,7 @@ def _direct_output(target: OutputTarget, binary: bool, encoding: str) -> Iterato
             fd = os.open(name, os.O_WRONLY | os.O_NOCTTY)
     except OSError as exc:
         raise EmbedkitError(f"{name}: cannot write ({exc.strerror or exc})") from None
-    with _layers(_PipeWriter(io.FileIO(fd, "wb"), name), name, binary, encoding) as out:
+    with _layers(_Writer(io.FileIO(fd, "wb"), name), name, binary, encoding) as out:
         yield out
 
 
@@ -456,7 +456,12 @@ def cannot_write(name: str, exc: OSError) -> EmbedkitError:
 class _Writer(io.BufferedWriter):
     """A binary output whose failed writes (a full disk: ``-o /dev/full``) name the file
     instead of surfacing as a bare ``[Errno 28]``. A broken pipe stays one: the reader went
-    away, which the CLI ends quietly."""
+    away, which the CLI ends quietly.
+
+    It hides its descriptor, so that writers such as ``numpy.save`` write through ``write()``
+    rather than with ``tofile`` on the descriptor: a pipe is not asked for a file position it
+    does not have, and a short write on a full disk is named here (``tofile`` says only how
+    many bytes it wrote)."""
 
     def __init__(self, raw: io.RawIOBase, name: str) -> None:
         super().__init__(raw)
@@ -483,22 +488,26 @@ class _Writer(io.BufferedWriter):
         with self._naming_errors():
             super().close()
 
-
-class WriteThrough:
-    """``stream`` seen only through its ``write``: NumPy (``numpy.save``) then writes through
-    it, and its errors name the file, instead of with ``tofile`` on the descriptor, whose
-    short write on a full disk says neither what failed nor why."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.write = stream.write
-
-
-class _PipeWriter(_Writer):
-    """A stream that hides its descriptor, so that writers such as ``numpy.save`` write through
-    ``write()`` rather than ask a pipe for a file position it does not have."""
-
     def fileno(self) -> int:
-        raise io.UnsupportedOperation("written in place: no file descriptor offered")
+        raise io.UnsupportedOperation("written through write(): no file descriptor offered")
+
+
+def write_scratch(out: IO[bytes], values: np.ndarray, what: str) -> None:
+    """Append the bytes of ``values`` (C order) to ``out``, a scratch file in a temporary
+    directory, and flush them (other processes may read it): through ``write``, not
+    ``tofile``, whose short write on a full disk says neither what failed nor why.
+
+    Raises
+    ------
+    EmbedkitError
+        When the write fails, naming the file, ``what`` it holds, the reason, and TMPDIR.
+    """
+    try:
+        out.write(np.ascontiguousarray(values).data)
+        out.flush()
+    except OSError as exc:
+        raise EmbedkitError(f"{out.name}: cannot write {what} ({exc.strerror or exc}): "
+                            "scratch files go to the directory TMPDIR names") from None
 
 
 @contextlib.contextmanager

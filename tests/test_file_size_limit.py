@@ -80,3 +80,12 @@ def test_an_id_cache_past_the_limit_is_named_with_where_it_goes(run, tmp_path):
     assert "ids.int32: cannot write the corpus's id cache (File too large)" in stderr[0]
     assert "TMPDIR" in stderr[0]
     assert _left(tmp_path) == set()
+
+
+def test_a_token_cache_past_the_limit_is_named_with_where_it_goes(run, tmp_path):
+    status, stderr = run("phrases", "c.txt", "--min-count", "1", "-o", "out.txt")
+    assert status == 1 and len(stderr) == 1
+    assert stderr[0].startswith(f"embedkit: error: {tmp_path}")
+    assert "codes.int32: cannot write the corpus's token cache (File too large)" in stderr[0]
+    assert "TMPDIR" in stderr[0]
+    assert _left(tmp_path) == set()

@@ -49,7 +49,6 @@ from embedkit.formats.delimited import check_matrix, is_number
 from embedkit.io import (
     STDIO,
     Prefixed,
-    WriteThrough,
     atomic_output,
     atomic_outputs,
     describe,
@@ -450,7 +449,7 @@ def write_table(path: str | os.PathLike | None, values: np.ndarray,
             fasttext.write_fasttext(out, words, np.asarray(values, dtype=np.float32), counts,
                                     output, subwords)
         elif target.name == "npy":
-            np.save(WriteThrough(out), values)
+            np.save(out, values)
         elif target.name in ("text", "binary"):
             assert words is not None  # output_format refuses word2vec formats without words
             vectors = np.asarray(values, dtype=np.float32)

@@ -16,7 +16,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from embedkit.errors import EmbedkitError
+from embedkit.io import write_scratch
 from embedkit.text.corpus import CorpusPaths
 from embedkit.text.stream import IdChunk, iter_id_chunks
 from embedkit.text.tokenize import Tokenizer
@@ -76,14 +76,9 @@ class IdCache:
             for chunk in iter_id_chunks(self.paths, self.vocab, self.tokenizer):
                 n = len(chunk.ids)
                 for out, values in ((ids_out, chunk.ids), (sentences_out, chunk.sentences)):
-                    try:  # through write, not tofile, whose short write loses the reason
-                        out.write(np.ascontiguousarray(values, dtype=np.int32).data)
-                        out.flush()  # other processes read it from the file
-                    except OSError as exc:
-                        raise EmbedkitError(
-                            f"{out.name}: cannot write the corpus's id cache "
-                            f"({exc.strerror or exc}): it takes 8 bytes per word of the "
-                            "corpus, in the directory TMPDIR names") from None
+                    # flushed: other processes read it from the file
+                    write_scratch(out, values.astype(np.int32, copy=False),
+                                  "the corpus's id cache")
                 cuts = sentence_cuts(chunk.sentences, self.span_tokens)
                 for start, stop in itertools.pairwise(cuts):
                     spans.append(Span(position + int(start), position + int(stop),

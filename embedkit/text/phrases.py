@@ -42,7 +42,7 @@ from typing import IO
 import numpy as np
 
 from embedkit.errors import EmbedkitError, ParameterError
-from embedkit.io import atomic_output, describe, open_input
+from embedkit.io import atomic_output, describe, open_input, write_scratch
 from embedkit.text.corpus import DEFAULT_CHUNK_CHARS, CorpusPaths, iter_text_blocks
 from embedkit.text.stream import encode_tokens
 from embedkit.text.tokenize import SENTENCE_END, Tokenizer
@@ -585,7 +585,7 @@ class CodeCache:
         with open(self.path, "wb") as stream:
             for text in iter_text_blocks(paths, chunk_chars):
                 codes = encode_tokens(tokenizer.split(text), lookup, tokenizer)
-                codes.tofile(stream)
+                write_scratch(stream, codes, "the corpus's token cache")
                 sizes.append(len(codes))
                 yield codes
         self.sizes = sizes
