@@ -423,8 +423,36 @@ def _direct_output(target: OutputTarget, binary: bool, encoding: str) -> Iterato
             fd = os.open(name, os.O_WRONLY | os.O_NOCTTY)
     except OSError as exc:
         raise EmbedkitError(f"{name}: cannot write ({exc.strerror or exc})") from None
-    with _layers(_Writer(io.FileIO(fd, "wb"), name), name, binary, encoding) as out:
+    with _layers(_Writer(_Sequential(io.FileIO(fd, "wb")), name), name, binary,
+                 encoding) as out:
         yield out
+
+
+class _Sequential(io.RawIOBase):
+    """``stream``, written front to back only: it offers no file position, so that an archive's
+    writer (``numpy.savez``'s zipfile) streams instead of seeking back to fill in its offsets,
+    which a pipe refuses and a device such as ``/dev/null`` answers with position 0 (the
+    archive's offsets then came out negative: ``struct.error``). Closing it closes ``stream``
+    only when ``owned``."""
+
+    def __init__(self, stream: IO[bytes], owned: bool = True) -> None:
+        self._stream, self._owned = stream, owned
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._stream.write(data)
+        return memoryview(data).nbytes
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            if self._owned:
+                self._stream.close()
 
 
 @contextlib.contextmanager
@@ -539,7 +567,7 @@ def atomic_output(path: str | os.PathLike | None, binary: bool = False,
         :func:`output_target`.
     """
     if path is None or os.fspath(path) == STDIO:
-        stream = sys.stdout.buffer if binary else sys.stdout
+        stream = cast(IO, _Sequential(sys.stdout.buffer, owned=False)) if binary else sys.stdout
         try:
             yield stream
             stream.flush()

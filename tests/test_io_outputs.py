@@ -395,3 +395,46 @@ def test_every_npz_output_named_gz_is_refused_before_any_work(tmp_path, inputs, 
     assert result.stderr == (f"embedkit: error: {path}: an .npz is a zip archive already: "
                              f"drop the .gz suffix\n")  # one line: no epoch ran
     assert leftovers(tmp_path) == []
+
+
+NPZ_WRITERS = ARCHIVE_OUTPUTS + [(W2V, "-o", "v.npz"),
+                                 (["convert", "{vectors}"], "--format npz", "out.npz")]
+
+
+def npz_command(args, inputs, option, path):
+    # convert takes its output as an argument; "--format npz" goes after it
+    if option.startswith("--format"):
+        return [a.format(**inputs) for a in args] + [str(path), *option.split()]
+    return command(args, inputs, option, path)
+
+
+@pytest.mark.skipif(not os.path.exists(os.devnull), reason=f"no {os.devnull}")
+@pytest.mark.parametrize(("args", "option", "name"), NPZ_WRITERS,
+                         ids=[f"{a[0]} {o}" for a, o, _ in NPZ_WRITERS])
+def test_every_npz_output_writes_to_dev_null(tmp_path, inputs, args, option, name):
+    # /dev/null answers every seek with position 0: the zip writer's offsets came out
+    # negative and every .npz output failed after training with "argument out of range".
+    link = tmp_path / name  # the name says the format
+    link.symlink_to(os.devnull)
+    result = CliRunner().invoke(main, npz_command(args, inputs, option, link))
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and os.readlink(link) == os.devnull
+
+
+@pytest.mark.parametrize("target", [os.devnull, "/dev/stdout", "-"])
+def test_npz_to_stdout_or_dev_null_in_a_subprocess(tmp_path, inputs, target):
+    """The same archive, whatever stdout is: a pipe, /dev/null, or a regular file."""
+    args = [sys.executable, "-m", "embedkit", "convert", inputs["vectors"], target,
+            "--format", "npz"]
+    done = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          timeout=120)
+    assert (done.returncode, done.stderr) == (0, "")
+    if target != os.devnull:
+        piped = subprocess.run(args, capture_output=True, timeout=120)
+        assert piped.returncode == 0, piped.stderr
+        (tmp_path / "piped.npz").write_bytes(piped.stdout)
+        with open(tmp_path / "file.npz", "wb") as file:
+            subprocess.run(args, stdout=file, check=True, timeout=120)
+        for name in ("piped.npz", "file.npz"):
+            with np.load(tmp_path / name) as archive:
+                assert archive["words"].tolist() == [f"w{i}" for i in range(6)]
