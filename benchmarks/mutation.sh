@@ -92,6 +92,12 @@ tests_for() {
       echo "tests/test_w2v_behaviour.py tests/test_w2v_sgns.py tests/test_w2v.py" \
            "tests/test_w2v_window.py tests/test_w2v_no_pairs.py tests/test_w2v_resume.py" \
            "tests/test_w2v_config.py" ;;
+    embedkit/ae/training.py)  # the loop on tiny matrices: each fit takes milliseconds
+      echo "tests/test_ae_training_loop.py tests/test_ae_training.py" ;;
+    embedkit/ae/pca.py|embedkit/ae/plot.py)  # every number against an SVD, the pictures
+      echo "tests/test_pca_numbers.py tests/test_pca.py" ;;
+    embedkit/ae/gradchecks.py)
+      echo "tests/test_core_gradcheck.py" ;;
     embedkit/ae/*)
       echo "tests/test_ae_behaviour.py tests/test_ae_estimator.py tests/test_ae_training.py" \
            "tests/test_ae.py tests/test_pca.py tests/test_ae_streaming.py" \
@@ -124,7 +130,7 @@ group() {
     vectors) echo embedkit/vectors/{query,evaluate,formats}.py ;;
     formats) echo embedkit/formats/{word2vec,__init__,delimited,arrays}.py ;;
     ae) echo embedkit/ae/{noise,estimator,training,models,regularizers,blocks,pca,data}.py \
-             embedkit/ae/{polish,checkpoint,plot}.py ;;
+             embedkit/ae/{polish,checkpoint,plot,gradchecks}.py ;;
     *) echo "$1" ;;
   esac
 }

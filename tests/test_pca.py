@@ -119,3 +119,46 @@ def test_plot_rejects_other_extensions(tmp_path):
     result = CliRunner().invoke(main, ["compare-pca", "--fit", "2", str(tmp_path / "x.npy"),
                                        "--plot", str(tmp_path / "p.jpg")])
     assert result.exit_code == 1 and "must end in .png or .svg" in result.stderr
+
+
+@pytest.mark.skipif(not plot.plotting_available(),
+                    reason="matplotlib (the optional 'plot' extra) is not installed")
+def test_plot_shows_the_angles_the_variances_and_the_models_share(tmp_path):
+    """The SVG keeps its text: titles, labels and legend with the report's percentages; one
+    orange bar per angle, one blue bar per PCA component, and the model's dashed line at its
+    captured variance per component (here 0.6 / 3, the height of the second blue bar)."""
+    import re
+
+    from embedkit.ae.pca import Comparison
+    from embedkit.plots.render import PALETTE
+
+    comparison = Comparison(k=3, principal_angles_deg=[1.0, 2.0, 30.0], pca_mse=0.1,
+                            model_mse=0.2, explained_variance_ratio=[0.5, 0.2, 0.1],
+                            captured_variance_ratio=0.6, eigengap=0.125)
+    plot.plot_comparison(comparison, tmp_path / "p.svg")
+    svg = (tmp_path / "p.svg").read_text()
+    assert 'width="648pt" height="259.2pt"' in svg  # 9 × 3.6 inches
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert [t for t in texts if not re.fullmatch(r"[\d.]+", t)] == [
+        "principal angle index", "degrees", "angles to the PCA subspace (eigen-gap 12.5%)",
+        "component", "share of variance", "explained variance",
+        "model, per component (total 60.0%)", "PCA (total 80.0%)"]
+    orange, blue = PALETTE[1].lower(), PALETTE[0].lower()
+
+    def bars(colour):  # (floor, top) in y (growing downwards) of each bar of ``colour``
+        found = []
+        for d in re.findall(rf'<path d="([^"]*)"[^>]*clip-path[^>]*style="fill: {colour}"',
+                            svg):
+            ys = [float(y) for y in re.findall(r"[ML] [\d.]+ ([\d.]+)", d)]
+            found.append((max(ys), min(ys)))
+        return found
+
+    angle_bars, variance_bars = bars(orange), bars(blue)
+    assert len(angle_bars) == 3 and len(variance_bars) == 3
+    heights = [floor - top for floor, top in angle_bars]
+    assert heights[1] == pytest.approx(2 * heights[0], rel=1e-4)
+    assert heights[2] == pytest.approx(30 * heights[0], rel=1e-4)
+    line = re.search(rf'<path d="M [\d.]+ ([\d.]+) \nL [\d.]+ ([\d.]+) \n" clip-path[^>]*'
+                     rf'stroke-dasharray[^>]*stroke: {orange}', svg)
+    assert line and float(line[1]) == float(line[2]) == pytest.approx(variance_bars[1][1],
+                                                                      abs=1e-3)
