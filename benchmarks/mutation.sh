@@ -23,7 +23,8 @@
 # (the other text modules not yet timed); w2v 23 min for sgns and worker, 4 min for config;
 # vectors 17 min for query and 9 min for evaluate (on their wider subsets, load 7-11);
 # formats 43 min for word2vec.py (load 9-14); ae 6 min for noise.py, 27 min for estimator.py
-# (MUTATION_JOBS=1, load 12-14). With MUTATION_JOBS=1 at load 13-27 (seventh session):
+# (MUTATION_JOBS=1, load 12-14), 5 min for training.py on its own tiny-matrix subset (ninth
+# session, MUTATION_JOBS=2, load 11-13; it needed about 3 hours on the ae list). With MUTATION_JOBS=1 at load 13-27 (seventh session):
 # w2v/checkpoint 4.5 min, w2v/subwords 2.5 min, text/stream 3.7, ranges 2.8, tokenize 3.5,
 # export 2.7, subwords 20 min; w2v/train.py ran 220 of its 419 mutants in 85 min (its tests
 # train models: run it alone, with 2 jobs, on a quieter machine). The whole list does not
@@ -94,6 +95,11 @@ tests_for() {
            "tests/test_w2v_config.py" ;;
     embedkit/ae/training.py)  # the loop on tiny matrices: each fit takes milliseconds
       echo "tests/test_ae_training_loop.py tests/test_ae_training.py" ;;
+    embedkit/ae/estimator.py)  # the ae list below and the codes written block by block
+      echo "tests/test_ae_behaviour.py tests/test_ae_estimator.py tests/test_ae_training.py" \
+           "tests/test_ae.py tests/test_pca.py tests/test_ae_streaming.py" \
+           "tests/test_ae_text_inputs.py tests/test_ae_models.py tests/test_ae_polish.py" \
+           "tests/test_ae_data.py tests/test_ae_checkpoint.py tests/test_ae_write_rows.py" ;;
     embedkit/ae/pca.py|embedkit/ae/plot.py)  # every number against an SVD, the pictures
       echo "tests/test_pca_numbers.py tests/test_pca.py" ;;
     embedkit/ae/gradchecks.py)
@@ -109,6 +115,14 @@ tests_for() {
     embedkit/vectors/evaluate.py)
       echo "tests/test_vectors_evaluate.py tests/test_evaluation_files.py" \
            "tests/test_cli_messages.py tests/test_bad_input.py" ;;
+    embedkit/formats/delimited.py)
+      echo "tests/test_formats_delimited.py tests/test_ae_text_inputs.py tests/test_formats.py" \
+           "tests/test_bom.py" ;;
+    embedkit/formats/fasttext.py)
+      echo "tests/test_fasttext_format.py tests/test_formats.py tests/test_vectors_formats.py" ;;
+    embedkit/formats/arrays.py)
+      echo "tests/test_formats.py tests/test_vectors_formats.py tests/test_io_outputs.py" \
+           "tests/test_vectors_mmap.py tests/test_ae_write_rows.py tests/test_vectors_convert.py" ;;
     embedkit/vectors/formats.py|embedkit/formats/*)
       echo "tests/test_formats_word2vec.py tests/test_formats.py tests/test_vectors_formats.py" \
            "tests/test_vectors_convert.py tests/test_word2vec_writers.py" \
@@ -128,7 +142,7 @@ group() {
     text) echo embedkit/text/{windows,subsample,noise,idcache,corpus,vocab,stream,ranges}.py \
                embedkit/text/{tokenize,subwords,phrases,export,synthetic}.py ;;
     vectors) echo embedkit/vectors/{query,evaluate,formats}.py ;;
-    formats) echo embedkit/formats/{word2vec,__init__,delimited,arrays}.py ;;
+    formats) echo embedkit/formats/{word2vec,__init__,delimited,arrays,fasttext}.py ;;
     ae) echo embedkit/ae/{noise,estimator,training,models,regularizers,blocks,pca,data}.py \
              embedkit/ae/{polish,checkpoint,plot,gradchecks}.py ;;
     *) echo "$1" ;;

@@ -66,8 +66,10 @@ def test_the_split_is_a_permutations_head_sorted():
     train_rows, val_rows = training.split_validation(10, 0.3, np.random.default_rng(3))
     np.testing.assert_array_equal(val_rows, np.sort(order[:3]))
     np.testing.assert_array_equal(train_rows, np.sort(order[3:]))
-    # 0.9 of 10 rows leaves one to train on; no split keeps every row for training
+    # 0.9 of 10 rows leaves one to train on, 0.1 one to validate on; no split keeps every
+    # row for training
     assert len(training.split_validation(10, 0.9, np.random.default_rng(3))[0]) == 1
+    assert len(training.split_validation(10, 0.1, np.random.default_rng(3))[1]) == 1
     train_rows, val_rows = training.split_validation(10, 0.0, np.random.default_rng(3))
     np.testing.assert_array_equal(train_rows, np.arange(10))
     assert len(val_rows) == 0
@@ -138,6 +140,7 @@ def test_noise_corrupts_the_input_not_the_target(X):
 
 
 def test_batches_take_the_dtype_of_the_weights(X):
+    """A float32 model trains on float32 batches: its errors are float32 numbers."""
     W = weights(dtype=np.float32)["W"]
     params = {"W": W.copy()}
     history = training.train(Architecture(), params, X, training.TrainingSettings(
@@ -147,6 +150,8 @@ def test_batches_take_the_dtype_of_the_weights(X):
     assert params["W"].dtype == np.float32
     assert history[0]["train_mse"] == pytest.approx(
         float(np.mean(np.square(rebuilt - batch), dtype=np.float32)), rel=1e-6)
+    # computed in float32 (one batch of all rows: the epoch's mean is that batch's error)
+    assert float(np.float32(history[0]["train_mse"])) == history[0]["train_mse"]
 
 
 def test_no_epochs_keep_the_initial_weights(X):
@@ -159,9 +164,10 @@ def test_no_epochs_keep_the_initial_weights(X):
     np.testing.assert_array_equal(params["W"], W)
 
 
+@pytest.mark.filterwarnings("error")  # the message alone: no RuntimeWarning lines before it
 def test_an_infinite_loss_stops_with_the_epoch_and_the_loss(X):
     X = X.copy()
-    X[3] = 1e200
+    X[3] = 1e200  # its square overflows
     with pytest.raises(DivergenceError) as caught:
         training.train(Architecture(), weights(), X, training.TrainingSettings(
             epochs=3, batch_size=16), np.random.default_rng(0))
@@ -170,12 +176,17 @@ def test_an_infinite_loss_stops_with_the_epoch_and_the_loss(X):
     assert caught.value.params == ("lr",)
 
 
-def test_weights_made_infinite_by_a_step_stop_the_run(X):
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("batch_size, why", [(16, "weights are not finite"), (4, "loss nan")])
+def test_weights_made_infinite_by_a_step_stop_the_run(X, batch_size, why):
+    """The first step overflows the weights: with one batch per epoch the epoch's check says
+    so; with more, the next batch's codes are inf − inf, a NaN loss."""
     with pytest.raises(DivergenceError) as caught:
         training.train(Architecture(), weights(), X, training.TrainingSettings(
-            optimizer="sgd", lr=1e308, epochs=2, batch_size=16), np.random.default_rng(0))
-    assert str(caught.value) == ("training diverged at epoch 1 (weights are not finite); "
-                                 "nothing was written: try a smaller lr")
+            optimizer="sgd", lr=1e308, epochs=2, batch_size=batch_size),
+            np.random.default_rng(0))
+    assert str(caught.value) == (f"training diverged at epoch 1 ({why}); nothing was written: "
+                                 "try a smaller lr")
     assert caught.value.params == ("lr",)
 
 
@@ -199,13 +210,57 @@ def test_an_error_over_the_bound_times_where_it_started_is_divergence(X, monkeyp
 
 
 def test_the_default_bound_is_ten_thousand_times(X):
-    """SGD steps of 2 on these rows take the error from about 1 to about 1e75 within the
-    first epoch: over 10⁴ times the first batch's, though every number is still finite."""
+    """SGD steps of 8 on these rows (halved) take the error from about 0.3 to about 1e75
+    within the first epoch: over 10⁴ times the first batch's, though every number is still
+    finite."""
     with pytest.raises(DivergenceError, match=r"^training diverged at epoch 1 \(mean squared "
-                       r"error \d\.\d+e\+\d+, over 10000 times the \d\.\d+ it started from\)"):
-        training.train(Architecture(), weights(), X, training.TrainingSettings(
-            optimizer="sgd", lr=2.0, epochs=1, batch_size=2), np.random.default_rng(0),
-            mean=X.mean(axis=0))
+                       r"error \d\.\d+e\+\d+, over 10000 times the 0\.\d+ it started from\)"):
+        training.train(Architecture(), weights(), X / 2, training.TrainingSettings(
+            optimizer="sgd", lr=8.0, epochs=1, batch_size=2), np.random.default_rng(0),
+            mean=X.mean(axis=0) / 2)
+
+
+class Spy:
+    """A "noise" recording the rows of each batch (their first column) and changing nothing."""
+
+    def __init__(self):
+        self.batches = []
+
+    def __call__(self, batch, rng):
+        self.batches.append(sorted(batch[:, 0].tolist()))
+        return batch
+
+
+def test_after_the_first_epoch_the_bound_is_relative_to_its_mean(monkeypatch):
+    """Four rows along one direction, the last ten times longer, in batches of two, weights
+    frozen: a batch holding the long row has an error above the epoch's mean, the other one
+    below it. The first batch of epoch 1 holds it, that of epoch 2 does not: within epoch 1
+    the bound is relative to its first batch, after it to the first epoch's mean."""
+    rows = np.outer([1.0, 2.0, 3.0, 40.0], [1.0, -0.5, 2.0])
+    monkeypatch.setattr(training, "DIVERGED", 1 + 1e-9)  # just above the same mean again
+    spy = Spy()
+    history = training.train(Architecture(), Architecture().init_params(
+        3, 2, np.random.default_rng(1), np.float64), rows, training.TrainingSettings(
+        lr=FROZEN, epochs=2, batch_size=2), np.random.default_rng(8), noise=spy)
+    assert 40.0 in spy.batches[0] and 40.0 not in spy.batches[2]  # the seed's batches
+    assert history[1]["train_mse"] == pytest.approx(history[0]["train_mse"], rel=1e-12)
+
+
+def test_a_first_batch_rebuilt_exactly_sets_no_bound(monkeypatch):
+    """Its error is 0: no multiple of it bounds the others (two zero rows come first)."""
+    rows = np.outer([0.0, 0.0, 3.0, 4.0], [1.0, -0.5, 2.0])
+    spy = Spy()
+    history = training.train(Architecture(), Architecture().init_params(
+        3, 2, np.random.default_rng(1), np.float64), rows, training.TrainingSettings(
+        lr=FROZEN, epochs=1, batch_size=2), np.random.default_rng(2), noise=spy)
+    assert spy.batches[0] == [0.0, 0.0]  # the seed's first batch
+    assert history[0]["train_mse"] > 0
+
+
+def test_one_step_ends_at_the_final_rate(X):
+    history = training.train(Architecture(), weights(), X, training.TrainingSettings(
+        lr=FROZEN, epochs=1, batch_size=16), np.random.default_rng(0))
+    assert history[0]["lr"] / FROZEN == pytest.approx(training.FINAL_LR_FRACTION, rel=1e-12)
 
 
 def interrupt_at(target):
@@ -263,6 +318,7 @@ def test_the_last_epoch_is_saved_whatever_the_period(X, tmp_path):
     # an early stop is a last epoch too: frozen weights never improve after the first
     early = training.TrainingSettings(lr=FROZEN, epochs=20, batch_size=4, val_split=0.3,
                                       patience=2)
+    path = tmp_path / "early.npz"
     history = training.train(Architecture(), weights(), X, early, np.random.default_rng(0),
                              checkpoints=Checkpoints(path, every=7))
     assert len(history) == 3
@@ -318,3 +374,29 @@ def test_the_weights_left_are_those_with_the_lowest_validation_error(X):
     last, history = run(0.0)
     assert training.reconstruction_error(Architecture(), last, X, mean=X.mean(axis=0)) != \
         pytest.approx(errors[best], rel=1e-3)
+
+
+def test_a_mapped_matrix_is_visited_run_by_run(tmp_path, monkeypatch):
+    """Streamed from a memory map, an epoch reads runs of a block's consecutive rows, each
+    whole before the next: with batches of a run's size, every batch is one run."""
+    from embedkit import streaming
+
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    X[:, 0] = np.arange(60)  # the row's id
+    np.save(tmp_path / "x.npy", X)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 10 * 3 * 8)  # runs of 10 rows
+    seen = []
+
+    def spy(batch, rng):  # a "noise" that records the rows of each batch
+        seen.append(sorted(batch[:, 0].astype(int).tolist()))
+        return batch
+
+    training.train(Architecture(), Architecture().init_params(3, 2, np.random.default_rng(1),
+                                                              np.float64),
+                   mapped, training.TrainingSettings(lr=FROZEN, epochs=2, batch_size=10),
+                   np.random.default_rng(0), noise=spy)
+    assert len(seen) == 12
+    assert all(ids == list(range(ids[0], ids[0] + 10)) and ids[0] % 10 == 0 for ids in seen)
+    assert sorted(ids[0] for ids in seen[:6]) == list(range(0, 60, 10))
+    assert [ids[0] for ids in seen[:6]] != list(range(0, 60, 10))  # the runs in random order
