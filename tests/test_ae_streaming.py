@@ -333,6 +333,77 @@ def test_progress_counts_every_row_of_every_pass(tmp_path, monkeypatch):
     assert sum(seen) == 1000
 
 
+@pytest.mark.parametrize(("solver", "kind", "passes"), [
+    ("covariance", "linear", 1),     # the error comes from the XᵀX of the one pass
+    ("covariance", "nonlinear", 2),  # a nonlinear model's error: one more pass
+    ("incremental", "linear", 2), ("randomized", "linear", 2), ("full", "linear", 2)])
+def test_compare_with_pca_reports_every_row_of_every_pass(tmp_path, monkeypatch, solver, kind,
+                                                          passes):
+    X = low_rank(n_rows=1000)
+    model = Autoencoder(3, kind=kind, epochs=1, random_state=0).fit(X)
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 128 * X.shape[1] * 4)
+    seen = []
+    data = mapped(tmp_path, X) if solver in ("covariance", "incremental") else X
+    compare_with_pca(model, data, solver, progress=seen.append)
+    assert sum(seen) == passes * len(X)
+    if solver == "covariance":  # as each block is read, not once at the end
+        assert max(seen) == 128
+
+
+class _Bar:
+    """Stands in for the CLI's tqdm bars: records each bar's description and updates."""
+
+    made: list[_Bar] = []
+
+    def __init__(self, **options):
+        self.desc, self.total, self.counted = options.get("desc"), options.get("total"), 0
+        _Bar.made.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+    def update(self, n=1):
+        self.counted += n
+
+    def reset(self, total=None):
+        self.total, self.counted = total, 0
+
+    def write(self, *args, **kwargs):
+        pass
+
+
+def test_every_pass_of_the_matrix_commands_moves_a_progress_bar(tmp_path, monkeypatch):
+    """autoencode (its batches and the passes outside training), encode, decode and
+    compare-pca on a memory-mapped file: each bar counts every batch or row it stands for."""
+    import embedkit.cli.ae as cli_ae
+
+    X = low_rank(n_rows=1000)
+    np.save(tmp_path / "x.npy", X)
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 128 * X.shape[1] * 4)
+    monkeypatch.setattr(cli_ae, "progress_bar", _Bar)
+
+    def bars(*arguments):
+        _Bar.made = []
+        result = CliRunner().invoke(main, [*map(str, arguments)])
+        assert result.exit_code == 0, result.output
+        return {bar.desc: (bar.counted, bar.total) for bar in _Bar.made if bar.counted}
+
+    model = tmp_path / "m.npz"
+    # 2 epochs of 4 batches of 256 rows; the mean and the polish's XᵀX read every row
+    assert bars("autoencode", tmp_path / "x.npy", "--hidden", 3, "--epochs", 2, "-o",
+                model) == {"autoencode": (8, 8), "other passes": (2000, None)}
+    assert bars("encode", model, tmp_path / "x.npy", "-o", tmp_path / "c.npy") == {
+        "encode": (1000, 1000)}
+    assert bars("decode", model, tmp_path / "c.npy", "-o", tmp_path / "r.npy") == {
+        "decode": (1000, 1000)}
+    for solver, passes in (("covariance", 1), ("incremental", 2)):
+        assert bars("compare-pca", model, tmp_path / "x.npy", "--solver", solver) == {
+            "compare-pca (every pass)": (passes * 1000, None)}, solver
+
+
 def test_a_finite_but_exploding_loss_is_divergence_and_writes_nothing(tmp_path):
     np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((200, 10)))
     out = tmp_path / "out"
