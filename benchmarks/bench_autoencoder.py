@@ -18,6 +18,9 @@ Run: PY=$(bash benchmarks/venv.sh) && "$PY" benchmarks/bench_autoencoder.py [--r
    ``_ae_scale.py`` in a fresh process (see its docstring). ``--encode-decode`` (with
    ``--scale``, optional ``--baseline DIR``): ``encode`` and ``decode`` of those matrices
    instead, output written block by block.
+5. Against another version (``_ae_time_to_pca.py --baseline DIR``): section 1's time to
+   within 1% of PCA's error, embedkit alone, this tree and an older one in the same round
+   robin, each process timing PCA too.
 All with one BLAS thread; medians over repeats.
 """
 
