@@ -90,6 +90,25 @@ def test_a_memory_map_trains_the_same_model_as_the_array_in_memory(tmp_path, opt
                                                                          rel=1e-6)
 
 
+def test_numpys_own_memory_map_is_streamed_by_the_estimator(tmp_path, monkeypatch):
+    """``Autoencoder.fit(np.load(path, mmap_mode="r"))`` trains in runs of rows, dropping each
+    run's pages, as on embedkit's own map: the same model, not the full shuffle's."""
+    X = low_rank(n_rows=4000)
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 300 * X.shape[1] * 4)  # 300-row runs
+    ours = Autoencoder(4, epochs=2, random_state=1).fit(mapped(tmp_path, X))
+    np.save(tmp_path / "np.npy", X)
+    numpys = np.load(tmp_path / "np.npy", mmap_mode="r")
+    released = []
+    release = streaming.release
+    monkeypatch.setattr(streaming, "release", lambda a: (released.append(a), release(a)))
+    model = Autoencoder(4, epochs=2, random_state=1).fit(numpys)
+    assert len(released) >= 2 * 4000 // 300
+    np.testing.assert_array_equal(model.params_["W"], ours.params_["W"])
+    in_memory = Autoencoder(4, epochs=2, polish=False, random_state=1).fit(X)
+    streamed = Autoencoder(4, epochs=2, polish=False, random_state=1).fit(numpys)
+    assert streamed.history_[0]["train_loss"] != in_memory.history_[0]["train_loss"]
+
+
 def test_runs_of_rows_shuffled_train_to_the_same_subspace(tmp_path, monkeypatch):
     X = low_rank(n_rows=4000)
     full = Autoencoder(4, epochs=4, random_state=1).fit(X)
@@ -148,8 +167,9 @@ def test_comparison_with_each_solver_equals_the_full_one(solver):
 
 
 def test_a_memory_map_larger_than_the_address_space_limit_is_streamed(tmp_path):
-    """fit, transform and compare-pca on a 200 MB file in a process whose heap may grow by
-    less than the file: loading it whole would fail, streaming it does not."""
+    """fit (of ``np.load(..., mmap_mode="r")``), transform and compare-pca on a 200 MB file in
+    a process whose heap may grow by less than the file: loading it whole would fail,
+    streaming it does not."""
     pytest.importorskip("resource")
     path = tmp_path / "big.npy"
     rows, features = 800_000, 64
@@ -173,7 +193,9 @@ def test_a_memory_map_larger_than_the_address_space_limit_is_streamed(tmp_path):
             np.ones(X.shape, X.dtype)
         except MemoryError:
             print("copy refused")
-        model = Autoencoder(4, epochs=1, batch_size=4096, polish=True, random_state=0).fit(X)
+        # fit: numpy's own memory map, as an estimator's user passes it
+        model = Autoencoder(4, epochs=1, batch_size=4096, polish=True, random_state=0).fit(
+            np.load({str(path)!r}, mmap_mode="r"))
         print(model.transform(X).shape, round(compare_with_pca(model, X).eigengap, 3) >= 0)
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
