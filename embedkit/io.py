@@ -442,8 +442,11 @@ class _Sequential(io.RawIOBase):
         return True
 
     def write(self, data) -> int:
-        self._stream.write(data)
-        return memoryview(data).nbytes
+        view = memoryview(data).cast("B")
+        total = view.nbytes
+        while view:  # a raw file may take part of it (a pipe's write cut short by a signal)
+            view = view[self._stream.write(view):]
+        return total
 
     def flush(self) -> None:
         self._stream.flush()

@@ -8,6 +8,7 @@ real ``/dev``: the device directory is pointed at a scratch folder where needed.
 
 import bz2
 import gzip
+import io
 import json
 import os
 import stat
@@ -438,3 +439,25 @@ def test_npz_to_stdout_or_dev_null_in_a_subprocess(tmp_path, inputs, target):
         for name in ("piped.npz", "file.npz"):
             with np.load(tmp_path / name) as archive:
                 assert archive["words"].tolist() == [f"w{i}" for i in range(6)]
+
+
+def test_a_sequential_output_writes_everything_a_raw_file_takes_in_parts():
+    class Slow(io.RawIOBase):
+        """A raw file that takes at most 3 bytes per call, as a pipe may when a signal arrives."""
+
+        def __init__(self):
+            self.got = bytearray()
+
+        def writable(self):
+            return True
+
+        def write(self, data):
+            part = bytes(memoryview(data)[:3])
+            self.got += part
+            return len(part)
+
+    raw = Slow()
+    out = eio._Sequential(raw, owned=False)
+    assert out.write(np.arange(5, dtype=np.float32)) == 20
+    assert out.write(b"0123456789") == 10
+    assert bytes(raw.got) == np.arange(5, dtype=np.float32).tobytes() + b"0123456789"
