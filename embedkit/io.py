@@ -343,8 +343,8 @@ def output_target(path: str | os.PathLike) -> OutputTarget:
     Raises
     ------
     EmbedkitError
-        When ``path`` is a directory, a Unix socket (which cannot be opened by name) or a
-        compressed ``.npz`` (:func:`refuse_compressed_archive`), or
+        When ``path`` is a directory, a Unix socket (which cannot be opened by name), a loop
+        of symbolic links, or a compressed ``.npz`` (:func:`refuse_compressed_archive`), or
         writing it would create or replace a file below :data:`DEVICE_DIR` (only existing
         devices there are written to, in place).
     """
@@ -356,7 +356,10 @@ def output_target(path: str | os.PathLike) -> OutputTarget:
         return OutputTarget(name, descriptor, direct=True)
     try:
         mode = os.stat(name).st_mode
-    except OSError:
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # replacing the link would break the loop the user made
+            raise EmbedkitError(f"{name}: is a loop of symbolic links, which leads to no file: "
+                                "expected a file name to write") from None
         mode = None  # a new name, or a link to one
     if mode is not None and stat.S_ISDIR(mode):
         raise EmbedkitError(f"{name}: is a directory, expected a file name to write")
@@ -590,7 +593,7 @@ def atomic_output(path: str | os.PathLike | None, binary: bool = False,
         with _layers(_Writer(io.FileIO(fd, "wb"), os.fspath(path)), os.fspath(path), binary,
                      encoding) as out:
             yield out
-        os.replace(tmp, name)
+        _replace(tmp, name, os.fspath(path))
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -644,12 +647,26 @@ def atomic_outputs(*paths: str | os.PathLike | None) -> Iterator[list[str | None
                 raise
             raise EmbedkitError(message) from None
         for tmp, name in staged:
-            os.replace(tmp, name)
+            _replace(tmp, name, shown[tmp])
     except BaseException:
         for tmp, _ in staged:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise
+
+
+def _replace(tmp: str, name: str, shown: str) -> None:
+    """Rename the finished temporary file ``tmp`` over ``name`` (``shown`` in errors)."""
+    try:
+        os.replace(tmp, name)
+    except OSError as exc:
+        raise cannot_replace(shown, exc) from None
+
+
+def cannot_replace(name: str, exc: OSError) -> EmbedkitError:
+    """The error for an existing file ``name`` that cannot be replaced."""
+    hint = "; is it immutable or append-only? see lsattr" if exc.errno == errno.EPERM else ""
+    return EmbedkitError(f"{name}: cannot replace the file ({exc.strerror or exc}{hint})")
 
 
 def _temporary(name: str, suffix: str = ".tmp") -> tuple[int, str]:
@@ -685,8 +702,8 @@ def check_writable(*paths: str | os.PathLike | None) -> None:
     Raises
     ------
     EmbedkitError
-        Naming the first path whose directory is missing or refuses new files, or that
-        cannot be written in place.
+        Naming the first path whose directory is missing or refuses new files, that
+        cannot be written in place, or whose file cannot be replaced (immutable).
     """
     for path in paths:
         if path is None or os.fspath(path) == STDIO:
@@ -708,6 +725,23 @@ def check_writable(*paths: str | os.PathLike | None) -> None:
             fd, tmp = _temporary(target.path)
             os.close(fd)
             os.unlink(tmp)
+            _check_replaceable(target.path, os.fspath(path))
+
+
+def _check_replaceable(name: str, shown: str) -> None:
+    """Fail if the existing file ``name`` refuses to be replaced whatever the permissions
+    (an immutable or append-only file, ``chattr +i``/``+a``): opening it for writing, which
+    changes nothing, fails with EPERM as the final rename would. Other failures (a read-only
+    file, which a rename replaces all the same) pass."""
+    try:
+        fd = os.open(name, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if exc.errno == errno.EPERM:
+            raise cannot_replace(shown, exc) from None
+        return
+    os.close(fd)
 
 
 #: Characters that would break a tab-separated row, and their escapes ("linear TSV").

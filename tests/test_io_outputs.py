@@ -461,3 +461,63 @@ def test_a_sequential_output_writes_everything_a_raw_file_takes_in_parts():
     assert out.write(np.arange(5, dtype=np.float32)) == 20
     assert out.write(b"0123456789") == 10
     assert bytes(raw.got) == np.arange(5, dtype=np.float32).tobytes() + b"0123456789"
+
+
+@pytest.mark.parametrize(("args", "option", "name"), OUTPUTS,
+                         ids=[f"{a[0]} {o}" for a, o, _ in OUTPUTS])
+def test_every_output_option_refuses_a_symlink_loop_before_work(tmp_path, inputs, args, option,
+                                                                 name):
+    # The loop was taken for a new name: the link was replaced by the output.
+    link, other = tmp_path / name, tmp_path / "other"
+    link.symlink_to(other)
+    other.symlink_to(link)
+    result = CliRunner().invoke(main, command(args, inputs, option, link))
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (f"embedkit: error: {link}: is a loop of symbolic links, which "
+                             "leads to no file: expected a file name to write\n")  # no epoch
+    assert os.readlink(link) == str(other) and os.readlink(other) == str(link)
+
+
+def chattr(flag: str, path: Path) -> bool:
+    """Set or clear an attribute such as ``+i``; False where the file system or user cannot."""
+    try:
+        done = subprocess.run(["chattr", flag, str(path)], capture_output=True, timeout=30)
+    except FileNotFoundError:
+        return False
+    return done.returncode == 0
+
+
+@pytest.mark.parametrize(("args", "option", "name"), OUTPUTS,
+                         ids=[f"{a[0]} {o}" for a, o, _ in OUTPUTS])
+def test_every_output_option_refuses_an_immutable_file_before_work(tmp_path, inputs, args,
+                                                                    option, name):
+    # A rename over an immutable file fails even for root: that failed after training with
+    # "[Errno 1] Operation not permitted: '.../.v.vec.x.tmp' -> '.../v.vec'".
+    path = tmp_path / name
+    path.write_bytes(b"keep")
+    if not chattr("+i", path):
+        pytest.skip("chattr +i is not available here (needs root and a file system with it)")
+    try:
+        result = CliRunner().invoke(main, command(args, inputs, option, path))
+    finally:
+        chattr("-i", path)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (f"embedkit: error: {path}: cannot replace the file (Operation not "
+                             "permitted; is it immutable or append-only? see lsattr)\n")
+    assert path.read_bytes() == b"keep" and leftovers(tmp_path) == []
+
+
+def test_a_rename_refused_at_the_end_names_the_file(tmp_path, monkeypatch):
+    """Should the file become immutable during the work, the last step names it too."""
+    path = tmp_path / "out.txt"
+
+    def refuse(source, destination):
+        raise PermissionError(1, "Operation not permitted", source, None, destination)
+
+    monkeypatch.setattr(eio.os, "replace", refuse)
+    with pytest.raises(EmbedkitError) as caught:
+        with eio.atomic_output(path) as out:
+            out.write("x")
+    assert str(caught.value) == (f"{path}: cannot replace the file (Operation not permitted; "
+                                 "is it immutable or append-only? see lsattr)")
+    assert leftovers(tmp_path) == []
