@@ -76,12 +76,29 @@ def iter_delimited(stream: IO[bytes], where: str, delimiter: str | None,
 
 
 def is_number(field: str | bytes) -> bool:
-    """Whether ``float`` reads ``field``."""
+    """Whether ``field`` is a number to every reader of numbers (:func:`parse_number`)."""
     try:
-        float(field)
+        parse_number(field)
     except ValueError:
         return False
     return True
+
+
+def parse_number(field: str | bytes) -> float:
+    """``field`` as a number, read as NumPy's C parsers read a whole block (``loadtxt``,
+    ``fromstring``): Python's ``float`` syntax in ASCII, without the underscores (``1_000``)
+    and other scripts' digits (``٣``) that ``float`` alone also accepts, so that a field is a
+    number or not whichever way its block is read.
+
+    Raises
+    ------
+    ValueError
+        When it is not such a number.
+    """
+    underscore = b"_" in field if isinstance(field, bytes) else "_" in field
+    if not field.isascii() or underscore:
+        raise ValueError(f"not a number: {field!r}")
+    return float(field)
 
 
 def _explain_bad_row(rows: list[str], line_of_row: np.ndarray, delimiter: str | None,

@@ -25,7 +25,7 @@ from typing import IO
 import numpy as np
 
 from embedkit.errors import EmbedkitError
-from embedkit.formats.delimited import check_matrix, is_number
+from embedkit.formats.delimited import check_matrix, is_number, parse_number
 from embedkit.text.tokenize import normalize_word
 
 #: Lines parsed per NumPy call when reading text (their text, held about three times while
@@ -235,7 +235,7 @@ def _split_line(line: bytes, dim: int, where: str) -> tuple[bytes, list[float]]:
     row = []
     for column, field in enumerate(match.group(2).split(), start=1):
         try:
-            row.append(float(field))
+            row.append(parse_number(field))
         except ValueError:
             shown = field[:30].decode("utf-8", "replace")
             raise EmbedkitError(f"{where}: {shown!r} is not a number (value {column} of "
