@@ -87,3 +87,30 @@ def test_output_that_is_a_file_is_an_error(tmp_path, vectors):
     (tmp_path / "afile").write_text("x")
     result = run("export-projector", tmp_path / "v.vec", "-o", tmp_path / "afile")
     assert result.exit_code != 0 and "afile" in result.output + result.stderr
+
+
+@pytest.mark.parametrize("counts, message", [
+    (np.array([3, 2]), "expected a 1-D array of 3 non-negative integers, one per word, got "
+                       "int64 of shape (2,)"),
+    (np.array([3, 2, 1, 0]), "expected a 1-D array of 3 non-negative integers, one per word, "
+                             "got int64 of shape (4,)"),
+    (np.array([3, -2, 1]), "entry 2 (the word 'b') is -2: expected a 1-D array of 3 "
+                           "non-negative integers, one per word"),
+    (np.array([3.5, 2, 1]), "expected a 1-D array of 3 non-negative integers, one per word, "
+                            "got float64 of shape (3,)"),
+])
+@pytest.mark.parametrize("command", ["export-projector", "convert"])
+def test_a_hand_made_npz_with_bad_counts_is_refused_naming_the_field(tmp_path, counts, message,
+                                                                     command):
+    # Such counts were accepted, then export-projector crashed in zip() (too few) or wrote
+    # them as they were (negative), and convert to .npz kept them.
+    path = tmp_path / "hand.npz"
+    np.savez(path, words=np.array(["a", "b", "c"]), vectors=np.eye(3, dtype=np.float32),
+             counts=counts)
+    out = tmp_path / ("proj" if command == "export-projector" else "out.npz")
+    args = [command, str(path), "-o", str(out)] if command == "export-projector" else \
+        [command, str(path), str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert result.stderr == f"embedkit: error: {path}[counts]: {message}\n"
+    assert not out.exists()

@@ -54,13 +54,13 @@ def read_npz(source: str | os.PathLike | bytes, where: str, key: str | None, lim
             if missing:
                 raise EmbedkitError(f"{where}: archive lacks {', '.join(sorted(missing))}: "
                                     f"expected arrays 'words' and 'vectors'")
-            words = archive.read("words")[:limit]
+            words = archive.read("words")
             if words.ndim != 1 or words.dtype.kind != "U":
                 raise EmbedkitError(f"{where}[words]: expected a 1-D array of strings, got "
                                     f"{words.dtype} of shape {words.shape}")
-            extra = {"words": words.tolist()}
+            extra = {"words": words[:limit].tolist()}
             if "counts" in names:
-                extra["counts"] = archive.read("counts")[:limit]
+                extra["counts"] = _checked_counts(archive.read("counts"), words, where)[:limit]
             if "output" in names:
                 extra["output"] = archive.read("output")
             if "ngrams" in names:
@@ -74,6 +74,28 @@ def read_npz(source: str | os.PathLike | bytes, where: str, key: str | None, lim
         name = key or names[0]
         matrix = archive.mapped(name) if mmap else archive.read(name)
         return matrix[:limit], {}
+
+
+def _checked_counts(counts: np.ndarray, words: np.ndarray, where: str) -> np.ndarray:
+    """An archive's ``counts``, checked against its ``words``: one non-negative integer each
+    (the vocabulary's counts, which ``export-projector`` and ``convert`` write beside them).
+
+    Raises
+    ------
+    EmbedkitError
+        Naming the archive, the field and what was expected: the shape, or the first
+        negative count and its word.
+    """
+    expected = f"expected a 1-D array of {len(words)} non-negative integers, one per word"
+    if counts.ndim != 1 or counts.dtype.kind not in "iu" or len(counts) != len(words):
+        raise EmbedkitError(f"{where}[counts]: {expected}, got {counts.dtype} of shape "
+                            f"{counts.shape}")
+    negative = np.flatnonzero(counts < 0)
+    if negative.size:
+        row = int(negative[0])
+        raise EmbedkitError(f"{where}[counts]: entry {row + 1} (the word {str(words[row])!r}) "
+                            f"is {int(counts[row])}: {expected}")
+    return counts
 
 
 def _subword_model(archive: NpzArchive, where: str, limit: int | None,
