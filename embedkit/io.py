@@ -394,6 +394,34 @@ def refuse_compressed_archive(name: str, shown: str,
         raise EmbedkitError(f"{shown}: {reason}: drop the {suffix} suffix")
 
 
+#: Suffixes that promise a kind of file: an output of another kind refuses them
+#: (:func:`check_suffix`).
+KNOWN_SUFFIXES = (".npz", ".npy", ".vec", ".txt", ".w2v", ".bin", ".csv", ".tsv", ".vocab",
+                  ".json", ".jsonl", ".zip")
+
+
+def check_suffix(path: str | os.PathLike | None, accepted: tuple[str, ...], what: str) -> None:
+    """Refuse an output name whose suffix (after any ``.gz``/``.bz2``) promises another kind of
+    file than ``what`` (``-o model.vec`` for an ``.npz`` model). A name without a suffix, with
+    one of ``accepted`` or with one outside :data:`KNOWN_SUFFIXES` passes, as does stdout.
+
+    Raises
+    ------
+    EmbedkitError
+        Naming the path, what is written there and the suffixes it accepts.
+    """
+    if path is None or os.fspath(path) == STDIO:
+        return
+    name = os.fspath(path)
+    base, compression = os.path.splitext(name)
+    suffix = os.path.splitext(base)[1] if compression.lower() in (".gz", ".bz2") else compression
+    if suffix.lower() in KNOWN_SUFFIXES and suffix.lower() not in accepted:
+        names = ", ".join(accepted[:-1]) + " or " + accepted[-1] if len(accepted) > 1 \
+            else accepted[0]
+        raise EmbedkitError(f"{name}: {what}: expected a name ending in {names}, not "
+                            f"{suffix.lower()}")
+
+
 def _descriptor_named(name: str) -> int | None:
     """The descriptor ``name`` stands for, following symbolic links to such a name by hand
     (the kernel would resolve ``/proc/self/fd/1`` to the file behind it, or to nothing for a

@@ -41,8 +41,8 @@ def test_the_name_says_the_format(name, expected):
 def test_a_name_promising_another_kind_of_file_is_refused(name, suffix):
     with pytest.raises(EmbedkitError) as error:
         windows_format(name)
-    assert str(error.value) == (f"{name}: samples are written as .npz arrays or as "
-                                f"tab-separated text (.tsv, .txt), not as {suffix}")
+    assert str(error.value) == (f"{name}: samples are .npz arrays or tab-separated text: "
+                                f"expected a name ending in .npz, .tsv or .txt, not {suffix}")
 
 
 def test_tsv_lines_are_counted_over_every_batch_even_after_an_empty_one():

@@ -106,7 +106,8 @@ def _fit(model: Autoencoder, data, quiet: bool = False, **fit_options) -> list[d
 @seed_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               metavar="MODEL.npz",
-              help="Write the model here instead of stdout.")
+              help="Write the model (an .npz archive) here instead of stdout; other formats' "
+                   "suffixes (.vec, .csv, ...) are refused.")
 @click.option("--codes", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write the codes of DATA: .npy, .csv, or .vec/.bin for word vectors.")
 @matrix_format_option("--codes")

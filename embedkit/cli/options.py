@@ -9,7 +9,7 @@ import click
 from tqdm import tqdm
 
 from embedkit.formats import ALIASES, FORMATS
-from embedkit.io import refuse_compressed_archive
+from embedkit.io import check_suffix, refuse_compressed_archive
 from embedkit.training import DEFAULT_CHECKPOINT_EVERY
 from embedkit.vectors.formats import VECTOR_FORMATS
 
@@ -46,18 +46,20 @@ def progress_bar(**kwargs) -> tqdm:
 
 
 def check_archive_names(*paths: str | None) -> None:
-    """Refuse a ``.gz``/``.bz2`` name for a file written as an ``.npz`` archive (a model, a
-    checkpoint) when the command starts, not when training ends: the archive's writer seeks
-    back, which a compressed stream cannot.
+    """Refuse a name a file written as an ``.npz`` archive (a model, a checkpoint) cannot have,
+    when the command starts, not when training ends: ``.gz``/``.bz2`` (the archive's writer
+    seeks back, which a compressed stream cannot) and the suffix of another kind of file
+    (``model.vec`` would hold a zip archive).
 
     Raises
     ------
     EmbedkitError
-        Naming the first such path and the suffix to drop.
+        Naming the first such path and the suffix to drop or use.
     """
     for path in paths:
         if path is not None:
             refuse_compressed_archive(path, path)
+            check_suffix(path, (".npz",), "a model or checkpoint is an .npz archive")
 
 
 def checkpoint_options(data: str) -> Callable:

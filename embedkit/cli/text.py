@@ -26,7 +26,13 @@ from embedkit.text.stream import DEFAULT_MAX_SENTENCE_LENGTH
 from embedkit.text.subsample import DEFAULT_SUBSAMPLE
 from embedkit.text.synthetic import write_planted_corpus
 from embedkit.text.tokenize import TOKENIZERS, Tokenizer
-from embedkit.text.vocab import DEFAULT_MAX_SIZE, DEFAULT_MIN_COUNT, Vocabulary, build_vocabulary
+from embedkit.text.vocab import (
+    DEFAULT_MAX_SIZE,
+    DEFAULT_MIN_COUNT,
+    Vocabulary,
+    build_vocabulary,
+    check_vocab_name,
+)
 from embedkit.text.windows import DEFAULT_WINDOW, MODELS, iter_windows
 
 corpus_argument = click.argument("corpus", nargs=-1, required=True, metavar="CORPUS...")
@@ -87,7 +93,9 @@ def note(message: str) -> None:
 @click.command("vocab")
 @corpus_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Write the vocabulary here instead of stdout.")
+              help="Write the vocabulary here instead of stdout (word<TAB>count text: .tsv, "
+                   ".txt, .vocab or another suffix; .npz, .npy and other formats' suffixes "
+                   "are refused).")
 def vocab(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, output) -> None:
     """Count the words of CORPUS and print the vocabulary as `word<TAB>count` lines, most
     frequent first.
@@ -95,6 +103,7 @@ def vocab(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, ou
     CORPUS is one or more files (plain, .gz or .bz2; `-` for stdin) with one sentence per
     line, read in one streaming pass.
     """
+    check_vocab_name(output)
     check_writable(output)
     corpus_vocabulary(corpus, min_count, max_vocab, Tokenizer(tokenizer, not no_lowercase),
                       count_limit).save(output)

@@ -24,6 +24,7 @@ from embedkit.text.corpus import spool_stdin
 from embedkit.text.noise import DEFAULT_NS_EXPONENT
 from embedkit.text.subwords import MAX_BUCKETS, parse_range
 from embedkit.text.tokenize import Tokenizer
+from embedkit.text.vocab import check_vocab_name
 from embedkit.text.windows import MODELS
 from embedkit.w2v.cluster import (  # Dask is imported only when used
     DEFAULT_SYNC_EVERY,
@@ -112,7 +113,8 @@ def _per_model(defaults: dict) -> str:
                    "stdout]")
 @vector_format_option
 @click.option("--save-vocab", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Also write the vocabulary (word<TAB>count lines) here.")
+              help="Also write the vocabulary (word<TAB>count lines) here (.tsv, .txt, "
+                   ".vocab or another suffix; .npz, .npy and other formats' are refused).")
 @click.option("--log-json", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write the per-epoch records as JSON lines here.")
 @checkpoint_options("CORPUS")
@@ -140,6 +142,7 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
     training stopped, stops the worker processes and exits with 130.
     """
     check_archive_names(checkpoint)
+    check_vocab_name(save_vocab)
     check_writable(output, save_vocab, log_json, checkpoint)
     minn, maxn = parse_range(subwords) if subwords is not None else (0, 0)
     config = Word2VecConfig(model=model, dim=dim, window=window, negative=negative,

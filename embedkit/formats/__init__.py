@@ -389,6 +389,13 @@ def output_format(path: str | os.PathLike | None, words: Sequence[str] | None = 
                             f"{_suffixes('always', 'optional')}")
     if target.name == "npz":
         refuse_compressed_archive(name, shown)
+    if target.name == "npy" and words is not None:
+        # Stdout has no place beside it for <stem>.vocab: the words were dropped unsaid.
+        if name == STDIO or output_target(name).descriptor is not None:
+            raise EmbedkitError(f"{shown}: a .npy holds no words (they go to <stem>.vocab "
+                                "beside the file): write word vectors to stdout as word2vec "
+                                "text, .npz or .bin, or name a FILE.npy")
+        output_target(arrays.vocab_path(name))  # a device's: not in /dev
     if words is not None and target.words != "never":
         problem = (arrays.check_vocab_words(words) if target.name == "npy"
                    else arrays.check_npz_words(words) if target.name == "npz"

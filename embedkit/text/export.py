@@ -8,18 +8,12 @@ from typing import IO
 
 import numpy as np
 
-from embedkit.errors import EmbedkitError
-from embedkit.io import STDIO, atomic_output
+from embedkit.io import STDIO, atomic_output, check_suffix
 from embedkit.text.noise import NoiseDistribution
 from embedkit.text.vocab import Vocabulary
 from embedkit.text.windows import CbowSamples, SkipgramPairs
 
 Samples = SkipgramPairs | CbowSamples
-
-#: Suffixes that promise another kind of file than the samples' two formats (``.npz`` arrays,
-#: tab-separated text, which ``.gz``/``.bz2`` compress).
-OTHER_FORMATS = (".npy", ".vec", ".bin", ".csv", ".json", ".jsonl", ".zip")
-
 
 def windows_format(path: str | os.PathLike | None) -> str:
     """``"npz"`` for a name ending in ``.npz``, ``"tsv"`` for stdout (None, ``-``) and any
@@ -28,22 +22,18 @@ def windows_format(path: str | os.PathLike | None) -> str:
     Raises
     ------
     EmbedkitError
-        For a name whose suffix says another format (:data:`OTHER_FORMATS`): a ``.npy``
-        would hold text.
+        For a name whose suffix says another format (:func:`~embedkit.io.check_suffix`): a
+        ``.npy`` would hold text.
     """
     if path is None or os.fspath(path) == STDIO:
         return "tsv"
+    check_suffix(path, (".npz", ".tsv", ".txt"), "samples are .npz arrays or tab-separated text")
     name = os.fspath(path)
     base, compression = os.path.splitext(name)
     if compression.lower() not in (".gz", ".bz2"):
         base = name
-    if base.lower().endswith(".npz"):
-        return "npz"  # which the writer refuses to compress (a zip archive is already)
-    suffix = os.path.splitext(base)[1].lower()
-    if suffix in OTHER_FORMATS:
-        raise EmbedkitError(f"{name}: samples are written as .npz arrays or as tab-separated "
-                            f"text (.tsv, .txt), not as {suffix}")
-    return "tsv"
+    # an .npz.gz is refused by the writer (a zip archive is compressed already)
+    return "npz" if base.lower().endswith(".npz") else "tsv"
 
 
 def _as_rows(samples: Samples) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from embedkit.errors import EmbedkitError
-from embedkit.io import atomic_output, describe, open_input
+from embedkit.io import atomic_output, check_suffix, describe, open_input
 from embedkit.text.corpus import DEFAULT_CHUNK_CHARS, CorpusPaths, corpus_name, iter_token_blocks
 from embedkit.text.tokenize import SENTENCE_END, Tokenizer, normalize_word
 
@@ -83,6 +83,22 @@ def prune_counts(word_counts: WordCounts, max_size: int) -> None:
             del counts[word]
 
 
+#: The suffixes a vocabulary file (``word<TAB>count`` text) may have, beside none or others
+#: that promise no kind of file.
+VOCAB_SUFFIXES = (".tsv", ".txt", ".vocab")
+
+
+def check_vocab_name(path: str | os.PathLike | None) -> None:
+    """Refuse a vocabulary output whose suffix promises another kind of file (``v.npz``).
+
+    Raises
+    ------
+    EmbedkitError
+        Naming the path and :data:`VOCAB_SUFFIXES`.
+    """
+    check_suffix(path, VOCAB_SUFFIXES, "a vocabulary is word<TAB>count text")
+
+
 @dataclass
 class Vocabulary:
     """Words with their counts, most frequent first; a word's id is its rank.
@@ -122,7 +138,15 @@ class Vocabulary:
         return int(self.counts.sum())
 
     def save(self, path: str | os.PathLike | None) -> None:
-        """Write ``word<TAB>count`` lines, most frequent first (``None``/``-``: stdout)."""
+        """Write ``word<TAB>count`` lines, most frequent first (``None``/``-``: stdout).
+
+        Raises
+        ------
+        EmbedkitError
+            For a word with a line break, a name whose suffix promises another kind of file
+            (:data:`VOCAB_SUFFIXES`), or an output that cannot be written.
+        """
+        check_vocab_name(path)
         bad = next((w for w in self.words if "\n" in w or "\r" in w), None)
         if bad is not None:
             raise EmbedkitError(f"vocabulary word {bad[:40]!r} contains a line break: it "
