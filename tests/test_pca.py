@@ -92,14 +92,17 @@ def test_fit_with_json_keeps_stderr_free_of_epoch_lines(tmp_path):
     assert "epoch 1/" in loud.stderr
 
 
-def test_plot_without_matplotlib_still_reports(tmp_path, monkeypatch):
-    monkeypatch.setattr("embedkit.cli.ae.plotting_available", lambda: False)
+def test_plot_without_matplotlib_fails_before_any_work_as_plot_and_map_do(tmp_path,
+                                                                           monkeypatch):
+    # It trained, reported, then only noted that no plot was written, with exit 0.
+    monkeypatch.setattr("embedkit.plots.render.plotting_available", lambda: False)
     np.save(tmp_path / "x.npy", planted(n_rows=200))
     result = CliRunner().invoke(main, ["compare-pca", "--fit", "2", str(tmp_path / "x.npy"),
                                        "--json", "--plot", str(tmp_path / "p.png")])
-    assert result.exit_code == 0
-    assert json.loads(result.stdout)["k"] == 2
-    assert "pip install 'embedkit[plot]'" in result.stderr and not (tmp_path / "p.png").exists()
+    assert result.exit_code == 1
+    assert result.stdout == "" and result.stderr == (
+        "embedkit: error: drawing pictures needs matplotlib: pip install 'embedkit[plot]'\n")
+    assert not (tmp_path / "p.png").exists()
 
 
 @pytest.mark.skipif(not plot.plotting_available(),

@@ -10,7 +10,7 @@ from embedkit.ae import Autoencoder, load_model
 from embedkit.ae.data import Matrix, output_format, read_matrix, write_matrix
 from embedkit.ae.models import ACTIVATIONS, KINDS, OUTPUT_ACTIVATIONS
 from embedkit.ae.pca import SOLVERS, Comparison, compare_with_pca
-from embedkit.ae.plot import INSTALL_HINT, plot_comparison, plot_format, plotting_available
+from embedkit.ae.plot import plot_comparison, plot_format
 from embedkit.ae.training import FINAL_LR_FRACTION, HOLD_FRACTION
 from embedkit.cli.options import (
     check_archive_names,
@@ -22,6 +22,7 @@ from embedkit.cli.options import (
 )
 from embedkit.errors import EmbedkitError
 from embedkit.io import atomic_output, atomic_outputs, check_writable, describe, to_json
+from embedkit.plots.render import require_matplotlib
 from embedkit.streaming import check_variance
 
 #: The library's defaults, which the options show and pass on.
@@ -213,8 +214,9 @@ def compare_pca(inputs, n_components, key, header, seed, as_json, plot, solver) 
     """
     if len(inputs) != (1 if n_components else 2):
         raise click.UsageError("give MODEL DATA, or DATA with --fit K")
-    if plot:
+    if plot:  # as plot and map do: before the work, not a note after it
         plot_format(plot)
+        require_matplotlib()
         check_writable(plot)
     matrix = _read(inputs[-1], key, header)
     check_variance(matrix.values, describe(inputs[-1]))  # before training, not after it
@@ -227,10 +229,7 @@ def compare_pca(inputs, n_components, key, header, seed, as_json, plot, solver) 
         comparison = compare_with_pca(model, matrix.values, solver, seed, bar.update,
                                       describe(inputs[-1]))
     click.echo(to_json(comparison.to_dict()) if as_json else _table(comparison))
-    if plot and not plotting_available():
-        click.echo(f"embedkit: note: no plot written; --plot needs matplotlib: {INSTALL_HINT}",
-                   err=True)
-    elif plot:
+    if plot:
         plot_comparison(comparison, plot)
 
 
