@@ -199,3 +199,37 @@ def test_a_file_announcing_zero_vectors_has_no_words(tmp_path, suffix):
     path.write_bytes(b"0 3\n")
     table = read_table(path)
     assert table.words == [] and table.values.shape == (0, 3)
+
+
+@pytest.mark.parametrize("header", ["3 -2", "3 0", "-1 2", "+3 2", "0 0"])
+@pytest.mark.parametrize("suffix", [".vec", ".bin"])
+def test_a_header_of_two_integers_that_make_no_sense_is_refused(tmp_path, header, suffix):
+    # '3 -2' was read as the word '3' of one value, -2, and the next lines as words with
+    # spaces ('a 1' of value 2): a wrong file, exit 0.
+    path = tmp_path / f"v{suffix}"
+    path.write_bytes(f"{header}\na 1 2\nb 1 2\nc 3 4\n".encode())
+    with pytest.raises(EmbedkitError) as error:
+        read_table(path)
+    assert str(error.value) == (f"{path}: line 1: header {header!r}: expected '<count> <dim>', "
+                                "unsigned, a count of 0 or more and a dimension of 1 or more")
+
+
+def test_a_first_line_of_two_integers_with_no_header_is_a_vector(tmp_path):
+    path = tmp_path / "v.vec"
+    path.write_bytes(b"3 -2\n4 5\n")
+    table = read_table(path, header=False)
+    assert table.words == ["3", "4"] and table.values.ravel().tolist() == [-2, 5]
+
+
+def test_a_header_like_line_through_the_cli_is_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from embedkit.cli import main
+
+    path = tmp_path / "v.vec"
+    path.write_bytes(b"3 0\na 1 2\n")
+    result = CliRunner().invoke(main, ["convert", str(path), str(tmp_path / "o.vec")])
+    assert result.exit_code == 1
+    assert result.stderr == (f"embedkit: error: {path}: line 1: header '3 0': expected "
+                             "'<count> <dim>', unsigned, a count of 0 or more and a dimension "
+                             "of 1 or more\n")

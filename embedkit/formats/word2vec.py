@@ -45,11 +45,26 @@ def read_header(stream: IO[bytes], name: str) -> tuple[int, int, int]:
     """The ``<count> <dim>`` header of a binary file: (count, dim, bytes it takes)."""
     line = stream.readline()
     count_dim = _header_fields(line.removeprefix(BOM))
+    _refuse_bad_header(line.removeprefix(BOM), count_dim, name)
     if count_dim is None:
         shown = line[:60].decode("utf-8", "replace").strip()
         raise EmbedkitError(f"{name}: line 1: expected a header '<count> <dim>', "
                             f"found {shown!r}")
     return (*count_dim, len(line))
+
+
+#: A first line of two integers, signed or not: a header, whether its numbers make sense or not.
+_HEADER_LIKE = re.compile(rb"\s*[+-]?[0-9]+[ \t]+[+-]?[0-9]+\s*")
+
+
+def _refuse_bad_header(line: bytes, count_dim: tuple[int, int] | None, name: str) -> None:
+    """Raise for a first line of two integers that is no valid header (``3 -2``, ``3 0``):
+    it is no vector either (it would be read as the word ``3`` of one value, and the next
+    lines as words with spaces)."""
+    if count_dim is None and _HEADER_LIKE.fullmatch(line):
+        shown = line[:60].decode("utf-8", "replace").strip()
+        raise EmbedkitError(f"{name}: line 1: header {shown!r}: expected '<count> <dim>', "
+                            "unsigned, a count of 0 or more and a dimension of 1 or more")
 
 
 def _header_fields(line: bytes) -> tuple[int, int] | None:
@@ -127,6 +142,8 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
     """
     first = stream.readline().removeprefix(BOM)
     count_dim = None if header is False else _header_fields(first)
+    if header is not False:
+        _refuse_bad_header(first, count_dim, name)
     if header and count_dim is None:
         shown = first[:60].decode("utf-8", "replace").strip()
         raise EmbedkitError(f"{name}: line 1: expected a header '<count> <dim>', found "
