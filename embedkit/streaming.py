@@ -234,6 +234,31 @@ def check_finite(X: np.ndarray, where: str, row_name: Callable[[int], str] = lam
 
 
 
+#: The largest finite float32: word vectors are float32, and larger values become infinite.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def float32_overflow(where: str, value: str) -> EmbedkitError:
+    """The error for ``value`` (as written in the file), finite but too large for float32, at
+    ``where`` (the file and the entry's place)."""
+    return EmbedkitError(f"{where}: {value} overflows float32 (largest finite value "
+                         f"{FLOAT32_MAX:.7g}); expected numbers float32 can hold")
+
+
+def check_fits_float32(X: np.ndarray, where: str, row_name: Callable[[int], str] = lambda row:
+                       f"row {row + 1}") -> None:
+    """Raise :func:`float32_overflow` for the first entry of ``X`` (wider floats, finite) that
+    casting to float32 would make infinite, reading it one block at a time."""
+    if X.dtype.kind != "f" or X.dtype.itemsize <= 4:
+        return
+    for start, block in iter_blocks(X):
+        large = np.abs(block) > FLOAT32_MAX
+        if large.any():
+            row, column = np.argwhere(large)[0]
+            raise float32_overflow(f"{where}: {row_name(start + row)}, column {column + 1}",
+                                   f"{block[row, column]:.7g}")
+
+
 def check_variance(X: np.ndarray, where: str) -> None:
     """Raise :class:`~embedkit.errors.EmbedkitError` when every row of ``X`` is the same
     (zero variance in every column: no subspace to learn, PCA's explained-variance ratios

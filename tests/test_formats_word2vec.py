@@ -233,3 +233,43 @@ def test_a_header_like_line_through_the_cli_is_one_line(tmp_path):
     assert result.stderr == (f"embedkit: error: {path}: line 1: header '3 0': expected "
                              "'<count> <dim>', unsigned, a count of 0 or more and a dimension "
                              "of 1 or more\n")
+
+
+@pytest.mark.parametrize("value", ["1e40", "-1e39", "3.5e38"])
+@pytest.mark.parametrize("header", [True, False])
+def test_a_value_float32_cannot_hold_is_named_not_called_inf(tmp_path, value, header):
+    from embedkit.vectors import load_vectors
+
+    path = tmp_path / "v.vec"
+    lines = ["a 1 2", f"b 1 {value}"]
+    path.write_text("\n".join(["2 2", *lines] if header else lines) + "\n")
+    with pytest.raises(EmbedkitError) as error:
+        load_vectors(path)
+    line = 3 if header else 2
+    assert str(error.value) == (f"{path}: line {line}, column 2: {value} overflows float32 "
+                                "(largest finite value 3.402823e+38); expected numbers float32 "
+                                "can hold")
+
+
+def test_a_written_inf_is_still_called_inf(tmp_path):
+    path = tmp_path / "v.vec"
+    path.write_text("2 2\na 1 2\nb 1 -inf\n")
+    with pytest.raises(EmbedkitError, match=r"line 3, column 2: -inf; expected finite numbers"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".npz"])
+def test_float64_arrays_too_large_for_float32_are_named(tmp_path, suffix):
+    from embedkit.vectors import load_vectors
+
+    path = tmp_path / f"v{suffix}"
+    vectors = np.array([[1.0, 2.0], [3.0, 1e40]])
+    if suffix == ".npy":
+        np.save(path, vectors)
+        (tmp_path / "v.vocab").write_text("a\nb\n")
+    else:
+        np.savez(path, words=np.array(["a", "b"]), vectors=vectors)
+    with pytest.raises(EmbedkitError) as error:
+        load_vectors(path)
+    assert str(error.value) == (f"{path}: row 2, column 2: 1e+40 overflows float32 (largest "
+                                "finite value 3.402823e+38); expected numbers float32 can hold")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import array
 import functools
+import math
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +27,7 @@ import numpy as np
 
 from embedkit.errors import EmbedkitError
 from embedkit.formats.delimited import check_matrix, is_number, parse_number
+from embedkit.streaming import float32_overflow
 from embedkit.text.tokenize import normalize_word
 
 #: Lines parsed per NumPy call when reading text (their text, held about three times while
@@ -177,6 +179,7 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
                 raise EmbedkitError(f"{name}: line {done + first_line}: file ends after {done} "
                                     f"vectors, the header says {count}")
             raw, parsed = _parse_block(lines, dim, name, done + first_line)
+            _refuse_overflow(lines, parsed, dim, name, done + first_line)
             del lines  # a block's text is about three times its floats
             yield check_matrix(parsed, name, lambda row, at=done + first_line: f"line {row + at}",
                                allow_empty=True)
@@ -193,6 +196,21 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
 
     vectors = (collect or functools.partial(_grow, dim=dim, wanted=wanted))(blocks())
     return words, vectors, first_line
+
+
+def _refuse_overflow(lines: list[bytes], values: np.ndarray, dim: int, name: str,
+                     first_line: int) -> None:
+    """Raise :func:`~embedkit.streaming.float32_overflow` when the first value of ``values``
+    that is not finite was finite in the text (``1e40``, made infinite by parsing to float32),
+    rather than let it be reported as ``inf``. ``lines[0]`` is line ``first_line`` of ``name``."""
+    bad = np.argwhere(~np.isfinite(values))
+    if not len(bad):
+        return
+    row, column = (int(i) for i in bad[0])
+    field = lines[row].rstrip().rsplit(None, dim)[1 + column]
+    if math.isfinite(parse_number(field)):
+        raise float32_overflow(f"{name}: line {first_line + row}, column {column + 1}",
+                               field[:30].decode("ascii"))
 
 
 def _grow(blocks: Iterator[np.ndarray], dim: int, wanted: int | None) -> np.ndarray:

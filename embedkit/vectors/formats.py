@@ -18,6 +18,7 @@ from embedkit.formats import FORMATS, read_table, write_table
 from embedkit.formats.arrays import read_vocab, vocab_path
 from embedkit.formats.word2vec import format_rows
 from embedkit.io import describe
+from embedkit.streaming import check_fits_float32
 from embedkit.text.subwords import SubwordModel
 from embedkit.vectors.keyed import KeyedVectors
 
@@ -66,6 +67,7 @@ def load_vectors(path: str | os.PathLike, limit: int | None = None, mmap: bool =
     assert table.words is not None  # need_words: read_table refuses files without words
     vectors = table.values
     if not isinstance(vectors, np.memmap):
+        check_fits_float32(vectors, describe(path))  # not inf: name the value
         vectors = vectors.astype(np.float32, copy=False)
     return KeyedVectors(table.words, vectors, table.counts, table.output, table.subwords,
                         describe(path), table.norms, distinct=True)
