@@ -273,3 +273,19 @@ def test_float64_arrays_too_large_for_float32_are_named(tmp_path, suffix):
         load_vectors(path)
     assert str(error.value) == (f"{path}: row 2, column 2: 1e+40 overflows float32 (largest "
                                 "finite value 3.402823e+38); expected numbers float32 can hold")
+
+
+@pytest.mark.parametrize("extra, line", [("d 1 1\n", 5), ("\n\nd 1 1\n", 7), ("d\n", 5)])
+def test_more_vectors_than_the_header_says_names_the_first_extra_line(tmp_path, extra, line):
+    path = tmp_path / "v.vec"
+    path.write_text("3 2\na 1 2\nb 1 2\nc 3 4\n" + extra)
+    with pytest.raises(EmbedkitError) as error:
+        read_table(path)
+    assert str(error.value) == (f"{path}: line {line}: more than the 3 vectors the header "
+                                "announces on line 1")
+
+
+def test_blank_lines_after_the_announced_vectors_are_fine(tmp_path):
+    path = tmp_path / "v.vec"
+    path.write_text("3 2\na 1 2\nb 1 2\nc 3 4\n\n  \n")
+    assert read_table(path).words == ["a", "b", "c"]

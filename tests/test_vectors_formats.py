@@ -137,7 +137,7 @@ MALFORMED = {
     "values.txt": (b"2 3\na 1 2 3\nb 1 2\n", "values.txt: line 3: expected a word and 3 values"),
     "number.txt": (b"2 2\na 1 2\nb 1 x2\n", "number.txt: line 3: 'x2' is not a number"),
     "short.txt": (b"3 2\na 1 2\nb 1 2\n", "short.txt: line 4: file ends after 2 vectors"),
-    "long.txt": (b"1 2\na 1 2\nb 1 2\n", "long.txt: more than the 1 vectors"),
+    "long.txt": (b"1 2\na 1 2\nb 1 2\n", "long.txt: line 3: more than the 1 vectors"),
     "utf8.txt": (b"2 1\nok 1\nbad\xff 2\n", "utf8.txt: line 3: word is not valid UTF-8"),
     "cut.bin": (b"2 2\na " + struct.pack("<2f", 1, 2) + b"\nb " + b"\0\0\0",
                 "cut.bin: vector 2 (byte 15): file is truncated"),

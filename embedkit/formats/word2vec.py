@@ -189,8 +189,12 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
             done += len(raw)
             if count is None and len(raw) < size:
                 break
-        if count is not None and done == count and stream.read(1 << 16).strip():
-            raise EmbedkitError(f"{name}: more than the {count} vectors the header announces")
+        if count is not None and done == count:
+            rest = stream.read(1 << 16)
+            if rest.strip():
+                blank = rest[:len(rest) - len(rest.lstrip())].count(b"\n")
+                raise EmbedkitError(f"{name}: line {done + first_line + blank}: more than the "
+                                    f"{count} vectors the header announces on line 1")
         if not done:
             yield np.empty((0, dim), dtype=np.float32)
 
