@@ -13,6 +13,26 @@ from embedkit.errors import EmbedkitError
 from embedkit.io import atomic_output, describe, open_input
 from embedkit.npyfile import NpzArchive
 
+#: The kinds of archive, as messages call them, and the option that writes each: they share
+#: the layout, and their format numbers overlap.
+W2V_CHECKPOINT = "embedkit word2vec checkpoint"
+AE_CHECKPOINT = "embedkit autoencoder checkpoint"
+AE_MODEL = "embedkit autoencoder model"
+WRITTEN_BY = {W2V_CHECKPOINT: "train-w2v --checkpoint", AE_CHECKPOINT: "autoencode --checkpoint",
+              AE_MODEL: "autoencode -o"}
+
+
+def archive_kind(meta: dict) -> str | None:
+    """Which of :data:`WRITTEN_BY` an archive's header ``meta`` belongs to, by the keys only
+    that kind writes (files of every version so far), or None."""
+    if "rng" in meta and "context" in meta:
+        return AE_CHECKPOINT
+    if "params" in meta and "epoch" not in meta:
+        return AE_MODEL
+    if "history" in meta and "context" in meta:
+        return W2V_CHECKPOINT
+    return None
+
 
 def write_archive(path: str | os.PathLike | None, meta: dict,
                   arrays: dict[str, np.ndarray]) -> None:
@@ -30,7 +50,7 @@ def read_archive(path: str | os.PathLike, what: str, fmt: int
     ----------
     path : str or path-like
     what : str
-        What the file should be, for messages ("embedkit autoencoder model").
+        What the file should be, one of :data:`WRITTEN_BY`.
     fmt : int
         The expected layout version.
 
@@ -42,7 +62,8 @@ def read_archive(path: str | os.PathLike, what: str, fmt: int
     Raises
     ------
     EmbedkitError
-        When the file is missing, is not such an archive, or has another format.
+        When the file is missing, is not such an archive (another kind is named, with the
+        option that writes the kind expected), or has another format.
     """
     name = describe(path)
     with open_input(path, binary=True) as stream:
@@ -54,6 +75,10 @@ def read_archive(path: str | os.PathLike, what: str, fmt: int
         found = meta.get("format")
     except (EmbedkitError, ValueError, AttributeError) as exc:  # damage, or not our header
         raise EmbedkitError(f"{name}: not an {what} ({exc})") from None
+    kind = archive_kind(meta)
+    if kind is not None and kind != what:
+        raise EmbedkitError(f"{name}: an {kind} (written by {WRITTEN_BY[kind]}), expected an "
+                            f"{what} (written by {WRITTEN_BY[what]})")
     if found != fmt:
         raise EmbedkitError(f"{name}: {what} format {found!r}, expected {fmt}")
     return meta, arrays

@@ -190,7 +190,7 @@ def test_resume_rejects_other_settings_data_and_files(tmp_path, digits):
     with pytest.raises(EmbedkitError, match="written for other data"):
         Autoencoder(4, **RESUMABLE).fit(digits[::-1], resume=checkpoint)
     np.save(tmp_path / "junk.npy", digits)
-    with pytest.raises(EmbedkitError, match="not an embedkit checkpoint"):
+    with pytest.raises(EmbedkitError, match="not an embedkit autoencoder checkpoint"):
         Autoencoder(4, **RESUMABLE).fit(digits, resume=tmp_path / "junk.npy")
 
 

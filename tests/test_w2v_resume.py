@@ -255,3 +255,50 @@ def test_ctrl_c_at_the_first_report_of_a_resumed_run_stops_after_the_epochs_done
                                           r"checkpoint .*ck\.npz holds epoch 1$"):
         train_word2vec([small], Word2VecConfig(dim=8, epochs=3, threads=1), progress=press,
                        checkpoint=checkpoint, resume=checkpoint)
+
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory):
+    """One file of each kind: a word2vec checkpoint, an autoencoder checkpoint and model."""
+    d = tmp_path_factory.mktemp("kinds")
+    (d / "c.txt").write_text("the cat sat on the mat\nthe dog sat on the log\n" * 10)
+    np.save(d / "x.npy", np.random.default_rng(0).normal(size=(30, 4)))
+    for args in (["train-w2v", d / "c.txt", "--min-count", "1", "--dim", "4", "--epochs", "1",
+                  "--subsample", "0",
+                  "--checkpoint", d / "w2v.npz", "-o", d / "v.vec"],
+                 ["autoencode", d / "x.npy", "--hidden", "2", "--epochs", "1", "--checkpoint",
+                  d / "ae.npz", "-o", d / "model.npz"]):
+        assert CliRunner().invoke(main, [str(a) for a in args]).exit_code == 0
+    return d
+
+
+KINDS = {"w2v.npz": ("embedkit word2vec checkpoint", "train-w2v --checkpoint"),
+         "ae.npz": ("embedkit autoencoder checkpoint", "autoencode --checkpoint"),
+         "model.npz": ("embedkit autoencoder model", "autoencode -o")}
+READERS = [(["train-w2v", "{d}/c.txt", "--min-count", "1", "--dim", "4", "--resume"], "w2v.npz"),
+           (["autoencode", "{d}/x.npy", "--hidden", "2", "--resume"], "ae.npz"),
+           (["encode"], "model.npz")]
+
+
+WRONG_KINDS = [(args, expected, given) for args, expected in READERS for given in KINDS
+               if given != expected]
+
+
+@pytest.mark.parametrize("args, expected, given", WRONG_KINDS,
+                         ids=[f"{a[0]}-{g}" for a, _, g in WRONG_KINDS])
+def test_an_archive_of_another_kind_is_named_with_what_writes_the_right_one(
+        archives, args, expected, given, tmp_path):
+    # An autoencoder model given to --resume (or a checkpoint to encode) was an internal
+    # error ('context', 'params'); a checkpoint of the other trainer, "format 1, expected 2".
+    command = [a.format(d=archives) for a in args] + [str(archives / given)]
+    if args[0] == "encode":
+        command.append(str(archives / "x.npy"))
+    else:
+        command += ["-o", str(tmp_path / ("out.vec" if args[0] == "train-w2v" else "m.npz"))]
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1, result.output
+    kind, writer = KINDS[given]
+    assert result.stderr == (f"embedkit: error: {archives / given}: an {kind} (written by "
+                             f"{writer}), expected an {KINDS[expected][0]} (written by "
+                             f"{KINDS[expected][1]})\n")
+    assert list(tmp_path.iterdir()) == []

@@ -22,7 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from embedkit.archive import check_context, read_archive, with_prefix, write_archive
+from embedkit.archive import (
+    AE_CHECKPOINT,
+    check_context,
+    read_archive,
+    with_prefix,
+    write_archive,
+)
 from embedkit.io import describe
 
 #: Bumped when the layout of checkpoints changes.
@@ -93,7 +99,7 @@ def load_checkpoint(path: str | os.PathLike, context: dict) -> TrainingState:
         ``context`` (other data or settings; the message names the first difference).
     """
     name = describe(path)
-    meta, arrays = read_archive(path, "embedkit checkpoint", CHECKPOINT_FORMAT)
+    meta, arrays = read_archive(path, AE_CHECKPOINT, CHECKPOINT_FORMAT)
     check_context(name, meta["context"], context, DATA_KEY)
     best_loss = meta["best_loss"]
     return TrainingState(epoch=meta["epoch"], params=with_prefix(arrays, "param_"),

@@ -19,7 +19,7 @@ from embedkit.ae.noise import parse_noise
 from embedkit.ae.polish import polish_linear
 from embedkit.ae.regularizers import Penalties
 from embedkit.ae.training import Callback, TrainingSettings, reconstruction_error, train
-from embedkit.archive import read_archive, with_prefix, write_archive
+from embedkit.archive import AE_MODEL, read_archive, with_prefix, write_archive
 from embedkit.core import Tensor, no_grad
 from embedkit.errors import EmbedkitError, ParameterError
 from embedkit.training import DEFAULT_CHECKPOINT_EVERY, Checkpoints
@@ -319,7 +319,7 @@ def load_model(path: str | os.PathLike) -> Autoencoder:
     EmbedkitError
         When the file is missing or is not an embedkit autoencoder.
     """
-    meta, arrays = read_archive(path, "embedkit autoencoder model", MODEL_FORMAT)
+    meta, arrays = read_archive(path, AE_MODEL, MODEL_FORMAT)
     model = Autoencoder(**meta["params"])
     model.params_ = with_prefix(arrays, "param_")
     model.mean_ = arrays["mean"]

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from embedkit.archive import check_context, read_archive, write_archive
+from embedkit.archive import W2V_CHECKPOINT, check_context, read_archive, write_archive
 from embedkit.errors import EmbedkitError
 from embedkit.io import describe
 from embedkit.text.vocab import Vocabulary
@@ -28,7 +28,7 @@ from embedkit.text.vocab import Vocabulary
 CHECKPOINT_FORMAT = 2
 #: The context key holding the digest of the corpus's vocabulary and counts.
 DATA_KEY = "corpus"
-WHAT = "embedkit word2vec checkpoint"
+WHAT = W2V_CHECKPOINT
 
 
 @dataclass
