@@ -288,6 +288,35 @@ def test_cli_failing_codes_write_leaves_no_model_either(tmp_path, monkeypatch, f
     assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]
 
 
+@pytest.mark.parametrize("options, advice", [
+    (["--noise", "gaussian:1e30"], "try a smaller --noise"),
+    (["--l1", "1e300"], "try a smaller --l1"),
+    (["--contractive", "1e300"], "try a smaller --contractive"),
+    (["--weight-decay", "1e300"], "try a smaller --weight-decay"),
+    (["--lr", "1e10"], "try a smaller --lr"),
+    (["--lr", "1e10", "--l1", "0.1"], "try a smaller --lr or --l1"),
+])
+def test_divergence_advice_names_the_options_that_can_cause_it(tmp_path, options, advice):
+    # Every divergence said "try a smaller --lr", even one on the first batch, before any
+    # step of the learning rate, caused by --noise or a penalty.
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(200, 6)))
+    result = CliRunner().invoke(main, ["autoencode", str(tmp_path / "x.npy"), "--hidden", "2",
+                                       *options, "-o", str(tmp_path / "m.npz")])
+    assert result.exit_code == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("embedkit: error: training diverged at epoch ")
+    assert last.endswith(f"; nothing was written: {advice}"), last
+
+
+def test_data_too_large_to_square_is_said_so(tmp_path):
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).normal(size=(200, 6)) * 1e200)
+    result = CliRunner().invoke(main, ["autoencode", str(tmp_path / "x.npy"), "--hidden", "2",
+                                       "-o", str(tmp_path / "m.npz")])
+    assert result.exit_code == 1 and result.stderr.endswith(
+        "nothing was written: the data's values are too large to square in this precision: "
+        "scale them down\n")
+
+
 def test_cli_divergence_writes_nothing(tmp_path):
     X, _ = planted(n_rows=300)
     np.save(tmp_path / "x.npy", X * 1e20)

@@ -244,8 +244,11 @@ def _epoch(arch: Architecture, tensors: dict[str, Tensor], data: _Rows,
         loss, mse = objective(arch, tensors, Tensor(x_in), Tensor(batch), penalties)
         loss_value = loss.item()
         if not np.isfinite(loss_value):
-            raise DivergenceError(f"training diverged at epoch {epoch} (loss {loss_value}); "
-                                  "nothing was written: try a smaller lr", params=("lr",))
+            with np.errstate(over="ignore"):  # the message says it; no warning line before
+                squares = float(np.sum(np.square(batch)))
+            raise _diverged(f"training diverged at epoch {epoch} (loss {loss_value})", noise,
+                            penalties, stepped=optimizer.steps > 0,
+                            data_too_large=not np.isfinite(squares))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -256,21 +259,38 @@ def _epoch(arch: Architecture, tensors: dict[str, Tensor], data: _Rows,
         if callback:
             callback({"event": "batch", "steps": 1})
     if not all(np.isfinite(t.data).all() for t in tensors.values()):
-        raise DivergenceError(f"training diverged at epoch {epoch} (weights are not "
-                              "finite); nothing was written: try a smaller lr", params=("lr",))
+        raise _diverged(f"training diverged at epoch {epoch} (weights are not finite)", noise,
+                        penalties)
     # finite but exploding: the error far above where training started (the first epoch's
     # mean, or within the first epoch its first batch) is divergence too
     reference = state.history[0]["train_mse"] if state.history else first_mse
     if reference > 0 and sum_mse / len(order) > DIVERGED * reference:
-        raise DivergenceError(f"training diverged at epoch {epoch} (mean squared error "
-                              f"{sum_mse / len(order):.3g}, over {DIVERGED:g} times the "
-                              f"{reference:.3g} it started from); nothing was written: try a "
-                              "smaller lr", params=("lr",))
+        raise _diverged(f"training diverged at epoch {epoch} (mean squared error "
+                        f"{sum_mse / len(order):.3g}, over {DIVERGED:g} times the "
+                        f"{reference:.3g} it started from)", noise, penalties)
     state.epoch = epoch
     val_mse = data.error(arch, tensors, state.val_rows) if len(state.val_rows) else None
     return {"event": "epoch", "epoch": epoch, "epochs": settings.epochs,
             "train_loss": sum_loss / len(order), "train_mse": sum_mse / len(order),
             "val_mse": val_mse, "lr": optimizer.lr, "seconds": time.perf_counter() - started}
+
+
+def _diverged(what: str, noise: Noise | None, penalties: Penalties, stepped: bool = True,
+              data_too_large: bool = False) -> DivergenceError:
+    """The error for a divergence (``what`` says how it showed), advising what can cause it:
+    data whose squares overflow (``data_too_large``: the batch's sum of squares is not
+    finite), else the learning rate once a step was taken and the settings that scale the
+    loss or its input (Gaussian noise, penalties)."""
+    causes = ["noise"] if noise is not None and noise.kind == "gaussian" else []
+    causes += [name for name in ("l1", "contractive", "weight_decay") if getattr(penalties, name)]
+    if stepped:
+        causes.insert(0, "lr")
+    if data_too_large or not causes:
+        causes = []
+        advice = "the data's values are too large to square in this precision: scale them down"
+    else:
+        advice = f"try a smaller {' or '.join(causes)}"
+    return DivergenceError(f"{what}; nothing was written: {advice}", params=tuple(causes))
 
 
 def _update_best(state: TrainingState, tensors: dict[str, Tensor], val_mse: float | None
