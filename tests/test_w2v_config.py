@@ -72,3 +72,20 @@ def test_bad_values_are_named(changes, message, params):
 def test_values_at_the_edges_are_accepted(changes):
     resolved = Word2VecConfig(**changes).resolved()
     assert all(getattr(resolved, k) == v for k, v in changes.items())
+
+
+@pytest.mark.parametrize("value", ["6-3", "x", "0-2", "3-", "-3"])
+def test_a_bad_subwords_range_is_a_usage_error_naming_the_option(tmp_path, value):
+    # It exited 1, as for bad data; an option's bad value exits 2, as Click's own checks do.
+    from click.testing import CliRunner
+
+    from embedkit.cli import main
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the cat sat on the mat\n" * 5)
+    result = CliRunner().invoke(main, ["train-w2v", str(corpus), "--subwords", value, "-o",
+                                       str(tmp_path / "v.vec")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (f"embedkit: error: --subwords {value!r}: {SUBWORD_LENGTHS}, such "
+                             "as 3-6\n")
+    assert not (tmp_path / "v.vec").exists()

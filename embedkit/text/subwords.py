@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from embedkit.errors import EmbedkitError
+from embedkit.errors import ParameterError
 
 __all__ = ["EOS", "FNV_OFFSET", "FNV_PRIME", "SubwordModel", "Subwords", "expand_rows", "fnv1a",
            "ngram_hashes", "ngrams", "parse_range", "subword_rows"]
@@ -53,14 +53,14 @@ def parse_range(text: str) -> tuple[int, int]:
 
     Raises
     ------
-    EmbedkitError
+    ParameterError
         Unless it is ``MIN-MAX`` or ``N`` with ``1 <= MIN <= MAX``.
     """
     low, sep, high = text.partition("-")
     if not sep:
         high = low
     if not (low.strip().isdigit() and high.strip().isdigit()) or not 1 <= int(low) <= int(high):
-        raise EmbedkitError(f"subwords {text!r}: expected n-gram lengths MIN-MAX with "
+        raise ParameterError(f"subwords {text!r}: expected n-gram lengths MIN-MAX with "
                             f"1 <= MIN <= MAX, such as 3-6", params=("subwords",))
     return int(low), int(high)
 
