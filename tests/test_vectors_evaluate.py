@@ -171,7 +171,24 @@ def test_one_answerable_question_and_none_at_all(tmp_path, kv):
     none = evaluate_analogies(kv, _write(tmp_path, "none.txt",
                                          ": s\nparis france unknown land\nzz yy xx ww\n"))
     assert (none.questions, none.skipped, none.overall.total) == (2, 2, 0)
-    assert none.overall.accuracy == 0.0
+    assert none.overall.accuracy is None and none.sections[0].accuracy is None
+    assert one.overall.accuracy in (0.0, 1.0)
+
+
+def test_no_answerable_analogy_has_no_accuracy_in_json_or_text(tmp_path, kv):
+    # 0 of 0 answerable was reported as accuracy 0.0: every answer wrong, it read.
+    vectors = tmp_path / "v.vec"
+    save_vectors(vectors, kv.words, kv.vectors)
+    questions = _write(tmp_path, "none.txt", ": s\nzz yy xx ww\n")
+    result = CliRunner().invoke(main, ["evaluate", str(vectors), "--analogies", str(questions),
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["analogies"][0]
+    assert report["total"]["accuracy"] is None and report["sections"][0]["accuracy"] is None
+    text = CliRunner().invoke(main, ["evaluate", str(vectors), "--analogies", str(questions)])
+    assert text.exit_code == 0
+    rows = [line.split() for line in text.stdout.splitlines()[2:]]
+    assert rows and all(row[1:] == ["0", "0", "n/a"] for row in rows), text.stdout
 
 
 def _ranked_kv():

@@ -269,7 +269,8 @@ def evaluate(vectors, limit, mmap, vocab, unicode_errors, header, similarity_fil
     is undefined (fewer than two usable pairs, all scores equal) is `undefined` (JSON: null,
     with a `note` saying why); p-values need three pairs. Analogies: accuracy per section by
     3CosAdd, semantic and syntactic (`gram*` sections) totals, overall, and the questions
-    skipped as out of vocabulary; blank and malformed lines are ignored and counted. Words are
+    skipped as out of vocabulary (a section with no answerable question has accuracy `n/a`,
+    JSON null); blank and malformed lines are ignored and counted. Words are
     compared case-insensitively in NFC and only the first --restrict-vocab words count; the
     numbers equal gensim's evaluate_word_pairs and evaluate_word_analogies on the same vectors.
     """
@@ -307,7 +308,8 @@ def evaluate(vectors, limit, mmap, vocab, unicode_errors, header, similarity_fil
                    f"questions skipped (out of vocabulary){ngrams}")
         click.echo(f"  {'section':<32}{'correct':>8}{'total':>8}{'accuracy':>10}")
         for row in [*result.sections, result.semantic, result.syntactic, result.overall]:
-            click.echo(f"  {row.name:<32}{row.correct:>8}{row.total:>8}{row.accuracy:>10.4f}")
+            accuracy = "n/a" if row.accuracy is None else f"{row.accuracy:.4f}"
+            click.echo(f"  {row.name:<32}{row.correct:>8}{row.total:>8}{accuracy:>10}")
 
 
 def _pair_columns(text: str | None) -> tuple[int, int] | None:

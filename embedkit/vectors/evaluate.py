@@ -42,9 +42,10 @@ class Accuracy:
     total: int = 0
 
     @property
-    def accuracy(self) -> float:
-        """``correct / total``, 0 when nothing was attempted (as gensim)."""
-        return self.correct / self.total if self.total else 0.0
+    def accuracy(self) -> float | None:
+        """``correct / total``, None (``null`` in JSON) when nothing was attempted: 0 of 0 is
+        no accuracy (gensim says 0.0, which reads as every answer wrong)."""
+        return self.correct / self.total if self.total else None
 
     def as_dict(self) -> dict:
         return {**asdict(self), "accuracy": self.accuracy}
