@@ -19,12 +19,12 @@ import stat
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO, Any, Protocol, cast
 
 import numpy as np
 
-from embedkit.errors import EmbedkitError
+from embedkit.errors import EmbedkitError, ParameterError
 
 STDIO = "-"
 _NEWLINE = b"\n"
@@ -83,6 +83,21 @@ def open_input(path: str | os.PathLike, binary: bool = False, encoding: str = "u
     if binary:
         return stream
     return _TextInput(stream, path, encoding=encoding, errors=errors)
+
+
+def check_stdin_once(paths: Sequence[str | os.PathLike]) -> None:
+    """Refuse ``-`` (stdin) given more than once among ``paths``: stdin can be read once, and
+    a file read twice would count its text twice.
+
+    Raises
+    ------
+    ParameterError
+        A usage error, naming how many times ``-`` was given.
+    """
+    times = [os.fspath(p) for p in paths].count(STDIO)
+    if times > 1:
+        raise ParameterError(f"'-' (stdin) given {times} times: stdin can be read only once; "
+                             "give it once")
 
 
 def unreadable(name: str, exc: OSError) -> EmbedkitError:

@@ -166,7 +166,7 @@ def test_other_bad_uses(logs, tmp_path, monkeypatch):
     result = run("plot", logs / "sg.jsonl", "-o", tmp_path / "c.jpg")
     assert result.exit_code == 1 and ".png, .svg or .pdf" in result.stderr
     result = run("plot", "-", "-", "-o", tmp_path / "c.png", stdin="")
-    assert result.exit_code == 1 and "only once" in result.stderr
+    assert result.exit_code == 2 and "only once" in result.stderr
     result = run("plot", tmp_path / "nope.jsonl", "-o", tmp_path / "c.png")
     assert result.exit_code == 1 and "nope.jsonl: no such file" in result.stderr
     monkeypatch.setattr(render, "plotting_available", lambda: False)

@@ -127,3 +127,22 @@ def test_synth_corpus_is_deterministic(tmp_path):
     assert out.read_text() == run("synth-corpus", "--sentences", 50).output
     assert out.read_text() != run("synth-corpus", "--sentences", 50, "--seed", 2).output
     assert len(out.read_text().splitlines()) == 50
+
+
+@pytest.mark.parametrize("command", [["vocab"], ["train-w2v", "--epochs", "1", "--dim", "4"],
+                                     ["windows"], ["phrases"]])
+def test_stdin_given_twice_is_a_usage_error_before_reading(command):
+    # train-w2v - - spooled stdin once and trained on it twice; vocab counted it twice.
+    result = CliRunner().invoke(main, [command[0], "-", "-", *command[1:], "--min-count", "1"],
+                                input="the cat sat on the mat\n" * 5)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == "" and result.stderr == (
+        "embedkit: error: '-' (stdin) given 2 times: stdin can be read only once; give it once\n")
+
+
+def test_the_library_refuses_stdin_twice_too(tmp_path):
+    from embedkit.errors import ParameterError
+    from embedkit.text.vocab import build_vocabulary
+
+    with pytest.raises(ParameterError, match="given 3 times"):
+        build_vocabulary(["-", str(tmp_path / "x"), "-", "-"], min_count=1)

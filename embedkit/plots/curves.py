@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embedkit.errors import EmbedkitError
-from embedkit.io import describe, open_input
+from embedkit.io import check_stdin_once, describe, open_input
 from embedkit.plots.render import DPI, MARKERS, PALETTE, Fonts, drawing, plot_format, save_figure
 
 PLOT_FORMATS = ("png", "svg", "pdf")
@@ -150,8 +150,7 @@ def read_logs(paths: Sequence[str | os.PathLike]) -> list[TrainingLog]:
     EmbedkitError
         As :func:`read_log`; also when ``-`` (stdin) is given twice.
     """
-    if [os.fspath(p) for p in paths].count("-") > 1:
-        raise EmbedkitError("'-' (stdin) can be given only once")
+    check_stdin_once(paths)
     names = [os.path.basename(describe(p)) for p in paths]
     return [read_log(p, name if names.count(name) == 1 else describe(p))
             for p, name in zip(paths, names, strict=True)]

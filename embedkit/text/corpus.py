@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 
-from embedkit.io import STDIO, describe, open_input
+from embedkit.io import STDIO, check_stdin_once, describe, open_input
 from embedkit.text.tokenize import Tokenizer
 
 #: Characters read per block: about 40k tokens of English text. Windowing a block makes
@@ -51,8 +51,10 @@ def iter_text_blocks(paths: CorpusPaths, chunk_chars: int = DEFAULT_CHUNK_CHARS
     Raises
     ------
     EmbedkitError
-        When a file is missing or is not UTF-8 text.
+        When a file is missing or is not UTF-8 text; ``-`` given twice
+        (:func:`~embedkit.io.check_stdin_once`).
     """
+    check_stdin_once(paths)
     for path in paths:
         with open_input(path) as stream:
             carry, closed = "", True
@@ -93,7 +95,13 @@ def spool_stdin(paths: CorpusPaths) -> Iterator[list[str]]:
     Building a vocabulary and then windows reads the corpus twice, but stdin can be read
     only once. Yields ``paths`` with ``-`` replaced by the temporary file (named ``<stdin>``
     in messages); the file is removed afterwards. Other paths pass through unchanged.
+
+    Raises
+    ------
+    ParameterError
+        When ``-`` is given twice (:func:`~embedkit.io.check_stdin_once`).
     """
+    check_stdin_once(paths)
     if not any(os.fspath(p) == STDIO for p in paths):
         yield [os.fspath(p) for p in paths]
         return
