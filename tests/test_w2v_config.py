@@ -89,3 +89,20 @@ def test_a_bad_subwords_range_is_a_usage_error_naming_the_option(tmp_path, value
     assert result.stderr == (f"embedkit: error: --subwords {value!r}: {SUBWORD_LENGTHS}, such "
                              "as 3-6\n")
     assert not (tmp_path / "v.vec").exists()
+
+
+def test_sync_every_without_cluster_is_a_usage_error_naming_both(tmp_path):
+    # It was silently ignored: a local run trained as if it had not been given.
+    from click.testing import CliRunner
+
+    from embedkit.cli import main
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the cat sat on the mat\n" * 5)
+    result = CliRunner().invoke(main, ["train-w2v", str(corpus), "--sync-every", "100", "-o",
+                                       str(tmp_path / "v.vec")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == ("embedkit: error: --sync-every sets how often the workers of a "
+                             "--cluster merge their changes: give it with --cluster, or leave "
+                             "it out\n")
+    assert not (tmp_path / "v.vec").exists()

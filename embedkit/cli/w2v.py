@@ -17,7 +17,7 @@ from embedkit.cli.options import (
     vector_format_option,
 )
 from embedkit.cli.text import corpus_options, corpus_vocabulary, note
-from embedkit.errors import EmbedkitError
+from embedkit.errors import EmbedkitError, ParameterError
 from embedkit.formats import output_format
 from embedkit.io import atomic_output, check_writable, to_json
 from embedkit.text.corpus import spool_stdin
@@ -141,6 +141,10 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
     uninterrupted run). Ctrl-C writes nothing, says in which epoch and after how many words
     training stopped, stops the worker processes and exits with 130.
     """
+    if sync_every is not None and cluster is None:
+        raise ParameterError("sync_every sets how often the workers of a cluster merge their "
+                             "changes: give it with cluster, or leave it out",
+                             params=("sync_every", "cluster"))
     check_archive_names(checkpoint)
     check_vocab_name(save_vocab)
     check_writable(output, save_vocab, log_json, checkpoint)
