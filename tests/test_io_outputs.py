@@ -521,3 +521,25 @@ def test_a_rename_refused_at_the_end_names_the_file(tmp_path, monkeypatch):
     assert str(caught.value) == (f"{path}: cannot replace the file (Operation not permitted; "
                                  "is it immutable or append-only? see lsattr)")
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("args, option, name, work", [
+    (["map", "{vectors}", "--top", "4"], "-o", "map.html", "embedkit.plots.wordmap.word_map"),
+    (["encode", "{model}", "{matrix}"], "-o", "codes.csv",
+     "embedkit.ae.estimator.Autoencoder.transform_blocks"),
+    (["decode", "{model}", "{codes}"], "-o", "rows.npy",
+     "embedkit.ae.estimator.Autoencoder.inverse_transform_blocks"),
+])
+def test_map_encode_decode_check_their_output_before_the_work(tmp_path, inputs, monkeypatch,
+                                                               args, option, name, work):
+    # They found an output they could not replace only once the map or codes were computed.
+    def started(*args, **kwargs):
+        raise AssertionError("the work started")
+
+    monkeypatch.setattr(work, started)
+    link, other = tmp_path / name, tmp_path / "other"
+    link.symlink_to(other)
+    other.symlink_to(link)
+    result = CliRunner().invoke(main, command(args, inputs, option, link))
+    assert result.exit_code == 1, result.output
+    assert "is a loop of symbolic links" in result.stderr

@@ -166,6 +166,7 @@ def _apply_command(name: str, metavar: str, method: str, doc: str) -> click.Comm
         model = load_model(model_path)
         matrix = _read(data, key, header)
         output_format(output, matrix.words, fmt)
+        check_writable(output)  # before the pass over DATA, not after it
         # encode reads rows of the model's features, decode rows of its codes
         width, what = ((model.n_features_in_, "features") if method == "transform"
                        else (len(model.components_), "columns (one per hidden unit)"))

@@ -9,7 +9,7 @@ import click
 
 from embedkit.cli.options import seed_option
 from embedkit.cli.vectors import vector_options
-from embedkit.io import describe
+from embedkit.io import check_writable, describe
 from embedkit.plots.render import Fonts, missing_glyphs_message, parse_size
 from embedkit.plots.wordmap import DEFAULT_NEIGHBORS, DEFAULT_TOP, MAP_FORMATS, METHODS
 from embedkit.vectors import load_vectors
@@ -120,6 +120,7 @@ def map_command(vectors, words, output, top, neighbors, method, seed, size, **lo
     fmt = plot_format(output, MAP_FORMATS)
     if fmt != "html":
         require_matplotlib()
+    check_writable(output)  # before t-SNE, not after it
     kv = load_vectors(vectors, **loading)  # the options of vector_options, by their names
     wmap = word_map(kv, words, top=top, neighbors=neighbors, method=method, seed=seed,
                     name=describe(vectors))
