@@ -161,6 +161,19 @@ def test_plot_shows_the_angles_the_variances_and_the_models_share(tmp_path):
     heights = [floor - top for floor, top in angle_bars]
     assert heights[1] == pytest.approx(2 * heights[0], rel=1e-4)
     assert heights[2] == pytest.approx(30 * heights[0], rel=1e-4)
+    # side by side, each bar at its own place, left to right; the panels fill the picture
+    # (constrained layout: no default margins of an eighth of the width)
+    lefts = [float(x) for x in re.findall(
+        rf'<path d="M ([\d.]+) [\d.]+ [^"]*"[^>]*clip-path[^>]*style="fill: {orange}"', svg)]
+    assert lefts == sorted(lefts) and len(set(lefts)) == 3
+    panels = [tuple(map(float, m)) for m in re.findall(
+        r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"/>', svg)]
+    assert len(panels) == 2 and panels[0][1] == panels[1][1]  # one row
+    assert panels[0][0] < 60 and panels[1][0] + panels[1][2] > 620
+    # the legend in a smaller font than the axes' labels
+    sizes = dict((text, float(size)) for size, text in re.findall(
+        r'<text style="font-size: ([\d.]+)px[^>]*>([^<]*)</text>', svg))
+    assert sizes["PCA (total 80.0%)"] < sizes["share of variance"]
     line = re.search(rf'<path d="M [\d.]+ ([\d.]+) \nL [\d.]+ ([\d.]+) \n" clip-path[^>]*'
                      rf'stroke-dasharray[^>]*stroke: {orange}', svg)
     assert line and float(line[1]) == float(line[2]) == pytest.approx(variance_bars[1][1],

@@ -216,3 +216,120 @@ def test_a_space_has_zero_angles_with_itself():
                                             ([4.0, 3.0, 1.0], 2, 2 / 3), ([0.0, 0.0], 1, 0.0)])
 def test_relative_eigengap(values, k, gap):
     assert pca.relative_eigengap(np.array(values), k) == pytest.approx(gap, rel=1e-12)
+
+
+@pytest.fixture(scope="module")
+def wide():
+    """30 rows of 1,200 features with a flat spectrum: a randomized PCA is not exact here."""
+    return np.random.default_rng(0).normal(size=(30, 1200))
+
+
+def test_full_is_the_exact_svd_and_randomized_follows_its_seed(wide):
+    s, vt = svd_of(wide)
+    full = pca_reference(wide, 2, "full")
+    same_rows_up_to_sign(full.components, vt[:2])
+    np.testing.assert_allclose(full.variances, s[:2] ** 2 / 29, rtol=1e-9)
+    assert pca_reference(wide, 2).gram is None  # auto: randomized for over 1,000 features
+    first, again, other = (pca_reference(wide, 2, "randomized", seed=seed) for seed in (0, 0, 1))
+    np.testing.assert_array_equal(first.components, again.components)
+    assert np.abs(np.abs(first.components) - np.abs(other.components)).max() > 1e-3
+    np.testing.assert_array_equal(pca_reference(wide, 2, "randomized").components,
+                                  first.components)  # the default seed is 0
+    # compare_with_pca passes its seed on, 0 by default
+    model = Autoencoder(2, epochs=0, random_state=0).fit(wide)
+    default, zero, one = (compare_with_pca(model, wide, **kwargs)
+                          for kwargs in ({}, {"seed": 0}, {"seed": 1}))
+    assert default.principal_angles_deg == zero.principal_angles_deg
+    assert default.principal_angles_deg != one.principal_angles_deg
+
+
+def test_full_reads_float32_data_in_float64_randomized_keeps_its_precision(X):
+    X32 = X.astype(np.float32)
+    s, vt = svd_of(X32.astype(np.float64))
+    full = pca_reference(X32, 3, "full")
+    same_rows_up_to_sign(full.components, vt[:3], rtol=1e-12)
+    np.testing.assert_allclose(full.variances, s[:3] ** 2 / 39, rtol=1e-12)
+    assert pca_reference(X32, 3, "randomized").components.dtype == np.float32  # no copy
+
+
+def test_the_default_solver_is_auto(X):
+    reference = pca_reference(X, 2)
+    assert reference.gram is not None  # covariance: 5 features
+
+
+def test_k_one_below_the_width_with_every_solver(X):
+    """PCA of k + 1 components is needed (for the eigen-gap), and there are only k + 1."""
+    model = Autoencoder(4, epochs=1, dtype="float64", random_state=0).fit(X)
+    for solver in ("covariance", "full", "randomized", "incremental"):
+        check(compare_with_pca(model, X, solver=solver), expected_comparison(model, X),
+              rtol=1e-5)
+
+
+def test_two_rows_have_all_their_variance_in_one_direction(X):
+    model = Autoencoder(1, epochs=1, dtype="float64", random_state=0).fit(X[:2])
+    result = compare_with_pca(model, X[:2])
+    assert result.explained_variance_ratio == pytest.approx([1.0], rel=1e-12)
+    assert result.eigengap == pytest.approx(1.0, rel=1e-12)
+
+
+def test_data_of_rank_k_have_no_pca_error(X):
+    rank2 = X[:, :2] @ np.random.default_rng(1).normal(size=(2, 5)) + 3.0
+    model = Autoencoder(2, epochs=1, dtype="float64", random_state=0).fit(rank2)
+    result = compare_with_pca(model, rank2)
+    assert 0 <= result.pca_mse < 1e-12
+
+
+@pytest.mark.filterwarnings("error")
+def test_variances_that_underflow_give_zero_shares_not_nan(X):
+    """Rows that differ by 1e-170: their squares underflow to 0, so the total variance is 0;
+    the report says 0 explained and everything captured, without a warning."""
+    tiny = X * 1e-170
+    model = Autoencoder(2, epochs=1, dtype="float64", random_state=0).fit(tiny)
+    result = compare_with_pca(model, tiny)
+    assert result.explained_variance_ratio == [0.0, 0.0]
+    assert result.captured_variance_ratio == 1.0
+
+
+def test_the_rows_are_summed_over_every_block(X, monkeypatch):
+    model = Autoencoder(2, kind="nonlinear", epochs=2, dtype="float64", random_state=0).fit(X)
+    monkeypatch.setattr(streaming, "BLOCK_BYTES", 7 * 5 * 8)  # blocks of 7 rows
+    check(compare_with_pca(model, X), expected_comparison(model, X))
+
+
+def test_float32_rows_stay_float32(X):
+    """Reconstructions of float32 data are float32, their errors summed in float64."""
+    X32 = X.astype(np.float32)
+    model = Autoencoder(2, kind="nonlinear", epochs=2, random_state=0).fit(X32)
+    result = compare_with_pca(model, X32)
+    rebuilt = model.reconstruct(X32)
+    assert rebuilt.dtype == np.float32
+    assert result.model_mse == pytest.approx(
+        np.sum(np.square(rebuilt - X32), dtype=np.float64) / X32.size, rel=1e-12)
+
+
+def test_an_untied_linear_model_is_read_through_its_own_decoder(X):
+    model = Autoencoder(2, tied=False, epochs=3, lr=1e-2, polish=False, dtype="float64",
+                        random_state=0).fit(X)
+    assert not np.allclose(model.params_["U"], model.params_["W"].T)
+    check(compare_with_pca(model, X, solver="covariance"), expected_comparison(model, X))
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("seed", range(5))
+def test_angles_of_equal_and_orthogonal_spaces_without_warnings(seed):
+    """Rounding puts cosines and sines a little above 1 for most such bases; they are clipped
+    (arccos and arcsin of them would warn, even where their value is not used)."""
+    q = np.linalg.qr(np.random.default_rng(seed).standard_normal((6, 6)))[0]
+    np.testing.assert_allclose(principal_angles(q[:, :3], q[:, :3]), 0, atol=1e-7)
+    np.testing.assert_allclose(principal_angles(q[:, :3], q[:, 3:]), np.pi / 2, rtol=1e-12)
+
+
+def test_angles_near_90_degrees_keep_their_distance_to_it():
+    rng = np.random.default_rng(2)
+    q = np.linalg.qr(rng.standard_normal((8, 4)))[0]
+    theta = np.radians(90 - 1e-6)
+    rotated = q[:, :1] * np.cos(theta) + q[:, 2:3] * np.sin(theta)
+    angle = np.degrees(principal_angles(q[:, :2], rotated))
+    assert 90 - angle[0] == pytest.approx(1e-6, rel=1e-6)
+    # the narrower space first gives the same angle
+    assert np.degrees(principal_angles(rotated, q[:, :2]))[0] == angle[0]
