@@ -61,7 +61,23 @@ def test_each_check_computes_the_objective_of_its_kind(name):
     assert len(denoising.inputs) == len(weights)
     for given, own in zip(denoising.inputs, weights, strict=True):
         np.testing.assert_array_equal(given, own)
+    # the denoising case's target: the generator's next draw after the weights and x
+    rng = np.random.default_rng(0)
+    arch.init_params(5, 3, rng, np.float64)
+    for w in weights:
+        rng.normal(0, 0.5, w.shape)
+    np.testing.assert_array_equal(rng.standard_normal((4, 5)), x)
+    target = rng.standard_normal((4, 5))
+    assert denoising.fn(*map(Tensor, weights)).data == pytest.approx(
+        objective(arch, params, Tensor(x), Tensor(target), penalties)[0].data, rel=1e-12)
     assert denoising.fn(*map(Tensor, weights)).data != pytest.approx(expected, rel=1e-3)
+
+
+def test_the_weights_checked_are_of_scale_one_half_with_both_signs():
+    values = np.concatenate([w.ravel() for name in KINDS
+                             for w in _CHECKS[name](np.random.default_rng(0))[0].inputs[:-1]])
+    assert len(values) > 500
+    assert abs(values.mean()) < 0.1 and 0.4 < values.std() < 0.6
 
 
 def test_every_autoencoder_check_passes():

@@ -81,8 +81,21 @@ def test_blocks_of_lines_and_their_line_numbers():
 
 
 def test_a_block_whose_rows_are_all_equally_short_is_ragged():
+    """Blocks of 12 bytes: the first holds the two full rows, the next only short ones (which
+    read as a matrix of 2 columns, not as an error)."""
     text = "1,2,3\n4,5,6\n" + "7,8\n" * 30
-    assert error_of(text, block_bytes=20) == "m.csv: line 3: 2 fields, expected 3 like line 1"
+    assert error_of(text, block_bytes=12) == "m.csv: line 3: 2 fields, expected 3 like line 1"
+
+
+def test_a_hash_inside_a_line_is_not_a_comment():
+    assert error_of("1,2\n3,4#5\n") == "m.csv: line 2, field 2: '4#5' is not a number"
+
+
+def test_a_byte_order_mark_after_the_start_is_an_error_in_any_block():
+    text = "1,2\n3,4\n\ufeff5,6\n"
+    for block_bytes in (None, 8):  # the third line starts the file's second block of 8 bytes
+        assert error_of(text, block_bytes=block_bytes) == ("m.csv: line 3, field 1: "
+                                                           "'\\ufeff5' is not a number")
 
 
 def test_a_nan_names_its_line_and_column():
@@ -90,10 +103,13 @@ def test_a_nan_names_its_line_and_column():
                                                 "numbers")
 
 
-def test_undecodable_bytes_name_the_line_and_byte_in_the_file():
-    text = b"1,2\n" * 20 + b"3,\xff\n"
-    message = error_of(text, block_bytes=16)
-    assert message == "m.csv: line 21, byte 83: not valid UTF-8 text (invalid start byte)"
+@pytest.mark.parametrize("text, block_bytes, line, byte", [
+    (b"1,2\n" * 20 + b"3,\xff\n", 16, 21, 83),   # the bad line starts a block
+    (b"1,2\n" * 20 + b"3,\xff\n", None, 21, 83),  # the 21st line of the one block
+    (b"\n\n1,2\n3,\xff\n", None, 4, 9)])         # blank lines first
+def test_undecodable_bytes_name_the_line_and_byte_in_the_file(text, block_bytes, line, byte):
+    assert error_of(text, block_bytes=block_bytes) == (
+        f"m.csv: line {line}, byte {byte}: not valid UTF-8 text (invalid start byte)")
 
 
 @pytest.mark.parametrize("text, message", [
