@@ -1,0 +1,153 @@
+"""fastText models written here and read back field by field: the exact one-line error for a
+file cut in each field and for each header argument out of range, version 11, the extremes
+that are still valid, the words that cannot be written."""
+
+from __future__ import annotations
+
+import io
+import mmap
+import struct
+
+import numpy as np
+import pytest
+
+from embedkit.errors import EmbedkitError
+from embedkit.formats import fasttext
+from embedkit.formats.fasttext import read_fasttext, write_fasttext
+from embedkit.text.subwords import SubwordModel, Subwords
+
+#: Byte offsets of header fields (``FastText::saveModel``'s layout).
+AT = {"magic": 0, "version": 4, "dim": 8, "loss": 32, "model": 36, "bucket": 40, "minn": 44,
+      "maxn": 48, "size": 64, "entries": 92}
+
+
+def model_bytes(words=("the", "cat", "sat"), dim=3, **kwargs) -> bytes:
+    vectors = np.arange(len(words) * dim, dtype=np.float32).reshape(len(words), dim) / 7
+    out = io.BytesIO()
+    write_fasttext(out, list(words), vectors, kwargs.get("counts"), None, kwargs.get("model"))
+    return out.getvalue()
+
+
+def patched(raw: bytes, field: str, value: int) -> bytes:
+    data = bytearray(raw)
+    struct.pack_into("<i", data, AT[field], value)
+    return bytes(data)
+
+
+def error_of(data: bytes, **kwargs) -> str:
+    with pytest.raises(EmbedkitError) as caught:
+        read_fasttext(data, "x.bin", **kwargs)
+    return str(caught.value)
+
+
+def test_a_model_round_trips_its_words_counts_rows_and_arguments():
+    settings = Subwords(2, 4, 10)
+    rows = np.arange(6, dtype=np.float32).reshape(2, 3)
+    ngrams = np.ones((10, 3), np.float32)
+    model = SubwordModel(settings, rows, ngrams, {"t": 0.25, "epoch": 9})
+    raw = model_bytes(("ab", "cd"), model=model, counts=[5.0, 2.0])
+    read = read_fasttext(raw, "x.bin")
+    assert read.words == ["ab", "cd"]
+    assert read.counts.tolist() == [5, 2] and read.counts.dtype == np.int64
+    assert read.model.subwords == settings
+    np.testing.assert_array_equal(read.model.word_rows, rows)
+    np.testing.assert_array_equal(read.model.ngrams, ngrams)
+    assert read.model.args["t"] == 0.25 and read.model.args["epoch"] == 9
+    np.testing.assert_array_equal(read.output, np.zeros((2, 3), np.float32))
+
+
+def test_plain_vectors_are_a_model_without_ngrams_counted_once():
+    read = read_fasttext(model_bytes(), "x.bin")
+    assert read.model.subwords == Subwords(0, 0, 0)
+    assert read.counts.tolist() == [1, 1, 1]
+    assert read.model.args["t"] == fasttext.DEFAULT_ARGS["t"]
+
+
+def test_an_empty_vocabulary_round_trips():
+    read = read_fasttext(model_bytes(()), "x.bin")
+    assert read.words == [] and read.model.word_rows.shape == (0, 3)
+
+
+@pytest.mark.parametrize("cut, what, size, at", [
+    (5, "the magic number and version", 8, 0),
+    (20, "the arguments", 56, 8),
+    (70, "the dictionary's sizes", 28, 64),
+])
+def test_a_header_cut_short_names_the_field(cut, what, size, at):
+    raw = model_bytes()
+    assert error_of(raw[:cut]) == (f"x.bin: truncated or damaged fastText model: {what} needs "
+                                   f"{size} bytes at byte {at}, but the file ends at byte {cut}")
+
+
+def test_a_matrix_cut_short_names_the_matrix():
+    raw = model_bytes()
+    entries = AT["entries"] + sum(len(w) + 10 for w in ("the", "cat", "sat"))
+    shape_at = entries + 1  # after the quantisation flag
+    assert error_of(raw[:shape_at + 5]) == (
+        f"x.bin: truncated or damaged fastText model: the input matrix's shape needs 16 bytes "
+        f"at byte {shape_at:,}, but the file ends at byte {shape_at + 5:,}")
+    assert error_of(raw[:shape_at + 20]) == (
+        f"x.bin: truncated or damaged fastText model: the input matrix (3 x 3 float32) needs "
+        f"36 bytes at byte {shape_at + 16:,}, but the file ends at byte {shape_at + 20:,}")
+
+
+def test_the_magic_number_and_version():
+    assert error_of(patched(model_bytes(), "magic", -1)) == (
+        f"x.bin: not a fastText model: magic number -1, expected {fasttext.MAGIC}")
+    assert error_of(patched(model_bytes(), "version", 13)) == (
+        "x.bin: fastText model version 13: expected 11 or 12")
+    old = read_fasttext(patched(model_bytes(), "version", 11), "x.bin")
+    assert old.words == ["the", "cat", "sat"]
+
+
+@pytest.mark.parametrize("field, value", [
+    ("dim", 0), ("dim", fasttext.MAX_DIM + 1), ("bucket", -1), ("model", 4), ("loss", 5),
+    ("minn", -1), ("minn", 1), ("maxn", 1024)])
+def test_each_header_argument_out_of_range_is_named(field, value):
+    args = {"dim": 3, "bucket": 0, "model": 2, "loss": 2, "minn": 0, "maxn": 0} | {
+        field: value}
+    assert error_of(patched(model_bytes(), field, value)) == (
+        f"x.bin: damaged fastText model: arguments dim {args['dim']}, bucket {args['bucket']}, "
+        f"model {args['model']}, loss {args['loss']}, minn {args['minn']}, maxn {args['maxn']} "
+        "make no sense")
+
+
+def test_the_extremes_still_accepted():
+    assert read_fasttext(model_bytes(dim=1), "x.bin").model.word_rows.shape == (3, 1)
+    wide = read_fasttext(model_bytes(("a",), dim=fasttext.MAX_DIM), "x.bin")
+    assert wide.model.word_rows.shape == (1, fasttext.MAX_DIM)
+    assert read_fasttext(patched(model_bytes(), "maxn", 1023), "x.bin").model.subwords.maxn \
+        == 1023
+
+
+def test_an_undecodable_word_is_named_unless_asked_to_replace():
+    raw = model_bytes(("ok", "c\xe9"))
+    data = raw.replace("c\xe9".encode(), b"c\xff")  # same length: one byte each
+    assert "dictionary entry 2" in error_of(data)
+    assert read_fasttext(data, "x.bin", errors="replace").words == ["ok", "c\ufffd"]
+
+
+def test_a_regular_file_is_memory_mapped(tmp_path):
+    (tmp_path / "x.bin").write_bytes(model_bytes())
+    with open(tmp_path / "x.bin", "rb") as stream:
+        buffer = fasttext.buffer_of(stream, True)
+        assert isinstance(buffer, mmap.mmap)
+        assert read_fasttext(buffer, "x.bin").words == ["the", "cat", "sat"]
+        buffer.close()
+
+
+@pytest.mark.parametrize("words, why", [
+    (["a", "", "b", ""], "an empty word (row 2)"),
+    (["a", "b\0c", "d\0"], "the word 'b\\x00c' (row 2), which holds a NUL character"),
+    (["a", "b"], None)])
+def test_words_that_cannot_be_written(words, why):
+    assert fasttext.check_words(words) == why
+
+
+def test_float64_rows_are_written_as_float32():
+    vectors = np.array([[1 / 3, -2.0], [1e-3, 7.25]])
+    out = io.BytesIO()
+    write_fasttext(out, ["a", "b"], vectors, None, vectors * 2, None)
+    read = read_fasttext(out.getvalue(), "x.bin")
+    np.testing.assert_array_equal(read.model.word_rows, vectors.astype(np.float32))
+    np.testing.assert_array_equal(read.output, (vectors * 2).astype(np.float32))
