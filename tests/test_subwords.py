@@ -109,3 +109,56 @@ def test_vocabulary_vectors_composed_block_by_block_equal_one_block(monkeypatch)
         np.testing.assert_allclose(blocks[i], expected, rtol=1e-5, atol=1e-6)
     monkeypatch.setattr(module, "COMPOSE_BLOCK", 1 << 16)
     np.testing.assert_array_equal(model.word_vectors(words), blocks)
+
+
+def test_single_characters_of_every_word_of_a_vocabulary_are_ngrams():
+    # minn 1: each word's inner characters are 1-grams (its '<' and '>' are not), whichever
+    # word of the vocabulary it is: the vocabulary's hashes are each word's own
+    words = ["ab", "cd", "é日", "x"]
+    indptr, hashes = ngram_hashes(words, 1, 3)
+    for i, word in enumerate(words):
+        assert hashes[indptr[i]:indptr[i + 1]].tolist() == [fnv1a(g) for g in
+                                                           ngrams(word, 1, 3)]
+    assert ngrams("cd", 1, 1) == [b"c", b"d"]
+
+
+def test_a_model_without_ngrams_gives_words_their_own_rows():
+    # fastText's -maxn 0 (no n-grams) and -bucket 0 (no n-gram rows): a vocabulary word is
+    # its own row, an unseen word has no n-gram and a zero vector
+    from embedkit.text.subwords import SubwordModel
+
+    rng = np.random.default_rng(2)
+    word_rows = rng.standard_normal((2, 3)).astype("f4")
+    for settings, buckets in [(Subwords(3, 0, 5), 5), (Subwords(3, 6, 0), 0)]:
+        model = SubwordModel(settings, word_rows, rng.standard_normal((buckets, 3)).astype("f4"))
+        np.testing.assert_array_equal(model.word_vectors(["where", "abc"]), word_rows)
+        vectors, counts = model.unseen_vectors(["here", "abcdef"])
+        assert counts.tolist() == [0, 0] and not vectors.any()
+    indptr, hashes = ngram_hashes(["where"], 3, 0)
+    assert indptr.tolist() == [0, 0] and hashes.dtype == np.uint32 and not len(hashes)
+
+
+def test_one_bucket_holds_every_ngram():
+    indptr, members = subword_rows(["abcd"], Subwords(3, 4, 1), 1)
+    assert members.tolist() == [0] + [1] * len(ngrams("abcd", 3, 4))
+
+
+def test_words_without_ngrams_at_the_end_of_a_vocabulary():
+    # '<a>' has no n-gram of 4 characters; '</s>' none at all: the vocabulary's last words
+    settings = Subwords(4, 6, 10)
+    indptr, members = subword_rows(["abcd", "a", "</s>"], settings, 3)
+    grams = ngrams("abcd", 4, 6)
+    assert indptr.tolist() == [0, 1 + len(grams), 2 + len(grams), 3 + len(grams)]
+    assert members.tolist() == [0] + [3 + fnv1a(g) % 10 for g in grams] + [1, 2]
+    assert members.dtype == np.int64
+    unseen_indptr, rows = subword_rows(["abcd", "a"], settings, 3, own_rows=False)
+    assert unseen_indptr.tolist() == [0, len(grams), len(grams)]
+    assert rows.tolist() == members[1:1 + len(grams)].tolist() and rows.dtype == np.int64
+
+
+def test_no_unseen_words_give_no_vectors():
+    from embedkit.text.subwords import SubwordModel
+
+    model = SubwordModel(Subwords(3, 6, 4), np.ones((2, 3), "f4"), np.ones((4, 3), "f4"))
+    vectors, counts = model.unseen_vectors([])
+    assert vectors.shape == (0, 3) and vectors.dtype == np.float32 and counts.shape == (0,)
