@@ -86,9 +86,13 @@ tests_for() {
       echo "tests/test_w2v_subwords.py tests/test_subwords.py tests/test_core_gradcheck.py" ;;
     embedkit/w2v/pool.py)
       echo "tests/test_w2v_pool.py tests/test_w2v.py::test_two_threads_train_as_well" ;;
-    embedkit/w2v/train.py)
+    embedkit/w2v/train.py)  # tiny corpora: not the accuracy floors (a direct test guards each
+      # behaviour they would catch), which made a surviving mutant cost minutes under load
       echo "tests/test_w2v_behaviour.py tests/test_w2v_no_pairs.py tests/test_w2v_resume.py" \
-           "tests/test_training_plumbing.py tests/test_w2v_subwords.py tests/test_w2v.py" ;;
+           "tests/test_training_plumbing.py tests/test_w2v_subwords.py tests/test_w2v.py" \
+           "--deselect=tests/test_w2v.py::test_planted_analogies_are_recovered_and_loss_falls" \
+           "--deselect=tests/test_w2v.py::test_untrained_vectors_do_not_pass_the_analogy_bar" \
+           "--deselect=tests/test_w2v_subwords.py::test_unseen_inflected_forms_land_near_their_base_forms" ;;
     embedkit/w2v/*)
       echo "tests/test_w2v_behaviour.py tests/test_w2v_sgns.py tests/test_w2v.py" \
            "tests/test_w2v_window.py tests/test_w2v_no_pairs.py tests/test_w2v_resume.py" \

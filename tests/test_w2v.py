@@ -264,3 +264,16 @@ def test_bags_of_one_size_keep_their_order(window):
     assert np.array_equal(grouped.centres, bags.centres[order])
     assert np.array_equal(grouped.contexts, np.concatenate(
         [bags.contexts[bags.indptr[i]:bags.indptr[i + 1]] for i in order]))
+
+
+def test_blas_stays_serial_while_the_workers_train(tmp_path):
+    # the workers are the parallelism: BLAS threads on top would oversubscribe the cores
+    from threadpoolctl import threadpool_info
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c d e f\n" * 50)
+    seen = []
+    train_word2vec([corpus], Word2VecConfig(dim=8, epochs=1, min_count=1, threads=1),
+                   progress=lambda step: seen.append(
+                       [pool["num_threads"] for pool in threadpool_info()]))
+    assert seen and all(threads == [1] * len(threads) for threads in seen)

@@ -117,6 +117,7 @@ def test_progress_after_resume_starts_from_the_epochs_already_done(small, tmp_pa
     total = resumed.vocab.total
     assert steps[0]["words"] == total and steps[0]["loss"] == resumed.history[0]["loss"]
     assert sum(step["words"] for step in steps) == pytest.approx(3 * total)
+    assert steps[0]["lr"] == resumed.history[0]["lr"]  # the rate after the epochs done
 
 
 def test_resume_with_other_settings_or_corpus_is_a_one_line_error(small, tmp_path):
@@ -302,3 +303,45 @@ def test_an_archive_of_another_kind_is_named_with_what_writes_the_right_one(
                              f"{writer}), expected an {KINDS[expected][0]} (written by "
                              f"{KINDS[expected][1]})\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_elapsed_seconds_carry_over_a_resume(small, tmp_path, monkeypatch):
+    # the history's elapsed time counts the epochs before the checkpoint too; a fresh run's
+    # starts at 0 (a fake clock: one tick per reading, then a stopped one)
+    from types import SimpleNamespace
+
+    from embedkit.w2v import train as module
+
+    ticks = itertools.count()
+    monkeypatch.setattr(module, "time", SimpleNamespace(perf_counter=lambda: float(next(ticks))))
+    checkpoint = tmp_path / "ck.npz"
+    first = train_word2vec([small], Word2VecConfig(dim=8, epochs=1, threads=1),
+                           checkpoint=checkpoint)
+    before = first.history[-1]["elapsed"]
+    assert before > 0
+    monkeypatch.setattr(module, "time", SimpleNamespace(perf_counter=lambda: 7.0))
+    config = Word2VecConfig(dim=8, epochs=2, threads=1)
+    resumed = train_word2vec([small], config, resume=checkpoint)
+    assert [record["elapsed"] for record in resumed.history] == [before, before]
+    # no time read between the epoch's start and end: an infinite rate, not a division error
+    assert resumed.history[-1]["words_per_sec"] == float("inf")
+    record = first.history[0]
+    assert record["words"] <= record["words_per_sec"] * record["elapsed"] < float("inf")
+    assert [record["elapsed"] for record in train_word2vec([small], config).history] == [0, 0]
+
+
+def test_ctrl_c_inside_an_epoch_counts_every_word_of_it_trained(small):
+    reports: list[float] = []
+
+    def press(step):
+        reports.append(step["words"])
+        if len(reports) == 2:  # of the three tasks of epoch 1
+            raise KeyboardInterrupt
+
+    config = Word2VecConfig(dim=8, epochs=2, threads=1)
+    with pytest.raises(Interrupted) as info:
+        train_word2vec([small], config, progress=press)
+    total = sum(reports)
+    assert 0 < reports[1] < total
+    assert re.search(rf"^training stopped in epoch 1 of 2, after {total:,.0f} of [\d,]+ words",
+                     str(info.value)), str(info.value)
