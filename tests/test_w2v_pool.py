@@ -120,6 +120,23 @@ def test_when_every_worker_dies_the_run_stops_with_tasks_left_to_send():
         run_tasks(iter(range(10 * QUEUED_TASKS)), [Dier(), Dier()], None, _never)
 
 
+class LateDier:
+    """Ends its process half a second into its first task, when the queue of tasks is full."""
+
+    tally: list = []
+
+    def run(self, task, progress):
+        time.sleep(0.5)
+        os._exit(3)
+
+
+@pytest.mark.timeout(60)
+def test_workers_that_die_while_the_queue_is_full_stop_the_run():
+    # the training process must not wait for room in the queue for ever: nobody takes tasks
+    with pytest.raises(EmbedkitError, match="^a training worker process ended unexpectedly$"):
+        run_tasks(iter(range(10 * QUEUED_TASKS)), [LateDier(), LateDier()], None, _never)
+
+
 def test_warnings_in_workers_are_raised_once_per_message_in_the_training_process():
     matrix = shared_zeros((30, 1), shared=True)
     with warnings.catch_warnings(record=True) as caught:
