@@ -13,7 +13,15 @@ import pytest
 from click.testing import CliRunner
 
 from embedkit.cli import main
-from embedkit.text.phrases import CodeCache, PairCounts, learn_phrases, write_phrased
+from embedkit.errors import EmbedkitError, ParameterError
+from embedkit.text.phrases import (
+    CodeCache,
+    PairCounts,
+    check_settings,
+    learn_phrases,
+    read_common_words,
+    write_phrased,
+)
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.vocab import build_vocabulary
 from embedkit.vectors.evaluate import evaluate_analogies
@@ -282,3 +290,50 @@ def test_evaluate_scores_phrase_analogies(tmp_path):
     result = evaluate_analogies(load_vectors(tmp_path / "v.vec"), questions)
     assert (result.questions, result.skipped) == (2, 1)
     assert result.overall.correct == result.overall.total == 1
+
+
+GOOD = {"min_count": 5, "threshold": 100.0, "scoring": "word2phrase", "passes": 1,
+        "delimiter": "_"}
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"scoring": "pmi"}, "scoring 'pmi': expected one of word2phrase, npmi"),
+    ({"min_count": 0}, "min_count 0: expected at least 1"),
+    ({"passes": 0}, "passes 0: expected at least 1"),
+    ({"scoring": "npmi", "threshold": 1.5},
+     "threshold 1.5: NPMI scores lie in [-1, 1], expected a value in that range"),
+    ({"scoring": "npmi", "threshold": -1.5},
+     "threshold -1.5: NPMI scores lie in [-1, 1], expected a value in that range"),
+    ({"scoring": "npmi", "threshold": math.nan},
+     "threshold nan: NPMI scores lie in [-1, 1], expected a value in that range"),
+    ({"threshold": -0.001}, "threshold -0.001: expected at least 0 for word2phrase scores"),
+    ({"threshold": math.nan}, "threshold nan: expected at least 0 for word2phrase scores"),
+    ({"delimiter": ""}, "delimiter '': expected a non-empty string without white space"),
+    ({"delimiter": "a b"}, "delimiter 'a b': expected a non-empty string without white space"),
+    ({"delimiter": "_\0"},
+     "delimiter '_\\x00': expected a non-empty string without white space"),
+])
+def test_settings_out_of_range_name_their_parameter(settings, message):
+    with pytest.raises(ParameterError) as error:
+        check_settings(**(GOOD | settings))
+    assert str(error.value) == message
+    assert error.value.params == (message.split()[0],)  # the CLI names its option
+
+
+@pytest.mark.parametrize(("scoring", "threshold"), [("npmi", -1.0), ("npmi", 1.0), ("npmi", -0.5),
+                                                    ("word2phrase", 0.0), ("word2phrase", 1e9)])
+def test_thresholds_at_the_ends_of_their_range_are_accepted(scoring, threshold):
+    check_settings(**(GOOD | {"scoring": scoring, "threshold": threshold}))
+
+
+def test_common_words_file(tmp_path):
+    path = tmp_path / "common.txt"
+    path.write_text("# connectors, one comment\nOf the\n  # an indented comment\nY and of\n")
+    assert read_common_words(path) == ["of", "the", "y", "and"]
+    assert read_common_words(path, Tokenizer(lowercase=False)) == ["Of", "the", "Y", "and",
+                                                                   "of"]
+    path.write_text("# nothing but comments\n\n")
+    with pytest.raises(EmbedkitError) as error:
+        read_common_words(path)
+    assert str(error.value) == f"{path}: no common words found (expected words separated by " \
+                               "white space)"
