@@ -337,3 +337,35 @@ def test_common_words_file(tmp_path):
         read_common_words(path)
     assert str(error.value) == f"{path}: no common words found (expected words separated by " \
                                "white space)"
+
+
+def test_progress_counts_every_token_read_and_the_writer_returns_the_tokens_written(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text(PLANTED)
+    vocab = build_vocabulary([path], 2)
+    read: list[int] = []
+    model = learn_phrases([path], vocab, 2, 2.0, passes=2, chunk_chars=40, callback=read.append,
+                          cache=CodeCache(tmp_path))
+    assert len(read) > 2 and sum(read) == 2 * 32  # two readings of the 32 tokens
+    out, written_read = io.StringIO(), []
+    written = write_phrased(out, [path], model, chunk_chars=40, callback=written_read.append)
+    assert written == len(out.getvalue().split()) == 18 and sum(written_read) == 32
+
+
+def test_unknown_words_are_written_as_read_wherever_they_stand(tmp_path):
+    # 'hippopotamuses' and 'okapi' are below min_count: the first token of the corpus (and of
+    # its first block) is one of them, and longer than any word or phrase known
+    text = "hippopotamuses new york\n" + "new york\n" * 4 + "new york okapi\n"
+    out, _ = phrases_of(text, tmp_path, threshold=0.0)
+    assert out == "hippopotamuses new_york\n" + "new_york\n" * 4 + "new_york okapi\n"
+
+
+def test_pair_limit_below_one_names_its_parameter():
+    with pytest.raises(ParameterError) as error:
+        PairCounts(0)
+    assert str(error.value) == "pair_limit 0: expected at least 1"
+    assert error.value.params == ("pair_limit",)
+    counter = PairCounts(1)  # one pair at a time is enough
+    counter.add(np.array([5, 5, 7], dtype=np.int64))
+    keys, counts = counter.finish()
+    assert (keys.tolist(), counts.tolist(), counter.pruned_below) == ([5], [2], 1)
