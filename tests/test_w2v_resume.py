@@ -312,7 +312,7 @@ def test_elapsed_seconds_carry_over_a_resume(small, tmp_path, monkeypatch):
 
     from embedkit.w2v import train as module
 
-    ticks = itertools.count()
+    ticks = itertools.count(0, 2)  # two seconds a reading
     monkeypatch.setattr(module, "time", SimpleNamespace(perf_counter=lambda: float(next(ticks))))
     checkpoint = tmp_path / "ck.npz"
     first = train_word2vec([small], Word2VecConfig(dim=8, epochs=1, threads=1),
@@ -327,6 +327,7 @@ def test_elapsed_seconds_carry_over_a_resume(small, tmp_path, monkeypatch):
     assert resumed.history[-1]["words_per_sec"] == float("inf")
     record = first.history[0]
     assert record["words"] <= record["words_per_sec"] * record["elapsed"] < float("inf")
+    assert record["words_per_sec"] <= record["words"] / 2  # over two seconds at least
     assert [record["elapsed"] for record in train_word2vec([small], config).history] == [0, 0]
 
 
