@@ -229,3 +229,21 @@ def test_library_messages_never_spell_command_line_options():
                             and re.search(r"(?<![\w-])--[a-z]", part.value)):
                         offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
+
+
+@pytest.mark.parametrize("args", [
+    ["compare-pca", "-", "-"], ["encode", "-", "-"], ["decode", "-", "-"],
+    ["evaluate", "-", "--similarity", "-"],
+    ["evaluate", "{vec}", "--similarity", "-", "--analogies", "-"],
+    ["evaluate", "{vec}", "--similarity", "-", "--similarity", "-"],
+    ["evaluate", "{npy}", "--vocab", "-", "--analogies", "-"],
+])
+def test_stdin_given_twice_is_a_usage_error_before_reading(args, vectors, tmp_path):
+    # Each read what came first and found stdin empty for the rest (evaluate scored an empty
+    # second file), as the corpus commands did before check_stdin_once.
+    np.save(tmp_path / "m.npy", np.eye(3, dtype=np.float32))
+    args = [a.format(vec=vectors, npy=tmp_path / "m.npy") for a in args]
+    result = run(args, input="cat dog 1.0\n" * 5)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == "" and result.stderr == (
+        "embedkit: error: '-' (stdin) given 2 times: stdin can be read only once; give it once\n")

@@ -21,7 +21,14 @@ from embedkit.cli.options import (
     seed_option,
 )
 from embedkit.errors import EmbedkitError
-from embedkit.io import atomic_output, atomic_outputs, check_writable, describe, to_json
+from embedkit.io import (
+    atomic_output,
+    atomic_outputs,
+    check_stdin_once,
+    check_writable,
+    describe,
+    to_json,
+)
 from embedkit.plots.render import require_matplotlib
 from embedkit.streaming import check_variance
 
@@ -163,6 +170,7 @@ def _apply_command(name: str, metavar: str, method: str, doc: str) -> click.Comm
     @output_option
     @matrix_format_option("the output")
     def command(model_path, data, key, header, output, fmt) -> None:
+        check_stdin_once([model_path, data])
         model = load_model(model_path)
         matrix = _read(data, key, header)
         output_format(output, matrix.words, fmt)
@@ -215,6 +223,7 @@ def compare_pca(inputs, n_components, key, header, seed, as_json, plot, solver) 
     """
     if len(inputs) != (1 if n_components else 2):
         raise click.UsageError("give MODEL DATA, or DATA with --fit K")
+    check_stdin_once(inputs)
     if plot:  # as plot and map do: before the work, not a note after it
         plot_format(plot)
         require_matplotlib()

@@ -12,7 +12,7 @@ from itertools import islice
 import click
 
 from embedkit.cli.options import json_option, vector_format_option
-from embedkit.io import check_writable, decode_lines, to_json, tsv_field
+from embedkit.io import check_stdin_once, check_writable, decode_lines, to_json, tsv_field
 from embedkit.vectors import KeyedVectors, load_vectors
 from embedkit.vectors.ann import (
     CONNECTIVITY,
@@ -276,6 +276,7 @@ def evaluate(vectors, limit, mmap, vocab, unicode_errors, header, similarity_fil
     """
     if not similarity_files and not analogy_files:
         raise click.UsageError("give at least one --similarity or --analogies file")
+    check_stdin_once([vectors, *([vocab] if vocab else []), *similarity_files, *analogy_files])
     columns = _pair_columns(pair_columns)
     kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab, header=header)
     if oov == "ngrams" and kv.subwords is None:
