@@ -407,8 +407,8 @@ def test_a_mapped_matrix_with_a_non_finite_entry_is_one_line_error(non_finite, c
     assert result.output.startswith(expected) and result.output.count("\n") == 1
 
 
-def test_evaluate_on_a_mapped_matrix_names_a_non_finite_entry_of_a_pair(non_finite, cli,
-                                                                        tmp_path):
+def test_evaluate_on_a_mapped_matrix_names_a_non_finite_entry_of_any_row(non_finite, cli,
+                                                                         tmp_path):
     path = non_finite(np.nan)
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("w1\tw2\t1\nw3\tw650\t2\nw5\tw6\t3\n")
@@ -416,8 +416,26 @@ def test_evaluate_on_a_mapped_matrix_names_a_non_finite_entry_of_a_pair(non_fini
     assert result.exit_code == 1, result.output  # reported undefined before, exit 0
     assert f"embedkit: error: {path}: row 651, column 5: nan; expected finite" in \
         result.output
-    # pairs of finite rows are answered without reading the rest of the matrix
+
+    # Pairs of finite rows only: refused as without --mmap (they were answered, exit 0).
     pairs.write_text("w1\tw2\t1\nw3\tw4\t2\nw5\tw6\t3\n")
+    for flags in ([], ["--mmap"]):
+        result = cli("evaluate", path, *flags, "--similarity", pairs, "--json")
+        assert result.exit_code == 1, result.output
+        assert result.output == \
+            f"embedkit: error: {path}: row 651, column 5: nan; expected finite numbers\n"
+
+
+def test_evaluate_on_a_mapped_matrix_with_stored_norms_checks_only_their_bad_rows(
+        saved, cli, tmp_path, monkeypatch):
+    path, _, vectors = saved
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("w1\tw2\t1\nw3\tw4\t2\nw5\tw6\t3\n")
+
+    def no_pass(_):
+        raise AssertionError("a pass over the matrix to compute norms")
+
+    monkeypatch.setattr(keyed, "row_norms", no_pass)
     result = cli("evaluate", path, "--mmap", "--similarity", pairs, "--json")
     assert result.exit_code == 0, result.output
 

@@ -21,6 +21,7 @@ import numpy as np
 from embedkit.errors import EmbedkitError, ParameterError
 from embedkit.formats.delimited import is_number
 from embedkit.io import describe, open_input
+from embedkit.streaming import is_mapped
 from embedkit.text.tokenize import normalize_word
 from embedkit.vectors.keyed import KeyedVectors
 from embedkit.vectors.query import Query, top_k
@@ -326,8 +327,13 @@ def evaluate_similarity(kv: KeyedVectors, path: str | os.PathLike,
     Raises
     ------
     EmbedkitError
-        When no pair can be used, or as :func:`read_pairs`.
+        When no pair can be used, or as :func:`read_pairs`; for a NaN or infinite entry in
+        any row of a memory-mapped matrix, naming it (as loading one in memory does).
     """
+    if is_mapped(kv.vectors):
+        # Loading a matrix in memory refuses a non-finite row that no pair uses; a mapped one
+        # is checked here instead, by its norms (every row, or the stored norms' bad ones).
+        kv.norms  # noqa: B018
     name = describe(path)
     vocabulary = _vocabulary(kv, restrict_vocab, case_insensitive)
     fold = str.upper if case_insensitive else str
