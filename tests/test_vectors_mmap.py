@@ -446,3 +446,42 @@ def test_norms_of_a_mapped_matrix_name_the_first_non_finite_entry(non_finite):
     with pytest.raises(EmbedkitError) as error:
         kv.norms  # noqa: B018 (the property reads every row)
     assert str(error.value) == f"{path}: row 651, column 5: nan; expected finite numbers"
+
+
+def _restore_norms(path, edit):
+    """Rewrite ``path``'s stored norms after ``edit(norms)``, keeping their checksum."""
+    stored = path.with_name("v.norms.npz")
+    with np.load(stored) as archive:
+        content = dict(archive)
+    edit(content["norms"])
+    np.savez(stored, **content)
+
+
+@pytest.mark.parametrize("value", [np.nan, -1.0])
+@pytest.mark.parametrize("flags", [["--mmap"], []])
+def test_stored_norms_with_nan_or_a_negative_norm_for_a_finite_row_are_one_line_error(
+        saved, cli, value, flags):
+    # Row 301 is none of the first, middle and last rows checked: NaN went through and every
+    # cosine with it was NaN.
+    path, _, _ = saved
+    _restore_norms(path, lambda norms: norms.__setitem__(300, value))
+    result = cli("neighbors", path, *flags, "w3")
+    assert result.exit_code == 1, result.output
+    assert result.output.count("\n") == 1
+    assert result.output.startswith(
+        f"embedkit: error: {path.with_name('v.norms.npz')}: row 301 has norm {value:.7g} "
+        "stored but ")
+    assert "norms of another matrix; delete it" in result.output
+
+
+@pytest.mark.parametrize("row", [0, 300])
+def test_stored_nan_norm_of_a_nan_row_names_the_entry_not_the_stored_norms(saved, cli, row):
+    # The first row was probed and NaN differed from NaN: 'norms of another matrix'.
+    path, words, vectors = saved
+    bad = vectors.copy()
+    bad[row, 4] = np.nan
+    save_vectors(path, words, bad)
+    result = cli("neighbors", path, "--mmap", "w3")
+    assert result.exit_code == 1, result.output
+    assert result.output == \
+        f"embedkit: error: {path}: row {row + 1}, column 5: nan; expected finite numbers\n"

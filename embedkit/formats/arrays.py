@@ -255,7 +255,8 @@ def read_norms(matrix: str, values: np.ndarray, vocab: str) -> tuple[np.ndarray,
     ------
     EmbedkitError
         When the norms are not those of ``values``: another number of rows, or the first,
-        middle or last row of a different length.
+        middle or last row, or the first row stored as NaN or negative (a finite row's norm
+        is neither), of a different length.
     """
     path = norms_path(matrix)
     with NpzArchive(path) as archive:
@@ -267,10 +268,13 @@ def read_norms(matrix: str, values: np.ndarray, vocab: str) -> tuple[np.ndarray,
         raise EmbedkitError(f"{path}: {norms.dtype} row norms of shape {norms.shape} for a "
                             f"matrix of {len(values)} rows: expected float32 norms of shape "
                             f"({len(values)},); {remedy}")
-    probes = np.unique(np.linspace(0, len(values) - 1, 3).astype(np.intp)) if len(values) \
-        else np.empty(0, dtype=np.intp)
-    actual = row_norms(np.asarray(values[probes]))
-    wrong = ~np.isclose(actual, norms[probes], rtol=1e-5, atol=0)
+    # NaN is a row holding a NaN (reported later, naming it); anywhere else, a stale file
+    suspect = np.flatnonzero(np.isnan(norms) | (norms < 0))[:1]
+    probes = np.unique(np.concatenate([np.linspace(0, len(values) - 1, 3).astype(np.intp),
+                                       suspect])) if len(values) else np.empty(0, np.intp)
+    with np.errstate(over="ignore", invalid="ignore"):  # as write_norms: inf and NaN rows
+        actual = row_norms(np.asarray(values[probes]))
+    wrong = ~np.isclose(actual, norms[probes], rtol=1e-5, atol=0, equal_nan=True)
     if wrong.any():
         row = int(probes[np.argmax(wrong)])
         raise EmbedkitError(f"{path}: row {row + 1} has norm {norms[row]:.7g} stored but "
