@@ -54,7 +54,7 @@ def test_binary_records_across_chunks_and_in_blocks_equal_the_whole_file(monkeyp
     record = len("w0 ") + 4 * DIM + 1
     blocks = []
     for collect in (None, _collector(blocks)):
-        words, got, rest, starts = _read_binary(raw, collect)
+        words, got, rest, starts, _ = _read_binary(raw, collect)
         assert words == WORDS and rest == b""
         assert got.dtype == np.float32 and np.array_equal(got, vectors)
         assert np.asarray(starts).tolist() == [header + i * record for i in range(len(WORDS))]
@@ -77,7 +77,7 @@ def test_a_non_finite_value_in_any_block_names_its_record_and_byte(monkeypatch, 
 
 def test_an_empty_binary_file_is_an_empty_block():
     blocks = []
-    words, got, _, _ = _read_binary(b"0 3\n", _collector(blocks))
+    words, got, _, _, _ = _read_binary(b"0 3\n", _collector(blocks))
     assert words == [] and got.shape == (0, 3) and len(blocks) == 1
 
 
@@ -88,7 +88,7 @@ def test_binary_words_keep_tabs_and_letters_and_lose_a_newline_before_them():
     # a newline before each word instead of after each record (some writers)
     raw = b"2 4\n" + b"".join(b"\n" + w.encode() + b" " + v.tobytes()
                               for w, v in zip(["a", "b"], vectors[:2], strict=True))
-    words, got, _, _ = _read_binary(raw)
+    words, got, _, _, _ = _read_binary(raw)
     assert words == ["a", "b"] and np.array_equal(got, vectors[:2])
 
 
@@ -283,6 +283,26 @@ def test_more_vectors_than_the_header_says_names_the_first_extra_line(tmp_path, 
         read_table(path)
     assert str(error.value) == (f"{path}: line {line}: more than the 3 vectors the header "
                                 "announces on line 1")
+
+
+@pytest.mark.parametrize("gap", [b"", b"\n\n", b" \n"])
+@pytest.mark.parametrize("small_chunks", [False, True])
+def test_more_binary_vectors_than_the_header_says_names_the_first_extra_record(
+        tmp_path, monkeypatch, cli, gap, small_chunks):
+    # The error gave no position. Header 4 bytes, records of 'wN ' + 8 bytes + newline.
+    if small_chunks:  # the last record and the extra one across reads
+        monkeypatch.setattr(word2vec, "BINARY_CHUNK", 7)
+    path = tmp_path / "v.bin"
+    raw = _binary(WORDS[:4], _vectors()[:4, :2])
+    path.write_bytes(raw.replace(b"4 2\n", b"3 2\n", 1)[:4 + 3 * 12] + gap + raw[4 + 3 * 12:])
+    expected = (f"{path}: vector 4 (byte {4 + 3 * 12 + len(gap)}): more than the 3 vectors the "
+                "header announces")
+    with pytest.raises(EmbedkitError) as error:
+        read_table(path)
+    assert str(error.value) == expected
+    result = cli("convert", path, tmp_path / "v.vec")
+    assert result.exit_code == 1 and result.output == f"embedkit: error: {expected}\n"
+    assert read_table(path, limit=2).words == WORDS[:2]
 
 
 def test_blank_lines_after_the_announced_vectors_are_fine(tmp_path):

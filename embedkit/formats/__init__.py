@@ -253,11 +253,13 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
         elif known.name == "binary":
             count, dim, size = word2vec.read_header(stream, name)
             wanted = count if limit is None else min(count, limit)
-            read, values, rest, starts = word2vec.read_binary(stream, name, wanted, dim,
-                                                              unicode_errors, size, collect)
-            if wanted == count and (rest + stream.read(1 << 16)).strip():
-                raise EmbedkitError(f"{name}: more than the {count} vectors the header "
-                                    f"announces")
+            read, values, rest, starts, end = word2vec.read_binary(
+                stream, name, wanted, dim, unicode_errors, size, collect)
+            rest += stream.read(1 << 16) if wanted == count else b""
+            if wanted == count and rest.strip():
+                at = end + len(rest) - len(rest.lstrip())  # blank bytes after the last are fine
+                raise EmbedkitError(f"{name}: vector {count + 1} (byte {at}): more than the "
+                                    f"{count} vectors the header announces")
             extra = {"words": read, "row": lambda row: f"vector {row + 1} (byte {starts[row]})",
                      "normalized": True}
         else:

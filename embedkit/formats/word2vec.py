@@ -295,11 +295,12 @@ def _parse_floats(text: bytes) -> np.ndarray | None:
 
 def read_binary(stream: IO[bytes], name: str, count: int, dim: int, errors: str, offset: int,
                 collect: Callable[[Iterator[np.ndarray]], np.ndarray] | None = None
-                ) -> tuple[list[str], np.ndarray, bytes, Sequence[int]]:
+                ) -> tuple[list[str], np.ndarray, bytes, Sequence[int], int]:
     """Records are a word, a space and ``dim`` little-endian float32; returns the words, the
-    matrix, the bytes read past the last record and the byte offset where each record starts
-    (``offset`` is the header's size). Words are decoded in NFC, :data:`DECODE_WORDS` at a
-    time, so that the bytes of only so many are held beside the decoded ones.
+    matrix, the bytes read past the last record, the byte offset where each record starts
+    (``offset`` is the header's size) and the byte offset of those bytes past the end.
+    Words are decoded in NFC, :data:`DECODE_WORDS` at a time, so that the bytes of only so
+    many are held beside the decoded ones.
 
     Each record's values are copied once, from the chunk just read into their row of one
     float32 matrix: no list of records, no joined copy. The matrix grows by doubling (from
@@ -374,7 +375,7 @@ def read_binary(stream: IO[bytes], name: str, count: int, dim: int, errors: str,
     vectors = collect(blocks()) if collect else next(blocks())
     if raw_words:
         decode()
-    return words, vectors.astype(np.float32, copy=False), buffer[pos:], starts
+    return words, vectors.astype(np.float32, copy=False), buffer[pos:], starts, offset + pos
 
 
 def _checked(vectors: np.ndarray, name: str, first: int, starts: Sequence[int]) -> np.ndarray:
