@@ -462,3 +462,33 @@ def test_all_finite_reads_blocks_without_a_temporary_of_the_matrix(monkeypatch):
     assert not streaming.all_finite(X)
     X[-1, -1], X[0, 3] = 1, np.nan
     assert not streaming.all_finite(X)
+
+
+@pytest.mark.parametrize("command", ["encode", "decode"])
+def test_encode_and_decode_read_a_mapped_input_twice_not_three_times(tmp_path, monkeypatch,
+                                                                     command):
+    """The finiteness check (read_matrix's, naming the file) and the pass that computes the
+    output: the model's methods checked the map a second time."""
+    X = low_rank(n_rows=1000)
+    model = Autoencoder(3, epochs=1, random_state=0).fit(X)
+    model.save(tmp_path / "m.npz")
+    np.save(tmp_path / "x.npy", X if command == "encode" else X[:, :3].copy())
+    read = []
+    iter_blocks = streaming.iter_blocks
+
+    def counted(X, *args, **kwargs):
+        for start, block in iter_blocks(X, *args, **kwargs):
+            if streaming.is_mapped(X):
+                read.append(len(block))
+            yield start, block
+
+    monkeypatch.setattr(streaming, "iter_blocks", counted)
+    result = CliRunner().invoke(main, [command, str(tmp_path / "m.npz"),
+                                       str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")])
+    assert result.exit_code == 0, result.output
+    assert sum(read) == 2 * 1000
+    # the library still checks a map it is given without being told it is finite
+    bad = X.copy()
+    bad[700, 1] = np.inf
+    with pytest.raises(EmbedkitError, match="X: row 701, column 2: inf"):
+        model.transform_blocks(mapped(tmp_path, bad, "bad.npy"))

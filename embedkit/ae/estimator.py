@@ -209,12 +209,14 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         context[DATA_KEY] = blocks.digest(X, mean, dtype, progress)
         return context
 
-    def _validated(self, X, reset: bool) -> np.ndarray:
+    def _validated(self, X, reset: bool, finite: bool = False) -> np.ndarray:
         """``X`` checked as scikit-learn does; a memory-mapped float matrix is checked one
-        block at a time and stays mapped (so fit, transform and score stream it)."""
+        block at a time (not read for it when known to be ``finite``) and stays mapped (so
+        fit, transform and score stream it)."""
         if not _streamable(X):
             return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
-        streaming.check_finite(X, "X")
+        if not finite:
+            streaming.check_finite(X, "X")
         if reset:
             self.n_features_in_ = X.shape[1]
         elif X.shape[1] != self.n_features_in_:
@@ -231,11 +233,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         one block of rows at a time; ``progress`` is called with each block's row count."""
         return self.transform_blocks(X, progress).gather()
 
-    def transform_blocks(self, X, progress: streaming.Progress | None = None
-                         ) -> streaming.RowBlocks:
+    def transform_blocks(self, X, progress: streaming.Progress | None = None,
+                         finite: bool = False) -> streaming.RowBlocks:
         """:meth:`transform` one block of rows at a time, never holding the result whole.
 
-        ``X`` is checked now (a memory map one block at a time); each block of codes is
+        ``X`` is checked now (a memory map one block at a time, unless ``finite`` says the
+        caller has checked it, as :func:`~embedkit.ae.data.read_matrix` does: a pass over a
+        large map less); each block of codes is
         computed as it is asked for, from a block of about
         :data:`~embedkit.streaming.BLOCK_BYTES` of ``X`` copied out of a memory map, so
         memory holds the model and a block or two whatever the number of rows.
@@ -246,7 +250,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             Shape (n_samples, n_components), ``X``'s float dtype.
         """
         check_is_fitted(self)
-        X = self._validated(X, reset=False)
+        X = self._validated(X, reset=False, finite=finite)
         tensors = self._tensors(X.dtype)
 
         def codes() -> Iterator[np.ndarray]:
@@ -262,11 +266,12 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         time into the result; ``progress`` is called with each block's row count."""
         return self.inverse_transform_blocks(X, progress).gather()
 
-    def inverse_transform_blocks(self, X, progress: streaming.Progress | None = None
-                                 ) -> streaming.RowBlocks:
+    def inverse_transform_blocks(self, X, progress: streaming.Progress | None = None,
+                                 finite: bool = False) -> streaming.RowBlocks:
         """:meth:`inverse_transform` one block of rows at a time (about
         :data:`~embedkit.streaming.BLOCK_BYTES` of reconstructions each), never holding the
-        result whole; memory-mapped codes are checked and read one block at a time.
+        result whole; memory-mapped codes are checked (unless known to be ``finite``, as for
+        :meth:`transform_blocks`) and read one block at a time.
 
         Returns
         -------
@@ -274,7 +279,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             Shape (n_samples, n_features), the codes' float dtype.
         """
         check_is_fitted(self)
-        codes = _check_codes(X, len(self.params_["W"]))
+        codes = _check_codes(X, len(self.params_["W"]), finite)
         tensors = self._tensors(codes.dtype)
         mean = self.mean_.astype(codes.dtype)
         shape = (len(codes), self.n_features_in_)
@@ -330,9 +335,10 @@ def load_model(path: str | os.PathLike) -> Autoencoder:
     return model
 
 
-def _check_codes(codes, n_hidden: int) -> np.ndarray:
+def _check_codes(codes, n_hidden: int, finite: bool = False) -> np.ndarray:
     if _streamable(codes):
-        streaming.check_finite(codes, "codes")
+        if not finite:
+            streaming.check_finite(codes, "codes")
     else:
         codes = check_array(codes, dtype=[np.float64, np.float32])
     if codes.shape[1] != n_hidden:

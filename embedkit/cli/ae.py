@@ -183,8 +183,10 @@ def _apply_command(name: str, metavar: str, method: str, doc: str) -> click.Comm
                                 f"the model expects {width} {what}")
         with progress_bar(unit="row", unit_scale=True, desc=name,
                           total=len(matrix.values)) as bar:
-            # written as computed, one block at a time: never the whole output in memory
-            rows = getattr(model, f"{method}_blocks")(matrix.values, progress=bar.update)
+            # written as computed, one block at a time: never the whole output in memory;
+            # read_matrix checked the values (a map is not read for that again)
+            rows = getattr(model, f"{method}_blocks")(matrix.values, progress=bar.update,
+                                                      finite=True)
             write_matrix(output, rows, matrix.words, fmt)
     return command
 
