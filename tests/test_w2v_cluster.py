@@ -3,11 +3,13 @@ a LocalCluster of 2 processes, a killed worker, the one-line errors."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
 import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -307,14 +309,20 @@ def test_more_than_two_tasks_merge_by_momentum_in_shorter_rounds(client, corpus)
 
 
 class _Runs(distributed.diagnostics.plugin.SchedulerPlugin):
-    """Every task run to its end: (key, worker), in order (a rerun appears again)."""
+    """Every task run to its end: (key, worker), in order (a rerun appears again); ``rerun``
+    is set when a task that ran to its end is sent to a worker again."""
 
     def __init__(self) -> None:
         self.runs: list[tuple[str, str]] = []
+        self.finished: set[str] = set()
+        self.rerun = threading.Event()
 
     def transition(self, key, start, finish, *args, **kwargs) -> None:
         if (start, finish) == ("processing", "memory"):
             self.runs.append((key, kwargs["worker"]))
+            self.finished.add(key)
+        elif finish == "processing" and key in self.finished:
+            self.rerun.set()
 
 
 def _round_of(key: str) -> tuple[int, int]:
@@ -376,6 +384,49 @@ def test_a_killed_worker_costs_the_rerun_of_its_tasks_only_with_the_same_bits(
             first.setdefault(key, worker)
     assert {first[key] for key in reran} <= {killed[0]}, sorted(reran)
     assert all(_round_of(key) >= (0, rounds - 1) for key in reran), sorted(reran)
+
+
+def test_a_second_worker_lost_during_the_reruns_gives_the_same_bits(corpus, expected):
+    import logging
+    import multiprocessing
+
+    killed: list[str] = []
+    runs = _Runs()
+
+    def kill_two_workers(step: dict) -> None:
+        if killed or step["round"] < 3:
+            return
+        pids = client.run(os.getpid)
+        merged = {_round_of(key): holders for key, holders in client.who_has().items()
+                  if key.startswith("model-") and holders}
+        first = merged[max(merged)][0]  # the newest version's merger, then the other one
+        for worker in (first, *(w for w in pids if w != first)):
+            if killed and not runs.rerun.wait(60):  # once the first one's reruns started
+                break
+            os.kill(pids[worker], signal.SIGKILL)
+            killed.append(worker)
+
+    processes = len(multiprocessing.active_children())
+    # both workers lost (their nannies start them again): every copy of a version goes with
+    # them, and no worker may be there when the next round is submitted
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0", silence_logs=logging.CRITICAL
+                                  ) as cluster, distributed.Client(cluster) as client:
+        cluster.scheduler.add_plugin(runs)
+        trained = train_on_cluster(corpus, CONFIG, client, on_round=kill_two_workers, **SMALL)
+    assert len(multiprocessing.active_children()) == processes
+    assert len(killed) == 2
+    assert np.array_equal(trained.vectors, expected.vectors)
+    assert np.array_equal(trained.output, expected.output)
+    assert trained.history[-1]["loss"] == expected.history[-1]["loss"]
+
+
+def test_a_round_submitted_while_no_worker_is_connected_goes_to_any(client, corpus, expected,
+                                                                     monkeypatch):
+    # every worker lost and not yet started again when the driver submits a round
+    monkeypatch.setattr(client, "nthreads", dict)
+    trained = train_on_cluster(corpus, CONFIG, client, **SMALL)
+    assert np.array_equal(trained.vectors, expected.vectors)
 
 
 def test_the_planted_analogies_are_recovered(client, tmp_path):
@@ -457,6 +508,57 @@ def test_the_command_trains_on_a_local_cluster_and_writes_every_output(cli, corp
     assert [r["loss"] for r in records] == [h["loss"] for h in expected.history]
     assert (tmp_path / "vocab.tsv").read_text() == cli("vocab", *corpus).stdout
     assert (tmp_path / "ck.npz").exists()
+
+
+def test_a_cluster_started_by_the_dask_commands_gives_the_bits_of_a_local_one(cli, corpus,
+                                                                            tmp_path, expected):
+    """The README's recipe for several machines, on this one: a scheduler and two workers
+    started as commands, each worker in a directory of its own, the corpus by its path."""
+    import subprocess
+    from pathlib import Path
+
+    dask = Path(sys.executable).parent / "dask"
+    if not dask.exists():
+        pytest.skip("the dask command (with the 'cluster' extra) is absent")
+    address_file = tmp_path / "scheduler.json"
+    started: list[subprocess.Popen] = []
+
+    def start(directory: Path, *args: object) -> None:
+        # a session of its own: a worker's nanny and its worker process stop together
+        started.append(subprocess.Popen([dask, *args], cwd=directory,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True))
+    try:
+        start(tmp_path, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+              "--scheduler-file", address_file)
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            start(tmp_path / name, "worker", "--scheduler-file", address_file, "--nthreads",
+                  "1", "--no-dashboard", "--name", name, "--local-directory", tmp_path / name)
+        deadline = time.monotonic() + 60
+        while not address_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(address_file.read_text())["address"]
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+        out = tmp_path / "v.bin"
+        result = cli("train-w2v", *corpus, "--cluster", address, "--dim", 16, "--epochs", 2,
+                     "--seed", 5, "--threads", 3, "--sync-every", SMALL["sync_every"],
+                     "-o", out)
+        assert result.exit_code == 0, result.stderr
+    finally:
+        for process in reversed(started):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in reversed(started):
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+    vectors = load_vectors(out)
+    assert vectors.words == expected.vocab.words
+    assert np.array_equal(vectors.vectors, expected.vectors)
 
 
 @pytest.mark.usefixtures("default_sigint")

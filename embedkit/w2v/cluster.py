@@ -699,7 +699,9 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
     costs: the tasks it was running, its results of the rounds in flight and of the last one
     reported, and a version it merged that is not yet on a second worker (its merge rerun
     from the version before, which is). Dask reruns them with the same bits. Losing a second
-    worker before those reruns end may cost more. With one worker there is no second copy.
+    worker before those reruns end may cost the epoch's rounds back to the newest version a
+    living worker holds (to the epoch's start if none does), with the same bits. With one
+    worker there is no second copy.
     """
     from distributed import KilledWorker
 
@@ -794,17 +796,20 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                                                constants[2], data[s], s, plan, topic,
                                                PROGRESS_SECONDS, key=f"round-{name}-{s}")
                                  for s in range(shares)]
+                        # none while every worker is lost and restarting: anywhere
                         workers = sorted(client.nthreads())
-                        merger = workers[(state.epoch * rounds + submitted) % len(workers)]
+                        merger, after = ([workers[(state.epoch * rounds + submitted + i)
+                                                  % len(workers)]] if workers else None
+                                         for i in (0, 1))
                         model = client.submit(_next_version, *previous, merge, submitted == 0,
-                                              submitted == rounds - 1, *tasks,
-                                              workers=[merger], allow_other_workers=True,
+                                              submitted == rounds - 1, *tasks, workers=merger,
+                                              allow_other_workers=bool(workers),
                                               key=f"model-{name}")
                         previous = _version(client, model, name)
                         # the next merger fetches this version while the next round trains
-                        after = workers[(workers.index(merger) + 1) % len(workers)]
-                        fetch = client.submit(_fetched, *previous, workers=[after],
-                                              allow_other_workers=True, key=f"fetch-{name}")
+                        fetch = client.submit(_fetched, *previous, workers=after,
+                                              allow_other_workers=bool(workers),
+                                              key=f"fetch-{name}")
                         inflight.append(_Round(plan, client.submit(_figures, model, *tasks,
                                                                    key=f"figures-{name}"),
                                                tasks, [model, fetch], previous))
@@ -813,8 +818,10 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                     figures: RoundFigures = _gather(client, [done.figures], waiting)[0]
                     inflight.popleft()
                     # held until the next version is on two workers: this version and the
-                    # results it was merged from, and the version before it
-                    settled = (reported, done.version, done.tasks)
+                    # results it was merged from, the version before it, and the next
+                    # merger's fetch (which has only just started: released now, Dask
+                    # cancelled it and the merge fetched the version again)
+                    settled = (reported, done.version, done.tasks, done.others)
                     reported = done.version
                     for task_loss, task_pairs in zip(figures.losses, figures.pairs,
                                                      strict=True):
