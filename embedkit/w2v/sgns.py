@@ -164,7 +164,7 @@ def _bag_weights(indptr: np.ndarray, mean: bool, dtype: np.dtype) -> np.ndarray:
 
 
 @primitive(saves=True)
-def context_bags(rows, indptr, members, mean=True):
+def context_bags(rows, indptr, members, mean=True, distinct=None):
     """CBOW's hidden layer: per bag, the mean (or sum) of its member rows.
 
     The bags form a sparse ``B × n`` matrix (row ``b``: ``1 / size`` or 1 at its members), so
@@ -179,13 +179,19 @@ def context_bags(rows, indptr, members, mean=True):
         (``indptr[0] == 0``). Empty bags give zero rows.
     mean : bool
         Average (word2vec's default) instead of summing.
+    distinct : ndarray of int, optional
+        Members number rows of ``rows[distinct]`` instead (distinct rows, each copied out of
+        a big matrix once, then summed from that small copy: subword bags hold a shared
+        n-gram's row many times).
     """
     weights = _bag_weights(indptr, mean, rows.dtype)  # saved: the VJP needs them again
-    return sparse_times(indptr, members, weights, rows, len(indptr) - 1), weights
+    table = rows if distinct is None else take_rows(rows, distinct)
+    return sparse_times(indptr, members, weights, table, len(indptr) - 1), weights
 
 
-context_bags.defvjp(lambda g, weights, rows, indptr, members, mean=True: SparseRows(
-    members, g, rows.shape, indptr, weights))
+context_bags.defvjp(lambda g, weights, rows, indptr, members, mean=True, distinct=None:
+                    SparseRows(members if distinct is None else distinct[members], g,
+                               rows.shape, indptr, weights))
 
 
 def _equal_size_runs(indptr: np.ndarray) -> list[tuple[int, int, int]]:
@@ -312,6 +318,11 @@ def _sgns_cases(rng: np.random.Generator) -> list[Case]:  # pragma: no mutate bl
                                               None, pair_outputs[:3], groups[:2], 0.5),
             (rng.normal(0, 0.7, (4, 3)), rng.normal(0, 0.7, (5, 3))),
             f"CBOW {'mean' if mean else 'sum'}"))
+    # members numbering distinct rows 5, 1, 3, 4 of a 6-row table (rows 0 and 2 untouched)
+    cases.append(Case(
+        lambda x, y: sgns_loss(context_bags(x, indptr, members, distinct=np.array([5, 1, 3, 4])),
+                               y, None, pair_outputs[:3], groups[:2], 0.5),
+        (rng.normal(0, 0.7, (6, 3)), rng.normal(0, 0.7, (5, 3))), "CBOW over distinct rows"))
     return cases
 
 

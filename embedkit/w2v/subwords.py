@@ -16,6 +16,8 @@ bag of their own rows and n-grams), :func:`~embedkit.w2v.sgns.context_bags` over
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from embedkit.core.gradcheck import Case, register_check
@@ -25,8 +27,47 @@ from embedkit.text.subwords import expand_rows
 from embedkit.w2v.sgns import _bag_weights, context_bags, sgns_loss, window_loss
 
 
+class WordRows(NamedTuple):
+    """A minibatch's input words as rows of the input matrix, laid out once: the two sorts
+    that the gather of :func:`subword_mean` and fastText's update of the rows
+    (:func:`row_touches`, :func:`fasttext_rows`) share.
+
+    Attributes
+    ----------
+    inverse : ndarray of int, shape (B,)
+        Per position of the minibatch, its distinct word.
+    counts : ndarray of int, shape (n_words,)
+        Per distinct word, its positions (the pairs it stands for).
+    indptr : ndarray of int, shape (n_words + 1,)
+        Per distinct word, its entries.
+    members : ndarray of int
+        Per entry, its row of the input matrix.
+    rows : ndarray of int
+        The distinct rows, ascending.
+    local : ndarray of int, shape (len(members),)
+        Per entry, the number of its row among ``rows``.
+    """
+
+    inverse: np.ndarray
+    counts: np.ndarray
+    indptr: np.ndarray
+    members: np.ndarray
+    rows: np.ndarray
+    local: np.ndarray
+
+
+def word_rows(ids: np.ndarray, indptr: np.ndarray, members: np.ndarray) -> WordRows:
+    """The :class:`WordRows` of words ``ids`` (repeats allowed), whose rows are
+    ``members[indptr[w]:indptr[w + 1]]``: one sort of the words, one of their entries."""
+    unique, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    word_indptr, word_members = expand_rows(indptr, members, unique)
+    rows, local = np.unique(word_members, return_inverse=True)
+    return WordRows(inverse.reshape(-1), counts, word_indptr, word_members, rows,
+                    local.reshape(-1))
+
+
 @primitive(saves=True)
-def subword_mean(rows, ids, indptr, members):
+def subword_mean(rows, ids, indptr, members, layout=None):
     """The input vector of each word of ``ids``: the mean of its rows.
 
     Parameters
@@ -37,26 +78,35 @@ def subword_mean(rows, ids, indptr, members):
         Words (repeats allowed).
     indptr, members : ndarray of int
         Word ``w``'s rows are ``members[indptr[w]:indptr[w + 1]]`` (at least one each).
+    layout : WordRows, optional
+        :func:`word_rows` of ``ids`` (None: computed here).
 
     Returns
     -------
     ndarray, shape (B, d)
     """
-    unique, inverse = np.unique(ids, return_inverse=True)
-    word_indptr, word_members = expand_rows(indptr, members, unique)
-    weights = _bag_weights(word_indptr, True, rows.dtype)
-    means = sparse_times(word_indptr, word_members, weights, rows, len(unique))
-    return take_rows(means, inverse), (inverse, word_indptr, word_members, weights, len(unique))
+    layout = word_rows(ids, indptr, members) if layout is None else layout
+    weights = _bag_weights(layout.indptr, True, rows.dtype)
+    # the distinct rows copied out of the big matrix first (one pass of its scattered rows,
+    # each once), then summed from that copy: 2.5x faster than summing straight from the
+    # matrix, where a shared n-gram's row is fetched once per word holding it
+    means = sparse_times(layout.indptr, layout.local, weights, take_rows(rows, layout.rows),
+                         len(layout.counts))
+    return take_rows(means, layout.inverse), (layout, weights)
 
 
-def _subword_mean_vjp(g, saved, rows, ids, indptr, members):
-    inverse, word_indptr, word_members, weights, n_words = saved
-    if isinstance(g, SparseRows):  # from a loss that reads the vectors by index
-        g = g.to_dense()
+def _subword_mean_vjp(g, saved, rows, ids, indptr, members, layout=None):
+    layout, weights = saved
+    groups = layout.inverse
+    if isinstance(g, SparseRows):  # from a loss that reads the vectors by index: one value
+        # row per id, summed straight into their words (no dense copy)
+        assert g.indptr is None
+        groups, g = groups[g.ids.reshape(-1)], g.values.reshape(len(g.ids.reshape(-1)), -1)
     # the gradient of each distinct word: the sum over its positions
-    per_word = sparse_times(np.arange(len(inverse) + 1), inverse,
-                            np.ones(len(inverse), dtype=g.dtype), g, n_words, transpose=True)
-    return SparseRows(word_members, per_word, rows.shape, word_indptr, weights)
+    per_word = sparse_times(np.arange(len(groups) + 1), groups,
+                            np.ones(len(groups), dtype=g.dtype), g, len(layout.counts),
+                            transpose=True)
+    return SparseRows(layout.members, per_word, rows.shape, layout.indptr, weights)
 
 
 subword_mean.defvjp(_subword_mean_vjp)
@@ -164,35 +214,41 @@ def fasttext_rows(grad: SparseRows, touches: np.ndarray, pairs: float,
     pairs : float
         Pairs' worth of its summed gradient a row moves by at most.
     rows : ndarray of int, shape (len(grad.ids),), optional
-        :func:`distinct_rows` of ``grad`` (None: computed here, if needed).
+        :func:`distinct_rows` of ``grad`` (None: computed here).
     by_norm : bool
         Count pairs' worth by norms (see above), not by ``touches`` alone.
+
+    Returns
+    -------
+    SparseRows
+        One entry per distinct row, ascending: its summed gradient (every entry at weight
+        1) and its gain as the weight, so the step writes each row of the big matrix once.
     """
-    gain = np.minimum(1.0, pairs / np.maximum(touches, 1))
+    assert grad.indptr is not None  # a group of entries per word or per bag
+    local = distinct_rows(grad) if rows is None else rows
+    n_rows = int(local.max()) + 1 if len(local) else 0
+    ids = np.empty(n_rows, dtype=grad.ids.dtype)
+    ids[local] = grad.ids
+    row_touches = np.empty(n_rows)
+    row_touches[local] = touches
+    values = grad.values.reshape(len(grad.indptr) - 1, -1)
+    # fastText's weight 1 per entry: each row's sum, in the minibatch's small copy
+    summed = sparse_times(grad.indptr, local, np.ones(len(local), dtype=values.dtype), values,
+                          n_rows, transpose=True)
+    gain = np.minimum(1.0, pairs / np.maximum(row_touches, 1))
     if by_norm:
-        assert grad.indptr is not None
-        rows = distinct_rows(grad) if rows is None else rows
-        values = grad.values.reshape(len(grad.indptr) - 1, -1)
         # a row of one entry has one group's gradient: the same by norm as by count. Of the
         # others (skip-gram on the glosses: 45% of the entries), the norm of the summed
         # gradient and their groups' summed norms (a group's pairs counted as one way)
-        multi = np.bincount(rows) > 1
-        shared = multi[rows]
-        ids = (np.cumsum(multi) - 1)[rows[shared]]
-        sizes = np.diff(grad.indptr)
-        kept = np.bincount(np.repeat(np.arange(len(sizes)), sizes)[shared],
-                           minlength=len(sizes))
-        n_rows = int(multi.sum())
-        summed = np.linalg.norm(sparse_times(np.concatenate([[0], np.cumsum(kept)]), ids,
-                                             np.ones(len(ids)), values, n_rows,
-                                             transpose=True), axis=1)
-        norms = np.bincount(ids, weights=np.repeat(np.linalg.norm(values, axis=1), kept),
-                            minlength=n_rows)
-        limit = pairs * norms[ids] / np.maximum(touches[shared], 1)
-        gain[shared] = np.minimum(1.0, limit / np.maximum(summed[ids],
-                                                          np.finfo(values.dtype).tiny))
-    return SparseRows(grad.ids, grad.values, grad.shape, grad.indptr,
-                      gain.astype(grad.values.dtype))
+        multi = np.bincount(local, minlength=n_rows) > 1
+        norms = np.bincount(local, weights=np.repeat(np.linalg.norm(values, axis=1),
+                                                     np.diff(grad.indptr)),
+                            minlength=n_rows)[multi]
+        limit = pairs * norms / np.maximum(row_touches[multi], 1)
+        gain[multi] = np.minimum(1.0, limit / np.maximum(np.linalg.norm(summed[multi], axis=1),
+                                                         np.finfo(values.dtype).tiny))
+    return SparseRows(ids, summed, grad.shape, np.arange(n_rows + 1),
+                      gain.astype(values.dtype))
 
 
 # ---------------------------------------------------------------- gradient checks

@@ -33,10 +33,10 @@ from embedkit.w2v.sgns import context_bags, sgns_loss, window_loss
 from embedkit.w2v.subwords import (
     ROW_PAIRS,
     bag_rows,
-    distinct_rows,
     fasttext_rows,
     row_touches,
     subword_mean,
+    word_rows,
 )
 
 #: With ``kernel="pair"``: consecutive pairs (bags) that share their noise words, and noise
@@ -200,25 +200,24 @@ class Worker:
         shape = (int(groups[-1]), self.shared if self.config.negative else 0)
         return self.noise.sample(self.rng, shape), groups.tolist()
 
-    def _step(self, loss: Tensor, input_gain: float = 1.0,
-              words: np.ndarray | None = None) -> float:
+    def _step(self, loss: Tensor, input_gain: float = 1.0, rows: np.ndarray | None = None,
+              pairs: np.ndarray | None = None) -> float:
         """Backpropagate ``loss`` and update both matrices: the output one at the current
         rate, the input one at ``input_gain`` times it. With subwords the input rows move by
-        fastText's rule (:func:`~embedkit.w2v.subwords.fasttext_rows`); ``words`` are the
-        input words of skip-gram's pairs, None for CBOW's bags."""
+        fastText's rule (:func:`~embedkit.w2v.subwords.fasttext_rows`): ``rows`` numbers the
+        gradient's entries among its distinct rows; ``pairs`` are the positions of
+        skip-gram's distinct input words (its rows capped by norm), None for CBOW's bags."""
         self.input_sgd.zero_grad()
         self.output_sgd.zero_grad()
         loss.backward()
         if self.subword_rows is not None:
             grad = self.vectors.grad
-            assert isinstance(grad, SparseRows)
-            # the gradient has a group per distinct word (in sorted order) or per bag
-            pairs = None if words is None else np.unique(words, return_counts=True)[1]
-            rows = distinct_rows(grad)
+            assert isinstance(grad, SparseRows) and rows is not None
+            # the gradient has a group per distinct word (in sorted order) or per bag;
             # skip-gram's rows shared by words whose gradients disagree move further (CBOW's
             # cap was measured as a count only)
             self.vectors.grad = fasttext_rows(grad, row_touches(grad, pairs, rows),
-                                              self.row_pairs, rows, by_norm=words is not None)
+                                              self.row_pairs, rows, by_norm=pairs is not None)
         rate = self.rate(self.words_done)
         self.input_sgd.step(lr=rate * input_gain)
         self.output_sgd.step(lr=rate)
@@ -229,18 +228,25 @@ class Worker:
         if self.config.kernel == "window":  # samples: windows lo:hi; noise: their targets
             first, last = samples.indptr[lo], samples.indptr[hi]
             inputs, members = self.vectors, samples.contexts[first:last]
-            if self.subword_rows is not None:  # the window's words, by position
-                inputs = subword_mean(self.vectors, members, *self.subword_rows)
-                members = np.arange(len(members))
-            return self._step(window_loss(
-                inputs, self.output, samples.indptr[lo:hi + 1] - first, members, noise),
-                words=samples.contexts[first:last])
+            if self.subword_rows is None:
+                return self._step(window_loss(inputs, self.output,
+                                              samples.indptr[lo:hi + 1] - first, members,
+                                              noise))
+            # the window's words, by position
+            layout = word_rows(members, *self.subword_rows)
+            inputs = subword_mean(self.vectors, members, *self.subword_rows, layout=layout)
+            return self._step(window_loss(inputs, self.output,
+                                          samples.indptr[lo:hi + 1] - first,
+                                          np.arange(len(members)), noise),
+                              rows=layout.local, pairs=layout.counts)
         centres, contexts = samples.centres[lo:hi], samples.contexts[lo:hi]  # pairs lo:hi
         if self.subword_rows is not None:
-            loss = sgns_loss(subword_mean(self.vectors, contexts, *self.subword_rows),
+            layout = word_rows(contexts, *self.subword_rows)
+            loss = sgns_loss(subword_mean(self.vectors, contexts, *self.subword_rows,
+                                          layout=layout),
                              self.output, None, centres, noise,
                              self.config.negative / self.shared)
-            return self._step(loss, words=contexts)
+            return self._step(loss, rows=layout.local, pairs=layout.counts)
         else:
             loss = sgns_loss(self.vectors, self.output, contexts, centres, noise,
                              self.config.negative / self.shared)
@@ -253,9 +259,10 @@ class Worker:
         if self.subword_rows is not None:
             # fastText's bag: the mean of every row of every context word, each row moved by
             # the bag's whole gradient (fasttext_rows in _step)
-            hidden = context_bags(self.vectors, *bag_rows(*self.subword_rows, indptr,
-                                                          contexts))
-            return self._finish_cbow(hidden, centres, noise, 1.0)
+            bag_indptr, members = bag_rows(*self.subword_rows, indptr, contexts)
+            distinct, rows = np.unique(members, return_inverse=True)
+            hidden = context_bags(self.vectors, bag_indptr, rows.reshape(-1), distinct=distinct)
+            return self._finish_cbow(hidden, centres, noise, 1.0, rows.reshape(-1))
         hidden = context_bags(self.vectors, indptr, contexts, mean=self.config.cbow_mean)
         # word2vec moves every context row by the hidden layer's full gradient with a mean
         # (by 1/size of it with a sum): the true gradient times the bag size, which is one
@@ -268,12 +275,12 @@ class Worker:
                                  mean_size if self.config.cbow_mean else 1 / mean_size)
 
     def _finish_cbow(self, hidden: Tensor, centres: np.ndarray, noise: np.ndarray,
-                     gain: float) -> float:
+                     gain: float, rows: np.ndarray | None = None) -> float:
         """The loss of the bags' hidden vectors against their centres (the window kernel:
-        ``noise`` holds the bags' targets), one step."""
+        ``noise`` holds the bags' targets), one step (``rows``: see :meth:`_step`)."""
         if self.config.kernel == "window":
-            return self._step(window_loss(hidden, self.output, None, None, noise), gain)
+            return self._step(window_loss(hidden, self.output, None, None, noise), gain, rows)
         loss = sgns_loss(hidden, self.output, None, centres, noise,
                          self.config.negative / self.shared)
-        return self._step(loss, gain)
+        return self._step(loss, gain, rows)
 
