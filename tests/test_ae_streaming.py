@@ -236,12 +236,28 @@ def test_inf_deep_in_a_mapped_matrix_stops_before_training_and_writes_nothing(tm
                         r"finite numbers", _run_autoencode(tmp_path, tmp_path / "bad.npy"))
 
 
-def test_a_header_that_promises_more_rows_than_the_file_holds(tmp_path):
-    np.save(tmp_path / "short.npy", low_rank(n_rows=600))
-    raw = (tmp_path / "short.npy").read_bytes()
-    (tmp_path / "short.npy").write_bytes(raw.replace(b"(600, 24)", b"(900, 24)"))
-    message = _run_autoencode(tmp_path, tmp_path / "short.npy")
-    assert "short.npy" in message and "Traceback" not in message
+#: Lies a .npy header can tell about 600 rows of 24 float32: the bytes, then what autoencode says.
+HEADER_LIES = {
+    "more rows": ((b"(600, 24)", b"(900, 24)"), r"the header announces shape \(900, 24\) of "
+                  r"float32 \(86400 bytes\) but 57600 bytes follow \(truncated or damaged file\)"),
+    "fewer rows": ((b"(600, 24)", b"(500, 24)"), r"the header announces shape \(500, 24\) of "
+                   r"float32 \(48000 bytes\) but 57600 bytes follow \(truncated or damaged "
+                   r"file\)"),
+    "another dtype": ((b"'<f4'", b"'<f8'"), r"the header announces shape \(600, 24\) of float64 "
+                      r"\(115200 bytes\) but 57600 bytes follow \(truncated or damaged file\)"),
+    "no dtype": ((b"'descr'", b"'dxscr'"), r"not a readable NumPy file \(.*\)"),
+}
+
+
+@pytest.mark.parametrize("lie", HEADER_LIES)
+def test_a_header_that_lies_about_the_data_is_one_line_and_writes_nothing(tmp_path, lie):
+    (old, new), expected = HEADER_LIES[lie]
+    np.save(tmp_path / "lie.npy", low_rank(n_rows=600))
+    raw = (tmp_path / "lie.npy").read_bytes()
+    assert raw.count(old) == 1
+    (tmp_path / "lie.npy").write_bytes(raw.replace(old, new))
+    message = _run_autoencode(tmp_path, tmp_path / "lie.npy")
+    assert re.fullmatch(rf"embedkit: error: \S*lie\.npy: {expected}", message), message
 
 
 def test_a_matrix_of_strings_is_a_one_line_error(tmp_path):
@@ -251,11 +267,11 @@ def test_a_matrix_of_strings_is_a_one_line_error(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["encode", "decode", "compare-pca"])
-@pytest.mark.parametrize("bad", ["nan", "short", "bool"])
+@pytest.mark.parametrize("bad", ["nan", "short", "long", "bool"])
 def test_bad_input_to_the_other_matrix_commands_is_one_line_and_writes_nothing(
         tmp_path, monkeypatch, command, bad):
     """encode, decode and compare-pca (autoencode: above) on a .npy with a NaN row past the
-    first block, a header promising more rows than the file holds, or booleans: one line
+    first block, a header promising more rows than the file holds or fewer, or booleans: one line
     naming the file and what was expected, exit 1, no output file."""
     X = low_rank(n_rows=600)
     model = tmp_path / "m.npz"
@@ -264,10 +280,11 @@ def test_bad_input_to_the_other_matrix_commands_is_one_line_and_writes_nothing(
     if bad == "nan":
         data[437, 1] = np.nan
     np.save(tmp_path / "bad.npy", data > 0 if bad == "bool" else data)
-    if bad == "short":
+    if bad in ("short", "long"):
         raw = (tmp_path / "bad.npy").read_bytes()
         shape = f"(600, {data.shape[1]})".encode()
-        (tmp_path / "bad.npy").write_bytes(raw.replace(shape, shape.replace(b"600", b"900")))
+        lie = shape.replace(b"600", b"900" if bad == "short" else b"500")
+        (tmp_path / "bad.npy").write_bytes(raw.replace(shape, lie))
     monkeypatch.setattr(streaming, "BLOCK_BYTES", 100 * data.shape[1] * 4)  # six blocks
     out = tmp_path / "out"
     out.mkdir()
@@ -278,7 +295,9 @@ def test_bad_input_to_the_other_matrix_commands_is_one_line_and_writes_nothing(
     assert result.exit_code == 1, result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
     expected = {"nan": r"row 438, column 2: nan; expected finite numbers",
-                "short": r".*", "bool": r"expected real numbers, got dtype bool"}[bad]
+                "short": r"the header announces shape \(900, \d+\) .*",
+                "long": r"the header announces shape \(500, \d+\) .*",
+                "bool": r"expected real numbers, got dtype bool"}[bad]
     assert re.fullmatch(rf"embedkit: error: \S*bad\.npy: {expected}", result.output.strip())
     assert list(out.iterdir()) == []
 
