@@ -208,6 +208,27 @@ def test_a_parameter_error_exits_2_naming_the_option(tmp_path, monkeypatch):
                              "(not min_count_x)\n")
 
 
+@pytest.mark.parametrize("path", ["f64.max_vocab", "runs/max_vocab", "max_vocab.txt",
+                                  "./max_vocab"])
+def test_a_parameter_named_inside_a_file_name_stays_a_file_name(tmp_path, monkeypatch, path):
+    """Only the parameter's own word becomes the option: a file name that contains it (as the
+    default vocabulary f64.vocab of f64.npy contains vocab) is named as it is."""
+    import embedkit.cli.text as text_cli
+    from embedkit.errors import EmbedkitError
+
+    def refuse(*args, **kwargs):
+        raise EmbedkitError(f"give max_vocab (default {path} does not exist), or max_vocab.",
+                            params=("max_vocab",))
+
+    monkeypatch.setattr(text_cli, "corpus_vocabulary", refuse)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b\n")
+    result = run(["vocab", str(corpus)])
+    assert result.exit_code == 1
+    assert result.stderr == (f"embedkit: error: give --max-vocab (default {path} does not "
+                             "exist), or --max-vocab.\n")
+
+
 def test_library_messages_never_spell_command_line_options():
     """Below embedkit/cli/ an error names its parameter (``score_column``, listed in
     ``params``); only the CLI knows it as ``--score-column``, and a library caller never

@@ -163,10 +163,14 @@ def test_malformed_files_give_one_line_errors(tmp_path, name):
 
 
 def test_npy_without_vocabulary_is_a_clear_error(tmp_path, vectors):
-    np.save(tmp_path / "m.npy", vectors)
-    result = CliRunner().invoke(main, ["neighbors", str(tmp_path / "m.npy"), "the"])
+    """The message names the vocabulary file looked for and the option: the option's name
+    inside the file name stays as it is (it read "default f64.--vocab")."""
+    np.save(tmp_path / "f64.npy", vectors)
+    result = CliRunner().invoke(main, ["neighbors", str(tmp_path / "f64.npy"), "the"])
     assert result.exit_code == 1
-    assert "needs a vocabulary file: give --vocab FILE" in result.stderr
+    assert result.stderr == (f"embedkit: error: {tmp_path / 'f64.npy'}: a .npy matrix needs a "
+                             f"vocabulary file: give --vocab FILE (default "
+                             f"{tmp_path / 'f64.vocab'} does not exist)\n")
 
 
 def test_words_with_spaces_round_trip_in_text_and_are_refused_by_binary(tmp_path, vectors):

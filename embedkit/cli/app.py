@@ -104,14 +104,16 @@ def _fail(ctx: click.Context, exc: BaseException, prefix: str = "",
 def _option_names(group: click.Group, ctx: click.Context, exc: EmbedkitError) -> str:
     """The message of ``exc`` with each library parameter it names (``batch_size``) replaced
     by the running command's option of that name (``--batch-size``); names the command has no
-    option for stay as they are."""
+    option for stay as they are, and so does a name inside a file name (``f64.vocab``,
+    ``vocab.txt``, ``runs/vocab``)."""
     command = group.get_command(ctx, ctx.invoked_subcommand or "")
     options = {param.name: max(param.opts, key=len) for param in
                (command.params if command is not None else ()) if isinstance(param, click.Option)}
     message = str(exc)
     for name in exc.params:
         if name in options:
-            message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", options[name], message)
+            message = re.sub(rf"(?<![\w./-]){re.escape(name)}(?![\w-]|\.\w)", options[name],
+                             message)
     return message
 
 
