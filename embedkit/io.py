@@ -258,6 +258,21 @@ def _not_valid(where: str, codec: str, exc: UnicodeDecodeError) -> EmbedkitError
     return EmbedkitError(f"{where}: not valid {codec.upper()} text ({exc.reason})")
 
 
+class UndecodableLines(EmbedkitError):
+    """Undecodable bytes in a block of lines (:func:`decode_lines`).
+
+    Attributes
+    ----------
+    lines : list of str
+        The block's lines before the one holding the bad bytes, decoded: a reader that
+        answers lines as they arrive still answers these before it stops.
+    """
+
+    def __init__(self, message: str, lines: list[str]) -> None:
+        super().__init__(message)
+        self.lines = lines
+
+
 def decode_lines(block: bytes, name: str, line: int, offset: int) -> list[str]:
     """``block``, lines of UTF-8 text read from ``name`` in pieces (stdin answered as it
     arrives), decoded and split at its line feeds.
@@ -273,15 +288,17 @@ def decode_lines(block: bytes, name: str, line: int, offset: int) -> list[str]:
 
     Raises
     ------
-    EmbedkitError
+    UndecodableLines
         For undecodable bytes, naming ``name`` and their line and byte, as :func:`open_input`
-        does for whole files.
+        does for whole files; it carries the lines before theirs, decoded.
     """
     try:
         return block.decode("utf-8").split("\n")
     except UnicodeDecodeError as exc:
-        raise _not_valid(f"{name}: {_position(line, offset, block, exc.start)}", "utf-8",
-                         exc) from None
+        error = _not_valid(f"{name}: {_position(line, offset, block, exc.start)}", "utf-8", exc)
+        good = block[:block.rfind(_NEWLINE, 0, exc.start) + 1]
+        lines = good[:-1].decode("utf-8").split("\n") if good else []
+        raise UndecodableLines(str(error), lines) from None
 
 
 def _locate_undecodable(path: str, encoding: str) -> str:

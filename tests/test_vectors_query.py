@@ -202,6 +202,50 @@ def test_stdin_queries_with_bad_bytes_stop_with_their_line_and_byte(vec_file):
     assert process.returncode == 1  # before: U+FFFD, "unknown word 'ki\ufffdng'"
     assert process.stderr.decode() == ("embedkit: error: <stdin>: line 2, byte 9: not valid "
                                        "UTF-8 text (invalid continuation byte)\n")
+@pytest.mark.parametrize("through", ["pipe", "runner"])
+@pytest.mark.parametrize("command, lines, query", [
+    ("neighbors", b"apple\nking -man woman\n", "apple"),
+    ("analogy", b"man king woman\napple pear apple\n", "man king woman")])
+def test_answers_before_a_bad_line_are_printed_then_its_line_is_named(vec_file, through,
+                                                                      command, lines, query):
+    """The lines read before an undecodable one are answered (they came in the same batch,
+    which was dropped whole); then one line names stdin's line, status 1. Through a pipe
+    (read as it arrives) and through the CLI runner (a stream without a descriptor)."""
+    data = lines + b"ki\xe9ng\nbanana\n"
+    if through == "pipe":
+        done = subprocess.run([sys.executable, "-m", "embedkit", command, vec_file, "-k", "1"],
+                              input=data, capture_output=True, timeout=120)
+        status, out, err = done.returncode, done.stdout.decode(), done.stderr.decode()
+    else:
+        result = CliRunner().invoke(main, [command, vec_file, "-k", "1"], input=data)
+        status, out, err = result.exit_code, result.stdout, result.stderr
+    assert status == 1
+    answered = [line.split("\t")[0] for line in out.splitlines()]
+    assert answered == [query, lines.decode().splitlines()[1]]
+    assert err == (f"embedkit: error: <stdin>: line 3, byte {len(lines) + 3}: not valid UTF-8 "
+                   "text (invalid continuation byte)\n")
+
+
+@pytest.mark.parametrize("args", [["neighbors", "-"], ["analogy", "-"],
+                                  ["neighbors", "VEC", "--vocab", "-"]])
+def test_vectors_from_stdin_need_the_queries_as_arguments(vec_file, args):
+    """Stdin holds the vectors, so it holds no queries: one line says so before anything is
+    read (it used to read every line as vectors, answer nothing and exit 0)."""
+    args = [vec_file if a == "VEC" else a for a in args]
+    with open(vec_file, "rb") as f:
+        result = CliRunner().invoke(main, args, input=f.read())
+    assert result.exit_code == 2 and result.stdout == ""
+    reader = "--vocab" if "--vocab" in args else "VECTORS"
+    assert result.stderr == (f"embedkit: error: {reader} is read from stdin (-), which then "
+                             "holds no queries: give the queries as arguments\n")
+
+
+def test_vectors_from_stdin_answer_the_queries_given_as_arguments(vec_file):
+    with open(vec_file, "rb") as f:
+        result = CliRunner().invoke(main, ["neighbors", "-", "apple", "-k", "1"], input=f.read())
+    assert result.exit_code == 0 and result.stdout.startswith("apple\t1\tpear\t")
+
+
 # ---------------------------------------------------------------- answer(): many lines at once
 
 def test_answer_follows_the_method_and_k(kv):

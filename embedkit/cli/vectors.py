@@ -12,7 +12,16 @@ from itertools import islice
 import click
 
 from embedkit.cli.options import json_option, vector_format_option
-from embedkit.io import check_stdin_once, check_writable, decode_lines, to_json, tsv_field
+from embedkit.errors import ParameterError
+from embedkit.io import (
+    STDIO,
+    UndecodableLines,
+    check_stdin_once,
+    check_writable,
+    decode_lines,
+    to_json,
+    tsv_field,
+)
 from embedkit.vectors import KeyedVectors, load_vectors
 from embedkit.vectors.ann import (
     CONNECTIVITY,
@@ -62,14 +71,19 @@ def _stdin_batches() -> Iterator[list[str]]:
     """Lines of stdin in batches: whatever has arrived (up to STDIN_BATCH lines), so a pipe
     fed by hand is answered line by line and a file is answered in large batches. A leading
     UTF-8 byte-order mark is skipped; undecodable bytes are an error naming their line and
-    byte."""
+    byte, raised after the batch of the lines before them."""
     line, offset = 1, 0
 
-    def decoded(block: bytes) -> list[str]:
+    def decoded(block: bytes) -> Iterator[list[str]]:
         nonlocal line, offset
-        lines = decode_lines(block, "<stdin>", line, offset)
+        try:
+            lines = decode_lines(block, "<stdin>", line, offset)
+        except UndecodableLines as exc:
+            if exc.lines:  # answered before the error, as they would be had they come alone
+                yield exc.lines
+            raise
         line, offset = line + len(lines), offset + len(block) + 1
-        return lines
+        yield lines
 
     stream = sys.stdin.buffer
     try:
@@ -81,7 +95,7 @@ def _stdin_batches() -> Iterator[list[str]]:
                 batch[0], offset = batch[0][len(codecs.BOM_UTF8):], len(codecs.BOM_UTF8)
             first = False
             block = b"".join(batch)
-            yield decoded(block[:-1] if block.endswith(b"\n") else block)
+            yield from decoded(block[:-1] if block.endswith(b"\n") else block)
         return
     pending, started = b"", False
     while chunk := os.read(fd, 1 << 16):
@@ -99,9 +113,9 @@ def _stdin_batches() -> Iterator[list[str]]:
             pending += more
         block, newline, pending = pending.rpartition(b"\n")
         if newline:
-            yield decoded(block)
+            yield from decoded(block)
     if pending:
-        yield decoded(pending)
+        yield from decoded(pending)
 
 
 def _print_answers(answers: list[Answer], as_json: bool) -> bool:
@@ -120,6 +134,23 @@ def _print_answers(answers: list[Answer], as_json: bool) -> bool:
                                for rank, (word, sim) in enumerate(item.neighbors, 1)), nl=False)
     sys.stdout.flush()
     return ok
+
+
+def check_query_source(vectors: str, vocab: str | None, given: tuple[str, ...]) -> None:
+    """Refuse to read the queries from stdin when the vectors (or their vocabulary) come from
+    it: stdin is read once, and would be all vectors and no queries.
+
+    Raises
+    ------
+    ParameterError
+        Naming what reads stdin and asking for the queries as arguments.
+    """
+    if given:
+        return
+    for name, path in (("VECTORS", vectors), ("--vocab", vocab)):
+        if path is not None and path == STDIO:
+            raise ParameterError(f"{name} is read from stdin (-), which then holds no queries: "
+                                 "give the queries as arguments")
 
 
 def _run_queries(kv: KeyedVectors, given: list[str], k: int, method: str, as_json: bool,
@@ -176,6 +207,7 @@ def neighbors(vectors, limit, mmap, vocab, unicode_errors, header, queries, k, i
     each batch of queries streams it 1 MB at a time (two threads), so memory holds the words,
     one norm per word (from <stem>.norms.npz, which `convert` writes) and two buffers.
     """
+    check_query_source(vectors, vocab, queries)
     kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab, header=header)
     search = None if index_path is None else VectorIndex(index_path, kv, ef).top_k
     _run_queries(kv, list(queries), k, "add", as_json, parse_query, search)
@@ -233,6 +265,7 @@ def analogy(vectors, limit, mmap, vocab, unicode_errors, header, words, method, 
     """
     if words and len(words) != 3:
         raise click.UsageError(f"expected three words A B C or none (stdin), got {len(words)}")
+    check_query_source(vectors, vocab, words)
     kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab, header=header)
     _run_queries(kv, [" ".join(words)] if words else [], k, method, as_json, parse_analogy)
 
