@@ -131,10 +131,16 @@ def scale_model(compute_per_word: float, merge_per_byte: float, back_per_word: f
     then fetch the new model (two float32 matrices) from those that hold it, doubling the
     holders each step: ``log2(N)`` model transfers one after the other, each over one
     machine's link (an assumption: Dask's workers fetch from any holder, and serve a limited
-    number at once). Rounds are sequential (synchronous), so an epoch is ``tokens / W`` such
-    rounds; the driver's one model out and back per epoch is left out. Single machine
-    (N = 1): ``tokens`` times the compute time per word.
+    number at once). With block momentum (the default merge above 2 tasks) the merger also
+    needs the momentum, as large as the model, from the round before's merger: one more
+    model transfer over one link, which starts when that version exists and so overlaps the
+    round's compute (the round takes the longer of the two). Rounds are sequential
+    (synchronous), so an epoch is ``tokens / W`` such rounds; the driver's one model out and
+    back per epoch is left out. Single machine (N = 1): ``tokens`` times the compute time per
+    word.
     """
+    from embedkit.w2v.cluster import default_merge
+
     model_bytes = 2 * vocab * dim * 4
     compute_per_word *= dim / DIM  # every kernel is linear in the dimensions
     print(f"\nScale on paper: {tokens:.0e} tokens, {vocab:,} x {dim} model "
@@ -153,7 +159,9 @@ def scale_model(compute_per_word: float, merge_per_byte: float, back_per_word: f
                 compute = per_round / n * compute_per_word
                 back = min(model_bytes, per_round / n * back_per_word)
                 spread = math.ceil(math.log2(n)) * model_bytes / link
-                round_time = compute + (n - 1) * back / link + n * back * merge_per_byte + spread
+                momentum = model_bytes / link if default_merge(n) == "momentum" else 0.0
+                round_time = (max(compute, momentum) + (n - 1) * back / link
+                              + n * back * merge_per_byte + spread)
                 cells.append(tokens / per_round * round_time / 3600)
             best = machines[min(range(len(cells)), key=cells.__getitem__)]
             print(f"  {gbit:>2} Gbit/s, rounds of {per_round:.0e} words: " +

@@ -25,7 +25,8 @@ measured process.
 Every output is a word2vec file read back by embedkit's reader and evaluated by the same code
 (WordSim353 Spearman, Google analogies, embedkit's evaluation), outside the timing.
 
-Runs go round robin (every system once, then again), repeat ``r`` with seed ``r + 1``:
+Runs go round robin (every system once, then again), repeat ``r`` with seed ``r + 1``
+(``--first-seed`` moves the seeds, to add runs to an earlier run):
 speed and memory are medians of ``--repeat`` runs, quality the mean ± standard deviation
 over those seeds (the two C tools take no seed: their spread is that of thread timing).
 The load average is printed before each block: this machine is shared, and only ratios
@@ -238,6 +239,8 @@ def main() -> None:
                         help="times the big corpus repeats the glosses (4: ~5.8 M tokens)")
     parser.add_argument("--big-repeat", type=int,
                         help="runs (seeds) per configuration on the big corpus (default: --repeat)")
+    parser.add_argument("--first-seed", type=int, default=1,
+                        help="seed of the first run (to add runs to an earlier one)")
     options = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"bench_w2v: {DATA} not found")
@@ -276,12 +279,15 @@ def main() -> None:
                         for system in block:
                             out = os.path.join(tmp, f"{system}.vec" if system == "fasttext"
                                                else f"{system}.bin")
-                            cmd, env = command(system, model, threads, corpus, out, r + 1,
-                                               peers)
+                            cmd, env = command(system, model, threads, corpus, out,
+                                               options.first_seed + r, peers)
                             seconds, pss, cpu = measure(cmd, env, tmp)
                             runs[system].append((seconds, pss, *evaluate(out), cpu))
-                            print(f"#   run {r + 1} {system}: {seconds:.1f} s wall, {cpu:.1f} s "
-                                  f"CPU, load {os.getloadavg()[0]:.2f}", flush=True)
+                            print(f"#   run {r + 1} (seed {options.first_seed + r}) {system}: "
+                                  f"{seconds:.1f} s wall, {cpu:.1f} s CPU, peak PSS "
+                                  f"{pss:.0f} MB, WS353 {runs[system][-1][2]:.3f}, "
+                                  f"analogy {runs[system][-1][3]:.3f}, load "
+                                  f"{os.getloadavg()[0]:.2f}", flush=True)
                     reference = runs.get("gensim-file") or next(iter(runs.values()))
                     base = statistics.median(r[0] for r in reference)
                     base_cpu = statistics.median(r[4] for r in reference)
