@@ -222,15 +222,16 @@ def all_finite(X: np.ndarray) -> bool:
 
 
 def check_finite(X: np.ndarray, where: str, row_name: Callable[[int], str] = lambda row:
-                 f"row {row + 1}") -> None:
+                 f"row {row + 1}", expected: str = "finite numbers") -> None:
     """Raise :class:`~embedkit.errors.EmbedkitError` naming the first NaN or infinite entry of
-    ``X`` (``where`` names the data), reading it one block at a time."""
+    ``X`` (``where`` names the data) and what was ``expected``, reading it one block at a
+    time."""
     for start, block in iter_blocks(X):
         finite = np.isfinite(block)
         if not finite.all():
             row, column = np.argwhere(~finite)[0]
             raise EmbedkitError(f"{where}: {row_name(start + row)}, column {column + 1}: "
-                                f"{block[row, column]}; expected finite numbers")
+                                f"{block[row, column]}; expected {expected}")
 
 
 

@@ -1,15 +1,22 @@
 """The autoencoder as a scikit-learn transformer: ``fit``, ``transform`` (codes),
-``inverse_transform`` (reconstructions), ``score`` (negative reconstruction error)."""
+``inverse_transform`` (reconstructions), ``score`` (negative reconstruction error).
+
+It is one by scikit-learn's protocol, not by inheriting its base classes, so that importing it
+and fitting a float NumPy matrix import no scikit-learn: its import (``sklearn.base`` loads
+``sklearn.utils``, ``scipy.stats``, ...) is about 84 MB of memory, more than a third of a
+200 MB matrix. Scikit-learn is imported when it is needed: to check any other input (lists,
+DataFrames, sparse matrices, other dtypes), for the tags when scikit-learn asks, and for the
+error of an unfitted model.
+"""
 
 from __future__ import annotations
 
+import inspect
 import os
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_array
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from embedkit import streaming
 from embedkit.ae import blocks
@@ -28,11 +35,15 @@ from embedkit.training import DEFAULT_CHECKPOINT_EVERY, Checkpoints
 MODEL_FORMAT = 1
 
 
-class Autoencoder(TransformerMixin, BaseEstimator):
+class Autoencoder:
     """An autoencoder ``x̂ = g(U f(W x + b) + c)`` trained on embedkit's backprop core.
 
     With the defaults it is the tied linear autoencoder ``x̂ = WᵀW x`` of THEORY.md on centred
     data, whose optimum spans the PCA subspace.
+
+    A scikit-learn transformer (``clone``, ``Pipeline``, grid search, its estimator checks)
+    that does not inherit scikit-learn's ``BaseEstimator`` (see the module's docstring): it
+    has no HTML display in notebooks and no metadata-routing requests (``set_fit_request``).
 
     Parameters
     ----------
@@ -119,10 +130,62 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ sklearn protocol
 
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        """The constructor's parameters, which are the estimator's (scikit-learn's rule)."""
+        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The estimator's parameters by name (``deep`` has no effect: none is an estimator)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params) -> Autoencoder:
+        """Set parameters by name; returns ``self``.
+
+        Raises
+        ------
+        ParameterError
+            For a name that is not a parameter (a ``ValueError``, as scikit-learn expects).
+        """
+        names = self._param_names()
+        for name in params:
+            if name not in names:
+                raise ParameterError(f"{name!r} is not a parameter of {type(self).__name__}; "
+                                     f"expected one of {', '.join(names)}", params=(name,))
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        """The class and the parameters that differ from their defaults, as scikit-learn
+        shows estimators."""
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = [f"{name}={value!r}" for name, value in self.get_params().items()
+                   if repr(value) != repr(defaults[name].default)]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
+        """Scikit-learn's tags: a transformer that keeps float32 and float64."""
+        # imported when scikit-learn asks for them, so it is loaded already
+        from sklearn.utils import Tags, TargetTags, TransformerTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False),
+                    transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]))
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "params_")
+
+    def _check_fitted(self) -> None:
+        """Raise scikit-learn's ``NotFittedError`` (what its users catch) before a fit."""
+        if not self.__sklearn_is_fitted__():
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet; "
+                                 "call 'fit' first.")
+
+    def fit_transform(self, X, y=None, **fit_params) -> np.ndarray:
+        """``fit(X, y, **fit_params)``, then the codes of ``X`` (:meth:`transform`)."""
+        return self.fit(X, y, **fit_params).transform(X)
 
     @property
     def architecture(self) -> Architecture:
@@ -210,18 +273,26 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return context
 
     def _validated(self, X, reset: bool, finite: bool = False) -> np.ndarray:
-        """``X`` checked as scikit-learn does; a memory-mapped float matrix is checked one
-        block at a time (not read for it when known to be ``finite``) and stays mapped (so
-        fit, transform and score stream it)."""
+        """``X`` checked as scikit-learn does. A float matrix in memory or memory-mapped is
+        checked here, one block at a time (not read for it when known to be ``finite``), and
+        is neither copied nor loaded (so fit, transform and score stream a map); anything
+        else goes through scikit-learn's checks, which read it whole."""
         if not _streamable(X):
+            from sklearn.utils.validation import validate_data
+
             return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
         if not finite:
-            streaming.check_finite(X, "X")
+            _check_finite(X, "X")
         if reset:
             self.n_features_in_ = X.shape[1]
+            self.__dict__.pop("feature_names_in_", None)  # a refit on a matrix has no names
         elif X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
                              f"expecting {self.n_features_in_} features as input.")
+        elif hasattr(self, "feature_names_in_"):
+            # scikit-learn's wording, which its users' warning filters match
+            warnings.warn(f"X does not have valid feature names, but {type(self).__name__} "
+                          "was fitted with feature names", UserWarning, stacklevel=2)
         return X
 
     def _tensors(self, dtype: np.dtype) -> dict[str, Tensor]:
@@ -249,7 +320,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         RowBlocks
             Shape (n_samples, n_components), ``X``'s float dtype.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         X = self._validated(X, reset=False, finite=finite)
         tensors = self._tensors(X.dtype)
 
@@ -278,7 +349,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         RowBlocks
             Shape (n_samples, n_features), the codes' float dtype.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         codes = _check_codes(X, len(self.params_["W"]), finite)
         tensors = self._tensors(codes.dtype)
         mean = self.mean_.astype(codes.dtype)
@@ -298,7 +369,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def score(self, X, y=None) -> float:
         """Negative mean squared reconstruction error (higher is better, as sklearn expects)."""
-        check_is_fitted(self)
+        self._check_fitted()
         X = self._validated(X, reset=False)
         return -reconstruction_error(self.architecture, self._tensors(X.dtype), X,
                                      mean=self.mean_)
@@ -307,10 +378,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def save(self, path: str | os.PathLike | None) -> None:
         """Write the fitted model as an ``.npz`` archive (atomically; None or ``-``: stdout)."""
-        check_is_fitted(self)
-        meta = {"format": MODEL_FORMAT, "params": self.get_params(),
-                "n_iter": self.n_iter_}
-        meta["params"]["random_state"] = None  # generators are not JSON; the fit is done
+        self._check_fitted()
+        # generators are not JSON; the fit is done
+        params = {**self.get_params(), "random_state": None}
+        meta = {"format": MODEL_FORMAT, "params": params, "n_iter": self.n_iter_}
         arrays = {f"param_{name}": value for name, value in self.params_.items()}
         write_archive(path, meta, {"mean": self.mean_, "components": self.components_,
                                    **arrays})
@@ -338,8 +409,10 @@ def load_model(path: str | os.PathLike) -> Autoencoder:
 def _check_codes(codes, n_hidden: int, finite: bool = False) -> np.ndarray:
     if _streamable(codes):
         if not finite:
-            streaming.check_finite(codes, "codes")
+            _check_finite(codes, "codes")
     else:
+        from sklearn.utils import check_array
+
         codes = check_array(codes, dtype=[np.float64, np.float32])
     if codes.shape[1] != n_hidden:
         raise EmbedkitError(f"codes have {codes.shape[1]} columns, the model expects "
@@ -347,11 +420,18 @@ def _check_codes(codes, n_hidden: int, finite: bool = False) -> np.ndarray:
     return codes
 
 
+def _check_finite(X: np.ndarray, where: str) -> None:
+    # naming NaN and inf as scikit-learn's estimator checks require of the error
+    streaming.check_finite(X, where, expected="finite numbers, not NaN or inf")
+
+
 def _streamable(X) -> bool:
-    """Whether ``X`` is a memory-mapped float matrix, checked and read one block at a time
-    (anything else goes through scikit-learn's checks, which read it whole)."""
-    return (streaming.is_mapped(X) and X.ndim == 2 and X.dtype in (np.float32, np.float64)
-            and bool(X.shape[0]) and bool(X.shape[1]))
+    """Whether ``X`` is a non-empty float32 or float64 NumPy matrix, in memory or
+    memory-mapped, checked and read one block at a time (anything else, ``ndarray``
+    subclasses such as ``np.matrix`` and other byte orders too, goes through scikit-learn's
+    checks, which read it whole)."""
+    return ((type(X) is np.ndarray or streaming.is_mapped(X)) and X.ndim == 2
+            and X.dtype in (np.float32, np.float64) and bool(X.shape[0]) and bool(X.shape[1]))
 
 
 def _orthonormal_rows(decoder: np.ndarray) -> np.ndarray:
