@@ -79,6 +79,14 @@ def test_same_seed_gives_identical_vectors_with_one_thread(small):
     assert not np.array_equal(first.vectors, other.vectors)
 
 
+def test_a_run_returns_the_settings_it_trained_with(small):
+    # the resolved settings (threads, min_count filled in), as the model documents
+    config = Word2VecConfig(dim=8, epochs=1, threads=1, window=3, negative=3)
+    trained = train_word2vec([small], config)
+    assert trained.config == config.resolved()
+    assert trained.config.window == 3 and trained.config.negative == 3
+
+
 def test_a_task_trains_the_same_in_any_worker(small, monkeypatch):
     # One task per epoch (the small corpus is one chunk): the worker processes then train
     # one after the other, so two of them must give the single worker's bits exactly, since

@@ -346,3 +346,18 @@ def test_ctrl_c_inside_an_epoch_counts_every_word_of_it_trained(small):
     assert 0 < reports[1] < total
     assert re.search(rf"^training stopped in epoch 1 of 2, after {total:,.0f} of [\d,]+ words",
                      str(info.value)), str(info.value)
+
+
+@pytest.mark.parametrize("every", [2, 5])
+def test_the_checkpoint_holds_the_last_epoch_whatever_the_cadence(small, tmp_path, every):
+    # 3 epochs, a checkpoint due every 2 (or 5): the file must still hold the finished run,
+    # not epoch 2 (or nothing), so resuming it trains nothing more
+    checkpoint = tmp_path / "ck.npz"
+    config = Word2VecConfig(dim=8, epochs=3, threads=1)
+    full = train_word2vec([small], config, checkpoint=checkpoint, checkpoint_every=every)
+    with np.load(checkpoint) as archive:
+        assert np.array_equal(archive["vectors"], full.vectors)
+        assert np.array_equal(archive["output"], full.output)
+    epochs: list[dict] = []
+    resumed = train_word2vec([small], config, callback=epochs.append, resume=checkpoint)
+    assert epochs == [] and resumed.history == full.history

@@ -236,3 +236,23 @@ def test_a_run_whose_loss_explodes_stops_before_writing(inflected):
     # row's step was capped); a learning rate 100 times the default still gets there
     with pytest.raises(DivergenceError, match="training diverged"):
         _trained(inflected, model="cbow", epochs=2, lr=5.0)
+
+
+def test_a_subword_run_returns_its_settings_and_output_matrix_and_records_them(inflected,
+                                                                               tmp_path):
+    # what fastText's model file records comes from this run's settings, not fastText's
+    # defaults (ws 5, epoch 5, minCount 5, neg 5, sg, t 1e-4)
+    config = _config(model="cbow", window=3, epochs=2, negative=4, subsample=1e-3, seed=2)
+    trained = train_word2vec([inflected], config)
+    assert trained.config == config.resolved()
+    assert trained.output.shape == (len(trained.vocab), 24)
+    assert trained.output.any()  # trained: the output rows start at zero
+    out = tmp_path / "model.bin"
+    trained.save(out, fmt="fasttext")
+    table = read_table(out)
+    assert {k: table.subwords.args[k] for k in ("ws", "epoch", "minCount", "neg", "model")} == {
+        "ws": 3, "epoch": 2, "minCount": 1, "neg": 4, "model": 1}
+    assert table.subwords.args["t"] == pytest.approx(1e-3)
+    npz = tmp_path / "model.npz"
+    trained.save(npz)
+    np.testing.assert_array_equal(load_vectors(npz).output, trained.output)
