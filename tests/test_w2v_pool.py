@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
@@ -15,7 +16,13 @@ import numpy as np
 import pytest
 
 from embedkit.errors import EmbedkitError
-from embedkit.w2v.pool import QUEUED_TASKS, interrupt_between_tasks, run_tasks, shared_zeros
+from embedkit.w2v.pool import (
+    QUEUED_TASKS,
+    _serve,
+    interrupt_between_tasks,
+    run_tasks,
+    shared_zeros,
+)
 
 
 class Adder:
@@ -244,3 +251,93 @@ def test_workers_are_forked_whatever_the_default_start_method():
     finally:
         multiprocessing.set_start_method(previous, force=True)
     np.testing.assert_array_equal(matrix[:, 0], np.arange(6))
+
+
+class SlowFailer(Adder):
+    """Fails its first task after ``delay`` seconds: by then every task and the sentinels
+    wait for room in a full queue (the other worker hangs)."""
+
+    def __init__(self, delay):
+        super().__init__(None)
+        self.delay = delay
+
+    def run(self, task, progress):
+        time.sleep(self.delay)
+        raise ValueError(f"task {task} failed")
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_failing_while_the_sentinels_wait_for_room_is_raised():
+    # 2 tasks taken, QUEUED_TASKS fill the queue: the end-of-epoch sentinels wait for room
+    # when the error arrives, which must still be raised, not dropped with a None result
+    with pytest.raises(ValueError, match="^task 1 failed$"):
+        run_tasks(iter(range(QUEUED_TASKS + 2)), [Hung(), SlowFailer(2.0)], None, _never)
+
+
+def _served(worker, tasks):
+    """Run a worker process's loop here, on plain queues, with ``tasks`` and the sentinel
+    queued: the messages it sends the training process, and what is left of ``todo``
+    (the loop runs forked in training, where no test of this process sees it)."""
+    todo, done = queue.Queue(), queue.Queue()
+    for task in tasks:
+        todo.put(task)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        _serve(worker, todo, done)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return [done.get_nowait() for _ in range(done.qsize())], [
+        todo.get_nowait() for _ in range(todo.qsize())]
+
+
+class SignalSpy(Adder):
+    """Records the SIGINT handler in force while it trains."""
+
+    def run(self, task, progress):
+        self.handler = signal.getsignal(signal.SIGINT)
+        super().run(task, progress)
+
+
+def test_a_worker_process_trains_until_the_sentinel_then_sends_its_tally():
+    worker = SignalSpy(np.zeros((8, 1)))
+    sent, left = _served(worker, [3, 5, None, 7])
+    pid = os.getpid()
+    assert sent == [("progress", {"task": 3, "pid": pid}), ("progress", {"task": 5, "pid": pid}),
+                    ("tally", [3, 5])]
+    assert left == [7]  # nothing after the sentinel taken
+    np.testing.assert_array_equal(worker.matrix[:, 0], [0, 0, 0, 3, 0, 5, 0, 0])
+    # a terminal's Ctrl-C goes to the whole process group: the parent alone handles it
+    assert worker.handler is signal.SIG_IGN
+
+
+def test_a_worker_process_sends_each_warning_once_after_the_task_that_raised_it():
+    sent, _ = _served(Adder(np.zeros((8, 1)), warn=True), [2, 4, 3, 1, None])
+    pid = os.getpid()
+    parity = [("warning", (RuntimeWarning, f"task parity {p}")) for p in (0, 1)]
+    assert sent == [("progress", {"task": 2, "pid": pid}), parity[0],
+                    ("progress", {"task": 4, "pid": pid}),
+                    ("progress", {"task": 3, "pid": pid}), parity[1],
+                    ("progress", {"task": 1, "pid": pid}), ("tally", [2, 4, 3, 1])]
+
+
+def test_a_worker_process_sends_a_failing_tasks_warnings_then_its_error_and_stops():
+    sent, left = _served(Adder(np.zeros((8, 1)), warn=True, fail_on=2), [1, 2, 5, None])
+    assert [kind for kind, _ in sent] == ["progress", "warning", "warning", "error"]
+    assert sent[1:3] == [("warning", (RuntimeWarning, "task parity 1")),
+                         ("warning", (RuntimeWarning, "task parity 0"))]
+    error = sent[3][1]
+    assert isinstance(error, ValueError) and str(error) == "task 2 failed"
+    assert left == [5, None]  # no tally: the training process re-raises the error
+
+
+class Interrupted:
+    tally: list = []
+
+    def run(self, task, progress):
+        raise KeyboardInterrupt
+
+
+def test_any_exception_in_a_worker_process_is_sent_not_raised_there():
+    sent, _ = _served(Interrupted(), [0, None])
+    assert len(sent) == 1 and sent[0][0] == "error"
+    assert isinstance(sent[0][1], KeyboardInterrupt)
