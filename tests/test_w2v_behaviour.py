@@ -133,6 +133,26 @@ def test_every_task_and_epoch_draws_from_its_own_stream(many_tasks, window_draws
                                                      strict=True))
 
 
+
+@pytest.mark.parametrize("subsample, masks", [(0.0, False), (1e-3, True)])
+def test_subsample_0_draws_no_mask(many_tasks, monkeypatch, subsample, masks):
+    # 0 turns subsampling off: no uniform draw per token taken from a task's stream to keep
+    # every word anyway (a wasted draw per token, and a seed's vectors would change)
+    import embedkit.text.windows as windows
+
+    drawn: list[int] = []
+    original = windows.subsample_mask
+
+    def recording(ids, keep, rng):
+        drawn.append(len(ids))
+        return original(ids, keep, rng)
+
+    monkeypatch.setattr(windows, "subsample_mask", recording)
+    config = Word2VecConfig(dim=4, epochs=1, min_count=1, subsample=subsample, threads=1)
+    train_word2vec([many_tasks], config)
+    assert bool(drawn) is masks
+
+
 # ---------------------------------------------------------------- noise distribution
 
 
