@@ -151,3 +151,129 @@ def test_float64_rows_are_written_as_float32():
     read = read_fasttext(out.getvalue(), "x.bin")
     np.testing.assert_array_equal(read.model.word_rows, vectors.astype(np.float32))
     np.testing.assert_array_equal(read.output, (vectors * 2).astype(np.float32))
+
+
+# Models built here byte by byte, independently of the writer: labels, other versions and
+# arguments the writer never produces (``FastText::saveModel``'s layout, as in the module notes).
+def built(words=("a", "b", "c"), labels=(), version=12, dim=2, pruned=-1, **header) -> bytes:
+    args = {"dim": dim, "ws": 5, "epoch": 5, "minCount": 1, "neg": 5, "wordNgrams": 1,
+            "loss": 2, "model": 2, "bucket": 0, "minn": 0, "maxn": 0, "lrUpdateRate": 100,
+            "t": 1e-4} | header
+    entries = [(w, 0) for w in words] + [(w, 1) for w in labels]
+    raw = struct.pack("<ii", fasttext.MAGIC, version)
+    raw += struct.pack("<12id", *(args[k] for k in fasttext.ARG_NAMES), args["t"])
+    raw += struct.pack("<iiiqq", len(entries), len(words), len(labels), 99, pruned)
+    raw += b"".join(w.encode() + b"\0" + struct.pack("<qb", 7, kind) for w, kind in entries)
+    rows = len(words) + args["bucket"]
+    input_rows = np.arange(rows * dim, dtype="<f4").reshape(rows, dim)
+    out_rows = len(labels) if args["model"] == 3 else len(words)
+    output = -np.arange(out_rows * dim, dtype="<f4").reshape(out_rows, dim)
+    raw += b"\0" + struct.pack("<qq", rows, dim) + input_rows.tobytes()
+    raw += b"\0" + struct.pack("<qq", out_rows, dim) + output.tobytes()
+    return raw
+
+
+def test_a_supervised_model_keeps_its_label_rows_as_output_and_words_as_vocabulary():
+    raw = built(labels=("__label__x", "__label__y"), model=3, loss=3, bucket=4)
+    read = read_fasttext(raw, "x.bin", limit=1)
+    assert read.words == ["a"] and read.counts.tolist() == [7]
+    # the output matrix has a row per label, all of them kept whatever the limit
+    np.testing.assert_array_equal(read.output, -np.arange(4, dtype=np.float32).reshape(2, 2))
+    # maxn 0: the bucket rows (word n-grams of a classifier) are no character n-grams
+    assert read.model.subwords == Subwords(0, 0, 0) and read.model.ngrams.shape == (0, 2)
+    np.testing.assert_array_equal(read.model.word_rows, [[0, 1]])
+
+
+def test_a_skipgram_model_cut_by_limit_keeps_the_kept_words_output_rows():
+    read = read_fasttext(built(), "x.bin", limit=2)
+    np.testing.assert_array_equal(read.output, -np.arange(4, dtype=np.float32).reshape(2, 2))
+
+
+@pytest.mark.parametrize("version, model, ngrams", [
+    (11, 3, False),  # fastText: old supervised models have no character n-grams
+    (12, 3, True), (11, 2, True), (12, 2, True)])
+def test_only_old_supervised_models_lose_their_character_ngrams(version, model, ngrams):
+    raw = built(labels=("__label__x",) if model == 3 else (), version=version, model=model,
+                bucket=4, minn=2, maxn=3)
+    read = read_fasttext(raw, "x.bin")
+    if ngrams:
+        assert read.model.subwords == Subwords(2, 3, 4)
+        np.testing.assert_array_equal(read.model.ngrams,
+                                      np.arange(6, 14, dtype=np.float32).reshape(4, 2))
+    else:
+        assert read.model.subwords.maxn == 0 and read.model.ngrams.shape == (0, 2)
+        # each word's vector is then its own row
+        np.testing.assert_array_equal(read.model.word_vectors(read.words),
+                                      np.arange(6, dtype=np.float32).reshape(3, 2))
+
+
+def test_the_other_header_arguments_are_kept_with_their_values():
+    raw = built(ws=7, epoch=3, minCount=2, neg=9, wordNgrams=2, loss=1, model=1,
+                lrUpdateRate=50, t=0.5, bucket=4, minn=2, maxn=3)
+    assert read_fasttext(raw, "x.bin").model.args == {
+        "ws": 7, "epoch": 3, "minCount": 2, "neg": 9, "wordNgrams": 2, "loss": 1, "model": 1,
+        "lrUpdateRate": 50, "t": 0.5}
+
+
+ENDS = 92 + 3 * 13  # the end of model_bytes()' dictionary: three words of three letters
+
+
+@pytest.mark.parametrize("cut, what, size, at", [
+    (ENDS, "the quantisation flag", 1, ENDS),
+    (ENDS + 1 + 16 + 36, "the output quantisation flag", 1, ENDS + 1 + 16 + 36),
+    (ENDS + 1 + 16 + 36 + 1 + 3, "the output matrix's shape", 16, ENDS + 1 + 16 + 36 + 1),
+    (ENDS + 2 * (1 + 16) + 36 + 35, "the output matrix (3 x 3 float32)", 36,
+     ENDS + 2 * (1 + 16) + 36)])
+def test_a_file_cut_after_the_dictionary_names_the_field(cut, what, size, at):
+    assert error_of(model_bytes()[:cut]) == (
+        f"x.bin: truncated or damaged fastText model: {what} needs {size} bytes at byte {at}, "
+        f"but the file ends at byte {cut}")
+
+
+def test_a_file_cut_in_the_dictionary_says_how_many_entries_it_holds():
+    raw = model_bytes()
+    # 30 bytes left: room for three entries of the 10 bytes each takes at least, so the
+    # entries are looked for, and two of the three are there
+    assert error_of(raw[:92 + 30]) == (
+        "x.bin: truncated or damaged fastText model: 2 of the 3 dictionary entries found")
+    assert error_of(raw[:92 + 29]) == (
+        "x.bin: damaged fastText model: a dictionary of 3 entries (3 words, 0 labels) in 29 "
+        "bytes")
+
+
+def _dictionary_sizes(raw: bytes, size: int, nwords: int, nlabels: int) -> bytes:
+    data = bytearray(raw)
+    struct.pack_into("<iii", data, AT["size"], size, nwords, nlabels)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("nwords, nlabels", [(3, 1), (4, -1), (-1, 4)])
+def test_dictionary_sizes_that_do_not_add_up_are_refused(nwords, nlabels):
+    assert error_of(_dictionary_sizes(model_bytes(), 3, nwords, nlabels)) == (
+        f"x.bin: damaged fastText model: a dictionary of 3 entries ({nwords} words, {nlabels} "
+        f"labels) in {len(model_bytes()) - 92} bytes")
+
+
+def test_a_label_among_the_words_is_refused():
+    data = bytearray(model_bytes())
+    data[92 + 12] = 1  # the type of the first entry ("the\0", then its count)
+    assert error_of(bytes(data)) == ("x.bin: damaged fastText model: a label among the first "
+                                     "3 entries, which should be words")
+
+
+def test_a_pruned_and_a_quantised_model_are_refused_saying_so():
+    data = bytearray(model_bytes())
+    struct.pack_into("<q", data, 84, 1)  # pruneidx_size: one pruned n-gram
+    assert error_of(bytes(data)) == ("x.bin: a pruned (quantised) fastText model: embedkit "
+                                     "reads unquantised .bin models only")
+    data = bytearray(model_bytes())
+    data[ENDS] = 1
+    assert error_of(bytes(data)) == (
+        "x.bin: a quantised fastText model (made by `fasttext quantize`, usually .ftz): "
+        "embedkit reads unquantised .bin models only")
+
+
+def test_an_undecodable_word_is_named_with_its_file():
+    data = model_bytes(("ok", "c\xe9")).replace("c\xe9".encode(), b"c\xff")
+    assert error_of(data) == ("x.bin: dictionary entry 2: word is not valid UTF-8 (use "
+                              "unicode_errors replace or ignore)")
