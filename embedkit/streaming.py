@@ -9,11 +9,13 @@ page cache, but the process's resident memory does not grow with the file.
 
 from __future__ import annotations
 
+import abc
 import mmap
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +33,7 @@ Progress = Callable[[int], None]
 FILE_IDENTITY = "file_identity"
 
 
-def block_rows(X: np.ndarray, size: int | None = None) -> int:
+def block_rows(X: Matrix, size: int | None = None) -> int:
     """Rows per block: at least one, about ``size`` bytes (default :data:`BLOCK_BYTES`, read
     when called) of ``X``'s rows."""
     row_bytes = max(1, int(np.prod(X.shape[1:], dtype=np.int64)) * X.dtype.itemsize)
@@ -81,9 +83,40 @@ class RowBlocks:
             raise ValueError(f"blocks of {start} rows in all for a matrix of shape {self.shape}")
 
 
-def is_mapped(X: np.ndarray) -> bool:
-    """Whether ``X`` reads a file through a memory map (and is then streamed)."""
-    return isinstance(X, np.memmap) or isinstance(getattr(X, "base", None), mmap.mmap)
+class ComputedRows(abc.ABC):
+    """A matrix whose rows are computed where they are read, never held whole (the word
+    vectors of a subword model, from its memory-mapped rows): streamed like a memory map.
+
+    A subclass gives ``shape`` and ``dtype``; indexing with a slice of step 1 gives another
+    such matrix (nothing computed), any other index (rows by number or mask) the computed
+    rows, and ``np.asarray`` computes them all.
+    """
+
+    ndim = 2
+    shape: tuple[int, int]
+    dtype: np.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @abc.abstractmethod
+    def __getitem__(self, key) -> Any:
+        """Rows: another such matrix for a slice of step 1, else the computed rows."""
+
+    @abc.abstractmethod
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """Every row, computed."""
+
+
+#: What the functions here take: rows in memory, memory-mapped, or computed when read.
+Matrix = np.ndarray | ComputedRows
+
+
+def is_mapped(X: Matrix) -> bool:
+    """Whether ``X`` reads a file through a memory map or computes its rows when read (and is
+    then streamed)."""
+    return isinstance(X, np.memmap | ComputedRows) \
+        or isinstance(getattr(X, "base", None), mmap.mmap)
 
 
 def release(X: np.ndarray) -> None:
@@ -185,7 +218,7 @@ def _mapped_source(X: np.ndarray) -> tuple[str, tuple[int, int], int] | None:
     return owner.filename, getattr(owner, FILE_IDENTITY), position
 
 
-def iter_blocks(X: np.ndarray, rows: int | None = None, progress: Progress | None = None
+def iter_blocks(X: Matrix, rows: int | None = None, progress: Progress | None = None
                 ) -> Iterator[tuple[int, np.ndarray]]:
     """``(first_row, block)`` over consecutive row blocks of ``X``.
 
@@ -205,7 +238,24 @@ def iter_blocks(X: np.ndarray, rows: int | None = None, progress: Progress | Non
             progress(len(block))
 
 
-def row_norms(X: np.ndarray) -> np.ndarray:
+def blocks_of(X: Matrix, norms: np.ndarray | None = None) -> RowBlocks:
+    """``X`` as :class:`RowBlocks` (float32) of :func:`iter_blocks`, for a writer that must
+    not hold it whole (rows computed where read); ``norms`` (float32, one per row), when
+    given, receives :func:`row_norms` of each block as it is handed out, so that a writer
+    needing them does not read every row again."""
+
+    def blocks() -> Iterator[np.ndarray]:
+        for start, block in iter_blocks(X):
+            block = np.asarray(block, dtype=np.float32)
+            if norms is not None:
+                with np.errstate(over="ignore"):  # as row_norms' callers
+                    norms[start:start + len(block)] = np.linalg.norm(block, axis=1)
+            yield block
+
+    return RowBlocks((X.shape[0], X.shape[1]), np.dtype(np.float32), blocks())
+
+
+def row_norms(X: Matrix) -> np.ndarray:
     """Euclidean length of every row of ``X`` in float32, shape (len(X),), one block at a time
     (a memory map is never resident whole)."""
     norms = np.empty(len(X), dtype=np.float32)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import math
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -56,8 +57,8 @@ from embedkit.io import (
     output_target,
     refuse_compressed_archive,
 )
-from embedkit.streaming import RowBlocks
-from embedkit.text.subwords import SubwordModel
+from embedkit.streaming import ComputedRows, Matrix, RowBlocks, blocks_of
+from embedkit.text.subwords import ComposedVectors, SubwordModel
 from embedkit.text.tokenize import normalize_words
 
 __all__ = ["COMPRESSIONS", "FORMATS", "Format", "Table", "check_matrix", "first_occurrences",
@@ -133,7 +134,7 @@ class Table:
         against the matrix).
     """
 
-    values: np.ndarray
+    values: np.ndarray | ComposedVectors
     words: list[str] | None = None
     counts: np.ndarray | None = None
     output: np.ndarray | None = None
@@ -171,7 +172,8 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
                mmap: bool = False, unicode_errors: str = "strict",
                vocab: str | os.PathLike | None = None, key: str | None = None,
                header: bool | None = None, fmt: str | None = None,
-               collect: Callable[[Iterator[np.ndarray]], np.ndarray] | None = None) -> Table:
+               collect: Callable[[Iterator[np.ndarray]], np.ndarray] | None = None,
+               compose_bytes: float = math.inf) -> Table:
     """Read a matrix or word vectors from any format of the table.
 
     Parameters
@@ -200,6 +202,12 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
         Joins the row blocks of a CSV/TSV or word2vec file as they are read (default:
         into one array in memory); :func:`embedkit.streaming.gather` moves large ones to a
         temporary file.
+    compose_bytes : float
+        The word vectors of a fastText model up to this size are composed at once (block by
+        block, in memory); a larger model's, when the file is memory-mapped, are left to be
+        composed where they are read (:class:`~embedkit.text.subwords.ComposedVectors`):
+        opening it reads its dictionary only. A model read whole (a pipe, a compressed file)
+        is composed at once whatever its size.
 
     Returns
     -------
@@ -217,6 +225,7 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
     sniffed = given is None
     compressed = os.fspath(path).lower().endswith(COMPRESSIONS)
     extra: dict
+    values: np.ndarray | ComposedVectors
     with open_input(path, binary=True) as stream:
         if given is None:
             head = stream.read(_SNIFF_BYTES)
@@ -229,10 +238,14 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
             raise EmbedkitError(f"{name}: key {key!r} names an array of an .npz archive, but "
                                 f"this is {known.label}", params=("key",))
         if known.name == "fasttext":
-            model = fasttext.read_fasttext(
-                fasttext.buffer_of(stream, not (sniffed or compressed)), name, limit,
-                unicode_errors)
-            values = model.model.word_vectors(model.words)
+            data = fasttext.buffer_of(stream, not (sniffed or compressed))
+            model = fasttext.read_fasttext(data, name, limit, unicode_errors)
+            values = ComposedVectors(model.model, model.words)
+            # A file read whole (a pipe, a compressed file) is in memory already: composed
+            # at once, so that a search does not compose it again.
+            if isinstance(data, bytes) \
+                    or 4 * values.shape[0] * values.shape[1] <= compose_bytes:
+                values = np.asarray(values)
             extra = {"words": model.words, "counts": model.counts, "output": model.output,
                      "subwords": model.model, "row": lambda row: f"word {row + 1}"}
         elif known.name in ("npz", "npy") and (sniffed or compressed):
@@ -273,9 +286,9 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
     if words is not None and len(words) != len(values):
         raise EmbedkitError(f"{name}: {len(words)} words but a matrix of shape "
                             f"{values.shape}: expected one row per word")
-    # A memory map is never read whole, so it is not checked.
+    # A memory map is never read whole, so it is not checked (nor rows not yet composed).
     where = extra.get("row", lambda row: f"row {row + 1}")
-    if known.name != "text" and not isinstance(values, np.memmap):
+    if known.name != "text" and not isinstance(values, np.memmap | ComposedVectors):
         values = check_matrix(values, name, where, allow_empty=True)
     counts, norms = extra.get("counts"), extra.get("norms")
     subwords: SubwordModel | None = extra.get("subwords")
@@ -287,11 +300,16 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
         if keep is not None:
             _note_duplicates(words, keep, name, extra.get("word_at", where))
             words = [word for word, kept in zip(words, keep, strict=True) if kept]
-            values = values[keep]
             counts = None if counts is None else counts[keep]
             norms = None if norms is None else norms[keep]
             if subwords is not None:
                 subwords = dataclasses.replace(subwords, word_rows=subwords.word_rows[keep])
+            if isinstance(values, ComposedVectors):  # still composed from the stored words
+                values = ComposedVectors(
+                    values.model if subwords is None else subwords,
+                    [word for word, kept in zip(values.words, keep, strict=True) if kept])
+            else:
+                values = values[keep]
     return Table(values, words, counts, extra.get("output"), known.name, subwords,
                  norms)
 
@@ -409,7 +427,7 @@ def output_format(path: str | os.PathLike | None, words: Sequence[str] | None = 
     return target
 
 
-def write_table(path: str | os.PathLike | None, values: np.ndarray,
+def write_table(path: str | os.PathLike | None, values: Matrix,
                 words: Sequence[str] | None = None, *, counts: np.ndarray | None = None,
                 output: np.ndarray | None = None, need_words: bool = False,
                 stdout: str = "text", fmt: str | None = None,
@@ -420,7 +438,10 @@ def write_table(path: str | os.PathLike | None, values: np.ndarray,
     ----------
     path : str, path-like or None
         Destination; None or ``-`` is standard output.
-    values : ndarray, shape (rows, columns)
+    values : ndarray or ComputedRows, shape (rows, columns)
+        Rows computed where read (a large fastText model's word vectors) are written a block
+        at a time, never held whole (a fastText model is written from the rows of
+        ``subwords`` alone).
     words : sequence of str, optional
         One per row; written by the formats that hold words (``.npy``: the vocabulary file
         ``<stem>.vocab``, and ``<stem>.norms.npz``: the row norms and a checksum of the
@@ -450,25 +471,36 @@ def write_table(path: str | os.PathLike | None, values: np.ndarray,
         if values.ndim != 2 or values.shape[0] != len(words):
             raise EmbedkitError(f"cannot save {len(words)} words with a matrix of shape "
                                 f"{values.shape}: expected one row per word")
+    computed = isinstance(values, ComputedRows)
+    # the norms of computed rows, found while they are written, for the .npy's sidecar
+    norms = np.empty(len(values), np.float32) if computed and target.name == "npy" else None
     with atomic_output(path, binary=True) as out:  # which compresses by suffix
         if target.name == "npz":
             arrays.write_npz(out, values, words, counts, output, subwords)
         elif target.name == "fasttext":
             assert words is not None  # output_format refuses it without words
-            fasttext.write_fasttext(out, words, np.asarray(values, dtype=np.float32), counts,
-                                    output, subwords)
+            fasttext.write_fasttext(out, words, values, counts, output, subwords)
         elif target.name == "npy":
-            np.save(out, values)
+            if isinstance(values, ComputedRows):
+                arrays.write_npy_rows(out, blocks_of(values, norms))
+            else:
+                np.save(out, values)
         elif target.name in ("text", "binary"):
             assert words is not None  # output_format refuses word2vec formats without words
-            vectors = np.asarray(values, dtype=np.float32)
-            out.write(f"{len(words)} {vectors.shape[1]}\n".encode())
+            out.write(f"{len(words)} {values.shape[1]}\n".encode())
             writer = word2vec.write_binary if target.name == "binary" else word2vec.write_text
-            writer(out, words, vectors)
+            if isinstance(values, ComputedRows):
+                for start, block in blocks_of(values).placed():
+                    writer(out, words[start:start + len(block)], block)
+            else:
+                writer(out, words, np.asarray(values, dtype=np.float32))
+        elif isinstance(values, ComputedRows):
+            for _, block in blocks_of(values).placed():
+                delimited.write_delimited(out, block, _DELIMITERS[target.name])
         else:
             delimited.write_delimited(out, values, _DELIMITERS[target.name])
     if target.name == "npy" and path not in (None, STDIO):
-        _write_sidecars(path, values, words, counts)
+        _write_sidecars(path, values, words, counts, norms)
 
 
 def write_rows(path: str | os.PathLike | None, rows: RowBlocks,
@@ -520,7 +552,8 @@ def write_rows(path: str | os.PathLike | None, rows: RowBlocks,
     else:
         with atomic_output(path, binary=True) as out:  # which compresses by suffix
             if target.name == "npz":
-                arrays.write_npz_rows(out, rows, words)
+                arrays.write_npz_rows(
+                    out, rows, {} if words is None else {"words": np.array(list(words), dtype=str)})
             elif target.name == "npy":
                 arrays.write_npy_rows(out, rows)
             elif target.name in ("text", "binary"):
@@ -537,18 +570,18 @@ def write_rows(path: str | os.PathLike | None, rows: RowBlocks,
         _write_sidecars(name, None, None, None)
 
 
-def _write_sidecars(path: str | os.PathLike, values: np.ndarray | None,
-                    words: list[str] | None,
-                    counts: np.ndarray | None) -> None:
-    """The vocabulary and row norms beside a ``.npy`` just written to ``path``; without
-    words, those an earlier matrix of that name left are removed (the reader would pair them
-    with this one), with a warning naming them."""
+def _write_sidecars(path: str | os.PathLike, values: Matrix | None,
+                    words: list[str] | None, counts: np.ndarray | None,
+                    norms: np.ndarray | None = None) -> None:
+    """The vocabulary and row norms (``norms`` when found already) beside a ``.npy`` just
+    written to ``path``; without words, those an earlier matrix of that name left are
+    removed (the reader would pair them with this one), with a warning naming them."""
     stale = [arrays.norms_path(path)]
     if words is not None:
         vocabulary = arrays.write_vocab(arrays.vocab_path(path), words, counts)
         if first_occurrences(words) is None:  # the norms vouch for distinct words
             assert values is not None
-            arrays.write_norms(arrays.norms_path(path), values, vocabulary)
+            arrays.write_norms(arrays.norms_path(path), values, vocabulary, norms)
             return
     else:
         stale.insert(0, arrays.vocab_path(path))

@@ -25,7 +25,7 @@ from embedkit.errors import EmbedkitError
 from embedkit.formats.word2vec import BOM, decode_words
 from embedkit.io import atomic_output, cannot_write, describe, open_input
 from embedkit.npyfile import NpzArchive, load_npy, parse_npy
-from embedkit.streaming import RowBlocks, release, row_norms
+from embedkit.streaming import ComputedRows, Matrix, RowBlocks, blocks_of, release, row_norms
 from embedkit.text.subwords import SubwordModel, Subwords
 from embedkit.text.tokenize import normalize_word, normalize_words
 
@@ -112,11 +112,13 @@ def _subword_model(archive: NpzArchive, where: str, limit: int | None,
     return SubwordModel(Subwords(*map(int, settings)), word_rows[:limit], ngrams, args)
 
 
-def write_npz(out: IO[bytes], values: np.ndarray, words: Sequence[str] | None, counts,
+def write_npz(out: IO[bytes], values: Matrix, words: Sequence[str] | None, counts,
               output, subwords: SubwordModel | None = None) -> None:
     """``vectors`` and, when given, ``words``, ``counts``, ``output`` and a subword model's
-    ``word_rows``, ``ngrams``, ``subwords`` (minn, maxn, buckets) and ``subword_args``."""
-    arrays: dict[str, np.ndarray] = {"vectors": values}
+    ``word_rows``, ``ngrams``, ``subwords`` (minn, maxn, buckets) and ``subword_args``.
+    Rows computed where read (:class:`~embedkit.streaming.ComputedRows`) are written a
+    block at a time (:func:`write_npz_rows`), the same archive."""
+    arrays: dict[str, np.ndarray] = {}
     if subwords is not None:
         arrays["word_rows"] = np.asarray(subwords.word_rows, dtype=np.float32)
         arrays["ngrams"] = np.asarray(subwords.ngrams, dtype=np.float32)
@@ -128,20 +130,24 @@ def write_npz(out: IO[bytes], values: np.ndarray, words: Sequence[str] | None, c
         arrays["counts"] = np.asarray(counts, dtype=np.int64)
     if output is not None:
         arrays["output"] = np.asarray(output, dtype=np.float32)
-    np.savez(out, **arrays)  # type: ignore[arg-type]
+    if isinstance(values, ComputedRows):
+        write_npz_rows(out, blocks_of(values), arrays)
+    else:
+        np.savez(out, vectors=values, **arrays)  # type: ignore[arg-type]
 
 
-def write_npz_rows(out: IO[bytes], rows: RowBlocks, words: Sequence[str] | None) -> None:
-    """What :func:`write_npz` writes for ``rows.gather()`` and ``words`` (no counts, output or
-    subwords), byte for byte, with the ``vectors`` member written one block at a time: the
-    archive is built as :func:`numpy.savez` builds it (stored members, Zip64 forced)."""
+def write_npz_rows(out: IO[bytes], rows: RowBlocks, others: dict[str, np.ndarray]) -> None:
+    """What :func:`numpy.savez` writes for ``vectors=rows.gather()`` and then the arrays
+    ``others`` by name, byte for byte, with the ``vectors`` member written one block at a
+    time: the archive is built as :func:`numpy.savez` builds it (stored members, Zip64
+    forced)."""
     with zipfile.ZipFile(out, mode="w", compression=zipfile.ZIP_STORED,
                          allowZip64=True) as archive:
         with archive.open("vectors.npy", "w", force_zip64=True) as member:
             write_npy_rows(member, rows)
-        if words is not None:
-            with archive.open("words.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.array(list(words), dtype=str))
+        for name, array in others.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array))
 
 
 def write_npy_rows(out: IO[bytes], rows: RowBlocks) -> None:
@@ -236,11 +242,14 @@ def norms_path(path: str | os.PathLike) -> str:
     return os.path.splitext(os.fspath(path))[0] + ".norms.npz"
 
 
-def write_norms(path: str | os.PathLike, values: np.ndarray, vocabulary: bytes) -> None:
-    """Store the row norms of ``values`` (float32, block by block) with the CRC-32 and size of
-    the vocabulary file written with them, whose words are distinct."""
-    with np.errstate(over="ignore"):  # inf for rows beyond float32: redone when read
-        norms = row_norms(values)
+def write_norms(path: str | os.PathLike, values: Matrix, vocabulary: bytes,
+                norms: np.ndarray | None = None) -> None:
+    """Store the row norms of ``values`` (float32, block by block; ``norms`` when they are
+    known already) with the CRC-32 and size of the vocabulary file written with them, whose
+    words are distinct."""
+    if norms is None:
+        with np.errstate(over="ignore"):  # inf for rows beyond float32: redone when read
+            norms = row_norms(values)
     with atomic_output(path, binary=True) as out:
         np.savez(out, norms=norms, vocab_crc32=np.uint32(zlib.crc32(vocabulary)),
                  vocab_bytes=np.int64(len(vocabulary)))

@@ -31,6 +31,7 @@ import numpy as np
 
 from embedkit.errors import EmbedkitError
 from embedkit.formats.word2vec import decode_words
+from embedkit.streaming import Matrix
 from embedkit.text.subwords import SubwordModel, Subwords
 
 MAGIC = 793712314
@@ -214,7 +215,7 @@ def check_words(words: Sequence[str]) -> str | None:
 WRITE_BLOCK = 65536
 
 
-def write_fasttext(out: IO[bytes], words: Sequence[str], vectors: np.ndarray,
+def write_fasttext(out: IO[bytes], words: Sequence[str], vectors: Matrix,
                    counts: np.ndarray | None, output: np.ndarray | None,
                    model: SubwordModel | None) -> None:
     """Write a fastText model that fastText's tool and gensim's ``load_facebook_model`` load.
@@ -222,9 +223,10 @@ def write_fasttext(out: IO[bytes], words: Sequence[str], vectors: np.ndarray,
     Parameters
     ----------
     words : sequence of str
-    vectors : ndarray, shape (len(words), dim)
+    vectors : ndarray or ComputedRows, shape (len(words), dim)
         The word vectors: written as the words' input rows when there is no ``model``
-        (a model without n-grams, ``maxn`` 0, whose word vectors are these rows).
+        (a model without n-grams, ``maxn`` 0, whose word vectors are these rows); with a
+        ``model`` only their shape is read.
     counts : ndarray, optional
         Word counts (1 each when absent: fastText needs some).
     output : ndarray, optional
@@ -234,7 +236,8 @@ def write_fasttext(out: IO[bytes], words: Sequence[str], vectors: np.ndarray,
     """
     dim = vectors.shape[1]
     if model is None:
-        model = SubwordModel(Subwords(0, 0, 0), vectors, np.zeros((0, dim), np.float32))
+        model = SubwordModel(Subwords(0, 0, 0), np.asarray(vectors, dtype=np.float32),
+                             np.zeros((0, dim), np.float32))
     settings = model.subwords
     args = {**DEFAULT_ARGS, **model.args, "dim": dim, "bucket": settings.buckets,
             "minn": settings.minn, "maxn": settings.maxn}

@@ -23,9 +23,10 @@ from typing import NamedTuple
 import numpy as np
 
 from embedkit.errors import ParameterError
+from embedkit.streaming import ComputedRows
 
-__all__ = ["EOS", "FNV_OFFSET", "FNV_PRIME", "SubwordModel", "Subwords", "expand_rows", "fnv1a",
-           "ngram_hashes", "ngrams", "parse_range", "subword_rows"]
+__all__ = ["EOS", "FNV_OFFSET", "FNV_PRIME", "ComposedVectors", "SubwordModel", "Subwords",
+           "expand_rows", "fnv1a", "ngram_hashes", "ngrams", "parse_range", "subword_rows"]
 
 FNV_OFFSET = 2166136261
 FNV_PRIME = 16777619
@@ -247,15 +248,21 @@ class SubwordModel:
     ngrams: np.ndarray
     args: dict = field(default_factory=dict)
 
-    def word_vectors(self, words: Sequence[str]) -> np.ndarray:
-        """The vectors of the vocabulary ``words`` (row ``i`` is ``word_rows[i]``), float32,
-        composed block by block."""
+    def word_vectors(self, words: Sequence[str], first: int = 0) -> np.ndarray:
+        """The vectors of the vocabulary ``words`` (``words[i]``'s own row is
+        ``word_rows[first + i]``), float32, composed block by block."""
         out = np.empty((len(words), self.word_rows.shape[1]), dtype=np.float32)
         for start in range(0, len(words), COMPOSE_BLOCK):
             block = words[start:start + COMPOSE_BLOCK]
-            own = np.array(self.word_rows[start:start + len(block)], dtype=np.float32)
+            own = np.array(self.word_rows[first + start:first + start + len(block)],
+                           dtype=np.float32)
             out[start:start + len(block)] = self._compose(block, own, 1)[0]
         return out
+
+    def rows_of(self, words: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        """The vectors of vocabulary words given with their own rows' numbers, float32."""
+        own = np.array(self.word_rows[rows], dtype=np.float32)
+        return self._compose(words, own, 1)[0]
 
     def unseen_vectors(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The vectors of words outside the vocabulary from their n-grams alone, and how many
@@ -277,3 +284,59 @@ class SubwordModel:
         counts = np.diff(indptr)
         own *= (1.0 / np.maximum(counts + own_count, 1)).astype(np.float32)[:, None]
         return own, counts
+
+
+class ComposedVectors(ComputedRows):
+    """The word vectors of a subword model, each composed from its rows only when read.
+
+    A fastText model's file holds the words' own rows and the n-gram rows, not the word
+    vectors: composing all of them (2 M words of ``cc.*.300.bin``, 2.4 GB) is most of the
+    work of opening it. Here rows are composed where they are read (:meth:`SubwordModel.
+    word_vectors`, bit for bit): a query's words from their own rows, a pass over all words a
+    block at a time (:func:`~embedkit.streaming.iter_blocks`, the streamed search), so memory
+    holds a block, never the matrix.
+
+    Parameters
+    ----------
+    model : SubwordModel
+        Its ``word_rows`` are the rows of ``words``, in order.
+    words : sequence of str
+        The words as the model hashes them (as stored: not NFC-normalised).
+    start, stop : int
+        The rows of the view (default: all).
+    """
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, model: SubwordModel, words: Sequence[str], start: int = 0,
+                 stop: int | None = None) -> None:
+        self.model, self.words = model, words
+        self.start, self.stop = start, len(words) if stop is None else stop
+        self.shape = (self.stop - self.start, int(model.word_rows.shape[1]))
+
+    def __getitem__(self, key) -> ComposedVectors | np.ndarray:
+        if isinstance(key, slice) and key.step in (None, 1):
+            start, stop, _ = key.indices(len(self))
+            return ComposedVectors(self.model, self.words, self.start + start,
+                                   self.start + max(start, stop))
+        ids = np.asarray(key)
+        if ids.dtype == bool:
+            if ids.shape != (len(self),):
+                raise IndexError(f"a mask of shape {ids.shape} for {len(self)} rows")
+            ids = np.flatnonzero(ids)
+        elif isinstance(key, slice):
+            ids = np.arange(len(self))[key]
+        elif not np.issubdtype(ids.dtype, np.integer):
+            raise IndexError(f"rows are numbered by integers, not {ids.dtype}")
+        outside = (ids < -len(self)) | (ids >= len(self))
+        if outside.any():
+            raise IndexError(f"row {int(ids[outside].ravel()[0])} of a matrix of "
+                             f"{len(self)} rows")
+        rows = (np.where(ids < 0, ids + len(self), ids) + self.start).astype(np.intp)
+        flat = rows.ravel()
+        vectors = self.model.rows_of([self.words[row] for row in flat.tolist()], flat)
+        return vectors.reshape(*rows.shape, self.shape[1])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        vectors = self.model.word_vectors(self.words[self.start:self.stop], self.start)
+        return vectors if dtype is None else vectors.astype(dtype, copy=False)

@@ -58,7 +58,10 @@ def normalize_words(words: Sequence[str]) -> list[str]:
     joined = "\n".join(words)
     if joined.count("\n") != len(words) - 1:
         return [normalize_word(word) for word in words]
-    return normalize_word(joined).split("\n") if words else []
+    normal = normalize_word(joined)
+    if normal == joined:  # the words themselves, not a copy of each (2 M of fastText's)
+        return list(words)
+    return normal.split("\n")
 
 
 def _mark_class() -> str:

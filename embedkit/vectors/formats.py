@@ -18,12 +18,17 @@ from embedkit.formats import FORMATS, read_table, write_table
 from embedkit.formats.arrays import read_vocab, vocab_path
 from embedkit.formats.word2vec import format_rows
 from embedkit.io import describe
-from embedkit.streaming import check_fits_float32
+from embedkit.streaming import ComputedRows, check_fits_float32
 from embedkit.text.subwords import SubwordModel
 from embedkit.vectors.keyed import KeyedVectors
 
 #: The formats that hold words, hence word vectors.
 VECTOR_FORMATS = tuple(name for name, f in FORMATS.items() if f.words != "never")
+#: Bytes of word vectors of a fastText model composed at load; a larger model's are composed
+#: where they are read (:class:`~embedkit.text.subwords.ComposedVectors`): opening it reads the
+#: dictionary only, and a search composes each block of words as it scores it. A search of a
+#: small model's vectors in memory costs less than composing them once per batch of queries.
+COMPOSE_BYTES = 64 * 2**20
 
 __all__ = ["VECTOR_FORMATS", "convert_vectors", "format_rows", "load_vectors", "read_vocab",
            "save_vectors", "vocab_path"]
@@ -55,6 +60,9 @@ def load_vectors(path: str | os.PathLike, limit: int | None = None, mmap: bool =
     Returns
     -------
     KeyedVectors
+        The vectors of a fastText model beyond :data:`COMPOSE_BYTES` are a
+        :class:`~embedkit.text.subwords.ComposedVectors` of the memory-mapped rows, composed
+        where they are read (and checked for NaN then).
 
     Raises
     ------
@@ -63,17 +71,19 @@ def load_vectors(path: str | os.PathLike, limit: int | None = None, mmap: bool =
         byte offset) at fault.
     """
     table = read_table(path, need_words=True, limit=limit, mmap=mmap,
-                       unicode_errors=unicode_errors, vocab=vocab, header=header, fmt=fmt)
+                       unicode_errors=unicode_errors, vocab=vocab, header=header, fmt=fmt,
+                       compose_bytes=COMPOSE_BYTES)
     assert table.words is not None  # need_words: read_table refuses files without words
     vectors = table.values
-    if not isinstance(vectors, np.memmap):
+    if isinstance(vectors, np.ndarray) and not isinstance(vectors, np.memmap):
         check_fits_float32(vectors, describe(path))  # not inf: name the value
         vectors = vectors.astype(np.float32, copy=False)
     return KeyedVectors(table.words, vectors, table.counts, table.output, table.subwords,
                         describe(path), table.norms, distinct=True)
 
 
-def save_vectors(path: str | os.PathLike | None, words: Sequence[str], vectors: np.ndarray,
+def save_vectors(path: str | os.PathLike | None, words: Sequence[str],
+                 vectors: np.ndarray | ComputedRows,
                  counts: np.ndarray | None = None, fmt: str | None = None,
                  output: np.ndarray | None = None,
                  subwords: SubwordModel | None = None) -> None:
@@ -103,7 +113,9 @@ def save_vectors(path: str | os.PathLike | None, words: Sequence[str], vectors: 
         For a format without words (``.csv``), a word the format cannot hold, or a matrix that
         does not have one row per word.
     """
-    write_table(path, np.asarray(vectors, dtype=np.float32), list(words), counts=counts,
+    if not isinstance(vectors, ComputedRows):  # those are float32, composed when written
+        vectors = np.asarray(vectors, dtype=np.float32)
+    write_table(path, vectors, list(words), counts=counts,
                 output=output, need_words=True, stdout="text", fmt=fmt, subwords=subwords)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from embedkit.errors import EmbedkitError
 from embedkit.formats import first_occurrences
 from embedkit.formats.arrays import LineWords
-from embedkit.streaming import check_finite, row_norms
+from embedkit.streaming import ComputedRows, check_finite, row_norms
 from embedkit.text.subwords import SubwordModel
 
 #: Rows per block when a pass over the matrix must not load it whole (memory-mapped files).
@@ -30,8 +30,9 @@ class KeyedVectors:
     ----------
     words : sequence of str
         The vocabulary in row order. Duplicates keep their first row (as gensim does).
-    vectors : ndarray, shape (len(words), dim)
-        The vectors; may be a read-only memory map.
+    vectors : ndarray or ComputedRows, shape (len(words), dim)
+        The vectors; may be a read-only memory map, or computed where read (a large fastText
+        model's, :class:`~embedkit.text.subwords.ComposedVectors`).
     counts : ndarray of int64, optional
         Corpus frequencies, when the file records them.
     output : ndarray, optional
@@ -72,7 +73,7 @@ class KeyedVectors:
     search the word list instead (a C loop, milliseconds) and the dict is built after them.
     """
 
-    def __init__(self, words: Sequence[str], vectors: np.ndarray,
+    def __init__(self, words: Sequence[str], vectors: np.ndarray | ComputedRows,
                  counts: np.ndarray | None = None, output: np.ndarray | None = None,
                  subwords: SubwordModel | None = None, name: str = "vectors",
                  norms: np.ndarray | None = None, distinct: bool = False) -> None:
@@ -221,16 +222,39 @@ class KeyedVectors:
                 self._norms = self._checked(row_norms(self.vectors))
         return self._norms
 
-    def _checked(self, norms: np.ndarray) -> np.ndarray:
-        """A float32 copy of ``norms`` with infinite ones (float32 squares overflowed) redone in
-        float64, and zeros replaced by 1."""
+    @norms.setter
+    def norms(self, norms: np.ndarray) -> None:
+        """Norms found by a pass over every row (the streamed search of composed rows)."""
+        self._norms = norms
+
+    @property
+    def composed(self) -> bool:
+        """Whether rows are computed where read and their norms not yet known (a fastText
+        model's word vectors, :class:`~embedkit.text.subwords.ComposedVectors`): a pass over
+        all rows then finds the norms of each block it reads (:meth:`norms_of`)."""
+        return self._norms is None and isinstance(self.vectors, ComputedRows)
+
+    def norms_of(self, rows: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """The norms of rows (within the vocabulary) whose ``vectors`` are at hand: those of
+        :attr:`norms` (the same numbers), computed from ``vectors`` while they are not known
+        (:attr:`composed`) rather than by a pass over every row."""
+        if not self.composed:
+            return self.norms[rows]
+        with np.errstate(over="ignore"):
+            return self._checked(np.linalg.norm(vectors, axis=1), rows)
+
+    def _checked(self, norms: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """A float32 copy of ``norms`` (of ``rows``, default all) with infinite ones (float32
+        squares overflowed) redone in float64, and zeros replaced by 1."""
         norms = np.array(norms, dtype=np.float32)
+        rows = np.arange(len(norms)) if rows is None else np.asarray(rows)
         for long_row in np.flatnonzero(np.isinf(norms)):
-            norms[long_row] = np.linalg.norm(np.asarray(self.vectors[long_row], np.float64))
+            norms[long_row] = np.linalg.norm(np.asarray(self.vectors[rows[long_row]],
+                                                        np.float64))
         if not np.isfinite(norms).all():
-            self.row_vectors(np.flatnonzero(~np.isfinite(norms)))  # raises for NaN entries
+            self.row_vectors(rows[~np.isfinite(norms)])  # raises for NaN entries
         if np.isinf(norms).any():
-            row = int(np.argmax(np.isinf(norms)))
+            row = int(rows[np.argmax(np.isinf(norms))])
             length = np.linalg.norm(np.asarray(self.vectors[row], np.float64))
             raise EmbedkitError(f"{self.name}: row {row + 1} ({self.words[row]!r}) has "
                                 f"length {length:.3g}, beyond float32's range: cosines "
@@ -243,7 +267,8 @@ class KeyedVectors:
         (float32)."""
         rows = np.asarray(rows, dtype=np.intp)
         if (rows < len(self)).all():
-            return np.asarray(self.vectors[rows], dtype=np.float32) / self.norms[rows, None]
+            vectors = np.asarray(self.vectors[rows], dtype=np.float32)
+            return vectors / self.norms_of(rows, vectors)[:, None]
         vectors = self.row_vectors(rows)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms > 0, norms, 1)

@@ -265,11 +265,15 @@ def _streamed(kv: KeyedVectors, queries: Sequence[Query], k: int, method: str,
     and NumPy's products run without the GIL. Resident memory: the buffers and one block's
     scores per thread, never the matrix.
     """
-    norms = kv.norms
     prepared = _prepared(kv, queries, method)
+    # Rows composed where read (a fastText model's): their norms come from the same blocks,
+    # so that one pass composes each row once.
+    composed = kv.composed
+    norms = np.empty(end, dtype=np.float32) if composed else kv.norms
     matrix = kv.vectors[:end]
     step = block_rows(matrix, STREAM_BYTES)
-    piece = min(step, block_rows(matrix, READ_BYTES))
+    # composing costs more per call than a cache-sized piece saves: whole blocks at once
+    piece = step if composed else min(step, block_rows(matrix, READ_BYTES))
 
     def block_best(start: int) -> tuple[np.ndarray, np.ndarray]:
         stop = min(start + step, end)
@@ -277,6 +281,9 @@ def _streamed(kv: KeyedVectors, queries: Sequence[Query], k: int, method: str,
         scored: np.ndarray | None = None
         for first in range(start, stop, piece):
             rows = reader.read(first, buffer[:stop - first])
+            if composed:
+                norms[first:first + len(rows)] = kv.norms_of(
+                    np.arange(first, first + len(rows)), rows)
             part = _block_scores(rows, norms[first:first + len(rows)], prepared)
             if scored is None:
                 scored = np.empty((stop - start, part.shape[1]), dtype=part.dtype)
@@ -295,6 +302,8 @@ def _streamed(kv: KeyedVectors, queries: Sequence[Query], k: int, method: str,
             order = np.argsort(-best, axis=1, kind="stable")[:, :k]
             rows = np.take_along_axis(rows, order, axis=1)
             best = np.take_along_axis(best, order, axis=1)
+    if composed and end == len(kv):
+        kv.norms = norms  # every row's: the next pass need not find them again
     return rows, best
 
 
