@@ -30,9 +30,11 @@
 # With MUTATION_JOBS=1 at load 13-27 (seventh session): w2v/checkpoint 4.5 min, w2v/subwords
 # 2.5 min, text/stream 3.7, ranges 2.8, tokenize 3.5, export 2.7, subwords 20 min. w2v/train.py
 # ran whole in 115 min on its subset without the accuracy floors (ninth session, one job, load
-# 16-21; the subset alone takes 12 s of CPU on an idle machine): run it alone, with 2 jobs, on
-# a quieter machine. The whole list does not fit in an hour: run the groups
-# separately, and split a group that outgrows an hour by naming its modules.
+# 16-21), but its last 70 mutants took 145 s of CPU (tenth session, 54 min of wall time at
+# load 11-14): under 1,000 s of CPU for the whole module, under 10 min on 2 free cores. The
+# figures above are wall times under load; the CPU column is what the hour is judged by. The
+# whole list does not fit in an hour: run the groups separately, and split a group that
+# outgrows an hour by naming its modules.
 set -euo pipefail
 {  # bash parses this block whole before running it: editing the script during a run is safe
 root=$(cd "$(dirname "$0")/.." && pwd)
