@@ -22,6 +22,7 @@ from embedkit.text.phrases import (
     read_common_words,
     write_phrased,
 )
+from embedkit.text.phrases import _Runs as Runs
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.vocab import build_vocabulary
 from embedkit.vectors.evaluate import evaluate_analogies
@@ -369,3 +370,16 @@ def test_pair_limit_below_one_names_its_parameter():
     counter.add(np.array([5, 5, 7], dtype=np.int64))
     keys, counts = counter.finish()
     assert (keys.tolist(), counts.tolist(), counter.pruned_below) == ([5], [2], 1)
+
+
+def test_connector_runs_get_ids_below_the_capacity_only():
+    # the capacity keeps a run's id within the bits a pair key leaves it: a run past it is
+    # unknown and not stored, and a run stored under a larger capacity is unknown under a
+    # smaller one (a later pass, whose words take more bits)
+    runs = Runs(2)  # codes in base 3: 1 is the run (1,), 4 the run (1, 1)
+    ids = runs.ids(np.array([4, 0, 1, 4]), grow=True, capacity=2)
+    assert ids[1:3].tolist() == [0, 1] and ids[0] < 0 and ids[3] < 0
+    assert runs.sequences == [(), (1,)] and len(runs.codes) == 2
+    assert runs.ids(np.array([1, 0]), grow=False, capacity=2).tolist() == [1, 0]
+    ids = runs.ids(np.array([1, 0]), grow=False, capacity=1)
+    assert ids[0] < 0 and ids[1] == 0
