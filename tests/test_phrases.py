@@ -383,3 +383,17 @@ def test_connector_runs_get_ids_below_the_capacity_only():
     assert runs.ids(np.array([1, 0]), grow=False, capacity=2).tolist() == [1, 0]
     ids = runs.ids(np.array([1, 0]), grow=False, capacity=1)
     assert ids[0] < 0 and ids[1] == 0
+
+
+def test_phrases_of_equal_counts_are_listed_by_phrase(tmp_path):
+    # z is the most frequent word, so z_y is found first; the rows still put a_b before it
+    _, rows = phrases_of("z y\n" * 4 + "a b\n" * 4 + "z\n" * 2, tmp_path, min_count=1,
+                         threshold=0.0)
+    assert [(p, c) for p, c, _ in rows] == [("a_b", 4), ("z_y", 4)]
+
+
+def test_a_phrase_of_the_most_frequent_word_twice_is_joined(tmp_path):
+    # x is word 0, so "x x" is pair key 0, the lowest there is: a key, not the "none" of -1
+    out, rows = phrases_of("x x q\n" * 4, tmp_path, min_count=1, threshold=0.0)
+    assert {p for p, _, _ in rows} == {"x_x", "x_q"}
+    assert out == "x_x q\n" * 4
