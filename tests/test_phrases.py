@@ -397,3 +397,20 @@ def test_a_phrase_of_the_most_frequent_word_twice_is_joined(tmp_path):
     out, rows = phrases_of("x x q\n" * 4, tmp_path, min_count=1, threshold=0.0)
     assert {p for p, _, _ in rows} == {"x_x", "x_q"}
     assert out == "x_x q\n" * 4
+
+
+def test_the_default_threshold_is_word2phrases_100(tmp_path):
+    # a b scores (2 - 1) / 2 / 2 * 404 = 101, between word2phrase's default 100 and 101
+    path = tmp_path / "corpus.txt"
+    path.write_text("a b\n" * 2 + "".join(f"f{i} g{i}\n" for i in range(200)))
+    vocab = build_vocabulary([path], 1)
+    assert learn_phrases([path], vocab, 1).rows() == [("a_b", 2, 101.0)]
+    assert learn_phrases([path], vocab, 1, 101.0).rows() == []
+
+
+def test_each_pass_records_the_tokens_it_counted(tmp_path):
+    # the total of its scores: the second pass reads the phrases of the first as one token
+    path = tmp_path / "corpus.txt"
+    path.write_text(PLANTED)
+    model = learn_phrases([path], build_vocabulary([path], 2), 2, 2.0, passes=2)
+    assert [done.tokens for done in model.passes] == [32, 18]
