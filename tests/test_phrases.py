@@ -17,11 +17,13 @@ from embedkit.errors import EmbedkitError, ParameterError
 from embedkit.text.phrases import (
     CodeCache,
     PairCounts,
+    Phrases,
     check_settings,
     learn_phrases,
     read_common_words,
     write_phrased,
 )
+from embedkit.text.phrases import _pair_keys as pair_keys
 from embedkit.text.phrases import _Runs as Runs
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.vocab import build_vocabulary
@@ -169,28 +171,37 @@ def test_blocks_do_not_change_the_result(tmp_path):
                               **kwargs) == expected, (chunk, kwargs)
 
 
-def reference_word2phrase(lines: list[list[str]], min_count: int, threshold: float
-                          ) -> list[list[str]]:
+def reference_word2phrase(lines: list[list[str]], min_count: int, threshold: float,
+                          connectors: frozenset[str] = frozenset()) -> list[list[str]]:
     """word2phrase.c's TrainModel, read plainly: counts over the whole token stream (pairs
-    across line ends included), then a greedy left-to-right scan inside each line."""
+    across line ends included), then a greedy left-to-right scan inside each line. A pair is
+    two adjacent words that are not connectors, with the connectors between them (if any)."""
+    def pairs_of(seq: list[str]) -> list[tuple[int, int, tuple]]:
+        at = [i for i, word in enumerate(seq) if word not in connectors]
+        return [(i, j, (seq[i], tuple(seq[i + 1:j]), seq[j])) for i, j in itertools.pairwise(at)]
+
     stream = [w for line in lines for w in line]
-    words, pairs = Counter(stream), Counter(itertools.pairwise(stream))
+    words, pairs = Counter(stream), Counter(key for _, _, key in pairs_of(stream))
     f32 = np.float32
+
+    def accepted(key: tuple) -> bool:
+        pa, pb, pab = words[key[0]], words[key[2]], pairs[key]
+        return (min(pa, pb, pab) >= min_count
+                and f32(pab - min_count) / f32(pa) / f32(pb) * f32(len(stream)) > f32(threshold))
+
     out = []
     for line in lines:
-        joined: list[str] = []
-        previous_joined = True  # the first word of a line has nothing to join
-        for i, word in enumerate(line):
-            pa, pb = words[line[i - 1]] if i else 0, words[word]
-            pab = pairs[(line[i - 1], word)] if i else 0
-            ok = (not previous_joined and min(pa, pb, pab) >= min_count
-                  and f32(pab - min_count) / f32(pa) / f32(pb) * f32(len(stream))
-                  > f32(threshold))
-            if ok:
-                joined[-1] += "_" + word
-            else:
-                joined.append(word)
-            previous_joined = ok
+        ends: dict[int, int] = {}  # first word of a joined pair -> its last word
+        previous_joined = False
+        for i, j, key in pairs_of(line):
+            previous_joined = not previous_joined and accepted(key)
+            if previous_joined:
+                ends[i] = j
+        joined, i = [], 0
+        while i < len(line):
+            j = ends.get(i, i)
+            joined.append("_".join(line[i:j + 1]))
+            i = j + 1
         out.append(joined)
     return out
 
@@ -216,6 +227,90 @@ def test_same_phrases_as_a_plain_reading_of_word2phrase_c(seed, tmp_path):
     expected = reference_word2phrase(lines, min_count, threshold)
     assert out.splitlines() == [" ".join(line) for line in expected]
     assert sum("_" in line for line in out.splitlines()) > 10
+
+
+# Connector words: w0 (the most frequent word, id 0) and w2 from the Zipfian words, "of" and
+# "the" in runs of one or two, "rare" seen at most once and "absent" never (both then come
+# after the vocabulary, the last ids), and now and then a word seen once (unknown below
+# min_count 2).
+CONNECTORS = ["w0", "w2", "of", "the", "rare", "absent"]
+
+
+def connector_lines(rng: np.random.Generator, n: int) -> list[list[str]]:
+    """Lines of 0-8 units: Zipfian words w0..w11, phrases with runs of connectors between
+    their words, and now and then a word seen once."""
+    units = [[f"w{i}"] for i in range(12)] + [
+        ["w3", "of", "w4"], ["w3", "of", "the", "w4"], ["w3", "the", "of", "w4"],
+        ["w5", "of", "of", "w6"], ["w5", "the", "w6"], ["w7", "w0", "w8"], ["of"], ["the"]]
+    weights = np.r_[1 / np.arange(1, 13), np.full(8, 0.06)]
+    lines = []
+    for k in range(n):
+        line = [w for unit in rng.choice(len(units), size=rng.integers(0, 9),
+                                         p=weights / weights.sum())
+                for w in units[unit]]
+        if k % 7 == 3:
+            line.insert(int(rng.integers(0, len(line) + 1)), f"once{k}")
+        lines.append(line)
+    lines[n // 2].insert(0, "rare")
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_same_phrases_with_connector_words_as_a_plain_reading(seed, tmp_path):
+    """Pairs of words with the connector words between them: counted over the whole stream,
+    joined greedily inside lines, over one or two passes, in small blocks or one."""
+    rng = np.random.default_rng(seed)
+    lines = connector_lines(rng, 400)
+    min_count, threshold = int(rng.integers(1, 5)), float(rng.choice([0.5, 1.0, 2.0]))
+    passes, chunk_chars = 1 + seed % 2, [64, 1 << 18][seed // 2 % 2]
+    text = "".join(" ".join(line) + "\n" for line in lines)
+    out, rows = phrases_of(text, tmp_path, min_count=min_count, threshold=threshold,
+                           tokenizer=Tokenizer("whitespace"), common_words=CONNECTORS,
+                           passes=passes, chunk_chars=chunk_chars)
+    expected = lines
+    for _ in range(passes):
+        expected = reference_word2phrase(expected, min_count, threshold, frozenset(CONNECTORS))
+    assert out.splitlines() == [" ".join(line) for line in expected]
+    assert any(sum(w in ("of", "the") for w in p.split("_")) >= 2 for p, _, _ in rows)
+    assert sum("_" in line for line in out.splitlines()) > 10
+
+
+def test_a_phrase_holds_up_to_62_connectors_of_one_kind(tmp_path):
+    # One connector word: runs are coded in base 2 in 62 bits, so a run of 62 stands inside a
+    # phrase (spelled whole) and a longer one never does; the phrase starts its block.
+    run62, run63 = " of" * 62, " of" * 63
+    text = f"x{run62} y\n" * 3 + f"u{run63} v\n" * 3
+    out, rows = phrases_of(text, tmp_path, min_count=1, threshold=0.0, common_words=["of"])
+    joined = "x" + run62.replace(" ", "_") + "_y"
+    assert [(p, c) for p, c, _ in rows] == [(joined, 3)]
+    assert out == f"{joined}\n" * 3 + f"u{run63} v\n" * 3
+
+
+def test_a_phrase_keeps_the_order_of_its_connectors(tmp_path):
+    # "of the" and "the of" are different runs; the first phrase starts the corpus
+    text = "bank of the america\n" * 3 + "bank the of america\n" * 2 + "the of\n"
+    out, rows = phrases_of(text, tmp_path, min_count=1, threshold=0.0,
+                           common_words=["of", "the"])
+    assert [(p, c) for p, c, _ in rows] == [("bank_of_the_america", 3),
+                                            ("bank_the_of_america", 2)]
+    assert out == "bank_of_the_america\n" * 3 + "bank_the_of_america\n" * 2 + "the of\n"
+
+
+def test_connector_runs_past_the_room_in_a_pair_key_are_not_keyed():
+    # A key holds a run id in the bits its two words leave of 62: 2 bits (ids 0-3) at 30 bits
+    # a word, none but the empty run at 31. Runs past that get no key (-1), not one that
+    # spills into the flag bits.
+    names = ["a", "b", "of", "the", "and"]
+    model = Phrases(names, {w: i for i, w in enumerate(names)}, np.array([0, 0, 1, 2, 3]),
+                    names[2:], runs=Runs(3))
+    codes = np.array([0, 2, 1, 3, 0, 4, 1, 2, 2, 0, 3, 3, 1, 1])  # runs of, the, and, of of,
+    positions, keys = pair_keys(model, codes, 30, grow=True)    # the the, then none
+    assert positions.tolist() == [0, 2, 4, 6, 9, 12, 13]
+    assert (keys >> 60).tolist() == [1, 2, 3, -1, -1, 0]
+    assert ((keys[keys >= 0] >> 30) & ((1 << 30) - 1)).tolist() == [0, 1, 0, 1]
+    model.runs = Runs(3)
+    _, keys = pair_keys(model, codes, 31, grow=True)
+    assert keys.tolist() == [-1] * 5 + [(1 << 31) | 1]
 
 
 def test_pair_counts_prune_the_rarest_and_stay_bounded():

@@ -371,6 +371,9 @@ def learn_phrases(paths: CorpusPaths, vocab: Vocabulary, min_count: int = DEFAUL
         phrase = PhrasePass(keys[accepted], counts[accepted], scores, len(model.names), bits,
                             pruned_below, tokens)
         model.names += [_spell(model, key, bits) for key in phrase.keys.tolist()]
+        if len(model.connector):  # a phrase is never a connector
+            model.connector = np.concatenate([model.connector,
+                                              np.zeros(len(phrase.keys), dtype=np.int64)])
         model.passes.append(phrase)
         if not len(phrase.keys):
             break  # nothing joined: later passes would count the same pairs again
