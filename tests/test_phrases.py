@@ -275,15 +275,16 @@ def test_same_phrases_with_connector_words_as_a_plain_reading(seed, tmp_path):
     assert sum("_" in line for line in out.splitlines()) > 10
 
 
-def test_a_phrase_holds_up_to_62_connectors_of_one_kind(tmp_path):
-    # One connector word: runs are coded in base 2 in 62 bits, so a run of 62 stands inside a
-    # phrase (spelled whole) and a longer one never does; the phrase starts its block.
-    run62, run63 = " of" * 62, " of" * 63
-    text = f"x{run62} y\n" * 3 + f"u{run63} v\n" * 3
-    out, rows = phrases_of(text, tmp_path, min_count=1, threshold=0.0, common_words=["of"])
-    joined = "x" + run62.replace(" ", "_") + "_y"
+def test_a_phrase_holds_up_to_39_connectors_of_two_kinds(tmp_path):
+    # Two connector words: runs are coded in base 3 within 62 bits, so a run of 39 stands
+    # inside a phrase (spelled whole) and a longer one never does; the phrase starts its block.
+    run39, run40 = " of" * 39, " of" * 40
+    text = f"x{run39} y\n" * 3 + f"u{run40} v\n" * 3
+    out, rows = phrases_of(text, tmp_path, min_count=1, threshold=0.0,
+                           common_words=["of", "the"])
+    joined = "x" + run39.replace(" ", "_") + "_y"
     assert [(p, c) for p, c, _ in rows] == [(joined, 3)]
-    assert out == f"{joined}\n" * 3 + f"u{run63} v\n" * 3
+    assert out == f"{joined}\n" * 3 + f"u{run40} v\n" * 3
 
 
 def test_a_phrase_keeps_the_order_of_its_connectors(tmp_path):
@@ -298,8 +299,8 @@ def test_a_phrase_keeps_the_order_of_its_connectors(tmp_path):
 
 def test_connector_runs_past_the_room_in_a_pair_key_are_not_keyed():
     # A key holds a run id in the bits its two words leave of 62: 2 bits (ids 0-3) at 30 bits
-    # a word, none but the empty run at 31. Runs past that get no key (-1), not one that
-    # spills into the flag bits.
+    # a word, none but the empty run at 31. Runs past that get no key (a negative one: "no
+    # phrase here"), not one that spills into the flag bits.
     names = ["a", "b", "of", "the", "and"]
     model = Phrases(names, {w: i for i, w in enumerate(names)}, np.array([0, 0, 1, 2, 3]),
                     names[2:], runs=Runs(3))
@@ -310,7 +311,7 @@ def test_connector_runs_past_the_room_in_a_pair_key_are_not_keyed():
     assert ((keys[keys >= 0] >> 30) & ((1 << 30) - 1)).tolist() == [0, 1, 0, 1]
     model.runs = Runs(3)
     _, keys = pair_keys(model, codes, 31, grow=True)
-    assert keys.tolist() == [-1] * 5 + [(1 << 31) | 1]
+    assert (keys[:5] < 0).all() and keys[5] == (1 << 31) | 1
 
 
 def test_pair_counts_prune_the_rarest_and_stay_bounded():
