@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import math
+import os
 from collections import Counter
 
 import numpy as np
@@ -14,6 +15,7 @@ from click.testing import CliRunner
 
 from embedkit.cli import main
 from embedkit.errors import EmbedkitError, ParameterError
+from embedkit.text import phrases as phrases_module
 from embedkit.text.phrases import (
     CodeCache,
     PairCounts,
@@ -25,6 +27,7 @@ from embedkit.text.phrases import (
 )
 from embedkit.text.phrases import _pair_keys as pair_keys
 from embedkit.text.phrases import _Runs as Runs
+from embedkit.text.stream import encode_tokens
 from embedkit.text.tokenize import Tokenizer
 from embedkit.text.vocab import build_vocabulary
 from embedkit.vectors.evaluate import evaluate_analogies
@@ -510,3 +513,95 @@ def test_each_pass_records_the_tokens_it_counted(tmp_path):
     path.write_text(PLANTED)
     model = learn_phrases([path], build_vocabulary([path], 2), 2, 2.0, passes=2)
     assert [done.tokens for done in model.passes] == [32, 18]
+
+
+def test_pair_counts_merge_every_four_times_the_limit_into_the_table():
+    # limit 2: keys are buffered until 8 are held, then counted into the table (and pruned)
+    counter = PairCounts(2)
+    counter.add(np.arange(7, dtype=np.int64))
+    assert (len(counter.keys), counter.pruned_below) == (0, 0)
+    counter.add(np.array([5], dtype=np.int64))  # 8 held: 5 twice, six keys once -> pruned
+    assert (counter.keys.tolist(), counter.counts.tolist(), counter.pruned_below) == ([5], [2], 1)
+    counter.add(np.full(7, 5, dtype=np.int64))
+    assert counter.counts.tolist() == [2]  # 7 held since the merge: not yet counted
+    counter.add(np.array([5], dtype=np.int64))  # added to the count the table holds
+    assert (counter.keys.tolist(), counter.counts.tolist(), counter.pruned_below) == ([5], [10], 1)
+    assert [k.tolist() for k in counter.finish()] == [[5], [10]]
+
+
+def test_a_code_cache_tokenises_the_corpus_once_in_its_own_directory(tmp_path, monkeypatch):
+    path = tmp_path / "corpus.txt"
+    path.write_text(PLANTED)
+    vocab = build_vocabulary([path], 2)
+    looked_up = []
+
+    def encode(*args):
+        looked_up.append(1)
+        return encode_tokens(*args)
+
+    monkeypatch.setattr(phrases_module, "encode_tokens", encode)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    read: list[int] = []
+    cache = CodeCache(tmp_path / "cache")
+    model = learn_phrases([path], vocab, 2, 2.0, passes=2, chunk_chars=40, callback=read.append,
+                          cache=cache)
+    blocks = len(read) // 2
+    assert blocks > 2 and read[:blocks] == read[blocks:]  # the same blocks read back
+    out = io.StringIO()
+    write_phrased(out, [path], model, chunk_chars=40, cache=cache)
+    assert out.getvalue().splitlines()[3] == "new_york is_big"
+    assert len(looked_up) == blocks  # the first reading only
+    assert os.listdir(tmp_path / "cwd") == [] and os.listdir(tmp_path / "cache") != []
+    # without a cache the text is read in the same blocks
+    plain: list[int] = []
+    learn_phrases([path], vocab, 2, 2.0, chunk_chars=40, callback=plain.append)
+    assert plain == read[:blocks]
+
+
+def test_punctuation_is_split_off_as_the_tokenizer_does(tmp_path):
+    out, _ = phrases_of("New York City!\n" * 5 + "Big Apple.\n" * 5, tmp_path, threshold=1.5)
+    assert out == "new_york city\n" * 5 + "big_apple\n" * 5
+
+
+def test_a_last_line_without_a_line_end_gets_one(tmp_path):
+    out, _ = phrases_of("new york\n" * 3 + "new york", tmp_path, min_count=1, threshold=0.0)
+    assert out == "new_york\n" * 4
+
+
+def test_word2phrase_scores_and_threshold_are_single_precision(tmp_path):
+    f32 = np.float32
+    i_like = f32(5 - 2) / f32(5) / f32(5) * f32(32)  # as word2phrase.c computes it
+    _, rows = phrases_of(PLANTED, tmp_path, threshold=2.0)
+    assert {p: s for p, _, s in rows}["i_like"] == float(i_like)
+    # a threshold just below the score in double precision, equal to it in single: not above
+    _, rows = phrases_of(PLANTED, tmp_path, threshold=float(i_like) - 1e-9)
+    assert "i_like" not in {p for p, _, _ in rows}
+    _, rows = phrases_of(PLANTED, tmp_path, threshold=float(i_like) - 1e-6)
+    assert "i_like" in {p for p, _, _ in rows}
+
+
+def test_npmi_joins_pairs_and_words_seen_exactly_min_count_times(tmp_path):
+    # min count 2: a_b (2; a 3, b 2) and c_d (2; c 2, d 3) are in, a_d (1) is out however low
+    # the threshold
+    text = "a b\n" * 2 + "c d\n" * 2 + "a d\n"
+    out, rows = phrases_of(text, tmp_path, min_count=2, threshold=-0.5, scoring="npmi")
+    assert [(p, c) for p, c, _ in rows] == [("a_b", 2), ("c_d", 2)]
+    assert out == "a_b\n" * 2 + "c_d\n" * 2 + "a d\n"
+
+
+@pytest.mark.parametrize("text", ["a b\nc d\n" * 5, "a b\n\nc d\n\n" * 5])
+@pytest.mark.parametrize("chunk_chars", [1, 4, 1 << 18])
+def test_pairs_only_across_line_ends_are_never_phrases_whatever_the_blocks(text, chunk_chars,
+                                                                            tmp_path):
+    out, rows = phrases_of(text, tmp_path, min_count=1, threshold=0.0, chunk_chars=chunk_chars)
+    assert [(p, c) for p, c, _ in rows] == [("a_b", 5), ("c_d", 5)]
+    assert out == text.replace("a b", "a_b").replace("c d", "c_d")
+
+
+def test_the_most_frequent_word_twice_across_a_line_end_is_no_phrase(tmp_path):
+    # x is word 0: "x x" (key 0) only ever across a line end
+    out, rows = phrases_of("q x\nx r\n" * 3, tmp_path, min_count=1, threshold=0.0)
+    assert [(p, c) for p, c, _ in rows] == [("q_x", 3), ("x_r", 3)]
+    assert out == "q_x\nx_r\n" * 3
