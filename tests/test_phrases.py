@@ -574,7 +574,10 @@ def test_word2phrase_scores_and_threshold_are_single_precision(tmp_path):
     f32 = np.float32
     i_like = f32(5 - 2) / f32(5) / f32(5) * f32(32)  # as word2phrase.c computes it
     _, rows = phrases_of(PLANTED, tmp_path, threshold=2.0)
-    assert {p: s for p, _, s in rows}["i_like"] == float(i_like)
+    scores = {p: s for p, _, s in rows}
+    assert scores["i_like"] == float(i_like)
+    assert scores["new_york"] == float(f32(6 - 2) / f32(6) / f32(6) * f32(32))
+    assert scores["is_big"] == float(f32(3 - 2) / f32(3) / f32(5) * f32(32))
     # a threshold just below the score in double precision, equal to it in single: not above
     _, rows = phrases_of(PLANTED, tmp_path, threshold=float(i_like) - 1e-9)
     assert "i_like" not in {p for p, _, _ in rows}
@@ -605,3 +608,16 @@ def test_the_most_frequent_word_twice_across_a_line_end_is_no_phrase(tmp_path):
     out, rows = phrases_of("q x\nx r\n" * 3, tmp_path, min_count=1, threshold=0.0)
     assert [(p, c) for p, c, _ in rows] == [("q_x", 3), ("x_r", 3)]
     assert out == "q_x\nx_r\n" * 3
+
+
+def test_npmi_threshold_is_compared_in_double_precision(tmp_path):
+    _, rows = phrases_of(PLANTED, tmp_path, threshold=0.0, scoring="npmi")
+    score = {p: s for p, _, s in rows}["is_big"]
+    for threshold, joined in ((np.nextafter(score, -1.0), True), (np.nextafter(score, 1.0), False)):
+        _, rows = phrases_of(PLANTED, tmp_path, threshold=float(threshold), scoring="npmi")
+        assert ("is_big" in {p for p, _, _ in rows}) == joined, threshold
+
+
+def test_unknown_words_of_several_characters_classes_are_written_as_read(tmp_path):
+    out, _ = phrases_of("new york x-ray it's\n" + "new york\n" * 3, tmp_path, threshold=0.0)
+    assert out == "new_york x-ray it's\n" + "new_york\n" * 3
