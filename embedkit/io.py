@@ -67,19 +67,14 @@ def open_input(path: str | os.PathLike, binary: bool = False, encoding: str = "u
     if name == STDIO:
         raw = os.fdopen(os.dup(sys.stdin.fileno()), "rb") if _has_fileno(sys.stdin) \
             else sys.stdin.buffer
-        stream: IO = _CountingReader(_stdin_decompressed(raw))
     else:
         if os.path.isdir(name):
             raise EmbedkitError(f"{name}: is a directory, expected a file")
         try:
-            if name.endswith(".gz"):
-                stream = _decompressed(gzip.open(name, "rb"), describe(path))
-            elif name.endswith(".bz2"):
-                stream = _decompressed(bz2.open(name, "rb"), describe(path))
-            else:
-                stream = open(name, "rb")
+            raw = open(name, "rb")
         except OSError as exc:
             raise unreadable(name, exc) from None
+    stream: IO = _decompressed_input(raw, name, describe(path))
     if binary:
         return stream
     return _TextInput(stream, path, encoding=encoding, errors=errors)
@@ -107,21 +102,72 @@ def unreadable(name: str, exc: OSError) -> EmbedkitError:
     return EmbedkitError(f"{name}: cannot read ({exc.strerror or exc})")
 
 
-#: The first bytes of gzip and bzip2 streams: stdin has no extension to tell them by.
+#: The first bytes of gzip and bzip2 streams: stdin and pipes have no extension to tell them
+#: by, and a file's name may not say.
 GZIP_MAGIC = b"\x1f\x8b"
 BZIP2_MAGIC = re.compile(rb"BZh[1-9]1AY&SY")
 
 
-def _stdin_decompressed(raw: IO[bytes]) -> IO[bytes]:
-    """Standard input, decompressed when its first bytes are gzip's or bzip2's magic number
-    (``zcat``-style: ``cat corpus.txt.gz | embedkit vocab -`` reads the text)."""
-    head = raw.read(10)
-    stream = io.BufferedReader(Prefixed(head, raw), buffer_size=1 << 16)
+def compression_of(name: str, head: bytes) -> str | None:
+    """``"gzip"`` or ``"bzip2"`` when an input named ``name`` (``-``: stdin) whose first bytes
+    are ``head`` is compressed, else None: a ``.gz``/``.bz2`` suffix says so, and otherwise
+    the magic number at the start (``zcat``-style: ``cat c.txt.gz | embedkit vocab -``, a
+    gzip file named ``corpus``, ``<(gzip -c c.txt)``)."""
+    if name.endswith(".gz"):
+        return "gzip"
+    if name.endswith(".bz2"):
+        return "bzip2"
     if head.startswith(GZIP_MAGIC):
-        return _decompressed(gzip.GzipFile(fileobj=stream, mode="rb"), "<stdin>")
+        return "gzip"
     if BZIP2_MAGIC.match(head):
-        return _decompressed(bz2.BZ2File(stream, "rb"), "<stdin>")
-    return stream
+        return "bzip2"
+    return None
+
+
+def is_stream(path: str | os.PathLike) -> bool:
+    """Whether ``path`` can be read only once: stdin (``-``), a FIFO, a character device or a
+    pipe named ``/dev/fd/N`` (bash's ``<(...)``). A regular file, a directory or a name that
+    does not exist is not (opening it says what is wrong).
+    """
+    name = os.fspath(path)
+    if name == STDIO:
+        return True
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def regular_file(stream: IO) -> bool:
+    """Whether ``stream`` reads a regular file through its own descriptor (it can be mapped,
+    and opened again by name): not a decompressing stream, stdin or a pipe."""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except OSError:  # io.UnsupportedOperation for decompressing streams
+        return False
+
+
+def _decompressed_input(raw: IO[bytes], name: str, shown: str) -> IO[bytes]:
+    """``raw``, opened from ``name`` (``-``: stdin), decompressed as :func:`compression_of`
+    says. A regular file is peeked at and read from its start (it keeps its descriptor when
+    not compressed, to be mapped); any other input (stdin, a pipe) is read once, its first
+    bytes handed out again, and counted (:class:`_CountingReader`) so that an error can say
+    where it is without reading it again. ``shown`` names it in errors."""
+    regular = name != STDIO and regular_file(raw)
+    head = raw.read(10)
+    if regular:
+        raw.seek(0)
+        source = raw
+    else:
+        source = io.BufferedReader(Prefixed(head, raw), buffer_size=1 << 16)
+    kind = compression_of(name, head)
+    stream: IO[bytes] = source
+    if kind == "gzip":
+        stream = _decompressed(gzip.GzipFile(fileobj=source, mode="rb"), shown, source)
+    elif kind == "bzip2":
+        stream = _decompressed(bz2.BZ2File(source, "rb"), shown, source)
+    return stream if regular else _CountingReader(stream)
 
 
 class Prefixed(io.RawIOBase):
@@ -189,14 +235,15 @@ class _RawReadable(Protocol):
     def close(self) -> None: ...
 
 
-def _decompressed(stream: _RawReadable, name: str) -> IO[bytes]:
-    """A gzip/bz2 stream whose corrupt or truncated data raises an error naming the file."""
-    return io.BufferedReader(_CheckedRaw(stream, name), buffer_size=1 << 16)
+def _decompressed(stream: _RawReadable, name: str, source: IO[bytes]) -> IO[bytes]:
+    """A gzip/bz2 stream whose corrupt or truncated data raises an error naming the file;
+    closing it closes ``source``, the compressed input it reads (which it does not own)."""
+    return io.BufferedReader(_CheckedRaw(stream, name, source), buffer_size=1 << 16)
 
 
 class _CheckedRaw(io.RawIOBase):
-    def __init__(self, stream: _RawReadable, name: str) -> None:
-        self._stream, self._name = stream, name
+    def __init__(self, stream: _RawReadable, name: str, source: IO[bytes]) -> None:
+        self._stream, self._name, self._source = stream, name, source
 
     def readable(self) -> bool:
         return True
@@ -210,6 +257,7 @@ class _CheckedRaw(io.RawIOBase):
 
     def close(self) -> None:
         self._stream.close()
+        self._source.close()
         super().close()
 
 
@@ -245,12 +293,12 @@ class _TextInput(io.TextIOWrapper):
 
     def _undecodable(self, exc: UnicodeDecodeError) -> EmbedkitError:
         where = describe(self._path)
-        if os.fspath(self._path) != STDIO:
-            # The decoder works on large chunks; find the line by reading the file again.
-            where = f"{where}: {_locate_undecodable(os.fspath(self._path), self._codec)}"
-        elif isinstance(self.buffer, _CountingReader):  # stdin cannot be read again
+        if isinstance(self.buffer, _CountingReader):  # stdin or a pipe: not read again
             position = self.buffer.where(exc.object, exc.start)
             where = f"{where}: {position}" if position else where
+        else:
+            # The decoder works on large chunks; find the line by reading the file again.
+            where = f"{where}: {_locate_undecodable(os.fspath(self._path), self._codec)}"
         return _not_valid(where, self._codec, exc)
 
 

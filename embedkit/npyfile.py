@@ -13,7 +13,6 @@ import contextlib
 import io
 import math
 import os
-import stat
 import tokenize
 import zipfile
 import zlib
@@ -23,7 +22,7 @@ from typing import IO
 import numpy as np
 
 from embedkit.errors import EmbedkitError
-from embedkit.io import describe, open_input
+from embedkit.io import describe, open_input, regular_file
 from embedkit.streaming import FILE_IDENTITY
 
 _HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
@@ -123,7 +122,7 @@ def load_npy(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
     """
     where = describe(path)
     with open_input(path, binary=True) as stream:
-        if not (mmap and _regular_file(stream)):
+        if not (mmap and regular_file(stream)):
             with _damage(where, "not a readable NumPy file"):
                 raw = _read_all(stream)
             return parse_npy(raw, where)
@@ -134,13 +133,6 @@ def load_npy(path: str | os.PathLike, mmap: bool = False) -> np.ndarray:
             return np.empty(shape, dtype)
         with _damage(where, "cannot memory-map"):
             return _mapped(stream, dtype, offset, shape, fortran)
-
-
-def _regular_file(stream: IO[bytes]) -> bool:
-    try:
-        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
-    except OSError:  # io.UnsupportedOperation for decompressing streams
-        return False
 
 
 class NpzArchive:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from embedkit.errors import EmbedkitError
-from embedkit.text.corpus import corpus_name, iter_text_blocks, iter_token_blocks, spool_stdin
+from embedkit.text.corpus import corpus_name, iter_text_blocks, iter_token_blocks, spool_streams
 from embedkit.text.stream import iter_id_chunks
 from embedkit.text.tokenize import SENTENCE_END, WORD_PATTERN, Tokenizer, normalize_word
 from embedkit.text.vocab import Vocabulary, build_vocabulary
@@ -122,7 +122,7 @@ def test_bad_encoding_on_stdin_says_line_and_byte(tmp_path, monkeypatch, lines):
 def test_spooled_stdin_can_be_read_twice(monkeypatch, corpus_files):
     plain = corpus_files[0]
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(TEXT.encode())))
-    with spool_stdin([str(plain), "-"]) as paths:
+    with spool_streams([str(plain), "-"]) as paths:
         first = all_tokens(paths)
         assert all_tokens(paths) == first == all_tokens([plain]) * 2
     assert not any(p != str(plain) and __import__("os").path.exists(p) for p in paths)

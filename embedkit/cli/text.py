@@ -9,7 +9,7 @@ import numpy as np
 
 from embedkit.cli.options import progress_bar, seed_option
 from embedkit.io import atomic_output, atomic_outputs, check_writable
-from embedkit.text.corpus import spool_stdin
+from embedkit.text.corpus import spool_streams
 from embedkit.text.export import save_windows_npz, windows_format, write_windows_tsv
 from embedkit.text.noise import DEFAULT_NS_EXPONENT, NoiseDistribution
 from embedkit.text.phrases import (
@@ -142,13 +142,13 @@ def windows(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit, 
     Skip-gram lines are `centre<TAB>context`; CBOW lines are `centre<TAB>context words`
     separated by spaces. Samples are ordered by centre, then by context position;
     windows never cross a line. Words outside the vocabulary are dropped first, then
-    frequent words are subsampled, as word2vec does. Stdin (`-`) is spooled to a temporary
-    file, since it is read twice (vocabulary, then windows).
+    frequent words are subsampled, as word2vec does. Stdin (`-`) and pipes (a FIFO, `<(...)`)
+    are spooled to a temporary file, since they are read twice (vocabulary, then windows).
     """
     settings = Tokenizer(tokenizer, not no_lowercase)
     arrays = windows_format(output) == "npz"
     check_writable(output)
-    with spool_stdin(corpus) as paths:
+    with spool_streams(corpus) as paths:
         vocabulary = corpus_vocabulary(paths, min_count, max_vocab, settings, count_limit)
         noise = NoiseDistribution(vocabulary.counts, ns_exponent)
         with progress_bar(unit="tok", unit_scale=True, desc="windows") as bar:
@@ -220,7 +220,8 @@ def phrases(corpus, min_count, threshold, scoring, passes, delimiter, common_wor
     Pairs of words seen at least --min-count times that score above --threshold are joined,
     greedily from left to right (a word joined to its left neighbour is not joined to its
     right one); a phrase never spans two lines. Each of --passes joins pairs of the previous
-    pass's tokens. Stdin (`-`) is spooled to a temporary file, since it is read more than once;
+    pass's tokens. Stdin (`-`) and pipes (a FIFO, `<(...)`) are spooled to a temporary file,
+    since they are read more than once;
     word ids are kept in a temporary file (4 bytes a token) between passes. The output is
     tokenised and, unless --no-lowercase, lower-cased: `embedkit phrases c.txt | embedkit
     phrases - | embedkit train-w2v -` works with the default tokenizer.
@@ -231,7 +232,7 @@ def phrases(corpus, min_count, threshold, scoring, passes, delimiter, common_wor
     check_writable(output, save_phrases)
     settings = Tokenizer(tokenizer, not no_lowercase)
     common = read_common_words(common_words, settings) if common_words else []
-    with spool_stdin(corpus) as paths, \
+    with spool_streams(corpus) as paths, \
             tempfile.TemporaryDirectory(prefix="embedkit-phrases-") as scratch:
         vocabulary = corpus_vocabulary(paths, min_count, None, settings, count_limit)
         cache = CodeCache(scratch)

@@ -19,8 +19,8 @@ from embedkit.cli.options import (
 from embedkit.cli.text import corpus_options, corpus_vocabulary, note
 from embedkit.errors import EmbedkitError, ParameterError
 from embedkit.formats import output_format
-from embedkit.io import atomic_output, check_writable, to_json
-from embedkit.text.corpus import spool_stdin
+from embedkit.io import atomic_output, check_writable, is_stream, to_json
+from embedkit.text.corpus import spool_streams
 from embedkit.text.noise import DEFAULT_NS_EXPONENT
 from embedkit.text.subwords import MAX_BUCKETS, parse_range
 from embedkit.text.tokenize import Tokenizer
@@ -124,8 +124,9 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
               fmt, save_vocab, log_json, checkpoint, checkpoint_every, resume) -> None:
     """Train word vectors on CORPUS with word2vec (negative sampling) and write them.
 
-    CORPUS is one or more files (plain, .gz or .bz2; `-` for stdin, spooled to a temporary
-    file since it is read once per epoch) with one sentence per line. After each epoch a line
+    CORPUS is one or more files (plain, .gz or .bz2; `-` for stdin, and pipes such as a FIFO
+    or `<(...)`, spooled to a temporary file since it is read once per epoch) with one sentence
+    per line. After each epoch a line
     on stderr gives the exact mean loss per training pair (summed in float64), the corpus
     words per second and the elapsed time; a progress bar shows on a terminal.
 
@@ -162,7 +163,7 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
                                     output, fmt, checkpoint, checkpoint_every, resume)
         _write(trained, output, fmt, save_vocab, log_json)
         return
-    with spool_stdin(corpus) as paths:
+    with spool_streams(corpus) as paths:
         vocab = corpus_vocabulary(paths, min_count, max_vocab, settings, count_limit)
         output_format(output, vocab.words, need_words=True, fmt=fmt)  # before training
         with _progress(vocab.total * epochs, epochs) as (report, advance):
@@ -196,9 +197,11 @@ def _train_on_cluster(corpus, config: Word2VecConfig, cluster: str, sync_every: 
     """``--cluster``: the vocabulary counted by the workers, then training in rounds."""
     from embedkit.w2v.cluster import cluster_client, cluster_vocabulary, train_on_cluster
 
-    if any(os.fspath(p) == "-" for p in corpus):
-        raise EmbedkitError("cluster: the workers read the corpus themselves and cannot read "
-                            "stdin (-): give file paths or URLs", params=("cluster",))
+    for path in corpus:
+        if is_stream(path):  # a worker cannot open stdin, and a pipe gives its data once
+            what = "stdin (-)" if os.fspath(path) == "-" else f"{os.fspath(path)}: a pipe"
+            raise EmbedkitError(f"cluster: the workers read the corpus themselves and cannot "
+                                f"read {what}: give file paths or URLs", params=("cluster",))
     with cluster_client(cluster) as client:
         vocab = cluster_vocabulary(client, corpus, config.min_count, config.max_vocab,
                                    settings, count_limit)

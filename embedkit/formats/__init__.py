@@ -56,6 +56,7 @@ from embedkit.io import (
     open_input,
     output_target,
     refuse_compressed_archive,
+    regular_file,
 )
 from embedkit.streaming import ComputedRows, Matrix, RowBlocks, blocks_of
 from embedkit.text.subwords import ComposedVectors, SubwordModel
@@ -223,10 +224,11 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
     name = describe(path)
     given = _format(fmt, path)
     sniffed = given is None
-    compressed = os.fspath(path).lower().endswith(COMPRESSIONS)
     extra: dict
     values: np.ndarray | ComposedVectors
     with open_input(path, binary=True) as stream:
+        # decompressed or a pipe: read from this stream, never opened again by name
+        compressed = not regular_file(stream)
         if given is None:
             head = stream.read(_SNIFF_BYTES)
             given = _sniff(head)

@@ -1,7 +1,7 @@
 """Text to training data: reading corpora, tokenising, the vocabulary, subsampling,
 skip-gram and CBOW windows, and the noise distribution of negative sampling."""
 
-from embedkit.text.corpus import iter_text_blocks, iter_token_blocks, spool_stdin
+from embedkit.text.corpus import iter_text_blocks, iter_token_blocks, spool_streams
 from embedkit.text.noise import NoiseDistribution
 from embedkit.text.stream import IdChunk, iter_id_chunks
 from embedkit.text.subsample import keep_probabilities, subsample_mask
@@ -18,4 +18,4 @@ from embedkit.text.windows import (
 __all__ = ["CbowSamples", "IdChunk", "NoiseDistribution", "SkipgramPairs", "Tokenizer",
            "Vocabulary", "build_vocabulary", "cbow_samples", "iter_id_chunks",
            "iter_text_blocks", "iter_token_blocks", "iter_windows", "keep_probabilities",
-           "skipgram_pairs", "spool_stdin", "subsample_mask"]
+           "skipgram_pairs", "spool_streams", "subsample_mask"]

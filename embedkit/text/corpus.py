@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 
-from embedkit.io import STDIO, check_stdin_once, describe, open_input
+from embedkit.io import check_stdin_once, describe, is_stream, open_input
 from embedkit.text.tokenize import Tokenizer
 
 #: Characters read per block: about 40k tokens of English text. Windowing a block makes
@@ -89,25 +89,36 @@ def iter_token_blocks(paths: CorpusPaths, tokenizer: Tokenizer = Tokenizer(),
 
 
 @contextlib.contextmanager
-def spool_stdin(paths: CorpusPaths) -> Iterator[list[str]]:
-    """Make a corpus readable twice: copy stdin (``-``) to a temporary file for the block.
+def spool_streams(paths: CorpusPaths) -> Iterator[list[str]]:
+    """Make a corpus readable twice: copy each input that can be read only once (stdin ``-``,
+    a FIFO, bash's ``<(...)``: :func:`~embedkit.io.is_stream`) to a temporary file for the
+    block.
 
-    Building a vocabulary and then windows reads the corpus twice, but stdin can be read
-    only once. Yields ``paths`` with ``-`` replaced by the temporary file (named ``<stdin>``
-    in messages); the file is removed afterwards. Other paths pass through unchanged.
+    Building a vocabulary and then windows reads the corpus twice, but a pipe gives its data
+    once (opening a FIFO again waits for a writer that has finished). Yields ``paths`` with
+    each such input replaced by its decompressed copy, named in messages as it was given
+    (``<stdin>``, ``fifo``); the copies are removed afterwards. A FIFO given twice is read once
+    and its copy used twice, as a file given twice is read twice. Regular files pass through
+    unchanged.
 
     Raises
     ------
     ParameterError
         When ``-`` is given twice (:func:`~embedkit.io.check_stdin_once`).
+    EmbedkitError
+        As :func:`~embedkit.io.open_input`, for a stream that cannot be read.
     """
     check_stdin_once(paths)
-    if not any(os.fspath(p) == STDIO for p in paths):
-        yield [os.fspath(p) for p in paths]
+    names = [os.fspath(p) for p in paths]
+    streams = list(dict.fromkeys(name for name in names if is_stream(name)))
+    if not streams:
+        yield names
         return
     with tempfile.TemporaryDirectory(prefix="embedkit-stdin-") as tmp:
-        spooled = os.path.join(tmp, "stdin.txt")
-        with open_input(STDIO, binary=True) as src, open(spooled, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        yield [NamedPath(spooled, describe(STDIO)) if os.fspath(p) == STDIO else os.fspath(p)
-               for p in paths]
+        copies: dict[str, str] = {}
+        for number, name in enumerate(streams):
+            spooled = os.path.join(tmp, f"{number}.txt")
+            with open_input(name, binary=True) as src, open(spooled, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            copies[name] = NamedPath(spooled, describe(name))
+        yield [copies.get(name, name) for name in names]

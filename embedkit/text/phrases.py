@@ -309,7 +309,7 @@ def learn_phrases(paths: CorpusPaths, vocab: Vocabulary, min_count: int = DEFAUL
     ----------
     paths : sequence of str or path-like
         Corpus files, one sentence per line (stdin must be spooled: it is read ``passes``
-        times, see :func:`embedkit.text.corpus.spool_stdin`).
+        times, see :func:`embedkit.text.corpus.spool_streams`).
     vocab : Vocabulary
         The corpus's words seen at least ``min_count`` times, built with ``tokenizer``; no
         other word can be part of a phrase.

@@ -3,9 +3,9 @@
 A range ``[start, stop)`` of a plain file holds the lines that *start* in it: its reader skips
 to the first line start at or after ``start`` and reads on past ``stop`` to the end of the
 line it is in. Cutting needs only the file sizes, never the text, and consecutive ranges hold
-every line exactly once. Compressed files (``.gz``, ``.bz2``) cannot be entered in the middle:
-each is one range. Paths with ``://`` are fsspec URLs (``s3://``, ``gs://``, ``file://``...,
-where the user has installed the backend).
+every line exactly once. Compressed files (``.gz``, ``.bz2``, or gzip/bzip2 data by their
+first bytes) cannot be entered in the middle: each is one range. Paths with ``://`` are
+fsspec URLs (``s3://``, ``gs://``, ``file://``..., where the user has installed the backend).
 
 A range's text blocks are those :func:`~embedkit.text.corpus.iter_text_blocks` would give for
 the same lines (UTF-8, a byte-order mark dropped at the file start, universal newlines, a line
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import IO, NamedTuple
 
 from embedkit.errors import EmbedkitError
-from embedkit.io import open_input, unreadable
+from embedkit.io import compression_of, open_input, unreadable
 from embedkit.text.corpus import DEFAULT_CHUNK_CHARS
 
 #: Bytes per range of a plain file: large enough that opening a range costs nothing beside
@@ -45,8 +45,16 @@ def is_url(path: str) -> bool:
 
 
 def is_compressed(path: str) -> bool:
-    """Whether ``path`` is read whole (a compressed file)."""
-    return path.endswith(_COMPRESSED)
+    """Whether ``path`` is read whole (a compressed file): a URL by its suffix, a local file
+    as :func:`~embedkit.io.open_input` tells it (its suffix, else its first bytes)."""
+    if is_url(path):
+        return path.endswith(_COMPRESSED)
+    try:
+        with open(path, "rb") as raw:
+            head = raw.read(10)
+    except OSError:  # opening it again says why
+        return path.endswith(_COMPRESSED)
+    return compression_of(path, head) is not None
 
 
 @contextlib.contextmanager

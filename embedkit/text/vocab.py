@@ -215,7 +215,7 @@ def build_vocabulary(paths: CorpusPaths, min_count: int = DEFAULT_MIN_COUNT,
     ----------
     paths : sequence of str or path-like
         Corpus files (plain, ``.gz``, ``.bz2``); ``-`` is stdin (read once: use
-        :func:`embedkit.text.corpus.spool_stdin` to read it again later).
+        :func:`embedkit.text.corpus.spool_streams` to read it again later).
     min_count, max_vocab
         See :func:`select_vocabulary`.
     tokenizer : Tokenizer
