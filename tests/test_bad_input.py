@@ -105,6 +105,9 @@ def files(tmp_path_factory):
     (d / "words.csv").write_text("1,2,3\n4,five,6\n")
     (d / "badutf8.csv").write_bytes(b"1,2,3\n4,5,\xff\n")
     np.save(d / "onedim.npy", np.arange(5.0))
+    np.save(d / "scalar.npy", np.float64(3.0))  # np.save of a number: a 0-D array
+    np.savez(d / "scalar.npz", m=np.float64(3.0))
+    (d / "scalar.vocab").write_text("the\n")
     np.save(d / "onerow.npy", np.arange(5.0)[None])
     np.save(d / "strings.npy", np.array([["a", "b"], ["c", "d"]]))
     np.save(d / "wide.npy", rng.normal(size=(30, 7)))
@@ -319,6 +322,19 @@ ROWS = [
      ["short.npy", "(30, 5)", "80 bytes"], None),
     ("ae-one-dim", "autoencode {d}/onedim.npy --hidden 2", 1, ["onedim.npy", "2-D"], None),
     ("ae-strings", "autoencode {d}/strings.npy --hidden 1", 1, ["strings.npy", "dtype"], None),
+    ("ae-scalar-npy", "autoencode {d}/scalar.npy --hidden 2", 1,
+     ["scalar.npy: expected a 2-D matrix (rows × features), got a single number (a 0-D "
+      "array)"], None),
+    ("ae-scalar-npy-stdin", "autoencode - --hidden 2", 1,
+     ["<stdin>: expected a 2-D matrix", "0-D"], _npy_header("()") + np.float64(3).tobytes()),
+    ("ae-scalar-npz", "autoencode {d}/scalar.npz --hidden 2", 1,
+     ["scalar.npz[m]: expected a 2-D matrix", "0-D"], None),
+    ("encode-scalar-npy", "encode {d}/model.npz {d}/scalar.npy", 1,
+     ["scalar.npy: expected a 2-D matrix", "0-D"], None),
+    ("neighbors-scalar-npy", "neighbors {d}/scalar.npy the", 1,
+     ["scalar.npy: expected a 2-D matrix", "0-D"], None),
+    ("compare-pca-scalar-npy", "compare-pca {d}/scalar.npy --fit 1", 1,
+     ["scalar.npy: expected a 2-D matrix", "0-D"], None),
     ("ae-vectors-bad-header", "autoencode {d}/header.vec --hidden 2", 1,
      ["header.vec", "line 1"], None),
     ("ae-npz-needs-key", "autoencode {d}/two.npz --hidden 2", 1, ["two.npz", "--key"], None),

@@ -5,11 +5,14 @@ passes; nine significant digits written."""
 
 from __future__ import annotations
 
+import csv
 import io
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from embedkit.cli import main
 from embedkit.errors import EmbedkitError
 from embedkit.formats import delimited
 
@@ -57,6 +60,39 @@ def test_a_first_line_without_numbers_is_a_header():
     assert error_of("a,b\n1,2\n", header=False) == "m.csv: line 1, field 1: 'a' is not a number"
     _, values = read("1,2\n3,4\n", header=False)
     assert len(values) == 2
+
+
+@pytest.mark.parametrize("text", [
+    '"1","2.5","3"\n"4","5","6"\n',                  # csv.QUOTE_ALL, no header
+    '"a","b","c"\n"1","2.5","3"\n"4","5","6"\n',    # csv.QUOTE_ALL with a header
+    '"1"\t"2.5"\t"3"\n4\t"5"\t6\n',                  # quoted TSV, some fields bare
+    '"x, y","b","c"\n1,2.5,3\n4,5,"6"\n',            # a header field holding the delimiter
+    '"1" "2.5" "3"\n4 5 6\n'])                        # whitespace-separated
+def test_numbers_in_quotes_are_numbers_and_a_quoted_first_row_of_them_is_data(text):
+    _, values = read(text)
+    np.testing.assert_array_equal(values, [[1, 2.5, 3], [4, 5, 6]])
+
+
+def test_quoted_fields_name_the_field_that_is_not_a_number():
+    assert error_of('"1","2"\n"3","x"\n') == "m.csv: line 2, field 2: 'x' is not a number"
+    assert error_of('"1","2"\n"3"\n') == "m.csv: line 2: 1 fields, expected 2 like line 1"
+    assert error_of('"1","2,5"\n') == "m.csv: line 1, field 2: '2,5' is not a number"
+
+
+@pytest.mark.parametrize("header", [True, False], ids=["header", "no header"])
+def test_a_quote_all_csv_is_read_by_the_commands(tmp_path, header):
+    rows = np.random.default_rng(0).normal(size=(20, 3))
+    plain, quoted = tmp_path / "plain.csv", tmp_path / "quoted.csv"
+    np.savetxt(plain, rows, delimiter=",", fmt="%.6g")
+    with open(quoted, "w", newline="") as out:  # what pandas' to_csv(quoting=QUOTE_ALL) writes
+        writer = csv.writer(out, quoting=csv.QUOTE_ALL)
+        if header:
+            writer.writerow(["a", "b", "c"])
+        writer.writerows([[f"{x:.6g}" for x in row] for row in rows])
+    expected = CliRunner().invoke(main, ["compare-pca", str(plain), "--fit", "1", "--seed", "0"])
+    result = CliRunner().invoke(main, ["compare-pca", str(quoted), "--fit", "1", "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == expected.stdout
 
 
 def test_comments_blank_lines_and_a_byte_order_mark_are_skipped():

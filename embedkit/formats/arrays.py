@@ -22,6 +22,7 @@ from typing import IO
 import numpy as np
 
 from embedkit.errors import EmbedkitError
+from embedkit.formats.delimited import check_2d
 from embedkit.formats.word2vec import BOM, decode_words
 from embedkit.io import atomic_output, cannot_write, describe, open_input
 from embedkit.npyfile import NpzArchive, load_npy, parse_npy
@@ -66,6 +67,7 @@ def read_npz(source: str | os.PathLike | bytes, where: str, key: str | None, lim
             if "ngrams" in names:
                 extra["subwords"] = _subword_model(archive, where, limit, mmap)
             vectors = archive.mapped("vectors") if mmap else archive.read("vectors")
+            check_2d(vectors, f"{where}[vectors]")
             return vectors[:limit], extra
         if key is None and len(names) != 1:
             raise EmbedkitError(f"{where}: holds {len(names)} arrays "
@@ -73,6 +75,7 @@ def read_npz(source: str | os.PathLike | bytes, where: str, key: str | None, lim
                                 params=("key",))
         name = key or names[0]
         matrix = archive.mapped(name) if mmap else archive.read(name)
+        check_2d(matrix, f"{where}[{name}]")
         return matrix[:limit], {}
 
 
@@ -215,6 +218,7 @@ def read_npy(path: str | os.PathLike, limit: int | None, mmap: bool, errors: str
                                 f"FILE{default}", params=("vocab",))
         vocab_name = None
     values = parse_npy(raw, name) if raw is not None else load_npy(path, mmap)
+    check_2d(values, name)
     if vocab_name is None:
         return values[:limit], {}
     # A mapped matrix is large: its words are kept as text, not as millions of strings.

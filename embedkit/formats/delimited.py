@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from typing import IO
 
@@ -9,6 +10,9 @@ import numpy as np
 
 from embedkit import streaming
 from embedkit.errors import EmbedkitError
+
+#: What encloses a quoted field (RFC 4180 CSV; pandas' and Excel's quoting).
+QUOTE = '"'
 
 #: Bytes of text parsed per block by :func:`iter_delimited` (whole lines, about this many).
 BLOCK_TEXT_BYTES = 8 * 2**20
@@ -22,12 +26,13 @@ def iter_delimited(stream: IO[bytes], where: str, delimiter: str | None,
     (default :data:`BLOCK_TEXT_BYTES`): memory is one block of lines, whatever the file's size.
 
     Lines starting with ``#`` and blank lines are skipped, as is a leading UTF-8 byte-order
-    mark. With ``header`` None the first line is a header only when none of its fields is a
-    number: a first line with numbers and a missing value is data, and gets the error any
-    other line would. True: the first line is a header whatever it holds (pandas writes
-    column numbers there: ``,0,1,2``); False: it is data. Every block is checked
-    (:func:`check_matrix`) before it is yielded, so an error comes after the blocks before the
-    bad line, naming that line.
+    mark. A field in double quotes is its text (RFC 4180, as pandas and Excel write with
+    quoting): ``"1.5"`` is a number. With ``header`` None the first line is a header only when
+    none of its fields is a number: a first line with numbers and a missing value is data,
+    and gets the error any other line would. True: the first line is a header whatever it
+    holds (pandas writes column numbers there: ``,0,1,2``); False: it is data. Every block is
+    checked (:func:`check_matrix`) before it is yielded, so an error comes after the blocks
+    before the bad line, naming that line.
 
     Raises
     ------
@@ -51,16 +56,16 @@ def iter_delimited(stream: IO[bytes], where: str, delimiter: str | None,
             started, first = True, lines[numbers[0]]
             if delimiter is None:
                 delimiter = "\t" if "\t" in first else "," if "," in first else None
-            if header or header is None and not any(is_number(f) for f in first.split(delimiter)):
+            if header or header is None and not any(map(is_number, fields(first, delimiter))):
                 numbers = numbers[1:]  # a header line
         if numbers:
             rows = [lines[i] for i in numbers]
             line_of_row = np.asarray(numbers) + lines_before + 1
             if not width:
-                width, first_line = len(rows[0].split(delimiter)), int(line_of_row[0])
+                width, first_line = len(fields(rows[0], delimiter)), int(line_of_row[0])
             try:
                 values = np.loadtxt(rows, delimiter=delimiter, dtype=np.float64, ndmin=2,
-                                    comments=None)
+                                    comments=None, quotechar=QUOTE)
             except ValueError:
                 _explain_bad_row(rows, line_of_row, delimiter, where, width, first_line)
                 raise
@@ -73,6 +78,16 @@ def iter_delimited(stream: IO[bytes], where: str, delimiter: str | None,
         raise EmbedkitError(f"{where}: no data rows")
     if not width:
         raise EmbedkitError(f"{where}: a header but no data rows")
+
+
+def fields(line: str, delimiter: str | None) -> list[str]:
+    """The fields of ``line`` as :func:`iter_delimited` reads them (``delimiter`` None:
+    whitespace): a field in double quotes is the text between them, which may hold the
+    delimiter (and ``""`` for a quote)."""
+    if delimiter is None:
+        return [field[1:-1] if len(field) > 1 and field[0] == field[-1] == QUOTE else field
+                for field in line.split()]
+    return next(csv.reader([line], delimiter=delimiter, quotechar=QUOTE))
 
 
 def is_number(field: str | bytes) -> bool:
@@ -106,11 +121,11 @@ def _explain_bad_row(rows: list[str], line_of_row: np.ndarray, delimiter: str | 
     """Raise the one-line error for the first row of ``rows`` that is ragged (not ``width``
     fields, the width of the file's first data row, on ``first_line``) or non-numeric."""
     for row, number in zip(rows, line_of_row.tolist(), strict=True):
-        fields = row.split(delimiter)
-        if len(fields) != width:
-            raise EmbedkitError(f"{where}: line {number}: {len(fields)} fields, expected "
+        cut = fields(row, delimiter)
+        if len(cut) != width:
+            raise EmbedkitError(f"{where}: line {number}: {len(cut)} fields, expected "
                                 f"{width} like line {first_line}")
-        for j, field in enumerate(fields):
+        for j, field in enumerate(cut):
             if not is_number(field):
                 raise EmbedkitError(f"{where}: line {number}, field {j + 1}: {field!r} is "
                                     "not a number")
@@ -119,6 +134,22 @@ def _explain_bad_row(rows: list[str], line_of_row: np.ndarray, delimiter: str | 
 def write_delimited(out: IO[bytes], values: np.ndarray, delimiter: str | None) -> None:
     """Numbers with nine significant digits, one row per line (``delimiter`` None: spaces)."""
     np.savetxt(out, values, delimiter=delimiter or " ", fmt="%.9g")
+
+
+def check_2d(array: np.ndarray, where: str) -> None:
+    """Refuse an ``array`` that is not a matrix (a saved scalar, a vector, a stack), before
+    anything indexes its rows.
+
+    Raises
+    ------
+    EmbedkitError
+        Naming ``where`` (the file), the array's dimensions and shape, and the 2-D matrix
+        expected.
+    """
+    if array.ndim != 2:
+        got = "a single number (a 0-D array)" if array.ndim == 0 else \
+            f"a {array.ndim}-D array of shape {array.shape}"
+        raise EmbedkitError(f"{where}: expected a 2-D matrix (rows × features), got {got}")
 
 
 def check_matrix(values, where: str, row_name=lambda row: f"row {row + 1}",
@@ -142,9 +173,7 @@ def check_matrix(values, where: str, row_name=lambda row: f"row {row + 1}",
         Naming the first NaN or infinite entry, or the wrong shape.
     """
     array = values if streaming.is_mapped(values) else np.asarray(values)
-    if array.ndim != 2:
-        raise EmbedkitError(f"{where}: expected a 2-D matrix (rows × features), got a "
-                            f"{array.ndim}-D array of shape {array.shape}")
+    check_2d(array, where)
     if not allow_empty and (array.shape[0] == 0 or array.shape[1] == 0):
         raise EmbedkitError(f"{where}: empty matrix of shape {array.shape}")
     if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
