@@ -20,6 +20,28 @@ AE_CHECKPOINT = "embedkit autoencoder checkpoint"
 AE_MODEL = "embedkit autoencoder model"
 WRITTEN_BY = {W2V_CHECKPOINT: "train-w2v --checkpoint", AE_CHECKPOINT: "autoencode --checkpoint",
               AE_MODEL: "autoencode -o"}
+#: What a file of each kind is for: said when one is given where it cannot be used.
+USED_BY = {W2V_CHECKPOINT: "continue its training with train-w2v --resume {}",
+           AE_CHECKPOINT: "continue its training with autoencode --resume {}",
+           AE_MODEL: "use it as the MODEL of encode, decode or compare-pca"}
+
+
+def wrong_kind(name: str, kind: str, expected: str) -> EmbedkitError:
+    """The error for ``name``, an archive of ``kind`` (one of :data:`WRITTEN_BY`), given where
+    ``expected`` (what the reader wanted, said in full) is read: it names the kind, what
+    writes it, what was expected and what to do with this file instead."""
+    return EmbedkitError(f"{name}: an {kind} (written by {WRITTEN_BY[kind]}), expected "
+                         f"{expected}; {USED_BY[kind].format(name)}")
+
+
+def kind_of_archive(archive: NpzArchive) -> str | None:
+    """The kind (:func:`archive_kind`) of an open ``archive``, or None when its ``meta``
+    member is missing, damaged or not an embedkit header."""
+    try:
+        meta = json.loads(str(archive.read("meta")))
+    except (EmbedkitError, ValueError):
+        return None
+    return archive_kind(meta) if isinstance(meta, dict) else None
 
 
 def archive_kind(meta: dict) -> str | None:
@@ -77,8 +99,7 @@ def read_archive(path: str | os.PathLike, what: str, fmt: int
         raise EmbedkitError(f"{name}: not an {what} ({exc})") from None
     kind = archive_kind(meta)
     if kind is not None and kind != what:
-        raise EmbedkitError(f"{name}: an {kind} (written by {WRITTEN_BY[kind]}), expected an "
-                            f"{what} (written by {WRITTEN_BY[what]})")
+        raise wrong_kind(name, kind, f"an {what} (written by {WRITTEN_BY[what]})")
     if found != fmt:
         raise EmbedkitError(f"{name}: {what} format {found!r}, expected {fmt}")
     return meta, arrays

@@ -301,8 +301,40 @@ def test_an_archive_of_another_kind_is_named_with_what_writes_the_right_one(
     kind, writer = KINDS[given]
     assert result.stderr == (f"embedkit: error: {archives / given}: an {kind} (written by "
                              f"{writer}), expected an {KINDS[expected][0]} (written by "
-                             f"{KINDS[expected][1]})\n")
+                             f"{KINDS[expected][1]}); {USES[given].format(archives / given)}\n")
     assert list(tmp_path.iterdir()) == []
+
+
+#: What the message says to do with a file of each kind instead.
+USES = {"w2v.npz": "continue its training with train-w2v --resume {}",
+        "ae.npz": "continue its training with autoencode --resume {}",
+        "model.npz": "use it as the MODEL of encode, decode or compare-pca"}
+#: Commands reading a matrix or word vectors, and what they expect.
+MATRIX_READERS = [(["neighbors", "{}", "the"], "word vectors (arrays 'words' and 'vectors')"),
+                  (["convert", "{}", "{out}/v.vec"], "word vectors (arrays 'words' and 'vectors')"),
+                  (["autoencode", "{}", "--hidden", "2", "-o", "{out}/m.npz"], "a matrix"),
+                  (["compare-pca", "{}", "--fit", "1"], "a matrix")]
+
+
+@pytest.mark.parametrize("given", ["ae.npz", "model.npz"])
+@pytest.mark.parametrize("args, expected", MATRIX_READERS, ids=[a[0] for a, _ in MATRIX_READERS])
+def test_a_model_or_checkpoint_given_as_data_says_what_it_is_and_is_for(archives, given, args,
+                                                                       expected, tmp_path):
+    # it was "archive lacks vectors, words" or "holds 7 arrays ...; name one with --key"
+    path = archives / given
+    result = CliRunner().invoke(main, [a.format(path, out=tmp_path) for a in args])
+    assert result.exit_code == 1, result.output
+    kind, writer = KINDS[given]
+    assert result.stderr == (f"embedkit: error: {path}: an {kind} (written by {writer}), "
+                             f"expected {expected}; {USES[given].format(path)}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_word2vec_checkpoint_is_read_as_the_vectors_it_holds(archives):
+    # its words and vectors are the state of training when it was written
+    result = CliRunner().invoke(main, ["neighbors", str(archives / "w2v.npz"), "cat", "-k", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("cat\t1\t")
 
 
 def test_elapsed_seconds_carry_over_a_resume(small, tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ from typing import IO
 
 import numpy as np
 
+from embedkit.archive import kind_of_archive, wrong_kind
 from embedkit.errors import EmbedkitError
 from embedkit.formats.delimited import check_2d
 from embedkit.formats.word2vec import BOM, decode_words
@@ -50,6 +51,11 @@ def read_npz(source: str | os.PathLike | bytes, where: str, key: str | None, lim
     """
     with NpzArchive(source, where) as archive:
         names = archive.names
+        if key is None and "meta" in names and not {"words", "vectors"} <= set(names):
+            kind = kind_of_archive(archive)
+            if kind is not None:  # a model or checkpoint: no matrix to read
+                raise wrong_kind(where, kind, "word vectors (arrays 'words' and 'vectors')"
+                                 if need_words else "a matrix")
         if key is None and ({"words", "vectors"} <= set(names) or need_words):
             missing = {"words", "vectors"} - set(names)
             if missing:
