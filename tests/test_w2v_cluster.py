@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import math
 import os
 import signal
 import sys
 import threading
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -425,6 +427,7 @@ def test_a_round_submitted_while_no_worker_is_connected_goes_to_any(client, corp
                                                                      monkeypatch):
     # every worker lost and not yet started again when the driver submits a round
     monkeypatch.setattr(client, "nthreads", dict)
+    monkeypatch.setattr("embedkit.w2v.cluster.NO_WORKER_SECONDS", math.inf)
     trained = train_on_cluster(corpus, CONFIG, client, **SMALL)
     assert np.array_equal(trained.vectors, expected.vectors)
 
@@ -510,55 +513,116 @@ def test_the_command_trains_on_a_local_cluster_and_writes_every_output(cli, corp
     assert (tmp_path / "ck.npz").exists()
 
 
-def test_a_cluster_started_by_the_dask_commands_gives_the_bits_of_a_local_one(cli, corpus,
-                                                                            tmp_path, expected):
-    """The README's recipe for several machines, on this one: a scheduler and two workers
-    started as commands, each worker in a directory of its own, the corpus by its path."""
-    import subprocess
-    from pathlib import Path
+class DaskCommands:
+    """A scheduler started by the ``dask`` command (:meth:`scheduler`) and its workers
+    (:meth:`worker`), each in a session of its own (a worker's nanny and its worker process
+    stop together), as the README's recipe for several machines starts them."""
 
-    dask = Path(sys.executable).parent / "dask"
-    if not dask.exists():
-        pytest.skip("the dask command (with the 'cluster' extra) is absent")
-    address_file = tmp_path / "scheduler.json"
-    started: list[subprocess.Popen] = []
+    def __init__(self, directory) -> None:
+        from pathlib import Path
 
-    def start(directory: Path, *args: object) -> None:
-        # a session of its own: a worker's nanny and its worker process stop together
-        started.append(subprocess.Popen([dask, *args], cwd=directory,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True))
-    try:
-        start(tmp_path, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-              "--scheduler-file", address_file)
-        for name in ("a", "b"):
-            (tmp_path / name).mkdir()
-            start(tmp_path / name, "worker", "--scheduler-file", address_file, "--nthreads",
-                  "1", "--no-dashboard", "--name", name, "--local-directory", tmp_path / name)
+        self.dask = Path(sys.executable).parent / "dask"
+        if not self.dask.exists():
+            pytest.skip("the dask command (with the 'cluster' extra) is absent")
+        self.directory = directory
+        self.started: dict[str, Any] = {}
+
+    def _start(self, name: str, directory, *args: object) -> None:
+        import subprocess
+
+        self.started[name] = subprocess.Popen([self.dask, *args], cwd=directory,
+                                              stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL,
+                                              start_new_session=True)
+
+    def scheduler(self) -> str:
+        """Start the scheduler; its address."""
+        address_file = self.directory / "scheduler.json"
+        self._start("scheduler", self.directory, "scheduler", "--host", "127.0.0.1",
+                    "--port", "0", "--no-dashboard", "--scheduler-file", address_file)
         deadline = time.monotonic() + 60
         while not address_file.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        address = json.loads(address_file.read_text())["address"]
-        with distributed.Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=60)
-        out = tmp_path / "v.bin"
-        result = cli("train-w2v", *corpus, "--cluster", address, "--dim", 16, "--epochs", 2,
-                     "--seed", 5, "--threads", 3, "--sync-every", SMALL["sync_every"],
-                     "-o", out)
-        assert result.exit_code == 0, result.stderr
+        return json.loads(address_file.read_text())["address"]
+
+    def worker(self, name: str) -> None:
+        """Start a worker of one thread in a directory of its own."""
+        (self.directory / name).mkdir()
+        self._start(name, self.directory / name, "worker", "--scheduler-file",
+                    self.directory / "scheduler.json", "--nthreads", "1", "--no-dashboard",
+                    "--name", name, "--local-directory", self.directory / name)
+
+    def stop(self, name: str, sig: int = signal.SIGTERM) -> None:
+        """Stop a command and wait for it (killed after 30 s)."""
+        import subprocess
+
+        process = self.started.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture
+def dask_commands(tmp_path):
+    commands = DaskCommands(tmp_path)
+    try:
+        yield commands
     finally:
-        for process in reversed(started):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in reversed(started):
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        for name in reversed(list(commands.started)):  # workers first
+            commands.stop(name)
+
+
+def test_a_cluster_started_by_the_dask_commands_gives_the_bits_of_a_local_one(
+        cli, corpus, tmp_path, expected, dask_commands):
+    """The README's recipe for several machines, on this one: a scheduler and two workers
+    started as commands, each worker in a directory of its own, the corpus by its path."""
+    address = dask_commands.scheduler()
+    for name in ("a", "b"):
+        dask_commands.worker(name)
+    with distributed.Client(address, timeout=60) as client:
+        client.wait_for_workers(2, timeout=60)
+    out = tmp_path / "v.bin"
+    result = cli("train-w2v", *corpus, "--cluster", address, "--dim", 16, "--epochs", 2,
+                 "--seed", 5, "--threads", 3, "--sync-every", SMALL["sync_every"], "-o", out)
+    assert result.exit_code == 0, result.stderr
     vectors = load_vectors(out)
     assert vectors.words == expected.vocab.words
     assert np.array_equal(vectors.vectors, expected.vectors)
+
+
+@pytest.mark.timeout(300)
+def test_a_run_whose_every_worker_is_lost_stops_with_one_line(cli, corpus, tmp_path,
+                                                              dask_commands, monkeypatch):
+    # the tasks waited for a worker forever, and so did the command
+    monkeypatch.setattr("embedkit.w2v.cluster.NO_WORKER_SECONDS", 3.0)
+    address = dask_commands.scheduler()
+    dask_commands.worker("only")
+    with distributed.Client(address, timeout=60) as client:
+        client.wait_for_workers(1, timeout=60)
+        lost: list[float] = []
+
+        def lose_the_worker(step: dict) -> None:
+            if not lost:  # after the first round: the nanny killed with its worker
+                dask_commands.stop("only", signal.SIGKILL)
+                lost.append(time.monotonic())
+        with pytest.raises(EmbedkitError) as caught:
+            train_on_cluster(corpus, CONFIG, client, on_round=lose_the_worker, **SMALL)
+        assert lost and time.monotonic() - lost[0] < 60
+    assert str(caught.value) == ("cluster: no worker connected to the scheduler for 3 s "
+                                 "(every worker lost, none started again): training stopped, "
+                                 "nothing written")
+    # before training too: the command, whose workers size the files first
+    out = tmp_path / "v.vec"
+    result = cli("train-w2v", *corpus, "--cluster", address, "-o", out)
+    assert result.exit_code == 1
+    assert result.stderr == ("embedkit: error: cluster: no worker connected to the scheduler "
+                             "for 3 s (every worker lost, none started again): training "
+                             "stopped, nothing written\n")
+    assert not out.exists()
 
 
 @pytest.mark.usefixtures("default_sigint")

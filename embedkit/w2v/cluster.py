@@ -106,6 +106,12 @@ PROGRESS_SECONDS = 0.5
 EXTRA = "pip install 'embedkit[cluster]'"
 #: Seconds to reach a scheduler before giving up.
 CONNECT_TIMEOUT = 10
+#: Seconds the driver waits while no worker is connected to the scheduler (every one lost,
+#: none started again or added) before it stops the run with an error: Dask would keep the
+#: tasks waiting for a worker forever.
+NO_WORKER_SECONDS = 60.0
+#: Seconds between the driver's questions to the scheduler about its workers.
+WORKER_POLL_SECONDS = 1.0
 
 
 @contextlib.contextmanager
@@ -162,8 +168,10 @@ def corpus_ranges(client: Client, paths: CorpusPaths, range_bytes: int = DEFAULT
     names = [os.fspath(p) for p in paths]
     run = uuid.uuid4().hex
     try:
-        sizes = client.gather([client.submit(file_size, name, key=f"size-{run}-{i}")
-                               for i, name in enumerate(names)])
+        sizes = _gather(client, [client.submit(file_size, name, key=f"size-{run}-{i}")
+                                 for i, name in enumerate(names)], WorkerWatch(client))
+    except WorkersGone:
+        raise
     except EmbedkitError as exc:
         raise EmbedkitError(f"{exc} (a worker of the cluster could not open it: every worker "
                             "must reach the corpus by the same path or URL)") from None
@@ -199,8 +207,8 @@ def cluster_vocabulary(client: Client, paths: CorpusPaths, min_count: int,
     Raises
     ------
     EmbedkitError
-        As :func:`~embedkit.text.vocab.build_vocabulary`, and when a worker cannot read a
-        file.
+        As :func:`~embedkit.text.vocab.build_vocabulary`, when a worker cannot read a
+        file, and when no worker has been connected for :data:`NO_WORKER_SECONDS`.
     """
     if ranges is None:
         ranges = corpus_ranges(client, paths, range_bytes)
@@ -213,7 +221,7 @@ def cluster_vocabulary(client: Client, paths: CorpusPaths, min_count: int,
         level = [client.submit(_merge_counts, max_size, *level[i:i + 2],
                                key=f"merge-counts-{run}-{depth}-{i}")
                  for i in range(0, len(level), 2)]
-    merged = level[0].result() if level else WordCounts()
+    merged = _gather(client, level, WorkerWatch(client))[0] if level else WordCounts()
     return vocabulary_from_counts(merged, paths, min_count, max_vocab)
 
 
@@ -590,7 +598,8 @@ def train_on_cluster(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig
     EmbedkitError
         As :func:`~embedkit.w2v.train.train_word2vec`, for a ``cluster`` that cannot be used
         (see :func:`cluster_client`), a file a worker cannot read, ``sync_every`` below 1, an
-        unknown ``merge``, or subwords (not trained on a cluster yet).
+        unknown ``merge``, or subwords (not trained on a cluster yet); when no worker has
+        been connected for :data:`NO_WORKER_SECONDS` (:class:`WorkersGone`).
     Interrupted
         On Ctrl-C: the cluster's tasks are cancelled (and a cluster started here stopped).
     """
@@ -736,9 +745,13 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
         progress({"words": words, "lr": base(given), "loss": loss / pairs if pairs else None})
     topic = f"embedkit-progress-{run}" if progress is not None else None
 
+    watch = WorkerWatch(client)
+
     def waiting() -> None:
-        """While the driver waits for a round: Ctrl-C, and the progress the tasks report."""
+        """While the driver waits: Ctrl-C, a cluster left without workers, and the progress
+        the tasks of the rounds in flight report."""
         interrupted()
+        watch()
         if progress is None:
             return
         for pending in inflight:
@@ -757,7 +770,7 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
             encoded = [client.submit(_encode_range, piece, constants[0], tokenizer,
                                      key=f"encode-{run}-{i}") for i, piece in enumerate(ranges)]
             sizes = _gather(client, [client.submit(_sizes, e, key=f"sizes-{run}-{i}")
-                                     for i, e in enumerate(encoded)], interrupted)
+                                     for i, e in enumerate(encoded)], waiting)
             lengths = np.cumsum([0] + [n for n, _ in sizes])
             tokens = sum(t for _, t in sizes)
             data = []
@@ -842,7 +855,7 @@ def _train(client: Client, paths: CorpusPaths, ranges: list[ByteRange],
                                   "bytes_back": figures.bytes_back,
                                   "words": sum(figures.words)})
                     round_end = time.perf_counter()
-                version: ModelVersion = _gather(client, [model], interrupted)[0]
+                version: ModelVersion = _gather(client, [model], waiting)[0]
                 state.vectors, state.output = version.vectors, version.output
                 del model, previous, reported, settled, done
                 if not pairs:
@@ -907,6 +920,40 @@ def _subscribed(client: Client, topic: str | None, handler: Callable[[Any], None
     finally:
         with contextlib.suppress(Exception):  # the cluster may be gone
             client.unsubscribe_topic(topic)
+
+
+class WorkersGone(EmbedkitError):
+    """No worker was connected to the scheduler for :data:`NO_WORKER_SECONDS`."""
+
+
+class WorkerWatch:
+    """Called while the driver waits for the cluster: raises :class:`WorkersGone` once no
+    worker has been connected to the scheduler for :data:`NO_WORKER_SECONDS` (asking it at
+    most every :data:`WORKER_POLL_SECONDS`), and an error when the scheduler is gone."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._asked = -math.inf
+        self._alone_since: float | None = None
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now - self._asked < WORKER_POLL_SECONDS:
+            return
+        self._asked = now
+        try:
+            connected = bool(self._client.nthreads())
+        except OSError as exc:  # the scheduler closed the connection (CommClosedError)
+            raise EmbedkitError(f"cluster: the scheduler cannot be reached ({exc}): training "
+                                "stopped, nothing written") from None
+        if connected:
+            self._alone_since = None
+        elif self._alone_since is None:
+            self._alone_since = now
+        elif now - self._alone_since >= NO_WORKER_SECONDS:
+            raise WorkersGone(f"cluster: no worker connected to the scheduler for "
+                              f"{NO_WORKER_SECONDS:g} s (every worker lost, none started "
+                              "again): training stopped, nothing written")
 
 
 def _value(value: Any) -> Any:
