@@ -80,6 +80,18 @@ def open_input(path: str | os.PathLike, binary: bool = False, encoding: str = "u
     return _TextInput(stream, path, encoding=encoding, errors=errors)
 
 
+def names_stdin(path: str | os.PathLike) -> bool:
+    """Whether ``path`` reads this process's standard input: ``-``, or a name of the file or
+    pipe on descriptor 0 (``/dev/stdin``, ``/dev/fd/0``, the file stdin was redirected from)."""
+    name = os.fspath(path)
+    if name == STDIO:
+        return True
+    try:
+        return os.path.samestat(os.stat(name), os.fstat(0))
+    except OSError:  # no such file, or no stdin
+        return False
+
+
 def check_stdin_once(paths: Sequence[str | os.PathLike]) -> None:
     """Refuse ``-`` (stdin) given more than once among ``paths``: stdin can be read once, and
     a file read twice would count its text twice.

@@ -240,6 +240,25 @@ def test_vectors_from_stdin_need_the_queries_as_arguments(vec_file, args):
                              "holds no queries: give the queries as arguments\n")
 
 
+@pytest.mark.parametrize("name", ["/dev/stdin", "/dev/fd/0", "file"])
+@pytest.mark.parametrize("command", ["neighbors", "analogy"])
+def test_vectors_from_stdin_by_another_name_need_the_queries_as_arguments(vec_file, command,
+                                                                          name):
+    """``/dev/stdin``, ``/dev/fd/0`` (stdin a pipe) or the file stdin is redirected from: the
+    vectors were read as queries too, or nothing was answered (exit 0)."""
+    with open(vec_file, "rb") as f:
+        data = f.read()
+    given = vec_file if name == "file" else name
+    with open(vec_file, "rb") as f:
+        done = subprocess.run([sys.executable, "-m", "embedkit", command, given],
+                              capture_output=True, timeout=120,
+                              **({"stdin": f} if name == "file" else {"input": data}))
+    assert done.returncode == 2 and done.stdout == b""
+    assert done.stderr.decode() == (f"embedkit: error: VECTORS is read from stdin ({given} is "
+                                    "stdin), which then holds no queries: give the queries as "
+                                    "arguments\n")
+
+
 def test_vectors_from_stdin_answer_the_queries_given_as_arguments(vec_file):
     with open(vec_file, "rb") as f:
         result = CliRunner().invoke(main, ["neighbors", "-", "apple", "-k", "1"], input=f.read())

@@ -19,6 +19,7 @@ from embedkit.io import (
     check_stdin_once,
     check_writable,
     decode_lines,
+    names_stdin,
     to_json,
     tsv_field,
 )
@@ -148,9 +149,10 @@ def check_query_source(vectors: str, vocab: str | None, given: tuple[str, ...]) 
     if given:
         return
     for name, path in (("VECTORS", vectors), ("--vocab", vocab)):
-        if path is not None and path == STDIO:
-            raise ParameterError(f"{name} is read from stdin (-), which then holds no queries: "
-                                 "give the queries as arguments")
+        if path is not None and names_stdin(path):
+            shown = STDIO if path == STDIO else f"{path} is stdin"
+            raise ParameterError(f"{name} is read from stdin ({shown}), which then holds no "
+                                 "queries: give the queries as arguments")
 
 
 def _run_queries(kv: KeyedVectors, given: list[str], k: int, method: str, as_json: bool,
