@@ -170,17 +170,3 @@ def test_coalesce_sums_repeats_and_sorts(ids):
     assert merged.values.shape == (len(np.unique(ids)), 2, 3)
     np.testing.assert_array_equal(merged.to_dense(), grad.to_dense())
     assert merged.to_dense().dtype == np.float32
-
-
-def test_capped_weighs_each_row_by_the_cap_over_its_entries():
-    # row 2: five entries, capped at 3 to 3/5 of their sum; row 4: exactly 3, untouched;
-    # row 0: one entry. Shared rows keep their weights, times the row's gain
-    grad = sparse([2, 4, 2, 0, 2, 4, 2, 4, 2])
-    capped = grad.capped(3)
-    dense, full = capped.to_dense(), grad.to_dense()
-    np.testing.assert_allclose(dense[2], full[2] * 3 / 5)
-    np.testing.assert_array_equal(dense[[0, 4]], full[[0, 4]])
-    assert np.shares_memory(capped.values, grad.values) and grad.capped(5) is grad
-    shared = SparseRows(np.array([1, 1, 0, 1]), np.ones((2, 2)), (3, 2), np.array([0, 3, 4]),
-                        np.array([0.5, 0.5, 2.0, 1.0]))
-    np.testing.assert_allclose(shared.capped(2).to_dense(), [[2, 2], [4 / 3, 4 / 3], [0, 0]])

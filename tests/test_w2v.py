@@ -91,18 +91,13 @@ def test_a_task_trains_the_same_in_any_worker(small, monkeypatch):
     # One task per epoch (the small corpus is one chunk): the worker processes then train
     # one after the other, so two of them must give the single worker's bits exactly, since
     # a task's subsampling, windows and negatives come from the seed, epoch and task number.
-    # Each worker caps a row's step at its share of worker.WORD_PAIRS: given the same share
-    # (16: all of 16 for one worker, half of 32 for two), they must agree.
     import embedkit.w2v.train as train
-    import embedkit.w2v.worker as worker
 
     monkeypatch.setattr(train, "TASK_TOKENS", 10**9)
     for model in ("skipgram", "cbow"):
-        runs = []
-        for threads in (1, 2):
-            monkeypatch.setattr(worker, "WORD_PAIRS", 16 * threads)
-            runs.append(train_word2vec([small], Word2VecConfig(model=model, dim=16, epochs=3,
-                                                               threads=threads, seed=3)))
+        runs = [train_word2vec([small], Word2VecConfig(model=model, dim=16, epochs=3,
+                                                       threads=threads, seed=3))
+                for threads in (1, 2)]
         assert np.array_equal(runs[0].vectors, runs[1].vectors)
         assert np.array_equal(runs[0].output, runs[1].output)
         assert runs[0].history[-1]["loss"] == runs[1].history[-1]["loss"]
@@ -242,34 +237,6 @@ def test_cli_divergence_is_an_error_and_writes_nothing(small, tmp_path):
     assert result.exit_code == 1
     assert "diverged" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
-
-
-def _zipf_corpus(path, words: int, tokens: int, seed: int) -> None:
-    """``tokens`` words drawn with probability ∝ 1 / rank from ``words``, 20 per line."""
-    weights = 1.0 / np.arange(1, words + 1)
-    drawn = np.random.default_rng(seed).choice(words, tokens, p=weights / weights.sum())
-    path.write_text("".join(" ".join(f"w{i}" for i in drawn[at:at + 20]) + "\n"
-                            for at in range(0, tokens, 20)))
-
-
-# Before each row's step was capped (worker.WORD_PAIRS) every one of these diverged at the
-# default rate and batch size: the top word, 16% of the tokens, held ~160 of a minibatch's
-# 1,024 pairs and its row took their summed step at once. gensim trains them all.
-@pytest.mark.parametrize("threads", ["1", "2"])
-@pytest.mark.parametrize("dim", ["4", "100"])
-@pytest.mark.parametrize("model", ["skipgram", "cbow"])
-def test_cli_trains_a_zipf_corpus_without_subsampling(tmp_path, model, dim, threads):
-    corpus, out = tmp_path / "zipf.txt", tmp_path / "v.vec"
-    _zipf_corpus(corpus, 300, 6_000, 1)
-    result = CliRunner().invoke(main, ["train-w2v", str(corpus), "--model", model, "--dim", dim,
-                                       "--subsample", "0", "--threads", threads, "-o", str(out)])
-    assert result.exit_code == 0, result.stderr
-    losses = [float(line.split()[3]) for line in result.stderr.splitlines()
-              if line.startswith("epoch ")]
-    # the loss falls from about log 2 per scored term (6 terms: 4.16)
-    assert len(losses) == 5 and losses[-1] < 2.7 < losses[0] < 6 * np.log(2)
-    vectors = load_vectors(out)
-    assert np.isfinite(vectors.vectors).all() and np.abs(vectors.vectors).max() < 10
 
 
 def test_cbow_bags_are_regrouped_by_size_intact():

@@ -123,27 +123,6 @@ class SparseRows:
         return SparseRows(unique, summed.reshape((len(unique),) + tuple(self.shape[1:])),
                           self.shape)
 
-    def capped(self, most: int) -> SparseRows:
-        """The gradient with each row's entries weighted by ``min(1, most / n)``, ``n`` being
-        how many entries the row has: no row receives more than ``most`` entries' worth.
-
-        Returns ``self`` when no row has more than ``most`` entries.
-        """
-        # one sort of the ids (np.unique's inverse took 4x as long): a row has more than
-        # `most` entries where the sorted ids `most` apart are equal
-        ordered = np.sort(self.ids.reshape(-1))
-        long_runs = ordered[most:][ordered[most:] == ordered[:-most]]
-        if not len(long_runs):
-            return self
-        rows = np.unique(long_runs)  # at most len(ids) / most of them
-        counts = (np.searchsorted(ordered, rows, "right")
-                  - np.searchsorted(ordered, rows, "left"))
-        gains = (most / counts).astype(self.dtype)
-        ids, indptr, weights, values = self._layout()
-        at = np.minimum(np.searchsorted(rows, ids), len(rows) - 1)
-        return SparseRows(ids, values, self.shape, indptr,
-                          np.where(rows[at] == ids, gains[at] * weights, weights))
-
     def to_dense(self) -> np.ndarray:
         """The gradient as a full array (for tests and small tables only)."""
         return self.add_to(np.zeros(self.shape, dtype=self.dtype))

@@ -14,8 +14,7 @@ which worker takes it. With ``threads > 1`` the tasks are shared out to forked w
 processes (:mod:`embedkit.w2v.pool`) that update the same two matrices, held in shared
 memory, without locks; the training process only tokenises (first epoch) and hands out a few
 numbers per task. The samples and negatives are the same as with one worker; the
-interleaving of updates is not, so results vary slightly from run to run, and each worker
-caps a row's step at its share of :data:`~embedkit.w2v.worker.WORD_PAIRS`. ``threads=1``
+interleaving of updates is not, so results vary slightly from run to run. ``threads=1``
 trains in the calling process and is bit-for-bit reproducible for a given seed.
 
 Ctrl-C stops the workers and raises :class:`~embedkit.errors.Interrupted` saying where

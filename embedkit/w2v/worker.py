@@ -49,19 +49,6 @@ NOISE_PER_NEGATIVE = 1
 #: and each negative: ``1 + negative`` terms) has diverged: every score is off by about this
 #: much, where training starts at log 2 per term. Such runs once ended at 1e35, finite.
 DIVERGED = 30.0
-#: Without subwords, a row of either matrix moves by the summed gradient of at most this many
-#: of a minibatch's entries (pairs, window members, bag members, noise draws), shared out
-#: among the Hogwild workers as :data:`~embedkit.w2v.subwords.ROW_PAIRS` is. word2vec takes
-#: one step per pair, each from where the last left the row; a minibatch sums a frequent
-#: word's hundreds of aligned gradients taken at one point. Without subsampling, Zipf corpora
-#: (∝ 1 / rank; the top word 15-30% of the tokens) diverged at the default rates and batch
-#: sizes in every run (6,000 tokens of 5-3,000 words, dims 4 and 100, both models, one
-#: worker; gensim trained them all). Capped at 64 per worker a 20- and a 50-word one still
-#: did; at 8-32 none did; 16 per worker whatever their number diverged at 8 workers (2
-#: cores, 200,000 tokens of 50 words), 32 shared out did not. With word2vec's subsampling
-#: one worker's 32 caps 2% (skip-gram) and 6% (CBOW) of the gradient entries of
-#: corpora/kjv.txt.gz and costs about 15% of its words/s.
-WORD_PAIRS = 32
 
 
 class Task(NamedTuple):
@@ -124,8 +111,6 @@ class Worker:
         self.subword_rows = subword_rows
         # with subwords: the pairs' worth a row moves by at most, this worker's share
         self.row_pairs = ROW_PAIRS[config.model] / config.worker_count
-        # a word row's step: at most this many entries' worth (WORD_PAIRS), this worker's share
-        self.word_pairs = max(1, WORD_PAIRS // config.worker_count)
         self.corpus = corpus
         self.noise = noise
         self.keep = keep
@@ -233,12 +218,6 @@ class Worker:
             # cap was measured as a count only)
             self.vectors.grad = fasttext_rows(grad, row_touches(grad, pairs, rows),
                                               self.row_pairs, rows, by_norm=pairs is not None)
-        else:
-            # rows by word id in both matrices, each moving by its share of WORD_PAIRS at most
-            assert isinstance(self.vectors.grad, SparseRows)
-            assert isinstance(self.output.grad, SparseRows)
-            self.vectors.grad = self.vectors.grad.capped(self.word_pairs)
-            self.output.grad = self.output.grad.capped(self.word_pairs)
         rate = self.rate(self.words_done)
         self.input_sgd.step(lr=rate * input_gain)
         self.output_sgd.step(lr=rate)
