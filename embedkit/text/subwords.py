@@ -253,13 +253,7 @@ class SubwordModel:
     def word_vectors(self, words: Sequence[str], first: int = 0) -> np.ndarray:
         """The vectors of the vocabulary ``words`` (``words[i]``'s own row is
         ``word_rows[first + i]``), float32, composed block by block."""
-        out = np.empty((len(words), self.word_rows.shape[1]), dtype=np.float32)
-        for start in range(0, len(words), COMPOSE_BLOCK):
-            block = words[start:start + COMPOSE_BLOCK]
-            own = np.array(self.word_rows[first + start:first + start + len(block)],
-                           dtype=np.float32)
-            out[start:start + len(block)] = self._compose(block, own, 1)[0]
-        return out
+        return self.rows_of(words, np.arange(first, first + len(words)))
 
     def rows_of(self, words: Sequence[str], rows: np.ndarray) -> np.ndarray:
         """The vectors of vocabulary words given with their own rows' numbers, float32,
