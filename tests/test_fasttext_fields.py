@@ -273,6 +273,18 @@ def test_a_pruned_and_a_quantised_model_are_refused_saying_so():
         "embedkit reads unquantised .bin models only")
 
 
+def test_a_pruned_index_of_size_0_is_refused_as_fastText_refuses_it():
+    # fastText's isPruned is a size >= 0; with 0 it drops every n-gram hash, and it refuses
+    # such a model unquantised ("Invalid model file"): its n-gram rows would be read here
+    data = bytearray(model_bytes(model=SubwordModel(
+        Subwords(2, 3, 4), np.ones((3, 3), np.float32), np.ones((4, 3), np.float32))))
+    struct.pack_into("<q", data, 84, 0)
+    assert error_of(bytes(data)) == ("x.bin: a pruned (quantised) fastText model: embedkit "
+                                     "reads unquantised .bin models only")
+    struct.pack_into("<q", data, 84, -2)  # any negative size: not pruned, read as -1
+    assert read_fasttext(bytes(data), "x.bin").words == ["the", "cat", "sat"]
+
+
 def test_an_undecodable_word_is_named_with_its_file():
     data = model_bytes(("ok", "c\xe9")).replace("c\xe9".encode(), b"c\xff")
     assert error_of(data) == ("x.bin: dictionary entry 2: word is not valid UTF-8 (use "

@@ -176,7 +176,9 @@ def read_fasttext(data: bytes | mmap.mmap, name: str, limit: int | None = None,
     if (meta["type"] != 0).any():
         raise EmbedkitError(f"{name}: damaged fastText model: a label among the first "
                             f"{nwords:,} entries, which should be words")
-    if pruned > 0:
+    # fastText's isPruned (a size of 0: every n-gram pruned away, its hashes dropped), which
+    # it refuses unquantised as an invalid model: its n-gram rows are not the vectors' parts
+    if pruned >= 0:
         raise EmbedkitError(f"{name}: a pruned (quantised) fastText model: embedkit reads "
                             "unquantised .bin models only")
     quantised, = cursor.unpack(struct.Struct("<?"), "the quantisation flag")
