@@ -65,9 +65,10 @@ tests_for() {
            "tests/test_w2v_cluster.py::test_shares_cut_the_ids_into_runs_of_whole_sentences" ;;
     embedkit/text/tokenize.py)
       echo "tests/test_text_unicode.py tests/test_text_stream.py tests/test_text_corpus.py" \
-           "tests/test_text_vocab.py tests/test_phrases.py tests/test_bom.py" ;;
-    embedkit/text/subwords.py)
-      echo "tests/test_subwords.py tests/test_fasttext_format.py" ;;
+           "tests/test_text_vocab.py tests/test_phrases.py tests/test_bom.py" \
+           "tests/test_fasttext_lazy.py" ;;
+    embedkit/text/subwords.py)  # and the word vectors composed where read (a lazy fastText)
+      echo "tests/test_subwords.py tests/test_fasttext_format.py tests/test_fasttext_lazy.py" ;;
     embedkit/text/export.py)
       echo "tests/test_text_export.py tests/test_text_cli.py" ;;
     embedkit/text/phrases.py)
@@ -134,11 +135,22 @@ tests_for() {
            "tests/test_bom.py" ;;
     embedkit/formats/fasttext.py)
       echo "tests/test_fasttext_format.py tests/test_fasttext_fields.py tests/test_formats.py" \
-           "tests/test_vectors_formats.py" ;;
+           "tests/test_vectors_formats.py tests/test_fasttext_lazy.py" ;;
     embedkit/formats/arrays.py)
       echo "tests/test_formats.py tests/test_vectors_formats.py tests/test_io_outputs.py" \
            "tests/test_vectors_mmap.py tests/test_ae_write_rows.py tests/test_vectors_convert.py" ;;
-    embedkit/vectors/formats.py|embedkit/formats/*)
+    embedkit/vectors/formats.py)  # the word2vec formats' list and a lazy fastText's
+      echo "tests/test_formats_word2vec.py tests/test_formats.py tests/test_vectors_formats.py" \
+           "tests/test_vectors_convert.py tests/test_word2vec_writers.py" \
+           "tests/test_bad_input.py tests/test_bom.py tests/test_real_vector_files.py" \
+           "tests/test_fasttext_lazy.py" ;;
+    embedkit/vectors/keyed.py)  # lookups, norms, rows in memory, memory-mapped or composed
+      echo "tests/test_fasttext_lazy.py tests/test_vectors_query.py tests/test_vectors_mmap.py" \
+           "tests/test_vectors_formats.py" ;;
+    embedkit/streaming.py)  # blocks of rows in memory, memory-mapped or computed where read
+      echo "tests/test_fasttext_lazy.py tests/test_vectors_mmap.py tests/test_ae_streaming.py" \
+           "tests/test_vectors_convert.py tests/test_vectors_formats.py" ;;
+    embedkit/formats/*)
       echo "tests/test_formats_word2vec.py tests/test_formats.py tests/test_vectors_formats.py" \
            "tests/test_vectors_convert.py tests/test_word2vec_writers.py" \
            "tests/test_bad_input.py tests/test_bom.py tests/test_real_vector_files.py" ;;
@@ -156,7 +168,7 @@ group() {
     w2v) echo embedkit/w2v/{sgns,worker,train,config,pool,checkpoint,subwords,cluster}.py ;;
     text) echo embedkit/text/{windows,subsample,noise,idcache,corpus,vocab,stream,ranges}.py \
                embedkit/text/{tokenize,subwords,phrases,export,synthetic}.py ;;
-    vectors) echo embedkit/vectors/{query,evaluate,formats}.py ;;
+    vectors) echo embedkit/vectors/{query,evaluate,formats,keyed}.py ;;
     formats) echo embedkit/formats/{word2vec,__init__,delimited,arrays,fasttext}.py ;;
     ae) echo embedkit/ae/{noise,estimator,training,models,regularizers,blocks,pca,data}.py \
              embedkit/ae/{polish,checkpoint,plot,gradchecks}.py ;;
