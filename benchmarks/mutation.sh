@@ -150,6 +150,11 @@ tests_for() {
     embedkit/streaming.py)  # blocks of rows in memory, memory-mapped or computed where read
       echo "tests/test_fasttext_lazy.py tests/test_vectors_mmap.py tests/test_ae_streaming.py" \
            "tests/test_vectors_convert.py tests/test_vectors_formats.py" ;;
+    embedkit/formats/__init__.py)  # the table: every reader and writer behind it, stdout, FIFOs
+      echo "tests/test_formats.py tests/test_formats_word2vec.py tests/test_vectors_formats.py" \
+           "tests/test_vectors_convert.py tests/test_io_outputs.py tests/test_vectors_mmap.py" \
+           "tests/test_ae_write_rows.py tests/test_fasttext_format.py tests/test_bad_input.py" \
+           "tests/test_bom.py tests/test_real_vector_files.py tests/test_word2vec_writers.py" ;;
     embedkit/formats/*)
       echo "tests/test_formats_word2vec.py tests/test_formats.py tests/test_vectors_formats.py" \
            "tests/test_vectors_convert.py tests/test_word2vec_writers.py" \

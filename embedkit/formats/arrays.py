@@ -310,7 +310,8 @@ def check_vocab_words(words: Sequence[str]) -> str | None:
         return f"an empty word (row {list(words).index('') + 1})"
     joined = "".join(words)
     if any(character in joined for character in _VOCAB_SEPARATORS):
-        row = next(i for i, word in enumerate(words) if len(word.encode().split()) != 1)
+        row = next(i for i, word in enumerate(words)
+                   if any(character in word for character in _VOCAB_SEPARATORS))
         return f"the word {words[row]!r} (row {row + 1}), which holds ASCII whitespace"
     return None
 
@@ -404,7 +405,8 @@ def _plain_words(data: bytes, unicode_errors: str, lazy: bool = False
     # NFC of the whole text is that of each word (a newline composes with nothing).
     text = normalize_word(text)
     if lazy:
-        encoded = data if text.isascii() else text.encode()
+        # the text, unless it is the bytes: dropped (ignore) or replaced bytes are not
+        encoded = data if data.isascii() else text.encode()
         return LineWords(encoded if encoded.endswith(b"\n") or not encoded
                          else encoded + b"\n")
     return text.removesuffix("\n").split("\n") if text else []
