@@ -157,6 +157,7 @@ tests_for() {
            "tests/test_bom.py tests/test_real_vector_files.py tests/test_word2vec_writers.py" ;;
     embedkit/formats/*)
       echo "tests/test_formats_word2vec.py tests/test_formats.py tests/test_vectors_formats.py" \
+           "tests/test_formats_table.py" \
            "tests/test_vectors_convert.py tests/test_word2vec_writers.py" \
            "tests/test_bad_input.py tests/test_bom.py tests/test_real_vector_files.py" ;;
     embedkit/core/*)
