@@ -369,6 +369,13 @@ def test_line_words_find_the_first_row_of_every_word_before_and_after_the_list()
             lazy.index("zz")
     fresh = arrays.LineWords(b"a\nbb\n")
     assert fresh[0:2] == ["a", "bb"] and fresh[1:] == ["bb"]
+    for start, stop, row in ((0, 1, None), (0, 2, 1), (1, None, 1), (1, 1, None)):
+        lazy = arrays.LineWords(b"a\nbb\na\n")  # not listed yet
+        if row is None:
+            with pytest.raises(ValueError):
+                lazy.index("bb", start, stop)
+        else:
+            assert lazy.index("bb", start, stop) == row
 
 
 def test_line_words_say_which_word_is_missing():
