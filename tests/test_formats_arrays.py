@@ -526,3 +526,66 @@ def test_an_empty_table_of_words_round_trips_through_npz(tmp_path):
     write_table(path, np.empty((0, 3), np.float32), [])
     table = read_table(path, need_words=True)
     assert table.words == [] and table.values.shape == (0, 3)
+
+
+class _Recorded(np.ndarray):
+    """A matrix that records the rows read from it by index."""
+
+    def __getitem__(self, index):
+        self.asked.append(np.asarray(index).tolist())
+        return np.asarray(self).__getitem__(index)
+
+
+def _norms_file(tmp_path, values, norms=None):
+    path = tmp_path / "m.npy"
+    np.save(path, values)
+    arrays.write_vocab(tmp_path / "m.vocab", [f"w{i}" for i in range(len(values))], None)
+    written = (tmp_path / "m.vocab").read_bytes()
+    arrays.write_norms(arrays.norms_path(path), values, written, norms)
+    return str(path), str(tmp_path / "m.vocab")
+
+
+@pytest.mark.parametrize("bad, probed", [(None, [0, 4, 9]), (6, [0, 4, 6, 9]),
+                                         (0, [0, 4, 9])])
+def test_stored_norms_are_checked_on_the_first_middle_last_and_first_suspect_rows_only(
+        tmp_path, bad, probed):
+    # no pass over a mapped matrix before its first query: three rows, and the first whose
+    # stored norm is NaN or negative (a row of norm 0 or below 1 is not suspect)
+    values = np.full((10, 2), 2.0, np.float32)
+    values[3], values[5] = 0, 0.25
+    norms = np.linalg.norm(values, axis=1).astype(np.float32)
+    if bad is not None:
+        values[bad], norms[bad], norms[bad + 2] = np.nan, np.nan, -1.0  # only the first
+    path, vocab = _norms_file(tmp_path, values, norms)
+    recorded = values.view(_Recorded)
+    recorded.asked = []
+    got, distinct = arrays.read_norms(path, recorded, vocab)
+    assert recorded.asked == [probed] and distinct
+    assert np.array_equal(got, norms, equal_nan=True)
+
+
+def test_stored_norms_are_compared_by_relative_tolerance_alone(tmp_path):
+    # tiny rows: an absolute tolerance would accept another matrix's norms
+    values = np.full((3, 1), 1e-6, np.float32)
+    path, vocab = _norms_file(tmp_path, values, np.full(3, 1.0005e-6, np.float32))
+    with pytest.raises(EmbedkitError) as excinfo:
+        arrays.read_norms(path, values, vocab)
+    assert _message(excinfo).startswith(f"{arrays.norms_path(path)}: row 1 has norm "
+                                        "1.0005e-06 stored but 1e-06 in the matrix: norms of "
+                                        "another matrix; delete it")
+    _norms_file(tmp_path, values, np.full(3, 1.000005e-6, np.float32))  # within 1e-5
+    assert arrays.read_norms(path, values, vocab)[1]
+
+
+def test_stored_norms_vouch_for_the_vocabulary_written_with_them_only(tmp_path):
+    values = _values()
+    path, vocab = _norms_file(tmp_path, values)
+    assert arrays.read_norms(path, values, vocab)[1] is True
+    (tmp_path / "m.vocab").write_bytes(b"w0\nw1\nw9\n")  # same size, another checksum
+    assert arrays.read_norms(path, values, vocab)[1] is False
+    (tmp_path / "m.vocab").write_bytes(b"w0\nw1\nw2\n\n")
+    assert arrays.read_norms(path, values, vocab)[1] is False
+    empty = np.empty((0, 2), np.float32)
+    path, vocab = _norms_file(tmp_path, empty)
+    norms, distinct = arrays.read_norms(path, empty, vocab)
+    assert norms.shape == (0,) and distinct
