@@ -20,7 +20,7 @@ from embedkit.archive import AE_MODEL, W2V_CHECKPOINT, write_archive, wrong_kind
 from embedkit.cli import main
 from embedkit.errors import EmbedkitError
 from embedkit.formats import arrays, read_table, write_table
-from embedkit.text.subwords import SubwordModel, Subwords
+from embedkit.text.subwords import ComposedVectors, SubwordModel, Subwords
 
 WORDS = ["a", "bb", "ccc"]
 
@@ -589,3 +589,25 @@ def test_stored_norms_vouch_for_the_vocabulary_written_with_them_only(tmp_path):
     path, vocab = _norms_file(tmp_path, empty)
     norms, distinct = arrays.read_norms(path, empty, vocab)
     assert norms.shape == (0,) and distinct
+
+
+@pytest.mark.parametrize("name", ["v.npz", "v.npy"])
+def test_rows_composed_where_read_are_written_as_the_composed_matrix(tmp_path, name):
+    rng = np.random.default_rng(3)
+    model = SubwordModel(Subwords(2, 3, 16), rng.standard_normal((3, 4)).astype(np.float32),
+                         rng.standard_normal((16, 4)).astype(np.float32), {"ws": 5})
+    composed = ComposedVectors(model, WORDS)
+    kept = dict(counts=np.array([3, 2, 1]), output=np.ones((3, 4)))
+    if name == "v.npz":
+        kept["subwords"] = model
+    write_table(tmp_path / name, composed, WORDS, **kept)
+    write_table(tmp_path / ("whole-" + name), np.asarray(composed), WORDS, **kept)
+    assert (tmp_path / name).read_bytes() == (tmp_path / ("whole-" + name)).read_bytes()
+    table = read_table(tmp_path / name)
+    assert table.words == WORDS and np.array_equal(table.values, np.asarray(composed))
+    if name == "v.npz":
+        assert table.subwords.args == {"ws": 5} and table.counts.tolist() == [3, 2, 1]
+        assert np.array_equal(table.output, np.ones((3, 4)))
+    else:
+        assert np.allclose(table.norms, np.linalg.norm(np.asarray(composed), axis=1),
+                           rtol=1e-6)
