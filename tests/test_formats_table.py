@@ -374,3 +374,11 @@ def test_a_npy_written_without_words_removes_the_earlier_sidecars_saying_so(tmp_
     assert str(record[0].message) == (f"{path}: written without words: removed "
                                       f"{tmp_path / 'v.vocab'}, left by an earlier matrix of "
                                       "that name")
+
+
+def test_the_duplicate_warning_points_at_the_caller_of_read_table(tmp_path):
+    path = tmp_path / "v.vec"
+    path.write_text("2 1\nx 1\nx 3\n")
+    with pytest.warns(UserWarning) as record:
+        read_table(path)
+    assert record[0].filename == __file__ and record[0].category is UserWarning
