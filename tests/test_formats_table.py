@@ -364,6 +364,7 @@ def test_a_npy_written_without_words_removes_the_earlier_sidecars_saying_so(tmp_
     assert [str(w.message) for w in record] == [
         f"{path}: written without words: removed {tmp_path / 'v.vocab'} and "
         f"{tmp_path / 'v.norms.npz'}, left by an earlier matrix of that name"]
+    assert record[0].filename == __file__  # the caller of write_table or write_rows
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.npy"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
