@@ -28,6 +28,7 @@ from embedkit.formats import (
     write_table,
 )
 from embedkit.streaming import RowBlocks
+from embedkit.text.subwords import ComposedVectors
 
 WORDS = ["a", "bb", "ccc"]
 ALL = ("text, binary, npz, npy, csv, tsv, fasttext, word2vec, word2vec-binary")
@@ -383,3 +384,42 @@ def test_the_duplicate_warning_points_at_the_caller_of_read_table(tmp_path):
     with pytest.warns(UserWarning) as record:
         read_table(path)
     assert record[0].filename == __file__ and record[0].category is UserWarning
+
+
+def test_a_limit_of_one_reads_one_row_and_undecodable_words_are_refused_by_default(tmp_path):
+    path = tmp_path / "v.vec"
+    path.write_bytes(b"2 1\na 1\n\xff 2\n")
+    assert read_table(path, limit=1).words == ["a"]
+    with pytest.raises(EmbedkitError) as excinfo:
+        read_table(path)
+    assert _message(excinfo) == (f"{path}: line 3: word is not valid UTF-8 (use unicode_errors "
+                                 "replace or ignore)")
+    assert read_table(path, unicode_errors="replace").words == ["a", "\ufffd"]
+
+
+def test_a_fasttext_model_is_composed_at_load_up_to_compose_bytes(tmp_path):
+    path = tmp_path / "m.bin"
+    write_table(path, _values(3, 4), WORDS, fmt="fasttext")
+    size = 4 * 3 * 4
+    assert type(read_table(path).values) is np.ndarray  # default: any size
+    assert type(read_table(path, compose_bytes=size).values) is np.ndarray
+    lazy = read_table(path, compose_bytes=size - 1).values
+    assert type(lazy) is ComposedVectors and lazy.shape == (3, 4)
+    assert np.allclose(np.asarray(lazy), _values(3, 4))
+    (tmp_path / "m.bin.gz").write_bytes(gzip.compress(path.read_bytes()))  # read whole
+    assert type(read_table(tmp_path / "m.bin.gz", compose_bytes=0).values) is np.ndarray
+    table = read_table(path, compose_bytes=0, limit=2)
+    assert table.words == WORDS[:2] and table.values.shape == (2, 4)
+    assert table.subwords is not None and table.format == "fasttext"
+
+
+def test_a_non_finite_value_of_a_fasttext_model_names_its_word(tmp_path):
+    from embedkit.text.subwords import SubwordModel, Subwords
+
+    rows = np.array([[1, 2], [3, np.nan], [5, 6]], np.float32)
+    model = SubwordModel(Subwords(0, 0, 0), rows, np.zeros((0, 2), np.float32), {})
+    path = tmp_path / "m.bin"
+    write_table(path, rows, WORDS, fmt="fasttext", subwords=model)
+    with pytest.raises(EmbedkitError) as excinfo:
+        read_table(path)
+    assert _message(excinfo) == f"{path}: word 2, column 2: nan; expected finite numbers"
