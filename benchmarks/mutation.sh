@@ -137,8 +137,9 @@ tests_for() {
       echo "tests/test_fasttext_format.py tests/test_fasttext_fields.py tests/test_formats.py" \
            "tests/test_vectors_formats.py tests/test_fasttext_lazy.py" ;;
     embedkit/formats/arrays.py)
-      echo "tests/test_formats.py tests/test_vectors_formats.py tests/test_io_outputs.py" \
-           "tests/test_vectors_mmap.py tests/test_ae_write_rows.py tests/test_vectors_convert.py" ;;
+      echo "tests/test_formats_arrays.py tests/test_formats.py tests/test_vectors_formats.py" \
+           "tests/test_io_outputs.py tests/test_vectors_mmap.py tests/test_ae_write_rows.py" \
+           "tests/test_vectors_convert.py" ;;
     embedkit/vectors/formats.py)  # the word2vec formats' list and a lazy fastText's
       echo "tests/test_formats_word2vec.py tests/test_formats.py tests/test_vectors_formats.py" \
            "tests/test_vectors_convert.py tests/test_word2vec_writers.py" \
@@ -151,9 +152,10 @@ tests_for() {
       echo "tests/test_fasttext_lazy.py tests/test_vectors_mmap.py tests/test_ae_streaming.py" \
            "tests/test_vectors_convert.py tests/test_vectors_formats.py" ;;
     embedkit/formats/__init__.py)  # the table: every reader and writer behind it, stdout, FIFOs
-      echo "tests/test_formats.py tests/test_formats_word2vec.py tests/test_vectors_formats.py" \
-           "tests/test_vectors_convert.py tests/test_io_outputs.py tests/test_vectors_mmap.py" \
-           "tests/test_ae_write_rows.py tests/test_fasttext_format.py tests/test_bad_input.py" \
+      echo "tests/test_formats_table.py tests/test_formats.py tests/test_formats_word2vec.py" \
+           "tests/test_formats_arrays.py tests/test_vectors_formats.py tests/test_vectors_convert.py" \
+           "tests/test_io_outputs.py tests/test_vectors_mmap.py tests/test_ae_write_rows.py" \
+           "tests/test_fasttext_format.py tests/test_fasttext_lazy.py tests/test_bad_input.py" \
            "tests/test_bom.py tests/test_real_vector_files.py tests/test_word2vec_writers.py" ;;
     embedkit/formats/*)
       echo "tests/test_formats_word2vec.py tests/test_formats.py tests/test_vectors_formats.py" \
