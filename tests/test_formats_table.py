@@ -423,3 +423,13 @@ def test_a_non_finite_value_of_a_fasttext_model_names_its_word(tmp_path):
     with pytest.raises(EmbedkitError) as excinfo:
         read_table(path)
     assert _message(excinfo) == f"{path}: word 2, column 2: nan; expected finite numbers"
+
+
+@pytest.mark.parametrize("name", ["v.npz", "v.vec", "v.bin"])
+def test_no_rows_in_blocks_are_written_as_no_rows(tmp_path, name):
+    empty = np.empty((0, 3), np.float32)
+    write_rows(tmp_path / name, RowBlocks(empty.shape, empty.dtype, iter([])), [])
+    write_table(tmp_path / ("whole-" + name), empty, [])
+    assert (tmp_path / name).read_bytes() == (tmp_path / ("whole-" + name)).read_bytes()
+    table = read_table(tmp_path / name, need_words=True)
+    assert table.words == [] and table.values.shape == (0, 3)
