@@ -102,7 +102,7 @@ def test_the_magic_number_and_version():
 
 @pytest.mark.parametrize("field, value", [
     ("dim", 0), ("dim", fasttext.MAX_DIM + 1), ("bucket", -1), ("model", 4), ("loss", 5),
-    ("minn", -1), ("minn", 1), ("maxn", 1024)])
+    ("minn", -1), ("minn", 1024), ("maxn", -1), ("maxn", 1024)])
 def test_each_header_argument_out_of_range_is_named(field, value):
     args = {"dim": 3, "bucket": 0, "model": 2, "loss": 2, "minn": 0, "maxn": 0} | {
         field: value}
@@ -118,6 +118,18 @@ def test_the_extremes_still_accepted():
     assert wide.model.word_rows.shape == (1, fasttext.MAX_DIM)
     assert read_fasttext(patched(model_bytes(), "maxn", 1023), "x.bin").model.subwords.maxn \
         == 1023
+
+
+@pytest.mark.parametrize("minn, maxn, bucket", [(3, 0, 0), (5, 4, 6), (0, 0, 0)])
+def test_a_model_without_ngrams_is_read_with_minn_above_maxn(minn, maxn, bucket):
+    # fastText's `-maxn 0` (its way to train without n-grams) writes minn 3, maxn 0, bucket 0
+    raw = built(minn=minn, maxn=maxn, bucket=bucket)
+    read = read_fasttext(raw, "x.bin")
+    assert read.words == ["a", "b", "c"] and not read.model.subwords.has_ngrams
+    np.testing.assert_array_equal(read.model.word_vectors(read.words),
+                                  np.arange(6, dtype=np.float32).reshape(3, 2))
+    vectors, counts = read.model.unseen_vectors(["abc", "z"])
+    assert counts.tolist() == [0, 0] and not vectors.any()
 
 
 def test_an_undecodable_word_is_named_unless_asked_to_replace():

@@ -221,6 +221,24 @@ def test_unseen_words_stay_unknown_without_a_subword_model(cli, tmp_path):
     assert result.exit_code == 1 and "unknown word 'zzz'" in result.stderr
 
 
+def test_a_model_without_ngrams_answers_its_words_and_calls_others_unknown(cli, tmp_path):
+    # as fastText's `-maxn 0` writes it: minn 3, maxn 0, bucket 0
+    head = bytearray(TINY.read_bytes())
+    struct.pack_into("<3i", head, 40, 0, 3, 0)  # bucket, minn, maxn
+    words = load_vectors(TINY).words
+    rows = np.random.default_rng(0).normal(size=(len(words), 4)).astype("<f4")  # dim 4
+    matrix = struct.pack("<qq", *rows.shape) + rows.tobytes()
+    (tmp_path / "plain.bin").write_bytes(
+        bytes(head[:_layout(bytes(head))["input_shape"]]) + matrix + b"\0" + matrix)
+    found = cli("neighbors", tmp_path / "plain.bin", words[0], "zzzz", "-k", "1")
+    assert found.exit_code == 1 and found.stdout.startswith(f"{words[0]}\t1\t")
+    assert "embedkit: error: query 'zzzz': unknown word 'zzzz'\n" in found.stderr
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text(f"{words[0]}\t{words[1]}\t1\n{words[1]}\t{words[2]}\t2\nzzzz\tqqqq\t3\n")
+    scored = cli("evaluate", tmp_path / "plain.bin", "--similarity", pairs, "--oov", "ngrams")
+    assert scored.exit_code == 0 and "no n-grams" in scored.stderr
+
+
 def test_evaluate_scores_unseen_words_from_ngrams_and_reports_both_counts(cli, tmp_path):
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("café\tcoffee\t7\nthe\tand\t2\nbrûléé\tcrème\t8\nstraßen\tgröße\t4\n"

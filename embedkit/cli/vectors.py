@@ -314,9 +314,9 @@ def evaluate(vectors, limit, mmap, vocab, unicode_errors, header, similarity_fil
     check_stdin_once([vectors, *([vocab] if vocab else []), *similarity_files, *analogy_files])
     columns = _pair_columns(pair_columns)
     kv = load_vectors(vectors, limit, mmap, unicode_errors, vocab, header=header)
-    if oov == "ngrams" and kv.subwords is None:
-        click.echo(f"embedkit: note: {vectors}: not a subword model: --oov ngrams skips "
-                   "unseen words", err=True)
+    if oov == "ngrams" and not kv.has_ngrams:
+        click.echo(f"embedkit: note: {vectors}: no n-grams (not a subword model, or one trained "
+                   "without them): --oov ngrams skips unseen words", err=True)
     similarity = [evaluate_similarity(kv, f, restrict_vocab, pair_columns=columns,
                                       score_column=score_column, oov=oov)
                   for f in similarity_files]

@@ -154,10 +154,12 @@ def read_fasttext(data: bytes | mmap.mmap, name: str, limit: int | None = None,
     args = dict(zip(ARG_NAMES, values, strict=True)) | {"t": t}
     dim = args["dim"]
     if not 1 <= dim <= MAX_DIM or args["bucket"] < 0 or args["model"] not in MODELS \
-            or args["loss"] not in LOSSES or not 0 <= args["minn"] <= args["maxn"] < 1024:
+            or args["loss"] not in LOSSES or not 0 <= args["minn"] < 1024 \
+            or not 0 <= args["maxn"] < 1024:
         raise EmbedkitError(f"{name}: damaged fastText model: arguments dim {dim}, bucket "
                             f"{args['bucket']}, model {args['model']}, loss {args['loss']}, "
                             f"minn {args['minn']}, maxn {args['maxn']} make no sense")
+    # minn above maxn is no damage: fastText's `-maxn 0` (no n-grams) keeps the default minn 3
     if version == 11 and MODELS[args["model"]] == "supervised":
         args["maxn"] = 0  # fastText: old supervised models have no character n-grams
     size, nwords, nlabels, _, pruned = cursor.unpack(_DICT, "the dictionary's sizes")

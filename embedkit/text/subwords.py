@@ -41,12 +41,18 @@ MAX_BUCKETS = 2**31 - 1
 class Subwords(NamedTuple):
     """The n-gram settings of a model: lengths ``minn..maxn`` in characters, ``buckets`` rows.
 
-    ``maxn == 0`` (fastText's way to say "no n-grams") gives every word its own row only.
+    ``maxn == 0`` (fastText's way to say "no n-grams", its ``-maxn 0`` keeps ``minn`` 3),
+    ``maxn < minn`` or no buckets give every word its own row only.
     """
 
     minn: int = DEFAULT_MINN
     maxn: int = DEFAULT_MAXN
     buckets: int = DEFAULT_BUCKETS
+
+    @property
+    def has_ngrams(self) -> bool:
+        """Whether these settings give words n-grams at all."""
+        return self.buckets > 0 and self.maxn >= max(self.minn, 1)
 
 
 def parse_range(text: str) -> tuple[int, int]:

@@ -107,6 +107,12 @@ class KeyedVectors:
         self._scans = 0
         self._norms = None if norms is None else self._checked(norms)
 
+    @property
+    def has_ngrams(self) -> bool:
+        """Whether this is a subword model whose settings give words n-grams (a fastText
+        model trained with ``-maxn 0`` has none)."""
+        return self.subwords is not None and self.subwords.subwords.has_ngrams
+
     def __len__(self) -> int:
         return len(self.words)
 
@@ -158,7 +164,7 @@ class KeyedVectors:
             self.compose_unseen([word])
         if word in self.ngram_words:
             return self.ngram_words[word]
-        if self.subwords is None:
+        if self.subwords is None or not self.subwords.subwords.has_ngrams:
             raise UnknownWordError(f"unknown word {word!r}")
         settings = self.subwords.subwords
         raise UnknownWordError(f"unknown word {word!r}, without n-grams of "
