@@ -14,7 +14,7 @@ import pytest
 from embedkit.errors import EmbedkitError
 from embedkit.formats import fasttext
 from embedkit.formats.fasttext import read_fasttext, write_fasttext
-from embedkit.text.subwords import SubwordModel, Subwords
+from embedkit.text.subwords import MAX_NGRAM, SubwordModel, Subwords
 
 #: Byte offsets of header fields (``FastText::saveModel``'s layout).
 AT = {"magic": 0, "version": 4, "dim": 8, "loss": 32, "model": 36, "bucket": 40, "minn": 44,
@@ -130,6 +130,12 @@ def test_a_model_without_ngrams_is_read_with_minn_above_maxn(minn, maxn, bucket)
                                   np.arange(6, dtype=np.float32).reshape(3, 2))
     vectors, counts = read.model.unseen_vectors(["abc", "z"])
     assert counts.tolist() == [0, 0] and not vectors.any()
+
+
+def test_the_longest_ngrams_train_w2v_takes_are_read_back():
+    settings = Subwords(3, MAX_NGRAM, 2)
+    model = SubwordModel(settings, np.ones((1, 3), np.float32), np.ones((2, 3), np.float32))
+    assert read_fasttext(model_bytes(("ab",), model=model), "x.bin").model.subwords == settings
 
 
 def test_an_undecodable_word_is_named_unless_asked_to_replace():

@@ -78,12 +78,14 @@ def test_expand_rows_gathers_each_words_rows_repeats_and_all():
 
 
 @pytest.mark.parametrize(("text", "expected"), [("3-6", (3, 6)), ("4", (4, 4)), ("1-1", (1, 1)),
-                                               ("1", (1, 1)), (" 2 - 5 ", (2, 5))])
+                                               ("1", (1, 1)), (" 2 - 5 ", (2, 5)),
+                                               ("1023", (1023, 1023))])
 def test_parse_range(text, expected):
     assert parse_range(text) == expected
 
 
-@pytest.mark.parametrize("text", ["6-3", "0-2", "a-b", "3-", ""])
+@pytest.mark.parametrize("text", ["6-3", "0-2", "a-b", "3-", "", "²-3", "٣-٦", "3-1024",
+                                  "+3-6"])
 def test_parse_range_refuses_nonsense(text):
     with pytest.raises(EmbedkitError, match="MIN-MAX") as error:
         parse_range(text)

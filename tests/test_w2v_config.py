@@ -12,7 +12,7 @@ from embedkit.errors import EmbedkitError
 from embedkit.text.subwords import MAX_BUCKETS
 from embedkit.w2v.config import Word2VecConfig
 
-SUBWORD_LENGTHS = "expected n-gram lengths MIN-MAX with 1 <= MIN <= MAX"
+SUBWORD_LENGTHS = "expected n-gram lengths MIN-MAX with 1 <= MIN <= MAX <= 1023"
 
 
 def test_defaults_are_filled_in_per_model():
@@ -52,6 +52,7 @@ def test_each_count_accepts_its_lower_bound_and_names_the_value_below(field, low
     ({"ns_exponent": math.nan}, "ns_exponent nan: expected a finite number", ("ns_exponent",)),
     ({"minn": 0, "maxn": 3}, f"subwords 0-3: {SUBWORD_LENGTHS}", ("subwords",)),
     ({"minn": 4, "maxn": 3}, f"subwords 4-3: {SUBWORD_LENGTHS}", ("subwords",)),
+    ({"minn": 3, "maxn": 1024}, f"subwords 3-1024: {SUBWORD_LENGTHS}", ("subwords",)),
     ({"minn": 3, "maxn": 6, "buckets": 0}, f"buckets 0: expected 1 to {MAX_BUCKETS}",
      ("buckets",)),
     ({"minn": 3, "maxn": 6, "buckets": MAX_BUCKETS + 1},
@@ -66,6 +67,7 @@ def test_bad_values_are_named(changes, message, params):
 @pytest.mark.parametrize("changes", [{"min_lr": 0.0}, {"lr": 0.1, "min_lr": 0.1},
                                      {"subsample": 0.0}, {"ns_exponent": -0.5},
                                      {"negative": 0}, {"minn": 1, "maxn": 1},
+                                     {"minn": 1023, "maxn": 1023},
                                      {"minn": 3, "maxn": 6, "buckets": 1},
                                      {"minn": 3, "maxn": 6, "buckets": MAX_BUCKETS},
                                      {"buckets": 0}])  # buckets unused without subwords
@@ -74,7 +76,11 @@ def test_values_at_the_edges_are_accepted(changes):
     assert all(getattr(resolved, k) == v for k, v in changes.items())
 
 
-@pytest.mark.parametrize("value", ["6-3", "x", "0-2", "3-", "-3"])
+# '²-3' and '99999999999-99999999999' were internal errors (int('²'); a length past fastText's
+# int32 header field once the model was trained), 3-1024 a model embedkit wrote but refused to
+# read back
+@pytest.mark.parametrize("value", ["6-3", "x", "0-2", "3-", "-3", "²-3", "3-1024",
+                                   "99999999999-99999999999"])
 def test_a_bad_subwords_range_is_a_usage_error_naming_the_option(tmp_path, value):
     # It exited 1, as for bad data; an option's bad value exits 2, as Click's own checks do.
     from click.testing import CliRunner
@@ -105,4 +111,20 @@ def test_sync_every_without_cluster_is_a_usage_error_naming_both(tmp_path):
     assert result.stderr == ("embedkit: error: --sync-every sets how often the workers of a "
                              "--cluster merge their changes: give it with --cluster, or leave "
                              "it out\n")
+    assert not (tmp_path / "v.vec").exists()
+
+
+def test_buckets_without_subwords_is_a_usage_error_naming_both(tmp_path):
+    # It was silently ignored: plain word2vec trained as if it had not been given.
+    from click.testing import CliRunner
+
+    from embedkit.cli import main
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the cat sat on the mat\n" * 5)
+    result = CliRunner().invoke(main, ["train-w2v", str(corpus), "--buckets", "100", "-o",
+                                       str(tmp_path / "v.vec")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == ("embedkit: error: --buckets sets the rows of the n-grams of "
+                             "--subwords: give it with --subwords, or leave it out\n")
     assert not (tmp_path / "v.vec").exists()

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 import click
+from click.core import ParameterSource
 
 from embedkit.cli.options import (
     check_archive_names,
@@ -146,6 +147,10 @@ def train_w2v(corpus, min_count, max_vocab, no_lowercase, tokenizer, count_limit
         raise ParameterError("sync_every sets how often the workers of a cluster merge their "
                              "changes: give it with cluster, or leave it out",
                              params=("sync_every", "cluster"))
+    if subwords is None and click.get_current_context().get_parameter_source("buckets") \
+            is ParameterSource.COMMANDLINE:
+        raise ParameterError("buckets sets the rows of the n-grams of subwords: give it with "
+                             "subwords, or leave it out", params=("buckets", "subwords"))
     check_archive_names(checkpoint)
     check_vocab_name(save_vocab)
     check_writable(output, save_vocab, log_json, checkpoint)

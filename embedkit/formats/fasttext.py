@@ -32,7 +32,7 @@ import numpy as np
 from embedkit.errors import EmbedkitError
 from embedkit.formats.word2vec import decode_words
 from embedkit.streaming import Matrix
-from embedkit.text.subwords import SubwordModel, Subwords
+from embedkit.text.subwords import MAX_NGRAM, SubwordModel, Subwords
 
 MAGIC = 793712314
 VERSION = 12
@@ -154,8 +154,8 @@ def read_fasttext(data: bytes | mmap.mmap, name: str, limit: int | None = None,
     args = dict(zip(ARG_NAMES, values, strict=True)) | {"t": t}
     dim = args["dim"]
     if not 1 <= dim <= MAX_DIM or args["bucket"] < 0 or args["model"] not in MODELS \
-            or args["loss"] not in LOSSES or not 0 <= args["minn"] < 1024 \
-            or not 0 <= args["maxn"] < 1024:
+            or args["loss"] not in LOSSES or not 0 <= args["minn"] <= MAX_NGRAM \
+            or not 0 <= args["maxn"] <= MAX_NGRAM:
         raise EmbedkitError(f"{name}: damaged fastText model: arguments dim {dim}, bucket "
                             f"{args['bucket']}, model {args['model']}, loss {args['loss']}, "
                             f"minn {args['minn']}, maxn {args['maxn']} make no sense")

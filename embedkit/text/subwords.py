@@ -16,6 +16,7 @@ are a compressed-row (CSR) layout: word ``i`` has rows ``members[indptr[i]:indpt
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -36,6 +37,12 @@ EOS = "</s>"
 DEFAULT_MINN, DEFAULT_MAXN, DEFAULT_BUCKETS = 3, 6, 2_000_000
 #: fastText keeps row ids in int32.
 MAX_BUCKETS = 2**31 - 1
+#: Longest n-gram length in characters taken (fastText's int32 header fields hold more, but a
+#: model file claiming more is read as damaged: no word is that long).
+MAX_NGRAM = 1023
+#: What ``--subwords`` must be, as messages say it.
+RANGE_EXPECTED = f"expected n-gram lengths MIN-MAX with 1 <= MIN <= MAX <= {MAX_NGRAM}"
+_RANGE = re.compile(r"\s*([0-9]+)\s*(?:-\s*([0-9]+)\s*)?")
 
 
 class Subwords(NamedTuple):
@@ -61,15 +68,15 @@ def parse_range(text: str) -> tuple[int, int]:
     Raises
     ------
     ParameterError
-        Unless it is ``MIN-MAX`` or ``N`` with ``1 <= MIN <= MAX``.
+        Unless it is ``MIN-MAX`` or ``N`` (ASCII digits) with
+        ``1 <= MIN <= MAX <=`` :data:`MAX_NGRAM`.
     """
-    low, sep, high = text.partition("-")
-    if not sep:
-        high = low
-    if not (low.strip().isdigit() and high.strip().isdigit()) or not 1 <= int(low) <= int(high):
-        raise ParameterError(f"subwords {text!r}: expected n-gram lengths MIN-MAX with "
-                            f"1 <= MIN <= MAX, such as 3-6", params=("subwords",))
-    return int(low), int(high)
+    match = _RANGE.fullmatch(text)
+    low, high = (0, 0) if match is None else (int(match[1]), int(match[2] or match[1]))
+    if not 1 <= low <= high <= MAX_NGRAM:
+        raise ParameterError(f"subwords {text!r}: {RANGE_EXPECTED}, such as 3-6",
+                             params=("subwords",))
+    return low, high
 
 
 def _signed_widened(data: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from embedkit.errors import ParameterError
 from embedkit.text.noise import DEFAULT_NS_EXPONENT
 from embedkit.text.subsample import DEFAULT_SUBSAMPLE
-from embedkit.text.subwords import DEFAULT_BUCKETS, MAX_BUCKETS, Subwords
+from embedkit.text.subwords import DEFAULT_BUCKETS, MAX_BUCKETS, MAX_NGRAM, RANGE_EXPECTED, Subwords
 from embedkit.text.vocab import DEFAULT_MIN_COUNT
 from embedkit.text.windows import DEFAULT_WINDOW, MODELS
 
@@ -166,9 +166,9 @@ class Word2VecConfig:
                                  ("threads", filled.worker_count, 1)):
             if value < low:
                 raise ParameterError(f"{name} {value}: expected at least {low}", params=(name,))
-        if filled.maxn and not 1 <= filled.minn <= filled.maxn:
-            raise ParameterError(f"subwords {filled.minn}-{filled.maxn}: expected n-gram "
-                                 "lengths MIN-MAX with 1 <= MIN <= MAX", params=("subwords",))
+        if filled.maxn and not 1 <= filled.minn <= filled.maxn <= MAX_NGRAM:
+            raise ParameterError(f"subwords {filled.minn}-{filled.maxn}: {RANGE_EXPECTED}",
+                                 params=("subwords",))
         if filled.maxn and not 1 <= filled.buckets <= MAX_BUCKETS:
             raise ParameterError(f"buckets {filled.buckets}: expected 1 to {MAX_BUCKETS}",
                                  params=("buckets",))
