@@ -202,6 +202,24 @@ def test_a_supervised_model_keeps_its_label_rows_as_output_and_words_as_vocabula
     np.testing.assert_array_equal(read.model.word_rows, [[0, 1]])
 
 
+def test_a_supervised_model_is_written_again_as_word_vectors_without_its_labels():
+    # written as a classifier with no labels but its label rows, fastText's predict crashed
+    read = read_fasttext(built(labels=("__label__x", "__label__y"), model=3, loss=3, bucket=4,
+                               minn=2, maxn=3, wordNgrams=2), "x.bin")
+    out = io.BytesIO()
+    write_fasttext(out, read.words, read.model.word_vectors(read.words), read.counts,
+                   read.output, read.model)
+    raw = out.getvalue()
+    # wordNgrams, loss, model and bucket: skip-gram's; three entries, all words
+    assert struct.unpack_from("<4i", raw, AT["loss"] - 4) == (1, 2, 2, 4)
+    assert struct.unpack_from("<3i", raw, AT["size"]) == (3, 3, 0)
+    again = read_fasttext(raw, "y.bin")
+    assert again.words == ["a", "b", "c"] and again.model.subwords == Subwords(2, 3, 4)
+    np.testing.assert_array_equal(again.model.word_vectors(again.words),
+                                  read.model.word_vectors(read.words))
+    np.testing.assert_array_equal(again.output, np.zeros((3, 2), np.float32))
+
+
 def test_a_skipgram_model_cut_by_limit_keeps_the_kept_words_output_rows():
     read = read_fasttext(built(), "x.bin", limit=2)
     np.testing.assert_array_equal(read.output, -np.arange(4, dtype=np.float32).reshape(2, 2))

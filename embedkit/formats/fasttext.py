@@ -237,6 +237,13 @@ def write_fasttext(out: IO[bytes], words: Sequence[str], vectors: Matrix,
         The output matrix (zeros when absent).
     model : SubwordModel, optional
         The words' own rows, n-gram rows and settings of a subword model.
+
+    Notes
+    -----
+    A classifier's model (``fasttext supervised``, read without its labels) is written as a
+    model of word vectors, the same vectors: skip-gram's arguments and ``output`` zeros (its
+    rows were the labels'). Written as a classifier without labels, fastText's ``predict``
+    crashed on it.
     """
     dim = vectors.shape[1]
     if model is None:
@@ -245,6 +252,9 @@ def write_fasttext(out: IO[bytes], words: Sequence[str], vectors: Matrix,
     settings = model.subwords
     args = {**DEFAULT_ARGS, **model.args, "dim": dim, "bucket": settings.buckets,
             "minn": settings.minn, "maxn": settings.maxn}
+    if MODELS.get(args["model"]) == "supervised":
+        args |= {key: DEFAULT_ARGS[key] for key in ("model", "loss", "wordNgrams")}
+        output = None
     counts = np.ones(len(words), np.int64) if counts is None else np.asarray(counts, np.int64)
     out.write(struct.pack("<ii", MAGIC, VERSION))
     out.write(_ARGS.pack(*(int(args[k]) for k in ARG_NAMES), float(args["t"])))
