@@ -115,6 +115,16 @@ def test_empty_or_too_sparse_corpus_is_a_one_line_error(tmp_path, text, message,
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command", ["vocab", "windows", "train-w2v"])
+def test_too_sparse_a_corpus_names_the_min_count_option(tmp_path, command):
+    # it said "lower the min count", no option's name
+    path = tmp_path / "bad.txt"
+    path.write_text("a b c\n")
+    result = run(command, path, "-o", tmp_path / "out.tsv")
+    assert result.exit_code == 1
+    assert result.output.endswith("(3 words, 3 distinct); lower --min-count\n")
+
+
 def test_empty_stdin_is_named_stdin():
     result = run("windows", "-", stdin="")
     assert result.exit_code == 1

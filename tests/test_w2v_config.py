@@ -41,8 +41,10 @@ def test_each_count_accepts_its_lower_bound_and_names_the_value_below(field, low
 @pytest.mark.parametrize("changes, message, params", [
     ({"model": "glove"}, "model 'glove': expected one of skipgram, cbow", ("model",)),
     ({"kernel": "x"}, "kernel 'x': expected one of window, pair", ("kernel",)),
-    ({"lr": 0.0}, "lr 0.0: expected a learning rate > 0", ("lr",)),
-    ({"lr": math.nan}, "lr nan: expected a learning rate > 0", ("lr",)),
+    ({"lr": 0.0}, "lr 0.0: expected a finite learning rate > 0", ("lr",)),
+    ({"lr": math.nan}, "lr nan: expected a finite learning rate > 0", ("lr",)),
+    # it trained, and stopped with 'training diverged (loss nan) at learning rate inf'
+    ({"lr": math.inf}, "lr inf: expected a finite learning rate > 0", ("lr",)),
     ({"lr": 0.1, "min_lr": 0.2}, "min_lr 0.2: expected between 0 and lr (0.1)",
      ("min_lr", "lr")),
     ({"min_lr": -1e-5}, "min_lr -1e-05: expected between 0 and lr (0.025)", ("min_lr", "lr")),

@@ -249,5 +249,5 @@ def vocabulary_from_counts(word_counts: WordCounts, paths: CorpusPaths, min_coun
     if not len(vocab):
         raise EmbedkitError(f"{corpus_name(paths)}: no word occurs at least {min_count} "
                             f"times ({word_counts.tokens} words, {len(word_counts.counts)} "
-                            f"distinct); lower the min count")
+                            f"distinct); lower min_count", params=("min_count",))
     return vocab

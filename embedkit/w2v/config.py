@@ -175,8 +175,9 @@ class Word2VecConfig:
         if filled.max_vocab is not None and filled.max_vocab < 1:
             raise ParameterError(f"max_vocab {filled.max_vocab}: expected at least 1",
                                 params=("max_vocab",))
-        if not filled.initial_lr > 0:
-            raise ParameterError(f"lr {filled.lr}: expected a learning rate > 0", params=("lr",))
+        if not 0 < filled.initial_lr < math.inf:
+            raise ParameterError(f"lr {filled.lr}: expected a finite learning rate > 0",
+                                 params=("lr",))
         if not 0 <= filled.min_lr <= filled.initial_lr:
             raise ParameterError(f"min_lr {filled.min_lr}: expected between 0 and lr "
                                 f"({filled.lr})", params=("min_lr", "lr"))
