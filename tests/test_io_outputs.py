@@ -174,6 +174,14 @@ def test_nothing_is_created_or_replaced_in_the_device_directory(tmp_path, monkey
     assert reader.stop() == [b"ok"]
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_a_directory_refusing_files_as_if_missing_is_not_called_missing():
+    # creating a file in /proc fails with ENOENT: "directory /proc does not exist", it said
+    with pytest.raises(EmbedkitError) as error:
+        eio.check_writable("/proc/x.npz")
+    assert str(error.value) == "/proc/x.npz: cannot write in /proc (No such file or directory)"
+
+
 def test_directory_is_refused(tmp_path):
     with pytest.raises(EmbedkitError, match="is a directory"):
         eio.check_writable(tmp_path)
