@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from embedkit.cli import main
+from embedkit.errors import EmbedkitError
 from embedkit.formats import read_table, word2vec
 from embedkit.text.subwords import SubwordModel, Subwords
 from embedkit.vectors import load_vectors, save_vectors
@@ -114,3 +115,18 @@ def test_convert_keeps_the_output_matrix_and_the_subword_model(tmp_path):
     assert converted is not None
     np.testing.assert_array_equal(converted.ngrams, model.ngrams)
     np.testing.assert_array_equal(converted.word_rows, model.word_rows)
+
+
+@pytest.mark.parametrize("minn, maxn", [(-3, 5), (3, 1024), (3, 2**40)])
+def test_an_archive_with_ngram_lengths_out_of_range_is_named(tmp_path, minn, maxn):
+    # they were read: written to fastText, 3-1024 gave a model refused on reading, 3-2**40
+    # an internal error ("'i' format requires ...")
+    model = SubwordModel(Subwords(3, 5, 2), np.ones((1, 2), "f4"), np.ones((2, 2), "f4"))
+    save_vectors(tmp_path / "m.npz", ["ab"], np.ones((1, 2), "f4"), subwords=model)
+    arrays = dict(np.load(tmp_path / "m.npz"))
+    arrays["subwords"] = np.array([minn, maxn, 2])
+    np.savez(tmp_path / "m.npz", **arrays)
+    with pytest.raises(EmbedkitError) as error:
+        load_vectors(tmp_path / "m.npz")
+    assert str(error.value).endswith(f"[subwords]: n-gram lengths {minn} to {maxn}: expected 0 "
+                                     "to 1023 characters")

@@ -28,7 +28,7 @@ from embedkit.formats.word2vec import BOM, decode_words
 from embedkit.io import atomic_output, cannot_write, describe, open_input
 from embedkit.npyfile import NpzArchive, load_npy, parse_npy
 from embedkit.streaming import ComputedRows, Matrix, RowBlocks, blocks_of, release, row_norms
-from embedkit.text.subwords import SubwordModel, Subwords
+from embedkit.text.subwords import MAX_NGRAM, SubwordModel, Subwords
 from embedkit.text.tokenize import normalize_word, normalize_words
 
 #: Bytes that separate fields in a vocabulary file (what ``bytes.split()`` splits on).
@@ -116,6 +116,9 @@ def _subword_model(archive: NpzArchive, where: str, limit: int | None,
     if settings.shape != (3,) or len(ngrams) != settings[2] or ngrams.ndim != 2:
         raise EmbedkitError(f"{where}[subwords]: expected minn, maxn and the bucket count of "
                             f"the {len(ngrams)} rows of 'ngrams'")
+    if not (0 <= settings[:2]).all() or not (settings[:2] <= MAX_NGRAM).all():
+        raise EmbedkitError(f"{where}[subwords]: n-gram lengths {int(settings[0])} to "
+                            f"{int(settings[1])}: expected 0 to {MAX_NGRAM} characters")
     args = json.loads(str(archive.read("subword_args"))) if "subword_args" in archive.names \
         else {}
     return SubwordModel(Subwords(*map(int, settings)), word_rows[:limit], ngrams, args)
