@@ -136,6 +136,9 @@ def test_resume_with_other_settings_or_corpus_is_a_one_line_error(small, tmp_pat
     cases = [(["--window", "3"], str(small), "the checkpoint was written with window = 5, this "
                                              "run has 3"),
              (["--model", "cbow"], str(small), "model = 'skipgram', this run has 'cbow'"),
+             # it named lr, whose default --subwords changes
+             (["--subwords", "3-5", "--buckets", "50"], str(small), "the checkpoint was "
+              "written with no subwords, this run has subwords 3-5; resume with the same"),
              ([], str(shorter), "the checkpoint was written with vocabulary_size = "),
              ([], str(longer), "the checkpoint was written with corpus_words = "),
              (["--resume", str(not_a_checkpoint)], str(small),

@@ -79,6 +79,13 @@ def save_checkpoint(path: str | os.PathLike, state: Word2VecState, context: dict
                                "counts": state.vocab.counts})
 
 
+def _subwords(context: dict) -> str:
+    """The subword settings of a run context, as messages name them."""
+    if not context.get("maxn"):
+        return "no subwords"
+    return f"subwords {context['minn']}-{context['maxn']}"
+
+
 def load_checkpoint(path: str | os.PathLike, context: dict) -> Word2VecState:
     """Read a checkpoint of :func:`save_checkpoint` for a run described by ``context``.
 
@@ -90,7 +97,12 @@ def load_checkpoint(path: str | os.PathLike, context: dict) -> Word2VecState:
     """
     name = describe(path)
     meta, arrays = read_archive(path, WHAT, CHECKPOINT_FORMAT)
-    check_context(name, meta.get("context", {}), context, DATA_KEY)
+    saved = meta.get("context", {})
+    if bool(saved.get("maxn")) != bool(context.get("maxn")):  # before lr, whose default differs
+        raise EmbedkitError(f"{name}: the checkpoint was written with {_subwords(saved)}, this "
+                            f"run has {_subwords(context)}; resume with the same data and "
+                            "settings")
+    check_context(name, saved, context, DATA_KEY)
     try:
         vocab = Vocabulary([str(w) for w in arrays["words"]], arrays["counts"])
         shape = (context["vocabulary_size"], context["dim"])
