@@ -826,12 +826,20 @@ def check_writable(*paths: str | os.PathLike | None) -> None:
     ------
     EmbedkitError
         Naming the first path whose directory is missing or refuses new files, that
-        cannot be written in place, or whose file cannot be replaced (immutable).
+        cannot be written in place, or whose file cannot be replaced (immutable), or that
+        names the file of an earlier path (the last written would replace the others).
     """
+    files: dict[str, str] = {}  # each file written by renaming: the path that named it
     for path in paths:
         if path is None or os.fspath(path) == STDIO:
             continue
         target = output_target(path)
+        if not target.direct and target.path in files:
+            other = files[target.path]
+            also = "" if other == os.fspath(path) else f" (through {other})"
+            raise EmbedkitError(f"{os.fspath(path)}: given for two outputs{also}, the last "
+                                "written would replace the other: give each its own file")
+        files.setdefault(target.path, os.fspath(path))
         if target.descriptor is not None:
             try:
                 writable = fcntl.fcntl(target.descriptor, fcntl.F_GETFL) & os.O_ACCMODE \

@@ -182,6 +182,33 @@ def test_a_directory_refusing_files_as_if_missing_is_not_called_missing():
     assert str(error.value) == "/proc/x.npz: cannot write in /proc (No such file or directory)"
 
 
+def test_one_file_named_for_two_outputs_is_refused(tmp_path):
+    (tmp_path / "link.txt").symlink_to(tmp_path / "a.txt")
+    for first, second in (("a.txt", "a.txt"), ("link.txt", "a.txt"), ("a.txt", "./a.txt")):
+        first, second = f"{tmp_path}/{first}", f"{tmp_path}/{second}"
+        with pytest.raises(EmbedkitError) as error:
+            eio.check_writable(None, first, "-", second)
+        also = "" if first == second else f" (through {first})"
+        assert str(error.value) == (f"{second}: given for two outputs{also}, the last written "
+                                    "would replace the other: give each its own file")
+    eio.check_writable("/dev/null", "/dev/null", "-", "-", None, None)  # written in place
+
+
+def test_train_w2v_refuses_its_log_over_its_vectors_before_training(tmp_path):
+    # the JSON log replaced the vectors, exit 0
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the cat sat on the mat\n" * 20)
+    (tmp_path / "v.txt").write_text("kept\n")
+    result = CliRunner().invoke(main, ["train-w2v", str(corpus), "--min-count", "1", "-o",
+                                       str(tmp_path / "v.txt"), "--log-json",
+                                       str(tmp_path / "v.txt")])
+    assert result.exit_code == 1
+    assert result.stderr == (f"embedkit: error: {tmp_path / 'v.txt'}: given for two outputs, "
+                             "the last written would replace the other: give each its own "
+                             "file\n")
+    assert (tmp_path / "v.txt").read_text() == "kept\n"
+
+
 def test_directory_is_refused(tmp_path):
     with pytest.raises(EmbedkitError, match="is a directory"):
         eio.check_writable(tmp_path)
