@@ -309,3 +309,29 @@ def test_blank_lines_after_the_announced_vectors_are_fine(tmp_path):
     path = tmp_path / "v.vec"
     path.write_text("3 2\na 1 2\nb 1 2\nc 3 4\n\n  \n")
     assert read_table(path).words == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("small_chunks", [False, True])
+def test_more_vectors_after_64_kib_of_blank_lines_are_still_named(tmp_path, monkeypatch,
+                                                                    small_chunks):
+    # the check after the announced vectors read 64 KiB (text) or one more chunk (binary) and
+    # took blank bytes to the end of those for the end of the file: an extra vector after
+    # them was read as nothing, exit 0
+    if small_chunks:  # the binary reader's buffer ends long before the extra record
+        monkeypatch.setattr(word2vec, "BINARY_CHUNK", 16)
+    blank = b"\n \r\n" * 20_000
+    value = np.float32(1).tobytes() * 2
+    text, binary = tmp_path / "v.vec", tmp_path / "v.bin"
+    text.write_bytes(b"1 2\na 1 2\n" + blank + b"b 3 4\n")
+    binary.write_bytes(b"1 2\na " + value + b"\n" + blank + b"b " + value)
+    with pytest.raises(EmbedkitError) as error:
+        read_table(text)
+    assert str(error.value) == (f"{text}: line {3 + 2 * 20_000}: more than the 1 vectors the "
+                                "header announces on line 1")
+    with pytest.raises(EmbedkitError) as error:
+        read_table(binary)
+    assert str(error.value) == (f"{binary}: vector 2 (byte {4 + 11 + len(blank)}): more than "
+                                "the 1 vectors the header announces")
+    text.write_bytes(b"1 2\na 1 2\n" + blank)
+    binary.write_bytes(b"1 2\na " + value + b"\n" + blank)
+    assert read_table(text).words == ["a"] and read_table(binary).words == ["a"]

@@ -270,11 +270,14 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
             wanted = count if limit is None else min(count, limit)
             read, values, rest, starts, end = word2vec.read_binary(
                 stream, name, wanted, dim, unicode_errors, size, collect)
-            rest += stream.read(1 << 16) if wanted == count else b""
-            if wanted == count and rest.strip():
-                at = end + len(rest) - len(rest.lstrip())  # blank bytes after the last are fine
-                raise EmbedkitError(f"{name}: vector {count + 1} (byte {at}): more than the "
-                                    f"{count} vectors the header announces")
+            if wanted == count:  # blank bytes after the last record are fine
+                rest, at = rest + stream.read(1 << 16), end
+                while rest and not rest.strip():
+                    rest, at = stream.read(1 << 16), at + len(rest)
+                if rest:
+                    at += len(rest) - len(rest.lstrip())
+                    raise EmbedkitError(f"{name}: vector {count + 1} (byte {at}): more than "
+                                        f"the {count} vectors the header announces")
             extra = {"words": read, "row": lambda row: f"vector {row + 1} (byte {starts[row]})",
                      "normalized": True}
         else:

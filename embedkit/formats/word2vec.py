@@ -190,9 +190,12 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
             if count is None and len(raw) < size:
                 break
         if count is not None and done == count:
-            rest = stream.read(1 << 16)
-            if rest.strip():
-                blank = rest[:len(rest) - len(rest.lstrip())].count(b"\n")
+            rest, blank = stream.read(1 << 16), 0
+            while rest and not rest.strip():  # blank lines after the last vector are fine
+                blank += rest.count(b"\n")
+                rest = stream.read(1 << 16)
+            if rest:
+                blank += rest[:len(rest) - len(rest.lstrip())].count(b"\n")
                 raise EmbedkitError(f"{name}: line {done + first_line + blank}: more than the "
                                     f"{count} vectors the header announces on line 1")
         if not done:
