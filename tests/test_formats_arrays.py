@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import warnings
 import zipfile
 
 import numpy as np
@@ -611,3 +612,21 @@ def test_rows_composed_where_read_are_written_as_the_composed_matrix(tmp_path, n
     else:
         assert np.allclose(table.norms, np.linalg.norm(np.asarray(composed), axis=1),
                            rtol=1e-6)
+
+
+def test_stored_norms_of_rows_beyond_float32_are_read_without_warnings(tmp_path):
+    values = np.array([[1, 2], [3e38, 3e38], [2, 2]], np.float32)  # its norm overflows: inf
+    path, vocab = _norms_file(tmp_path, values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        norms, distinct = arrays.read_norms(path, values, vocab)
+    assert norms[1] == np.inf and distinct
+
+
+def test_a_wrong_stored_norm_is_shown_beside_its_rows_norm(tmp_path):
+    values = np.array([[3, 4], [6, 8], [0, 1]], np.float32)
+    path, vocab = _norms_file(tmp_path, values, np.array([5, 10, 2], np.float32))
+    with pytest.raises(EmbedkitError) as excinfo:
+        arrays.read_norms(path, values, vocab)
+    assert _message(excinfo).startswith(f"{arrays.norms_path(path)}: row 3 has norm 2 stored "
+                                        "but 1 in the matrix: norms of another matrix; ")

@@ -433,3 +433,12 @@ def test_no_rows_in_blocks_are_written_as_no_rows(tmp_path, name):
     assert (tmp_path / name).read_bytes() == (tmp_path / ("whole-" + name)).read_bytes()
     table = read_table(tmp_path / name, need_words=True)
     assert table.words == [] and table.values.shape == (0, 3)
+
+
+@pytest.mark.parametrize("name", ["v.npy", "v.npz"])
+def test_counts_of_another_length_are_refused_before_writing(tmp_path, name):
+    # a .npy was written, then its vocabulary failed on zip(strict=True): no vocabulary
+    with pytest.raises(EmbedkitError) as excinfo:
+        write_table(tmp_path / name, _values(), WORDS, counts=np.array([3, 2]))
+    assert _message(excinfo) == "cannot save 2 counts with 3 words: expected one count per word"
+    assert list(tmp_path.iterdir()) == []

@@ -476,6 +476,9 @@ def write_table(path: str | os.PathLike | None, values: Matrix,
         if values.ndim != 2 or values.shape[0] != len(words):
             raise EmbedkitError(f"cannot save {len(words)} words with a matrix of shape "
                                 f"{values.shape}: expected one row per word")
+        if counts is not None and len(counts) != len(words):
+            raise EmbedkitError(f"cannot save {len(counts)} counts with {len(words)} words: "
+                                "expected one count per word")
     computed = isinstance(values, ComputedRows)
     # the norms of computed rows, found while they are written, for the .npy's sidecar
     norms = np.empty(len(values), np.float32) if computed and target.name == "npy" else None
