@@ -630,3 +630,37 @@ def test_a_wrong_stored_norm_is_shown_beside_its_rows_norm(tmp_path):
         arrays.read_norms(path, values, vocab)
     assert _message(excinfo).startswith(f"{arrays.norms_path(path)}: row 3 has norm 2 stored "
                                         "but 1 in the matrix: norms of another matrix; ")
+
+
+def test_norms_of_rows_beyond_float32_are_written_without_warnings(tmp_path):
+    values = np.array([[1, 2], [3e38, 3e38]], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_table(tmp_path / "v.npy", values, ["a", "b"])
+    with np.load(tmp_path / "v.norms.npz") as stored:
+        assert stored["norms"][1] == np.inf
+
+
+def test_a_vocabulary_starting_with_a_blank_line_names_it(tmp_path):
+    path = tmp_path / "w.vocab"
+    path.write_bytes(b"\na\nb\n")
+    for lazy in (False, True):
+        with pytest.raises(EmbedkitError) as excinfo:
+            arrays.read_vocab(path, lazy=lazy)
+        assert _message(excinfo) == (f"{path}: line 1: expected 'word' or 'word count', found "
+                                     "0 fields")
+
+
+def test_a_vocabulary_is_read_as_a_list_by_default(tmp_path):
+    path = tmp_path / "w.vocab"
+    path.write_bytes(b"a\nbb\n")
+    words, counts = arrays.read_vocab(path)
+    assert type(words) is list and words == ["a", "bb"] and counts is None
+
+
+def test_stdin_has_no_default_vocabulary_even_beside_a_file_named_for_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "<stdin>.vocab").write_text("a\nbb\nccc\n")
+    np.save(tmp_path / "m.npy", _values())
+    _stdin(monkeypatch, (tmp_path / "m.npy").read_bytes())
+    assert read_table("-").words is None
