@@ -407,3 +407,34 @@ def test_inputs_away_from_zero_fill_their_range_with_both_signs():
     assert x.shape == (50, 40)
     assert 0.2 <= magnitude.min() < 0.21 and 1.49 < magnitude.max() <= 1.5
     assert 0.4 < (x > 0).mean() < 0.6
+
+
+def test_loss_scores_are_independent_draws_over_their_whole_ranges():
+    # the hinge's scores: each row shifted by its own uniform draw on [-1, 1] (the losses
+    # ignore it, the L2 penalty of the two-path case does not), plus offsets uniform on
+    # [-2.5, 2.5] but for the 0.1 either side of the kink, every one drawn on its own
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 6, 400)
+    scores = _hinge_safe(rng, labels, 6)
+    own = scores[np.arange(400), labels]
+    others = np.delete((scores - own[:, None]).ravel(), np.arange(400) * 6 + labels)
+    assert -1 <= own.min() < -0.98 and 0.98 < own.max() <= 1
+    assert len(np.unique(own)) == 400
+    assert 0.1 <= np.abs(others + 1).min() < 0.101  # no wider gap than the docstring's
+    assert -2.5 <= others.min() < -2.49 and 2.49 < others.max() <= 2.5
+    # redrawn offsets too: no two alike (up to the rounding of the shift's subtraction)
+    assert len(np.unique(np.round(others, 9))) == len(others)
+
+
+def test_the_gather_cases_compute_what_they_name():
+    cases = _CHECKS["gather"](np.random.default_rng(0))
+    outputs = [case.fn(*[Tensor(x) for x in case.inputs]).data for case in cases]
+    first, mixed = cases[0].inputs[0], cases[3].inputs[0]
+    # the first case's ids, read back from its rows (the table's values are all distinct)
+    ids = np.abs(outputs[0][:, None, :] - first[None]).sum(axis=2).argmin(axis=1)
+    np.testing.assert_array_equal(outputs[0], first[ids])
+    assert len(set(ids.tolist())) < len(ids)  # a repeated id
+    # sparse+dense: the gathered rows summed over axis 0 plus each column's sum of squares,
+    # so each output column depends on its own input column only
+    np.testing.assert_allclose(outputs[3], mixed[ids].sum(axis=0) + (mixed ** 2).sum(axis=0),
+                               rtol=1e-12)

@@ -368,3 +368,21 @@ def test_only_the_first_restrict_vocab_words_count_and_the_last_one_is_a_word(tm
     small = KeyedVectors(["x", "y", "z"], np.eye(3, dtype=np.float32))
     result = evaluate_analogies(small, _write(tmp_path, "q.txt", ": s\nx y z z\n"))
     assert (result.overall.correct, result.overall.total) == (0, 1)
+
+
+def test_unseen_words_without_any_ngram_are_skipped_with_oov_ngrams(tmp_path):
+    # n-grams of 4-6 characters: '<zz>' is one, '<a>' is too short for any: 'a' is skipped
+    # like a word of a model without subwords, not an error
+    from embedkit.text.subwords import SubwordModel, Subwords
+
+    rng = np.random.default_rng(3)
+    words = ["the", "and", "with", "to"]
+    model = SubwordModel(Subwords(4, 6, 50), rng.standard_normal((4, 5)).astype(np.float32),
+                         rng.standard_normal((50, 5)).astype(np.float32))
+    kv = KeyedVectors(words, model.word_vectors(words), subwords=model)
+    pairs = _write(tmp_path, "p.tsv", "a\tthe\t1\nthe\tand\t2\nwith\tto\t3\nzz\tand\t4\n")
+    got = evaluate_similarity(kv, pairs, oov="ngrams")
+    assert (got.pairs, got.skipped, got.from_ngrams) == (3, 1, 1)
+    questions = _write(tmp_path, "q.txt", ": s\na the and with\nzz the and with\n")
+    got = evaluate_analogies(kv, questions, oov="ngrams")
+    assert (got.questions, got.skipped, got.from_ngrams, got.overall.total) == (2, 1, 1, 1)

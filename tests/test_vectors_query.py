@@ -475,3 +475,33 @@ def test_cli_k_beyond_the_vocabulary_lists_every_other_word(vec_file):
         assert result.exit_code == 0, result.output
         answers = json.loads(result.stdout.splitlines()[0])["neighbors"]
         assert len(answers) == others  # every word but the query's
+
+
+def _worst_argpartition(a, kth, axis=-1, **_):
+    """``np.argpartition`` keeping only its promise (the ``kth`` entry in place, smaller ones
+    before it, larger ones after) with each side in the worst order: descending."""
+    ranked = np.moveaxis(np.argsort(a, axis=axis, kind="stable"), axis, -1)
+    kth %= ranked.shape[-1]
+    parts = [ranked[..., :kth][..., ::-1], ranked[..., kth:kth + 1],
+             ranked[..., kth + 1:][..., ::-1]]
+    return np.moveaxis(np.concatenate(parts, axis=-1), -1, axis)
+
+
+@pytest.mark.parametrize("k", [1, 2, 7])
+def test_answers_rely_only_on_what_argpartition_promises(monkeypatch, k):
+    # NumPy's selection happens to leave more in order than it promises; another NumPy (or
+    # size) may not: any partition that keeps the promise must give the same answers
+    rng = np.random.default_rng(5)
+    matrix = rng.standard_normal((1000, 8)).astype(np.float32)
+    kv = KeyedVectors([f"w{i}" for i in range(1000)], matrix)
+    asked = list(range(0, 1000, 37))
+    queries = [Query(f"w{r}", (r,)) for r in asked]
+    expected, expected_sims = top_k(kv, queries, k)
+    unit = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    cosines = unit @ unit[asked].T
+    cosines[asked, np.arange(len(asked))] = -np.inf
+    assert expected.tolist() == np.argsort(-cosines, axis=0)[:k].T.tolist()
+    monkeypatch.setattr(np, "argpartition", _worst_argpartition)
+    rows, sims = top_k(kv, queries, k)
+    assert rows.tolist() == expected.tolist()
+    np.testing.assert_array_equal(sims, expected_sims)

@@ -253,7 +253,8 @@ def _loss_cases(loss: Callable) -> CaseMaker:
 
 def _hinge_safe(rng: np.random.Generator, labels: np.ndarray, k: int) -> np.ndarray:
     """Scores whose differences to the label's score stay 0.1 away from the hinge's kink at
-    ``s_j − s_y = −1``."""
+    ``s_j − s_y = −1``: each row a shift uniform on [-1, 1] plus offsets uniform on
+    [-2.5, 2.5] (the label's 0), each offset drawn on its own until it is clear of the kink."""
     n = len(labels)
     offsets = rng.uniform(-2.5, 2.5, (n, k))
     while (bad := np.abs(offsets + 1) < 0.1).any():
