@@ -104,6 +104,12 @@ tests_for() {
            "--deselect=tests/test_w2v.py::test_two_threads_train_as_well" \
            "--deselect=tests/test_w2v.py::test_a_warning_in_a_worker_process_reaches_the_user_once" \
            "--deselect=tests/test_w2v_subwords.py::test_two_threads_share_the_subword_rows_at_the_default_batch[cbow]" ;;
+    embedkit/w2v/worker.py)  # the w2v list and the subword paths (not their slow tests)
+      echo "tests/test_w2v_behaviour.py tests/test_w2v_sgns.py tests/test_w2v.py" \
+           "tests/test_w2v_window.py tests/test_w2v_no_pairs.py tests/test_w2v_resume.py" \
+           "tests/test_w2v_config.py tests/test_w2v_subwords.py" \
+           "--deselect=tests/test_w2v_subwords.py::test_unseen_inflected_forms_land_near_their_base_forms" \
+           "--deselect=tests/test_w2v_subwords.py::test_two_threads_share_the_subword_rows_at_the_default_batch[cbow]" ;;
     embedkit/w2v/*)
       echo "tests/test_w2v_behaviour.py tests/test_w2v_sgns.py tests/test_w2v.py" \
            "tests/test_w2v_window.py tests/test_w2v_no_pairs.py tests/test_w2v_resume.py" \
