@@ -5,12 +5,14 @@ and exact SGD updates of skip-gram and CBOW (mean, sum, input gain) against a re
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from embedkit.cli import main
+from embedkit.errors import DivergenceError
 from embedkit.text.noise import NoiseDistribution
 from embedkit.text.tokenize import Tokenizer
 from embedkit.w2v import train
@@ -414,3 +416,47 @@ def test_a_fasttext_model_records_the_training_settings(model, code):
                             subsample=1e-3, maxn=5)
     assert fasttext_args(config) == {"ws": 3, "epoch": 7, "minCount": 4, "neg": 6,
                                      "model": code, "t": 1e-3}
+
+
+# ---------------------------------------------------------------- noise words and divergence
+
+
+@pytest.mark.parametrize("model", ["skipgram", "cbow"])
+@pytest.mark.parametrize("kernel", ["pair", "window"])
+@pytest.mark.parametrize("negative", [1, 3])
+def test_noise_words_are_drawn_negative_at_a_time(tmp_path, monkeypatch, model, kernel,
+                                                  negative):
+    # the pair kernel: one row of `negative` words shared by each group of pairs (bags), each
+    # weighted 1; the window kernel: `negative` words of its own per window
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("".join(line + "\n" for line in LINES) * 20)
+    shapes = []
+    sample = NoiseDistribution.sample
+
+    def spy(self, rng, size):
+        shapes.append(size)
+        return sample(self, rng, size)
+
+    monkeypatch.setattr(NoiseDistribution, "sample", spy)
+    train_word2vec([corpus], Word2VecConfig(model=model, kernel=kernel, negative=negative,
+                                            dim=4, epochs=1, min_count=1, subsample=0,
+                                            threads=1, batch_size=16))
+    assert shapes and all(len(size) == 2 and size[1] == negative for size in shapes)
+
+
+@pytest.mark.parametrize("kernel, negative", [("pair", 0), ("window", 5)])
+def test_a_diverging_run_stops_with_its_error_and_no_numpy_warning(tmp_path, kernel, negative):
+    # subword rows at a rate of 1e30: products overflow and inf / inf is taken on the way to
+    # the absurd loss; the DivergenceError says it all, NumPy prints no RuntimeWarning
+    rng = np.random.default_rng(0)
+    words = np.array([f"w{i}" for i in range(200)])
+    zipf = 1 / np.arange(1, 201)
+    corpus = tmp_path / "zipf.txt"
+    corpus.write_text("".join(" ".join(rng.choice(words, 12, p=zipf / zipf.sum())) + "\n"
+                              for _ in range(500)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DivergenceError, match=r"^training diverged \(loss "):
+            train_word2vec([corpus], Word2VecConfig(
+                lr=1e30, threads=1, epochs=1, min_count=1, subsample=0, batch_size=2, dim=8,
+                minn=3, maxn=4, kernel=kernel, negative=negative))
