@@ -256,3 +256,28 @@ def test_a_subword_run_returns_its_settings_and_output_matrix_and_records_them(i
     npz = tmp_path / "model.npz"
     trained.save(npz)
     np.testing.assert_array_equal(load_vectors(npz).output, trained.output)
+
+
+def test_a_cbow_bag_with_subwords_is_the_mean_of_every_row_of_its_words(inflected, monkeypatch):
+    # fastText's CBOW: the hidden layer of a bag is the mean of the own and n-gram rows of all
+    # its context words, as they are in the matrix when its minibatch starts
+    layouts, checked = [], []
+    bag_rows, finish = worker_module.bag_rows, Worker._finish_cbow
+
+    def layout(*args):
+        layouts.append(bag_rows(*args))
+        return layouts[-1]
+
+    def hidden_layer(self, hidden, *args, **kwargs):
+        if len(checked) < 3:
+            indptr, members = layouts[-1]
+            expected = [self.vectors.data[members[a:b]].mean(axis=0)
+                        for a, b in zip(indptr[:-1], indptr[1:], strict=True)]
+            np.testing.assert_allclose(hidden.data, expected, rtol=1e-5, atol=1e-7)
+            checked.append(len(expected))
+        return finish(self, hidden, *args, **kwargs)
+
+    monkeypatch.setattr(worker_module, "bag_rows", layout)
+    monkeypatch.setattr(Worker, "_finish_cbow", hidden_layer)
+    _trained(inflected, model="cbow", epochs=1, kernel="pair")
+    assert len(checked) == 3 and min(checked) > 1
