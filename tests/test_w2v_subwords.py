@@ -281,3 +281,21 @@ def test_a_cbow_bag_with_subwords_is_the_mean_of_every_row_of_its_words(inflecte
     monkeypatch.setattr(Worker, "_finish_cbow", hidden_layer)
     _trained(inflected, model="cbow", epochs=1, kernel="pair")
     assert len(checked) == 3 and min(checked) > 1
+
+
+def test_cbow_with_subwords_steps_the_input_rows_at_the_output_rows_rate(inflected, monkeypatch):
+    # fastText moves every row of a bag by the bag's whole gradient at the current rate: no
+    # bag-size gain (word2vec's CBOW without subwords has one), input and output alike
+    from embedkit.core.optim import SGD
+
+    rates: list = []
+    step = SGD.step
+
+    def recorded(self, lr=None):
+        rates.append(lr)
+        return step(self, lr=lr)
+
+    monkeypatch.setattr(SGD, "step", recorded)
+    _trained(inflected, model="cbow", epochs=1, kernel="pair", window=3)
+    assert len(rates) > 20 and len(rates) % 2 == 0
+    assert rates[0::2] == rates[1::2]  # each minibatch: the input step, then the output's
