@@ -87,3 +87,15 @@ def test_each_model_has_its_measured_default_kernel_and_a_bad_kernel_is_named():
     assert Word2VecConfig(model="cbow", kernel="window").resolved().kernel == "window"
     with pytest.raises(EmbedkitError, match="kernel 'triangle'"):
         Word2VecConfig(kernel="triangle").resolved()
+
+
+@pytest.mark.parametrize("model", ["skipgram", "cbow"])
+def test_the_first_minibatch_scores_the_centre_once_and_each_negative_once(small, model):
+    # the output rows start at zero, so every term of the first minibatch is log 2: the
+    # positive (the centre) once and its own `negative` noise words per pair (CBOW: per bag);
+    # a task is one minibatch
+    reports: list = []
+    train_word2vec([small], Word2VecConfig(model=model, kernel="window", dim=8, epochs=1,
+                                           threads=1, seed=3, negative=3, batch_size=10**6),
+                   progress=reports.append)
+    assert reports[0]["loss"] == pytest.approx(4 * np.log(2), rel=1e-6)
