@@ -258,7 +258,9 @@ def test_a_subword_run_returns_its_settings_and_output_matrix_and_records_them(i
     np.testing.assert_array_equal(load_vectors(npz).output, trained.output)
 
 
-def test_a_cbow_bag_with_subwords_is_the_mean_of_every_row_of_its_words(inflected, monkeypatch):
+@pytest.mark.parametrize("kernel", ["pair", "window"])
+def test_a_cbow_bag_with_subwords_is_the_mean_of_every_row_of_its_words(inflected, monkeypatch,
+                                                                       kernel):
     # fastText's CBOW: the hidden layer of a bag is the mean of the own and n-gram rows of all
     # its context words, as they are in the matrix when its minibatch starts
     layouts, checked = [], []
@@ -279,7 +281,7 @@ def test_a_cbow_bag_with_subwords_is_the_mean_of_every_row_of_its_words(inflecte
 
     monkeypatch.setattr(worker_module, "bag_rows", layout)
     monkeypatch.setattr(Worker, "_finish_cbow", hidden_layer)
-    _trained(inflected, model="cbow", epochs=1, kernel="pair")
+    _trained(inflected, model="cbow", epochs=1, kernel=kernel)
     assert len(checked) == 3 and min(checked) > 1
 
 
