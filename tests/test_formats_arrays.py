@@ -664,3 +664,15 @@ def test_stdin_has_no_default_vocabulary_even_beside_a_file_named_for_it(tmp_pat
     np.save(tmp_path / "m.npy", _values())
     _stdin(monkeypatch, (tmp_path / "m.npy").read_bytes())
     assert read_table("-").words is None
+
+
+def test_a_bad_npy_is_named_from_a_file_or_stdin(tmp_path, monkeypatch):
+    path = tmp_path / "m.npy"
+    np.save(path, np.arange(3.0))
+    with pytest.raises(EmbedkitError) as excinfo:
+        read_table(path)
+    assert _message(excinfo).startswith(f"{path}: ")
+    _stdin(monkeypatch, b"\x93NUMPY\x09\x09" + b"x" * 20)
+    with pytest.raises(EmbedkitError) as excinfo:
+        read_table("-")
+    assert _message(excinfo).startswith("<stdin>: not a readable NumPy file")
