@@ -382,22 +382,30 @@ def test_input_rows_start_uniform_within_half_over_dim_drawn_from_the_seed(tmp_p
 
 
 def test_subword_rows_start_uniform_within_one_over_dim_block_by_block(monkeypatch):
-    # fastText's initialisation, drawn block by block: every block is drawn, in turn
+    # fastText's initialisation, block k drawn from the seed's k-th child stream: every
+    # block is drawn, each from its own state, the same whatever the number of threads
     monkeypatch.setattr(train, "INIT_BLOCK", 64)
     vectors = np.zeros((1000, 8), np.float32)
-    fasttext_init(vectors, np.random.default_rng(5))
+    fasttext_init(vectors, 5)
     assert -0.125 <= vectors.min() < -0.1249 and 0.1249 < vectors.max() < 0.125
     assert abs(vectors.mean()) < 2e-3
     for block in (vectors[:64], vectors[64:128], vectors[960:]):
         assert -0.125 <= block.min() < -0.1 and 0.1 < block.max() < 0.125
     assert len(np.unique(vectors)) > 7900  # no block drawn twice from one state
     assert np.all(vectors.any(axis=1))  # every row drawn, the first one too
-    whole = np.zeros_like(vectors)
-    monkeypatch.setattr(train, "INIT_BLOCK", 1 << 16)
-    fasttext_init(whole, np.random.default_rng(5))
-    np.testing.assert_array_equal(whole, vectors)  # blocks follow one stream: as one draw
-    draws = np.random.default_rng(5).random(vectors.shape, dtype=np.float32)  # in float32
-    np.testing.assert_array_equal(vectors, draws * np.float32(0.25) - np.float32(0.125))
+    streams = np.random.SeedSequence(5).spawn(16)  # 1000 rows: 15 blocks of 64, then 40
+    for k in (0, 1, 15):  # in float32, from the block's own stream
+        draws = np.random.default_rng(streams[k]).random((64 if k < 15 else 40, 8),
+                                                         dtype=np.float32)
+        np.testing.assert_array_equal(vectors[64 * k:64 * (k + 1)],
+                                      draws * np.float32(0.25) - np.float32(0.125))
+    for threads in (2, 3):
+        threaded = np.zeros_like(vectors)
+        fasttext_init(threaded, 5, threads)
+        np.testing.assert_array_equal(threaded, vectors)
+    other = np.zeros_like(vectors)
+    fasttext_init(other, 6)
+    assert not np.any(other == vectors)  # the seed chooses the streams
 
 
 def test_the_vocabulary_follows_max_vocab_and_the_tokenizer(tmp_path):

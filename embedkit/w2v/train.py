@@ -29,6 +29,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,7 +58,8 @@ __all__ = ["TASK_TOKENS", "Word2Vec", "Word2VecConfig", "train_word2vec"]
 #: read, subsampled, windowed and trained by one worker, so the training process only
 #: tokenises the text (first epoch) and hands out a few numbers per task.
 TASK_TOKENS = 8192
-#: Rows of the input matrix initialised per random draw (subwords: millions of n-gram rows).
+#: Rows of the input matrix initialised per random draw (subwords: millions of n-gram rows);
+#: with subwords each block is drawn from a stream of its own (:func:`fasttext_init`).
 INIT_BLOCK = 1 << 16
 
 
@@ -184,7 +186,7 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
     output = shared_zeros((len(vocab), config.dim), config.worker_count > 1)
     state = Word2VecState(0, vectors, output, vocab)
     if resume is None and subwords:
-        fasttext_init(vectors, np.random.default_rng(config.seed))
+        fasttext_init(vectors, config.seed, config.worker_count)
     elif resume is None:
         initialize(vectors, config.seed)  # the output rows stay zero
     else:
@@ -254,15 +256,25 @@ def train_word2vec(paths: CorpusPaths, config: Word2VecConfig = Word2VecConfig()
     return Word2Vec(vocab, vectors, output, config, state.history)
 
 
-def fasttext_init(vectors: np.ndarray, rng: np.random.Generator) -> None:
-    """fastText's initialisation of the input matrix, in place: uniform in ±1/dim, drawn
-    block by block (no second matrix of the full size)."""
+def fasttext_init(vectors: np.ndarray, seed: int, threads: int = 1) -> None:
+    """fastText's initialisation of the input matrix, in place: uniform in ±1/dim.
+
+    Block ``k`` of :data:`INIT_BLOCK` rows is drawn straight into the matrix (no copy of any
+    size) from its own stream, the ``k``-th child of ``seed``'s ``SeedSequence``, so
+    ``threads`` threads draw blocks at once (NumPy's generators and ufuncs release the GIL;
+    fastText's threads draw its matrix too) and the matrix is the same whatever their number.
+    """
     bound = np.float32(1.0 / vectors.shape[1])
-    for start in range(0, len(vectors), INIT_BLOCK):
-        block = vectors[start:start + INIT_BLOCK]
-        block[:] = rng.random(block.shape, dtype=np.float32)
+    streams = np.random.SeedSequence(seed).spawn(-(-len(vectors) // INIT_BLOCK))
+
+    def draw(k: int) -> None:
+        block = vectors[k * INIT_BLOCK:(k + 1) * INIT_BLOCK]
+        np.random.default_rng(streams[k]).random(dtype=np.float32, out=block)
         block *= 2 * bound
         block -= bound
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        list(pool.map(draw, range(len(streams))))
 
 
 def fasttext_args(config: Word2VecConfig) -> dict:
