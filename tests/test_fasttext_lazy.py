@@ -144,6 +144,34 @@ def test_rows_read_every_way_are_those_composed_whole(composed_where_read, model
             kv.vectors[key]
 
 
+def test_rows_at_the_edges_read_as_numpy_reads_them(composed_where_read, model):
+    kv = load_vectors(model[0])
+    whole = np.asarray(kv.vectors)
+    view = kv.vectors[10:50]
+    np.testing.assert_array_equal(kv.vectors[-300], whole[0])
+    np.testing.assert_array_equal(view[[-40, 39]], whole[[10, 49]])
+    np.testing.assert_array_equal(kv.vectors[0:10:2], whole[0:10:2])
+    composed_where_read.clear()
+    step_one = kv.vectors[2:8:1]  # a step of 1 given: a view still, nothing composed
+    assert isinstance(step_one, ComposedVectors) and sum(composed_where_read) == 0
+    np.testing.assert_array_equal(np.asarray(step_one), whole[2:8])
+    as_double = np.asarray(kv.vectors, dtype=np.float64)
+    assert as_double.dtype == np.float64
+    np.testing.assert_array_equal(as_double, whole)
+
+
+def test_rows_outside_and_keys_that_are_not_rows_say_which(composed_where_read, model):
+    vectors = load_vectors(model[0]).vectors
+    with pytest.raises(IndexError, match=r"^row 40 of a matrix of 40 rows$"):
+        vectors[10:50][40]  # the row after the view: not read
+    with pytest.raises(IndexError, match=r"^row -301 of a matrix of 300 rows$"):
+        vectors[[0, -301]]
+    with pytest.raises(IndexError, match=r"^a mask of shape \(299,\) for 300 rows$"):
+        vectors[np.ones(299, dtype=bool)]
+    with pytest.raises(IndexError, match=r"^rows are numbered by integers, not float64$"):
+        vectors[np.array([0.5])]
+
+
 def test_tiny_fasttext_model_gives_fasttexts_vectors_bit_for_bit_either_way(
         composed_where_read):
     with np.load(TINY.parent / "expected.npz") as expected:

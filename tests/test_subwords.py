@@ -164,3 +164,20 @@ def test_no_unseen_words_give_no_vectors():
     model = SubwordModel(Subwords(3, 6, 4), np.ones((2, 3), "f4"), np.ones((4, 3), "f4"))
     vectors, counts = model.unseen_vectors([])
     assert vectors.shape == (0, 3) and vectors.dtype == np.float32 and counts.shape == (0,)
+
+
+def test_float64_rows_give_the_float32_models_vectors_bit_for_bit():
+    # rows given in double precision (an array built by hand): the words are still composed
+    # in float32, fastText's arithmetic, not summed in float64 and rounded once
+    from embedkit.text.subwords import SubwordModel
+
+    rng = np.random.default_rng(4)
+    words = ["wherever", "thereof", "nevertheless", "hereinafter"]
+    word_rows = rng.standard_normal((4, 16))
+    ngrams64 = rng.standard_normal((50, 16))
+    single = SubwordModel(Subwords(2, 6, 50), word_rows.astype("f4"), ngrams64.astype("f4"))
+    double = SubwordModel(Subwords(2, 6, 50), word_rows, ngrams64.astype("f4"))
+    expected = single.word_vectors(words)
+    np.testing.assert_array_equal(double.word_vectors(words), expected)
+    np.testing.assert_array_equal(double.rows_of(words[::-1], np.arange(4)[::-1]),
+                                  expected[::-1])
