@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import mmap
+import re
 import sys
 from pathlib import Path
 
@@ -192,6 +193,50 @@ def test_a_nan_in_a_row_the_search_composes_is_named(composed_where_read, tmp_pa
     kv = load_vectors(path)  # opening reads no row: no error yet
     with pytest.raises(EmbedkitError, match=rf"row {hit + 1}, column 2: nan"):
         query.answer(kv, [vocab[hit - 1 if hit else hit + 1]], k=3)
+
+
+def _scaled(path: Path, rows: dict[int, float]) -> None:
+    """The model at ``path`` written again with the own rows of words ``rows`` set to the
+    value given in every entry."""
+    kv = load_vectors(path)
+    assert kv.subwords is not None
+    word_rows = np.array(kv.subwords.word_rows)
+    for row, value in rows.items():
+        word_rows[row] = value
+    model = SubwordModel(kv.subwords.subwords, word_rows, np.array(kv.subwords.ngrams))
+    out = io.BytesIO()
+    write_fasttext(out, kv.words, np.zeros((0, word_rows.shape[1]), np.float32), None, None,
+                   model)
+    path.write_bytes(out.getvalue())
+
+
+def test_long_rows_composed_in_a_later_block_are_measured_in_float64(
+        composed_where_read, model, monkeypatch, tmp_path):
+    """Vectors whose squares overflow float32, in the fourth block of the search: their
+    lengths, taken again in float64, are theirs (the same cosines as composed whole); one
+    beyond float32's range is named by its own row and word."""
+    monkeypatch.setattr(query, "STREAM_BYTES", 8 * 4 * 64)  # blocks of 64 rows
+    path, vocab = model
+    _scaled(path, {200: 3e30, 250: -3e30})
+    composed = load_vectors(path)
+    whole = load_vectors(path)
+    whole.vectors = np.asarray(whole.vectors)
+    lines = [vocab[0], vocab[200], f"{vocab[7]} -{vocab[250]}"]
+    assert query.answer(composed, lines, 5) == query.answer(whole, lines, 5)
+    np.testing.assert_array_equal(composed.norms, whole.norms)
+    unit = load_vectors(path).unit([3, 250, 200])  # rows read by number: lengths of their own
+    np.testing.assert_allclose(np.linalg.norm(unit.astype(np.float64), axis=1), 1, rtol=1e-6)
+    path = tmp_path / "beyond.bin"
+    vocab = random_model(path, dim=128)
+    # a word of at most 4 letters has at most 9 n-grams: 3.4e38 / 10 in 128 entries is a
+    # length of 3.8e38, beyond float32's range still
+    row = next(i for i, word in enumerate(vocab) if i > 100 and len(word) <= 4)
+    _scaled(path, {row: 3.4e38})
+    beyond = re.escape(f"row {row + 1} ({vocab[row]!r}) has length")
+    with pytest.raises(EmbedkitError, match=beyond):
+        query.answer(load_vectors(path), [vocab[0]], 5)
+    with pytest.raises(EmbedkitError, match=beyond):
+        load_vectors(path).unit([0, row])
 
 
 def _with_nan_row(kv, row: int) -> np.ndarray:
