@@ -13,6 +13,7 @@ import io
 import mmap
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -222,9 +223,12 @@ def test_long_rows_composed_in_a_later_block_are_measured_in_float64(
     whole = load_vectors(path)
     whole.vectors = np.asarray(whole.vectors)
     lines = [vocab[0], vocab[200], f"{vocab[7]} -{vocab[250]}"]
-    assert query.answer(composed, lines, 5) == query.answer(whole, lines, 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning: the squares are redone
+        answers = query.answer(composed, lines, 5)
+        unit = load_vectors(path).unit([3, 250, 200])  # rows read by number: their lengths
+    assert answers == query.answer(whole, lines, 5)
     np.testing.assert_array_equal(composed.norms, whole.norms)
-    unit = load_vectors(path).unit([3, 250, 200])  # rows read by number: lengths of their own
     np.testing.assert_allclose(np.linalg.norm(unit.astype(np.float64), axis=1), 1, rtol=1e-6)
     path = tmp_path / "beyond.bin"
     vocab = random_model(path, dim=128)
@@ -237,6 +241,26 @@ def test_long_rows_composed_in_a_later_block_are_measured_in_float64(
         query.answer(load_vectors(path), [vocab[0]], 5)
     with pytest.raises(EmbedkitError, match=beyond):
         load_vectors(path).unit([0, row])
+
+
+def test_unit_rows_of_unseen_words_and_of_none(composed_where_read, model):
+    """The first word composed from its n-grams (the row after the vocabulary's) and a
+    vocabulary word scaled to length 1, lazily as eagerly; no row at all is no vector."""
+    path, vocab = model
+    lazy, eager = load_vectors(path), load_vectors(path)
+    eager.vectors = np.asarray(eager.vectors)  # composed whole, in memory
+    for kv in (lazy, eager):
+        kv.compose_unseen(["hijab", "zzabc"])
+        rows = [kv.ngram_row("hijab"), kv.ngram_row("zzabc"), 5]
+        assert rows[0] == len(vocab)
+        expected = kv.row_vectors(rows).astype(np.float64)
+        expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+        for some in ([0, 1, 2], [0, 2]):  # the first unseen word with vocabulary words only
+            unit = kv.unit([rows[i] for i in some])
+            assert unit.dtype == np.float32
+            np.testing.assert_allclose(unit, expected[some], rtol=1e-6, atol=1e-7)
+        empty = kv.unit([])
+        assert empty.shape == (0, 8) and empty.dtype == np.float32
 
 
 def _with_nan_row(kv, row: int) -> np.ndarray:

@@ -485,3 +485,15 @@ def test_stored_nan_norm_of_a_nan_row_names_the_entry_not_the_stored_norms(saved
     assert result.exit_code == 1, result.output
     assert result.output == \
         f"embedkit: error: {path}: row {row + 1}, column 5: nan; expected finite numbers\n"
+
+
+def test_unit_rows_of_a_mapped_float64_matrix_are_float32(tmp_path):
+    # a .npy of doubles stays doubles when mapped: its unit rows are float32 all the same
+    # (the scores' precision), as a matrix read whole (cast at load) gives them
+    vectors = np.random.default_rng(2).standard_normal((5, 4))
+    write_table(tmp_path / "v.npy", vectors, list("abcde"), need_words=True)
+    kv = load_vectors(tmp_path / "v.npy", mmap=True)
+    assert kv.vectors.dtype == np.float64
+    unit = kv.unit([4, 0])
+    assert unit.dtype == np.float32
+    np.testing.assert_array_equal(unit, load_vectors(tmp_path / "v.npy").unit([4, 0]))
