@@ -355,6 +355,24 @@ def test_convert_writes_what_the_vectors_composed_whole_give_a_block_at_a_time(
         p.name for p in eager_dir.iterdir())
 
 
+def test_convert_to_npy_measures_long_rows_without_overflow_warnings(
+        composed_where_read, model, monkeypatch, tmp_path):
+    """Rows whose squares overflow float32 (their norms, found as the blocks are written,
+    are inf there, as the eager writer's): no overflow warning, the same sidecar norms."""
+    monkeypatch.setattr("embedkit.streaming.BLOCK_BYTES", 8 * 4 * 64)  # blocks of 64 rows
+    path, vocab = model
+    _scaled(path, {3: 3e30, 200: -3e30})
+    eager = load_vectors(path)
+    vector_formats.save_vectors(tmp_path / "eager.npy", eager.words, np.asarray(eager.vectors))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vector_formats.convert_vectors(path, tmp_path / "lazy.npy")
+    with np.load(tmp_path / "lazy.norms.npz") as lazy, \
+            np.load(tmp_path / "eager.norms.npz") as want:
+        np.testing.assert_array_equal(lazy["norms"], want["norms"])
+        assert np.isinf(lazy["norms"][[3, 200]]).all()
+
+
 @pytest.mark.parametrize("command", [("neighbors", "{word}"), ("convert", "{out}")])
 @pytest.mark.parametrize("cut", ["dictionary", "input", "output"])
 def test_a_truncated_model_is_a_one_line_error_before_anything_is_composed(
