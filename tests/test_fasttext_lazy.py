@@ -263,6 +263,21 @@ def test_unit_rows_of_unseen_words_and_of_none(composed_where_read, model):
         assert empty.shape == (0, 8) and empty.dtype == np.float32
 
 
+def test_an_unseen_word_of_zero_ngram_rows_has_a_zero_unit_row():
+    # its n-grams exist but their rows are zero (never trained): length 0, kept 0, not NaN
+    from embedkit.vectors import KeyedVectors
+
+    model = SubwordModel(Subwords(3, 5, 10), np.ones((2, 4), np.float32),
+                         np.zeros((10, 4), np.float32))
+    kv = KeyedVectors(["ab", "cd"], model.word_vectors(["ab", "cd"]), subwords=model)
+    kv.compose_unseen(["xyzzy"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unit = kv.unit([kv.ngram_row("xyzzy"), 1])
+    np.testing.assert_array_equal(unit[0], np.zeros(4, np.float32))
+    np.testing.assert_allclose(unit[1], np.full(4, 0.5), rtol=1e-6)
+
+
 def _with_nan_row(kv, row: int) -> np.ndarray:
     """The vectors the words would have with n-gram row ``row`` NaN."""
     assert kv.subwords is not None
