@@ -236,7 +236,12 @@ def test_long_rows_composed_in_a_later_block_are_measured_in_float64(
     # length of 3.8e38, beyond float32's range still
     row = next(i for i, word in enumerate(vocab) if i > 100 and len(word) <= 4)
     _scaled(path, {row: 3.4e38})
-    beyond = re.escape(f"row {row + 1} ({vocab[row]!r}) has length")
+    kv = load_vectors(path)
+    length = np.linalg.norm(np.asarray(kv.vectors[row], np.float64))
+    assert length > np.finfo(np.float32).max
+    beyond = "^" + re.escape(
+        f"{kv.name}: row {row + 1} ({vocab[row]!r}) has length {length:.3g}, beyond "
+        "float32's range: cosines would overflow; expected vectors of a usual scale") + "$"
     with pytest.raises(EmbedkitError, match=beyond):
         query.answer(load_vectors(path), [vocab[0]], 5)
     with pytest.raises(EmbedkitError, match=beyond):
