@@ -150,7 +150,7 @@ tests_for() {
       echo "tests/test_formats_word2vec.py tests/test_formats.py tests/test_vectors_formats.py" \
            "tests/test_vectors_convert.py tests/test_word2vec_writers.py" \
            "tests/test_bad_input.py tests/test_bom.py tests/test_real_vector_files.py" \
-           "tests/test_fasttext_lazy.py" ;;
+           "tests/test_fasttext_lazy.py tests/test_vectors_mmap.py" ;;
     embedkit/vectors/keyed.py)  # lookups, norms, rows in memory, memory-mapped or composed
       echo "tests/test_fasttext_lazy.py tests/test_vectors_query.py tests/test_vectors_mmap.py" \
            "tests/test_vectors_formats.py" ;;
