@@ -144,3 +144,10 @@ def test_an_unknown_tokenizer_names_the_known_ones():
 def test_the_whitespace_tokenizer_keeps_tokens_whole():
     assert Tokenizer("whitespace").words_in("don't,stop!") == ["don't,stop!"]
     assert Tokenizer().words_in("don't,stop!") == ["don't", "stop"]
+
+
+def test_words_holding_white_space_other_than_newlines_stay_whole_when_normalised():
+    # fastText's words may hold a no-break space, .npz words any space: a word normalised
+    # (a combining accent) is never cut at them
+    words = ["cafe\u0301\u00a0noir", "a b", "tab\there"]
+    assert normalize_words(words) == ["caf\u00e9\u00a0noir", "a b", "tab\there"]
