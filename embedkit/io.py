@@ -797,12 +797,10 @@ def _temporary(name: str, suffix: str = ".tmp") -> tuple[int, str]:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(name)}.", suffix=suffix,
                                    dir=directory)
-    except FileNotFoundError as exc:
-        if not os.path.isdir(directory):
-            raise EmbedkitError(f"{name}: directory {directory} does not exist") from None
-        # a directory refusing new files by ENOENT: /proc, /sys/kernel
-        raise EmbedkitError(f"{name}: cannot write in {directory} ({exc.strerror})") from None
     except OSError as exc:
+        # ENOENT also from a directory refusing new files: /proc, /sys/kernel
+        if isinstance(exc, FileNotFoundError) and not os.path.isdir(directory):
+            raise EmbedkitError(f"{name}: directory {directory} does not exist") from None
         raise EmbedkitError(f"{name}: cannot write in {directory} ({exc.strerror or exc})") \
             from None
     # mkstemp creates the file 0600; give it the mode a plain open() would have.

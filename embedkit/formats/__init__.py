@@ -270,14 +270,11 @@ def read_table(path: str | os.PathLike, *, need_words: bool = False, limit: int 
             wanted = count if limit is None else min(count, limit)
             read, values, rest, starts, end = word2vec.read_binary(
                 stream, name, wanted, dim, unicode_errors, size, collect)
-            if wanted == count:  # blank bytes after the last record are fine
-                rest, at = rest + stream.read(1 << 16), end
-                while rest and not rest.strip():
-                    rest, at = stream.read(1 << 16), at + len(rest)
-                if rest:
-                    at += len(rest) - len(rest.lstrip())
-                    raise EmbedkitError(f"{name}: vector {count + 1} (byte {at}): more than "
-                                        f"the {count} vectors the header announces")
+            # blank bytes after the last record are fine
+            beyond = word2vec.content_after(stream, rest) if wanted == count else None
+            if beyond is not None:
+                raise EmbedkitError(f"{name}: vector {count + 1} (byte {end + beyond[0]}): "
+                                    f"more than the {count} vectors the header announces")
             extra = {"words": read, "row": lambda row: f"vector {row + 1} (byte {starts[row]})",
                      "normalized": True}
         else:

@@ -190,19 +190,35 @@ def read_text(stream: IO[bytes], name: str, limit: int | None = None, errors: st
             if count is None and len(raw) < size:
                 break
         if count is not None and done == count:
-            rest, blank = stream.read(1 << 16), 0
-            while rest and not rest.strip():  # blank lines after the last vector are fine
-                blank += rest.count(b"\n")
-                rest = stream.read(1 << 16)
-            if rest:
-                blank += rest[:len(rest) - len(rest.lstrip())].count(b"\n")
-                raise EmbedkitError(f"{name}: line {done + first_line + blank}: more than the "
-                                    f"{count} vectors the header announces on line 1")
+            beyond = content_after(stream, b"")  # blank lines after the last vector are fine
+            if beyond is not None:
+                raise EmbedkitError(f"{name}: line {done + first_line + beyond[1]}: more than "
+                                    f"the {count} vectors the header announces on line 1")
         if not done:
             yield np.empty((0, dim), dtype=np.float32)
 
     vectors = (collect or functools.partial(_grow, dim=dim, wanted=wanted))(blocks())
     return words, vectors, first_line
+
+
+def content_after(stream: IO[bytes], rest: bytes) -> tuple[int, int] | None:
+    """Where the first byte that is not ASCII whitespace is in ``rest`` followed by the rest of
+    ``stream`` (read 64 KiB at a time, however many blank bytes come first).
+
+    Returns
+    -------
+    tuple of int, or None
+        The bytes and the newlines before it, or ``None`` when all that is left is blank.
+    """
+    skipped = newlines = 0
+    rest += stream.read(1 << 16)
+    while rest and not rest.strip():
+        skipped, newlines = skipped + len(rest), newlines + rest.count(b"\n")
+        rest = stream.read(1 << 16)
+    if not rest:
+        return None
+    blank = rest[:len(rest) - len(rest.lstrip())]
+    return skipped + len(blank), newlines + blank.count(b"\n")
 
 
 def _refuse_overflow(lines: list[bytes], values: np.ndarray, dim: int, name: str,
